@@ -1,0 +1,40 @@
+#pragma once
+// Speech recognition behind one stream-shaped interface (push audio, finish, read the result), so
+// batch engines (pocketsphinx, a remote transcription API) and streaming ones fit the same agent.
+#include <memory>
+#include <string>
+
+#include "core/audio.h"
+#include "core/result.h"
+
+namespace chalkbot {
+
+struct AsrSettings;
+
+// One utterance being recognised. Not thread-safe; used by one call at a time.
+class AsrStream {
+ public:
+  virtual ~AsrStream() = default;
+  // Audio at the rate the stream was opened with; any chunk size.
+  virtual void accept(Samples samples) = 0;
+  // Ends the utterance and computes the final result (may block for the decode / HTTP request).
+  virtual Status finish() = 0;
+  // The final transcript after finish() succeeded: lower-case words, possibly empty.
+  virtual std::string result() const = 0;
+};
+
+// A loaded engine, shared by every call; thread-safe. Streams borrow per-call state from it.
+class Asr {
+ public:
+  virtual ~Asr() = default;
+  virtual Result<std::unique_ptr<AsrStream>> open(int sample_rate) = 0;
+  virtual std::string name() const = 0;
+};
+
+// Picks the backend named by settings.provider ("pocketsphinx" or "openai").
+Result<std::unique_ptr<Asr>> make_asr(const AsrSettings& settings);
+
+// Convenience for whole files: one stream, all audio, finish, result.
+Result<std::string> transcribe(Asr& asr, const Audio& audio);
+
+}  // namespace chalkbot

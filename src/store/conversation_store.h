@@ -1,0 +1,69 @@
+#pragma once
+// Every call and every turn, durable at each completed turn. Turns are append-only.
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/result.h"
+#include "llm/chat_model.h"
+
+namespace chalkbot {
+
+struct StoreSettings;
+
+struct CallRecord {
+  std::string id;
+  std::string from;
+  std::string to;
+  std::int64_t started_ms = 0;  // wall clock, ms since the Unix epoch
+  std::optional<std::int64_t> ended_ms;
+  std::string end_reason;  // empty while the call is live
+};
+
+// When each stage of a turn happened (wall clock ms); absent when the stage did not happen.
+struct StageTimes {
+  std::optional<std::int64_t> speech_start;
+  std::optional<std::int64_t> speech_end;
+  std::optional<std::int64_t> endpoint;
+  std::optional<std::int64_t> asr_done;
+  std::optional<std::int64_t> llm_first_token;
+  std::optional<std::int64_t> first_sentence;
+  std::optional<std::int64_t> tts_first_audio;
+  std::optional<std::int64_t> first_rtp_out;
+  std::optional<std::int64_t> done;
+};
+
+struct TurnRecord {
+  std::string call_id;
+  int index = 0;       // 0, 1, 2 ... within the call; assigned by the store when appended
+  std::string role;    // "user" or "assistant"
+  std::string text;
+  bool interrupted = false;  // the caller barged in before the answer finished
+  StageTimes times;
+};
+
+// Thread-safe.
+class ConversationStore {
+ public:
+  virtual ~ConversationStore() = default;
+  virtual Status begin_call(const CallRecord& call) = 0;
+  virtual Status end_call(const std::string& call_id, std::int64_t ended_ms,
+                          const std::string& reason) = 0;
+  // Durable when it returns ok (committed). Returns the turn's index within the call.
+  virtual Result<int> append_turn(const TurnRecord& turn) = 0;
+
+  virtual Result<std::optional<CallRecord>> call(const std::string& call_id) = 0;
+  virtual Result<std::vector<CallRecord>> recent_calls(int limit) = 0;
+  virtual Result<std::vector<TurnRecord>> turns(const std::string& call_id) = 0;
+};
+
+Result<std::unique_ptr<ConversationStore>> make_store(const StoreSettings& settings);
+
+// The call's memory for the model: its turns as chat messages, oldest dropped first so the total
+// text stays within `budget_chars` (the newest turn is always kept).
+std::vector<ChatMessage> memory_from_turns(const std::vector<TurnRecord>& turns,
+                                           std::size_t budget_chars);
+
+}  // namespace chalkbot
