@@ -19,7 +19,7 @@ class AsrStream {
   virtual void accept(Samples samples) = 0;
   // Ends the utterance and computes the final result (may block for the decode / HTTP request).
   virtual Status finish() = 0;
-  // The final transcript after finish() succeeded: lower-case words, possibly empty.
+  // The final transcript after finish() succeeded, possibly empty (nothing recognised).
   virtual std::string result() const = 0;
 };
 
