@@ -1,0 +1,329 @@
+#include "core/config.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+
+#include "core/build_config.h"
+
+namespace chalkbot {
+namespace {
+
+constexpr const char* kOpenAiBaseUrl = "https://api.openai.com/v1";
+
+constexpr const char* kPhoneSystemPrompt =
+    "You are Chalkbot, a friendly assistant on a telephone call. Everything you write is read "
+    "aloud by a speech synthesizer, so answer in one to three short spoken sentences of plain "
+    "conversational English. Never use markdown, lists, headings, emojis, links or symbols; say "
+    "numbers, dates and units the way a person would say them. If the question is unclear, ask "
+    "the caller to repeat it.";
+
+// One declared option: how to read it from text and show it back.
+struct Option {
+  OptionInfo info;
+  bool env_only = false;  // secrets: never from the config file or the command line
+  std::function<Status(const std::string& text)> parse;
+  std::function<std::string()> show;
+};
+
+std::string env_name(const std::string& key) {
+  std::string name = "CHALKBOT_";
+  for (char c : key) {
+    name += c == '.' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  }
+  return name;
+}
+
+Error bad_value(const std::string& key, const std::string& text, const std::string& expected) {
+  return make_error(key + ": expected " + expected + ", got '" + text + "'");
+}
+
+class OptionTable {
+ public:
+  void text(const std::string& key, std::string& field, const std::string& default_value,
+            const std::string& help, std::vector<std::string> choices = {}) {
+    field = default_value;
+    add(key, "string", default_value, help, [&field, key, choices](const std::string& text) {
+      if (!choices.empty() && std::find(choices.begin(), choices.end(), text) == choices.end()) {
+        std::string list;
+        for (const auto& c : choices) list += (list.empty() ? "" : ", ") + c;
+        return Status(bad_value(key, text, "one of " + list));
+      }
+      field = text;
+      return Status{};
+    }, [&field] { return field; });
+  }
+
+  void secret(const std::string& key, std::string& field, const std::string& help) {
+    text(key, field, "", help);
+    options_.back().info.secret = true;
+    options_.back().env_only = true;
+  }
+
+  void integer(const std::string& key, int& field, int default_value, int min, int max,
+               const std::string& help) {
+    field = default_value;
+    add(key, "integer", std::to_string(default_value), help,
+        [&field, key, min, max](const std::string& text) {
+          int value = 0;
+          const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+          if (ec != std::errc{} || end != text.data() + text.size()) {
+            return Status(bad_value(key, text, "an integer"));
+          }
+          if (value < min || value > max) {
+            return Status(bad_value(key, text, "an integer from " + std::to_string(min) +
+                                                   " to " + std::to_string(max)));
+          }
+          field = value;
+          return Status{};
+        },
+        [&field] { return std::to_string(field); });
+  }
+
+  void number(const std::string& key, double& field, double default_value, double min, double max,
+              const std::string& help) {
+    field = default_value;
+    add(key, "number", format_number(default_value), help,
+        [&field, key, min, max](const std::string& text) {
+          char* end = nullptr;
+          const double value = std::strtod(text.c_str(), &end);
+          if (text.empty() || end != text.c_str() + text.size()) {
+            return Status(bad_value(key, text, "a number"));
+          }
+          if (value < min || value > max) {
+            return Status(bad_value(key, text, "a number from " + format_number(min) + " to " +
+                                                   format_number(max)));
+          }
+          field = value;
+          return Status{};
+        },
+        [&field] { return format_number(field); });
+  }
+
+  const Option* find(const std::string& key) const {
+    for (const auto& option : options_) {
+      if (option.info.key == key) return &option;
+    }
+    return nullptr;
+  }
+  const std::vector<Option>& all() const { return options_; }
+
+ private:
+  static std::string format_number(double value) {
+    std::ostringstream out;
+    out << value;
+    return out.str();
+  }
+
+  void add(const std::string& key, const std::string& type, const std::string& default_text,
+           const std::string& help, std::function<Status(const std::string&)> parse,
+           std::function<std::string()> show) {
+    options_.push_back(Option{OptionInfo{key, env_name(key), type, default_text, help, false},
+                              false, std::move(parse), std::move(show)});
+  }
+
+  std::vector<Option> options_;
+};
+
+// The single declaration of every option: key, default, limits, help.
+void declare_options(OptionTable& t, Settings& s) {
+  auto& llm = s.llm;
+  t.text("llm.base_url", llm.base_url, kOpenAiBaseUrl,
+         "OpenAI-compatible API root (OpenAI, vLLM, Ollama, llama.cpp server ...)");
+  t.secret("llm.api_key", llm.api_key,
+           "API key; from the environment only (OPENAI_API_KEY or CHALKBOT_LLM_API_KEY)");
+  t.text("llm.model", llm.model, "gpt-4o-mini", "chat model name");
+  t.text("llm.system_prompt", llm.system_prompt, kPhoneSystemPrompt,
+         "system prompt: tuned for short spoken answers without markdown");
+  t.number("llm.temperature", llm.temperature, 0.5, 0, 2, "sampling temperature");
+  t.integer("llm.max_tokens", llm.max_tokens, 200, 0, 100000, "answer length cap (0 = none)");
+  t.integer("llm.connect_timeout_ms", llm.connect_timeout_ms, 3000, 1, 600000,
+            "TCP/TLS connect timeout");
+  t.integer("llm.first_token_timeout_ms", llm.first_token_timeout_ms, 8000, 1, 600000,
+            "time allowed until the first answer token");
+  t.integer("llm.total_timeout_ms", llm.total_timeout_ms, 60000, 1, 3600000,
+            "time allowed for a whole answer");
+  t.integer("llm.max_retries", llm.max_retries, 2, 0, 10,
+            "retries on 408/409/429/5xx or connection failure, before any token arrived");
+  t.integer("llm.retry_budget_ms", llm.retry_budget_ms, 4000, 0, 600000,
+            "total time retries may wait, Retry-After included");
+
+  auto& asr = s.asr;
+  t.text("asr.provider", asr.provider, "pocketsphinx", "speech recognition: pocketsphinx | openai",
+         {"pocketsphinx", "openai"});
+  t.text("asr.model_dir", asr.model_dir, "/usr/share/pocketsphinx/model/en-us",
+         "pocketsphinx model directory (en-us/, en-us.lm.bin, cmudict-en-us.dict)");
+  t.text("asr.feat_params", asr.feat_params,
+         std::string(CHALKBOT_DATA_DIR) + "/telephone.feat.params",
+         "pocketsphinx feature parameters tuned for telephone audio ('' = the model's own)");
+  t.integer("asr.pool_size", asr.pool_size, 2, 1, 64,
+            "pocketsphinx decoders shared by all calls (about 100 MB each)");
+  t.text("asr.base_url", asr.base_url, "", "openai: transcription API root ('' = llm.base_url)");
+  t.secret("asr.api_key", asr.api_key, "openai: API key ('' = llm.api_key); environment only");
+  t.text("asr.model", asr.model, "whisper-1", "openai: transcription model");
+  t.integer("asr.timeout_ms", asr.timeout_ms, 15000, 1, 600000, "openai: request timeout");
+
+  auto& tts = s.tts;
+  t.text("tts.provider", tts.provider, "flite", "speech synthesis: flite | espeak | openai",
+         {"flite", "espeak", "openai"});
+  t.text("tts.voice", tts.voice, "",
+         "voice: flite slt (default); espeak a voice such as en-us; openai alloy, nova ...");
+  t.text("tts.base_url", tts.base_url, "", "openai: speech API root ('' = llm.base_url)");
+  t.secret("tts.api_key", tts.api_key, "openai: API key ('' = llm.api_key); environment only");
+  t.text("tts.model", tts.model, "tts-1", "openai: speech model");
+  t.integer("tts.timeout_ms", tts.timeout_ms, 15000, 1, 600000, "openai: request timeout");
+
+  auto& vad = s.vad;
+  t.integer("vad.mode", vad.mode, 2, 0, 3, "WebRTC VAD aggressiveness (3 = most eager to cut)");
+  t.integer("vad.speech_start_ms", vad.speech_start_ms, 120, 10, 2000,
+            "voiced audio needed before speech counts as started");
+  t.integer("vad.end_silence_ms", vad.end_silence_ms, 500, 100, 5000,
+            "silence that ends an utterance (AWS Lex used 600 ms)");
+  t.integer("vad.no_input_timeout_ms", vad.no_input_timeout_ms, 8000, 500, 120000,
+            "how long to wait for the caller to start speaking");
+  t.integer("vad.max_utterance_ms", vad.max_utterance_ms, 20000, 1000, 120000,
+            "an utterance is cut after this long");
+
+  auto& store = s.store;
+  t.text("store.backend", store.backend, "sqlite", "conversation store: sqlite", {"sqlite"});
+  t.text("store.path", store.path, "chalkbot.db", "sqlite database file");
+  t.integer("store.memory_budget_chars", store.memory_budget_chars, 6000, 0, 1000000,
+            "how much of the call's earlier turns is sent to the model");
+
+  t.text("log.level", s.log.level, "info", "log level: trace | debug | info | warn | error | off",
+         {"trace", "debug", "info", "warn", "error", "off"});
+}
+
+Status apply(const OptionTable& table, const std::string& key, const std::string& text,
+             const std::string& source) {
+  const Option* option = table.find(key);
+  if (option == nullptr) return make_error(source + ": unknown key '" + key + "'");
+  if (option->env_only && source != "environment") {
+    return make_error(source + ": " + key + " is a secret and is read from the environment only (" +
+                      option->info.env + (key == "llm.api_key" ? " or OPENAI_API_KEY" : "") + ")");
+  }
+  if (auto status = option->parse(text); !status) {
+    return make_error(source + ": " + status.error().message);
+  }
+  return {};
+}
+
+Status apply_yaml_file(const OptionTable& table, const std::string& path) {
+  YAML::Node root;
+  try {
+    std::ifstream in(path);
+    if (!in) return make_error("config " + path + ": cannot be read");
+    root = YAML::Load(in);
+  } catch (const YAML::Exception& e) {
+    return make_error("config " + path + ": not valid YAML: " + e.what());
+  }
+  const std::string source = "config " + path;
+  if (root.IsNull()) return {};
+  if (!root.IsMap()) return make_error(source + ": expected sections (a mapping) at the top");
+  for (const auto& section : root) {
+    const auto section_name = section.first.as<std::string>();
+    if (!section.second.IsMap()) {
+      return make_error(source + ": '" + section_name + "' must be a section of keys");
+    }
+    for (const auto& entry : section.second) {
+      const std::string key = section_name + "." + entry.first.as<std::string>();
+      if (!entry.second.IsScalar()) {
+        return make_error(source + ": " + key + ": expected a single value");
+      }
+      if (auto status = apply(table, key, entry.second.Scalar(), source); !status) return status;
+    }
+  }
+  return {};
+}
+
+std::string yaml_quote(const std::string& text) {
+  YAML::Emitter out;
+  out << YAML::DoubleQuoted << text;
+  return out.c_str();
+}
+
+}  // namespace
+
+std::optional<std::string> process_env(const std::string& name) {
+  const char* value = std::getenv(name.c_str());
+  if (value == nullptr) return std::nullopt;
+  return std::string(value);
+}
+
+Result<Settings> load_settings(const ConfigSources& sources) {
+  Settings settings;
+  OptionTable table;
+  declare_options(table, settings);
+
+  if (sources.file) {
+    if (auto status = apply_yaml_file(table, *sources.file); !status) return status.error();
+  }
+  for (const auto& option : table.all()) {
+    if (auto value = sources.env(option.info.env)) {
+      if (auto status = apply(table, option.info.key, *value, "environment"); !status) {
+        return make_error("environment " + option.info.env + ": " +
+                          status.error().message.substr(std::string("environment: ").size()));
+      }
+    }
+  }
+  if (settings.llm.api_key.empty()) {
+    if (auto key = sources.env("OPENAI_API_KEY")) settings.llm.api_key = *key;
+  }
+  for (const auto& [key, value] : sources.sets) {
+    if (auto status = apply(table, key, value, "--set"); !status) return status.error();
+  }
+
+  // Remote speech providers default to the chat endpoint and key.
+  for (auto* provider : {&settings.asr.base_url, &settings.tts.base_url}) {
+    if (provider->empty()) *provider = settings.llm.base_url;
+  }
+  for (auto* key : {&settings.asr.api_key, &settings.tts.api_key}) {
+    if (key->empty()) *key = settings.llm.api_key;
+  }
+  return settings;
+}
+
+std::vector<OptionInfo> describe_options() {
+  Settings settings;
+  OptionTable table;
+  declare_options(table, settings);
+  std::vector<OptionInfo> infos;
+  for (const auto& option : table.all()) infos.push_back(option.info);
+  return infos;
+}
+
+std::string settings_to_yaml(const Settings& settings) {
+  Settings copy = settings;
+  OptionTable table;
+  declare_options(table, copy);
+  copy = settings;  // declare_options reset the fields to defaults; show the real values
+  std::string out;
+  std::string section;
+  for (const auto& option : table.all()) {
+    const auto dot = option.info.key.find('.');
+    const std::string this_section = option.info.key.substr(0, dot);
+    if (this_section != section) {
+      section = this_section;
+      out += section + ":\n";
+    }
+    std::string value = option.show();
+    if (option.info.secret) value = value.empty() ? "" : "***";
+    out += "  " + option.info.key.substr(dot + 1) + ": " + yaml_quote(value) + "\n";
+  }
+  return out;
+}
+
+Status require_llm_endpoint(const Settings& settings) {
+  if (!settings.llm.api_key.empty() || settings.llm.base_url != kOpenAiBaseUrl) return {};
+  return make_error(
+      "no LLM endpoint configured: set OPENAI_API_KEY in the environment for OpenAI, or "
+      "llm.base_url (config file, CHALKBOT_LLM_BASE_URL or --set llm.base_url=URL) to a local "
+      "OpenAI-compatible server such as http://127.0.0.1:8080/v1");
+}
+
+}  // namespace chalkbot

@@ -1,0 +1,141 @@
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <map>
+
+#include "core/config.h"
+#include "support/test_support.h"
+
+namespace chalkbot {
+namespace {
+
+class ConfigTest : public ::testing::Test {
+ protected:
+  void SetUp() override { dir_ = testing::make_temp_dir(); }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+
+  std::string write(const std::string& text) {
+    const std::string path = dir_ + "/chalkbot.yaml";
+    std::ofstream(path) << text;
+    return path;
+  }
+
+  ConfigSources sources(std::optional<std::string> file = std::nullopt) {
+    ConfigSources s;
+    s.file = std::move(file);
+    s.env = [this](const std::string& name) -> std::optional<std::string> {
+      auto it = env_.find(name);
+      if (it == env_.end()) return std::nullopt;
+      return it->second;
+    };
+    return s;
+  }
+
+  std::string dir_;
+  std::map<std::string, std::string> env_;
+};
+
+TEST_F(ConfigTest, DefaultsAreDeclared) {
+  auto s = load_settings(sources());
+  ASSERT_TRUE(s.ok()) << s.error().message;
+  EXPECT_EQ(s->vad.end_silence_ms, 500);
+  EXPECT_EQ(s->asr.provider, "pocketsphinx");
+  EXPECT_EQ(s->tts.provider, "flite");
+  EXPECT_NE(s->llm.system_prompt.find("spoken"), std::string::npos);
+  // remote speech providers inherit the chat endpoint
+  EXPECT_EQ(s->asr.base_url, s->llm.base_url);
+}
+
+TEST_F(ConfigTest, FileThenEnvironmentThenFlagsWin) {
+  const auto path = write("llm:\n  model: from-file\n  max_tokens: 50\nvad:\n  mode: 1\n");
+  env_["CHALKBOT_LLM_MODEL"] = "from-env";
+  env_["CHALKBOT_VAD_MODE"] = "3";
+  auto src = sources(path);
+  src.sets = {{"llm.model", "from-flag"}};
+  auto s = load_settings(src);
+  ASSERT_TRUE(s.ok()) << s.error().message;
+  EXPECT_EQ(s->llm.model, "from-flag");
+  EXPECT_EQ(s->llm.max_tokens, 50);
+  EXPECT_EQ(s->vad.mode, 3);
+}
+
+TEST_F(ConfigTest, UnknownKeyIsNamed) {
+  auto s = load_settings(sources(write("llm:\n  modle: x\n")));
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.error().message.find("unknown key 'llm.modle'"), std::string::npos)
+      << s.error().message;
+  EXPECT_NE(s.error().message.find("chalkbot.yaml"), std::string::npos);
+}
+
+TEST_F(ConfigTest, WrongTypeIsNamed) {
+  auto s = load_settings(sources(write("vad:\n  end_silence_ms: soon\n")));
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.error().message.find("vad.end_silence_ms: expected an integer, got 'soon'"),
+            std::string::npos)
+      << s.error().message;
+}
+
+TEST_F(ConfigTest, OutOfRangeAndBadChoice) {
+  auto range = load_settings(sources(write("vad:\n  mode: 7\n")));
+  ASSERT_FALSE(range.ok());
+  EXPECT_NE(range.error().message.find("from 0 to 3"), std::string::npos);
+  auto choice = load_settings(sources(write("tts:\n  provider: polly\n")));
+  ASSERT_FALSE(choice.ok());
+  EXPECT_NE(choice.error().message.find("one of flite, espeak, openai"), std::string::npos);
+}
+
+TEST_F(ConfigTest, MalformedYamlAndWrongShape) {
+  EXPECT_FALSE(load_settings(sources(write("llm: [unclosed\n"))).ok());
+  EXPECT_FALSE(load_settings(sources(write("- a\n- b\n"))).ok());
+  EXPECT_FALSE(load_settings(sources(write("llm: 5\n"))).ok());
+  EXPECT_FALSE(load_settings(sources(dir_ + "/missing.yaml")).ok());
+}
+
+TEST_F(ConfigTest, BadEnvironmentValueNamesTheVariable) {
+  env_["CHALKBOT_LLM_MAX_RETRIES"] = "many";
+  auto s = load_settings(sources());
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.error().message.find("CHALKBOT_LLM_MAX_RETRIES"), std::string::npos)
+      << s.error().message;
+}
+
+TEST_F(ConfigTest, SecretsOnlyFromEnvironmentAndMasked) {
+  auto in_file = load_settings(sources(write("llm:\n  api_key: sk-in-file\n")));
+  ASSERT_FALSE(in_file.ok());
+  EXPECT_NE(in_file.error().message.find("environment only"), std::string::npos);
+
+  env_["OPENAI_API_KEY"] = "sk-secret-value-1234";
+  auto s = load_settings(sources());
+  ASSERT_TRUE(s.ok());
+  EXPECT_EQ(s->llm.api_key, "sk-secret-value-1234");
+  EXPECT_EQ(s->tts.api_key, "sk-secret-value-1234");
+  const std::string printed = settings_to_yaml(*s);
+  EXPECT_EQ(printed.find("sk-secret"), std::string::npos);
+  EXPECT_NE(printed.find("api_key: \"***\""), std::string::npos);
+  EXPECT_NE(printed.find("model: \"gpt-4o-mini\""), std::string::npos);
+}
+
+TEST_F(ConfigTest, LlmEndpointRequired) {
+  auto s = load_settings(sources());
+  ASSERT_TRUE(s.ok());
+  auto missing = require_llm_endpoint(*s);
+  ASSERT_FALSE(missing.ok());
+  EXPECT_NE(missing.error().message.find("OPENAI_API_KEY"), std::string::npos);
+  EXPECT_NE(missing.error().message.find("llm.base_url"), std::string::npos);
+
+  env_["CHALKBOT_LLM_BASE_URL"] = "http://127.0.0.1:8080/v1";
+  auto local = load_settings(sources());
+  ASSERT_TRUE(local.ok());
+  EXPECT_TRUE(require_llm_endpoint(*local).ok());
+}
+
+TEST_F(ConfigTest, EveryOptionHasHelpAndEnvName) {
+  for (const auto& option : describe_options()) {
+    EXPECT_FALSE(option.help.empty()) << option.key;
+    EXPECT_EQ(option.env.rfind("CHALKBOT_", 0), 0U) << option.key;
+  }
+}
+
+}  // namespace
+}  // namespace chalkbot
