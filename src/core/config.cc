@@ -105,6 +105,24 @@ class OptionTable {
         [&field] { return format_number(field); });
   }
 
+  void boolean(const std::string& key, bool& field, bool default_value, const std::string& help) {
+    field = default_value;
+    add(key, "boolean", default_value ? "true" : "false", help,
+        [&field, key](const std::string& text) {
+          static const std::vector<std::string> yes{"true", "yes", "on", "1"};
+          static const std::vector<std::string> no{"false", "no", "off", "0"};
+          if (std::find(yes.begin(), yes.end(), text) != yes.end()) {
+            field = true;
+          } else if (std::find(no.begin(), no.end(), text) != no.end()) {
+            field = false;
+          } else {
+            return Status(bad_value(key, text, "true or false"));
+          }
+          return Status{};
+        },
+        [&field] { return std::string(field ? "true" : "false"); });
+  }
+
   const Option* find(const std::string& key) const {
     for (const auto& option : options_) {
       if (option.info.key == key) return &option;
@@ -195,6 +213,67 @@ void declare_options(OptionTable& t, Settings& s) {
   t.integer("store.memory_budget_chars", store.memory_budget_chars, 6000, 0, 1000000,
             "how much of the call's earlier turns is sent to the model");
 
+  auto& sip = s.sip;
+  t.text("sip.bind_address", sip.bind_address, "127.0.0.1",
+         "address to listen on for SIP (loopback by default: set it to take outside calls)");
+  t.integer("sip.port", sip.port, 5060, 0, 65535, "SIP port (UDP and TCP)");
+  t.text("sip.transports", sip.transports, "udp,tcp", "SIP transports: udp,tcp | udp | tcp",
+         {"udp,tcp", "tcp,udp", "udp", "tcp"});
+  t.text("sip.public_address", sip.public_address, "",
+         "address advertised in SDP and Contact ('' = sip.bind_address)");
+  t.integer("sip.max_calls", sip.max_calls, 50, 1, 100000,
+            "concurrent calls; more get 503 with Retry-After");
+  t.integer("sip.retry_after_s", sip.retry_after_s, 5, 1, 3600, "Retry-After sent with 503");
+  t.text("sip.allow_networks", sip.allow_networks, "127.0.0.0/8,::1/128",
+         "comma list of networks (CIDR) allowed to call; others get 403");
+  t.text("sip.allow_callers", sip.allow_callers, "",
+         "comma list of caller URI fragments allowed to call ('' = any caller from an allowed "
+         "network)");
+  t.integer("sip.session_expires_s", sip.session_expires_s, 1800, 0, 86400,
+            "session timer (RFC 4028) interval; 0 = off");
+  t.text("sip.register_uri", sip.register_uri, "",
+         "registrar of a SIP trunk to REGISTER with ('' = do not register)");
+  t.text("sip.register_user", sip.register_user, "", "REGISTER user (digest auth user name)");
+  t.secret("sip.register_password", sip.register_password,
+           "REGISTER digest password; environment only (CHALKBOT_SIP_REGISTER_PASSWORD)");
+  t.integer("sip.register_expires_s", sip.register_expires_s, 600, 60, 86400,
+            "registration lifetime; refreshed before it runs out");
+  t.text("sip.user_agent", sip.user_agent, "Chalkbot", "User-Agent and Server header");
+
+  auto& media = s.media;
+  t.integer("media.rtp_port_min", media.rtp_port_min, 20000, 1024, 65534, "lowest RTP port");
+  t.integer("media.rtp_port_max", media.rtp_port_max, 29999, 1025, 65535, "highest RTP port");
+  t.text("media.codecs", media.codecs, "PCMU,PCMA", "codecs offered/accepted, in preference order",
+         {"PCMU,PCMA", "PCMA,PCMU", "PCMU", "PCMA"});
+  t.integer("media.jitter_min_ms", media.jitter_min_ms, 40, 0, 1000,
+            "jitter buffer: smallest playout delay");
+  t.integer("media.jitter_max_ms", media.jitter_max_ms, 200, 20, 2000,
+            "jitter buffer: largest playout delay");
+  t.integer("media.inactivity_timeout_s", media.inactivity_timeout_s, 30, 1, 3600,
+            "no RTP from the caller for this long ends the call");
+
+  auto& flow = s.flow;
+  t.text("flow.greeting", flow.greeting, "Hello, this is Chalkbot. How can I help you?",
+         "said when the call is answered");
+  t.text("flow.reprompt", flow.reprompt, "Are you still there? How can I help?",
+         "said when the caller is silent");
+  t.text("flow.farewell", flow.farewell, "Thank you for calling. Goodbye.",
+         "said before the bot hangs up");
+  t.text("flow.goodbye_phrases", flow.goodbye_phrases, "goodbye,bye,that's all,that is all",
+         "comma list: the caller saying one of these ends the call");
+  t.integer("flow.max_silent_prompts", flow.max_silent_prompts, 2, 0, 20,
+            "reprompts to a silent caller before hanging up");
+  t.integer("flow.max_call_s", flow.max_call_s, 900, 10, 86400, "longest call");
+  t.text("flow.dtmf_actions", flow.dtmf_actions, "0=repeat,#=hangup",
+         "comma list of key=action (actions: repeat, hangup)");
+  t.boolean("flow.barge_in", flow.barge_in, true, "caller speech interrupts the bot");
+  t.integer("flow.barge_in_min_ms", flow.barge_in_min_ms, 200, 0, 5000,
+            "speech must last this long to interrupt (guards against noises)");
+  t.integer("flow.echo_guard_ms", flow.echo_guard_ms, 250, 0, 5000,
+            "after the bot starts speaking, ignore caller audio this long (its own echo)");
+  t.integer("flow.shutdown_grace_s", flow.shutdown_grace_s, 10, 0, 600,
+            "SIGTERM: time current turns get to finish before BYE");
+
   t.text("log.level", s.log.level, "info", "log level: trace | debug | info | warn | error | off",
          {"trace", "debug", "info", "warn", "error", "off"});
 }
@@ -276,6 +355,12 @@ Result<Settings> load_settings(const ConfigSources& sources) {
   }
   for (const auto& [key, value] : sources.sets) {
     if (auto status = apply(table, key, value, "--set"); !status) return status.error();
+  }
+
+  if (settings.media.rtp_port_min >= settings.media.rtp_port_max) {
+    return make_error("media.rtp_port_min (" + std::to_string(settings.media.rtp_port_min) +
+                      ") must be below media.rtp_port_max (" +
+                      std::to_string(settings.media.rtp_port_max) + ")");
   }
 
   // Remote speech providers default to the chat endpoint and key.

@@ -53,6 +53,46 @@ struct StoreSettings {
   int memory_budget_chars = 0;  // how much of the call's past turns is sent to the model
 };
 
+struct SipSettings {
+  std::string bind_address;    // safe default: loopback only
+  int port = 0;
+  std::string transports;      // comma list: udp,tcp
+  std::string public_address;  // address put in SDP and Contact ('' = bind_address)
+  int max_calls = 0;           // further INVITEs get 503 + Retry-After
+  int retry_after_s = 0;
+  std::string allow_networks;  // comma list of CIDRs allowed to call; others get 403
+  std::string allow_callers;   // comma list of caller URI substrings ('' = any caller)
+  int session_expires_s = 0;   // RFC 4028 session timer (0 = off)
+  std::string register_uri;    // registrar of a SIP trunk ('' = do not register)
+  std::string register_user;
+  std::string register_password;  // secret: environment only
+  int register_expires_s = 0;
+  std::string user_agent;
+};
+
+struct MediaSettings {
+  int rtp_port_min = 0;  // RTP uses even ports, RTCP the next odd one
+  int rtp_port_max = 0;
+  std::string codecs;    // preference order: PCMU,PCMA
+  int jitter_min_ms = 0;  // adaptive jitter buffer bounds
+  int jitter_max_ms = 0;
+  int inactivity_timeout_s = 0;  // no RTP for this long ends the call
+};
+
+struct FlowSettings {
+  std::string greeting;
+  std::string reprompt;        // said when the caller says nothing
+  std::string farewell;        // said before hanging up
+  std::string goodbye_phrases;  // comma list: the caller saying one ends the call
+  int max_silent_prompts = 0;  // reprompts before giving up on a silent caller
+  int max_call_s = 0;
+  std::string dtmf_actions;    // comma list of key=action; actions: repeat, hangup
+  bool barge_in = true;
+  int barge_in_min_ms = 0;     // caller speech must last this long to interrupt (noise guard)
+  int echo_guard_ms = 0;       // after playback starts, ignore the VAD this long (own echo)
+  int shutdown_grace_s = 0;    // SIGTERM: time for current turns to finish
+};
+
 struct LogSettings {
   std::string level;
 };
@@ -63,6 +103,9 @@ struct Settings {
   TtsSettings tts;
   VadSettings vad;
   StoreSettings store;
+  SipSettings sip;
+  MediaSettings media;
+  FlowSettings flow;
   LogSettings log;
 };
 
