@@ -1,0 +1,333 @@
+#include "store/sqlite_store.h"
+
+#include <sqlite3.h>
+
+#include <array>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace chalkbot {
+namespace {
+
+// Ordered schema steps: step i takes a database from user_version i to i + 1. Append only; never
+// edit a released step.
+constexpr std::array<std::string_view, kSqliteSchemaVersion> kMigrations = {
+    // v1: calls and their turns.
+    R"sql(
+CREATE TABLE calls (
+  id TEXT PRIMARY KEY NOT NULL,
+  from_uri TEXT NOT NULL,
+  to_uri TEXT NOT NULL,
+  started_ms INTEGER NOT NULL,
+  ended_ms INTEGER,
+  end_reason TEXT NOT NULL DEFAULT ''
+);
+CREATE TABLE turns (
+  call_id TEXT NOT NULL REFERENCES calls(id),
+  idx INTEGER NOT NULL,
+  role TEXT NOT NULL,
+  text TEXT NOT NULL,
+  interrupted INTEGER NOT NULL,
+  speech_start_ms INTEGER,
+  speech_end_ms INTEGER,
+  endpoint_ms INTEGER,
+  asr_done_ms INTEGER,
+  llm_first_token_ms INTEGER,
+  first_sentence_ms INTEGER,
+  tts_first_audio_ms INTEGER,
+  first_rtp_out_ms INTEGER,
+  done_ms INTEGER,
+  PRIMARY KEY (call_id, idx)
+);
+)sql",
+    // v2: recent_calls() orders by start time.
+    R"sql(
+CREATE INDEX calls_by_start ON calls(started_ms);
+)sql",
+};
+
+// StageTimes fields in column order (the turns table's stage columns follow `interrupted`).
+using StageField = std::optional<std::int64_t> StageTimes::*;
+constexpr std::array<StageField, 9> kStageFields = {
+    &StageTimes::speech_start,    &StageTimes::speech_end,     &StageTimes::endpoint,
+    &StageTimes::asr_done,        &StageTimes::llm_first_token, &StageTimes::first_sentence,
+    &StageTimes::tts_first_audio, &StageTimes::first_rtp_out,   &StageTimes::done,
+};
+
+constexpr std::string_view kTurnColumns =
+    "call_id, idx, role, text, interrupted, speech_start_ms, speech_end_ms, endpoint_ms, "
+    "asr_done_ms, llm_first_token_ms, first_sentence_ms, tts_first_audio_ms, first_rtp_out_ms, "
+    "done_ms";
+
+struct StmtDeleter {
+  void operator()(sqlite3_stmt* stmt) const { sqlite3_finalize(stmt); }
+};
+using Stmt = std::unique_ptr<sqlite3_stmt, StmtDeleter>;
+
+// Resets a cached statement when a read ends early: an unreset statement keeps its read
+// transaction open, which pins the WAL and stops checkpoints.
+struct ResetOnExit {
+  sqlite3_stmt* stmt;
+  ~ResetOnExit() { sqlite3_reset(stmt); }
+};
+
+struct DbDeleter {
+  void operator()(sqlite3* db) const { sqlite3_close_v2(db); }
+};
+using Db = std::unique_ptr<sqlite3, DbDeleter>;
+
+std::string text_column(sqlite3_stmt* stmt, int col) {
+  const unsigned char* text = sqlite3_column_text(stmt, col);
+  if (text == nullptr) return {};
+  return {reinterpret_cast<const char*>(text), static_cast<std::size_t>(sqlite3_column_bytes(stmt, col))};
+}
+
+std::optional<std::int64_t> optional_int_column(sqlite3_stmt* stmt, int col) {
+  if (sqlite3_column_type(stmt, col) == SQLITE_NULL) return std::nullopt;
+  return sqlite3_column_int64(stmt, col);
+}
+
+// Thread-safety: one connection behind one mutex. The server will later give the store its own
+// writer thread that batches turns; this class stays the single owner of the connection.
+class SqliteStore final : public ConversationStore {
+ public:
+  SqliteStore(std::string path, Db db) : path_(std::move(path)), db_(std::move(db)) {}
+
+  Status init() {
+    if (auto s = exec("PRAGMA journal_mode=WAL"); !s) return s;
+    if (auto s = exec("PRAGMA synchronous=FULL"); !s) return s;
+    if (auto s = exec("PRAGMA foreign_keys=ON"); !s) return s;
+    if (auto s = migrate(); !s) return s;
+    // Checked after the first real read: a non-database file fails above, not here.
+    auto mode = query_text("PRAGMA journal_mode");
+    if (!mode) return mode.error();
+    if (*mode != "wal") return fail("WAL mode not available (journal_mode=" + *mode + ")");
+    return {};
+  }
+
+  Status begin_call(const CallRecord& call) override {
+    const std::lock_guard<std::mutex> lock(mutex_);
+    auto stmt = prepare(
+        "INSERT INTO calls(id, from_uri, to_uri, started_ms, ended_ms, end_reason) "
+        "VALUES(?, ?, ?, ?, ?, ?)");
+    if (!stmt) return stmt.error();
+    sqlite3_stmt* s = *stmt;
+    bind_text(s, 1, call.id);
+    bind_text(s, 2, call.from);
+    bind_text(s, 3, call.to);
+    sqlite3_bind_int64(s, 4, call.started_ms);
+    bind_optional(s, 5, call.ended_ms);
+    bind_text(s, 6, call.end_reason);
+    if (sqlite3_step(s) != SQLITE_DONE) return fail("begin_call " + call.id);
+    return {};
+  }
+
+  Status end_call(const std::string& call_id, std::int64_t ended_ms,
+                  const std::string& reason) override {
+    const std::lock_guard<std::mutex> lock(mutex_);
+    auto stmt = prepare("UPDATE calls SET ended_ms = ?, end_reason = ? WHERE id = ?");
+    if (!stmt) return stmt.error();
+    sqlite3_stmt* s = *stmt;
+    sqlite3_bind_int64(s, 1, ended_ms);
+    bind_text(s, 2, reason);
+    bind_text(s, 3, call_id);
+    if (sqlite3_step(s) != SQLITE_DONE) return fail("end_call " + call_id);
+    if (sqlite3_changes(db_.get()) == 0) return make_error("store: no call '" + call_id + "'");
+    return {};
+  }
+
+  Result<int> append_turn(const TurnRecord& turn) override {
+    const std::lock_guard<std::mutex> lock(mutex_);
+    // One statement picks the next index and inserts: atomic even against other processes, since
+    // SQLite runs it in one write transaction.
+    auto stmt = prepare(
+        "INSERT INTO turns(" + std::string(kTurnColumns) +
+        ") SELECT ?1, COALESCE(MAX(idx) + 1, 0), ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, "
+        "?13 FROM turns WHERE call_id = ?1 RETURNING idx");
+    if (!stmt) return stmt.error();
+    sqlite3_stmt* s = *stmt;
+    bind_text(s, 1, turn.call_id);
+    bind_text(s, 2, turn.role);
+    bind_text(s, 3, turn.text);
+    sqlite3_bind_int(s, 4, turn.interrupted ? 1 : 0);
+    int col = 5;
+    for (StageField field : kStageFields) bind_optional(s, col++, turn.times.*field);
+    const ResetOnExit reset{s};
+    if (sqlite3_step(s) != SQLITE_ROW) return fail("append_turn to call " + turn.call_id);
+    const int index = sqlite3_column_int(s, 0);
+    if (sqlite3_step(s) != SQLITE_DONE) return fail("append_turn to call " + turn.call_id);
+    return index;
+  }
+
+  Result<std::optional<CallRecord>> call(const std::string& call_id) override {
+    const std::lock_guard<std::mutex> lock(mutex_);
+    auto stmt = prepare(
+        "SELECT id, from_uri, to_uri, started_ms, ended_ms, end_reason FROM calls WHERE id = ?");
+    if (!stmt) return stmt.error();
+    bind_text(*stmt, 1, call_id);
+    const ResetOnExit reset{*stmt};
+    const int rc = sqlite3_step(*stmt);
+    if (rc == SQLITE_DONE) return std::optional<CallRecord>();
+    if (rc != SQLITE_ROW) return fail("read call " + call_id);
+    return std::optional<CallRecord>(read_call(*stmt));
+  }
+
+  Result<std::vector<CallRecord>> recent_calls(int limit) override {
+    const std::lock_guard<std::mutex> lock(mutex_);
+    auto stmt = prepare(
+        "SELECT id, from_uri, to_uri, started_ms, ended_ms, end_reason FROM calls "
+        "ORDER BY started_ms DESC, rowid DESC LIMIT ?");
+    if (!stmt) return stmt.error();
+    sqlite3_bind_int(*stmt, 1, limit);
+    std::vector<CallRecord> calls;
+    int rc = 0;
+    while ((rc = sqlite3_step(*stmt)) == SQLITE_ROW) calls.push_back(read_call(*stmt));
+    if (rc != SQLITE_DONE) return fail("read recent calls");
+    return calls;
+  }
+
+  Result<std::vector<TurnRecord>> turns(const std::string& call_id) override {
+    const std::lock_guard<std::mutex> lock(mutex_);
+    auto stmt = prepare("SELECT " + std::string(kTurnColumns) +
+                        " FROM turns WHERE call_id = ? ORDER BY idx");
+    if (!stmt) return stmt.error();
+    sqlite3_stmt* s = *stmt;
+    bind_text(s, 1, call_id);
+    std::vector<TurnRecord> out;
+    int rc = 0;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+      TurnRecord t;
+      t.call_id = text_column(s, 0);
+      t.index = sqlite3_column_int(s, 1);
+      t.role = text_column(s, 2);
+      t.text = text_column(s, 3);
+      t.interrupted = sqlite3_column_int(s, 4) != 0;
+      int col = 5;
+      for (StageField field : kStageFields) t.times.*field = optional_int_column(s, col++);
+      out.push_back(std::move(t));
+    }
+    if (rc != SQLITE_DONE) return fail("read turns of call " + call_id);
+    return out;
+  }
+
+ private:
+  // Statements are cached per SQL text: prepared once, reset and cleared on every use.
+  Result<sqlite3_stmt*> prepare(const std::string& sql) {
+    auto it = statements_.find(sql);
+    if (it == statements_.end()) {
+      sqlite3_stmt* raw = nullptr;
+      if (sqlite3_prepare_v2(db_.get(), sql.c_str(), -1, &raw, nullptr) != SQLITE_OK) {
+        return fail("prepare");
+      }
+      it = statements_.emplace(sql, Stmt(raw)).first;
+    }
+    sqlite3_reset(it->second.get());
+    sqlite3_clear_bindings(it->second.get());
+    return it->second.get();
+  }
+
+  static void bind_text(sqlite3_stmt* s, int col, const std::string& value) {
+    sqlite3_bind_text(s, col, value.data(), static_cast<int>(value.size()), SQLITE_TRANSIENT);
+  }
+  static void bind_optional(sqlite3_stmt* s, int col, const std::optional<std::int64_t>& v) {
+    if (v) {
+      sqlite3_bind_int64(s, col, *v);
+    } else {
+      sqlite3_bind_null(s, col);
+    }
+  }
+
+  static CallRecord read_call(sqlite3_stmt* s) {
+    CallRecord c;
+    c.id = text_column(s, 0);
+    c.from = text_column(s, 1);
+    c.to = text_column(s, 2);
+    c.started_ms = sqlite3_column_int64(s, 3);
+    c.ended_ms = optional_int_column(s, 4);
+    c.end_reason = text_column(s, 5);
+    return c;
+  }
+
+  Error fail(const std::string& what) const {
+    return make_error("store: " + what + " failed on " + path_ + ": " + sqlite3_errmsg(db_.get()));
+  }
+
+  Status exec(const std::string& sql) {
+    char* message = nullptr;
+    if (sqlite3_exec(db_.get(), sql.c_str(), nullptr, nullptr, &message) != SQLITE_OK) {
+      std::string text = message != nullptr ? message : sqlite3_errmsg(db_.get());
+      sqlite3_free(message);
+      return make_error("store: " + path_ + ": " + text);
+    }
+    return {};
+  }
+
+  Result<std::string> query_text(const std::string& sql) {
+    auto stmt = prepare(sql);
+    if (!stmt) return stmt.error();
+    const ResetOnExit reset{*stmt};
+    if (sqlite3_step(*stmt) != SQLITE_ROW) return fail(sql);
+    return text_column(*stmt, 0);
+  }
+
+  // Applies the missing steps in one write transaction, so concurrent openers of a fresh file
+  // cannot both migrate, and a failed step leaves the previous version intact.
+  Status migrate() {
+    if (auto s = exec("BEGIN IMMEDIATE"); !s) return s;
+    auto status = migrate_locked();
+    if (!status) {
+      (void)exec("ROLLBACK");
+      return status;
+    }
+    return exec("COMMIT");
+  }
+
+  Status migrate_locked() {
+    auto version_text = query_text("PRAGMA user_version");
+    if (!version_text) return version_text.error();
+    const int version = std::stoi(*version_text);
+    if (version > kSqliteSchemaVersion) {
+      return make_error("store: " + path_ + " has schema version " + std::to_string(version) +
+                        ", newer than this build understands (" +
+                        std::to_string(kSqliteSchemaVersion) + "); upgrade Chalkbot");
+    }
+    if (version < 0) return make_error("store: " + path_ + " has a negative schema version");
+    for (auto step = static_cast<std::size_t>(version); step < kMigrations.size(); ++step) {
+      if (auto s = exec(std::string(kMigrations[step])); !s) {
+        return make_error(s.error().message + " (migrating to schema version " +
+                          std::to_string(step + 1) + ")");
+      }
+    }
+    return exec("PRAGMA user_version = " + std::to_string(kSqliteSchemaVersion));
+  }
+
+  std::string path_;
+  std::mutex mutex_;
+  Db db_;
+  std::map<std::string, Stmt> statements_;  // declared after db_: finalised before the close
+};
+
+}  // namespace
+
+Result<std::unique_ptr<ConversationStore>> open_sqlite_store(const std::string& path) {
+  sqlite3* raw = nullptr;
+  const int rc = sqlite3_open_v2(path.c_str(), &raw,
+                                 SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                                 nullptr);
+  Db db(raw);
+  if (rc != SQLITE_OK) {
+    return make_error("store: cannot open database " + path + ": " +
+                      (raw != nullptr ? sqlite3_errmsg(raw) : sqlite3_errstr(rc)));
+  }
+  sqlite3_busy_timeout(db.get(), 5000);  // other processes (CLI tools, backups) may hold the lock
+  auto store = std::make_unique<SqliteStore>(path, std::move(db));
+  if (auto status = store->init(); !status) return status.error();
+  return std::unique_ptr<ConversationStore>(std::move(store));
+}
+
+}  // namespace chalkbot

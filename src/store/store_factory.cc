@@ -1,0 +1,16 @@
+#include "core/settings.h"
+#include "store/conversation_store.h"
+#include "store/sqlite_store.h"
+
+namespace chalkbot {
+
+Result<std::unique_ptr<ConversationStore>> make_store(const StoreSettings& settings) {
+  if (settings.backend == "sqlite") {
+    if (settings.path.empty()) return make_error("store.path: empty (the SQLite database file)");
+    return open_sqlite_store(settings.path);
+  }
+  return make_error("store.backend: unknown backend '" + settings.backend +
+                    "' (expected sqlite)");
+}
+
+}  // namespace chalkbot

@@ -1,0 +1,362 @@
+#include <gtest/gtest.h>
+#include <sqlite3.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <thread>
+
+#include "core/settings.h"
+#include "store/conversation_store.h"
+#include "store/sqlite_store.h"
+#include "support/test_support.h"
+
+namespace chalkbot {
+namespace {
+
+class StoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = testing::make_temp_dir();
+    path_ = dir_ + "/chalkbot.db";
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+
+  std::unique_ptr<ConversationStore> open() {
+    StoreSettings settings;
+    settings.backend = "sqlite";
+    settings.path = path_;
+    auto store = make_store(settings);
+    EXPECT_TRUE(store.ok()) << (store.ok() ? "" : store.error().message);
+    return store.ok() ? std::move(store).value() : nullptr;
+  }
+
+  // Runs SQL on the file directly, outside the store.
+  void raw_exec(const std::string& sql) {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(path_.c_str(), &db), SQLITE_OK);
+    char* err = nullptr;
+    EXPECT_EQ(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &err), SQLITE_OK) << err;
+    sqlite3_free(err);
+    sqlite3_close(db);
+  }
+  std::string raw_query(const std::string& sql) {
+    sqlite3* db = nullptr;
+    std::string out;
+    if (sqlite3_open(path_.c_str(), &db) != SQLITE_OK) return "open failed";
+    sqlite3_stmt* stmt = nullptr;
+    if (sqlite3_prepare_v2(db, sql.c_str(), -1, &stmt, nullptr) == SQLITE_OK &&
+        sqlite3_step(stmt) == SQLITE_ROW) {
+      const unsigned char* text = sqlite3_column_text(stmt, 0);
+      out = text != nullptr ? reinterpret_cast<const char*>(text) : "";
+    }
+    sqlite3_finalize(stmt);
+    sqlite3_close(db);
+    return out;
+  }
+
+  std::string dir_;
+  std::string path_;
+};
+
+CallRecord make_call(const std::string& id, std::int64_t started) {
+  return {id, "sip:alice@example.com", "sip:bot@example.com", started, std::nullopt, ""};
+}
+
+TurnRecord make_turn(const std::string& call_id, const std::string& role, const std::string& text) {
+  TurnRecord t;
+  t.call_id = call_id;
+  t.role = role;
+  t.text = text;
+  return t;
+}
+
+TEST_F(StoreTest, RoundTripOfCallsTurnsAndStageTimes) {
+  auto store = open();
+  ASSERT_TRUE(store);
+  ASSERT_TRUE(store->begin_call(make_call("c1", 1000)).ok());
+  ASSERT_TRUE(store->begin_call(make_call("c2", 2000)).ok());
+  EXPECT_FALSE(store->begin_call(make_call("c1", 3000)).ok());  // ids are unique
+
+  TurnRecord user = make_turn("c1", "user", "what's the weather");
+  user.times.speech_start = 1100;
+  user.times.speech_end = 1900;
+  user.times.endpoint = 2300;
+  user.times.asr_done = 2450;
+  TurnRecord bot = make_turn("c1", "assistant", "Sunny, mostly.");
+  bot.interrupted = true;
+  bot.times.llm_first_token = 2700;
+  bot.times.first_sentence = 2800;
+  bot.times.tts_first_audio = 2830;
+  bot.times.first_rtp_out = 2850;
+  bot.times.done = 4000;
+  auto i0 = store->append_turn(user);
+  auto i1 = store->append_turn(bot);
+  ASSERT_TRUE(i0.ok() && i1.ok());
+  EXPECT_EQ(*i0, 0);
+  EXPECT_EQ(*i1, 1);
+  EXPECT_EQ(*store->append_turn(make_turn("c2", "user", "hi")), 0);  // per-call numbering
+
+  auto turns = store->turns("c1");
+  ASSERT_TRUE(turns.ok());
+  ASSERT_EQ(turns->size(), 2U);
+  const TurnRecord& t0 = (*turns)[0];
+  const TurnRecord& t1 = (*turns)[1];
+  EXPECT_EQ(t0.call_id, "c1");
+  EXPECT_EQ(t0.index, 0);
+  EXPECT_EQ(t0.role, "user");
+  EXPECT_EQ(t0.text, "what's the weather");
+  EXPECT_FALSE(t0.interrupted);
+  EXPECT_EQ(t0.times.speech_start, 1100);
+  EXPECT_EQ(t0.times.speech_end, 1900);
+  EXPECT_EQ(t0.times.endpoint, 2300);
+  EXPECT_EQ(t0.times.asr_done, 2450);
+  EXPECT_FALSE(t0.times.llm_first_token.has_value());
+  EXPECT_FALSE(t0.times.done.has_value());
+  EXPECT_EQ(t1.index, 1);
+  EXPECT_TRUE(t1.interrupted);
+  EXPECT_FALSE(t1.times.speech_start.has_value());
+  EXPECT_EQ(t1.times.llm_first_token, 2700);
+  EXPECT_EQ(t1.times.first_sentence, 2800);
+  EXPECT_EQ(t1.times.tts_first_audio, 2830);
+  EXPECT_EQ(t1.times.first_rtp_out, 2850);
+  EXPECT_EQ(t1.times.done, 4000);
+
+  auto live = store->call("c1");
+  ASSERT_TRUE(live.ok() && live->has_value());
+  EXPECT_FALSE((*live)->ended_ms.has_value());
+  EXPECT_EQ((*live)->end_reason, "");
+  ASSERT_TRUE(store->end_call("c1", 5000, "caller hung up").ok());
+  EXPECT_FALSE(store->end_call("nope", 5000, "x").ok());
+  auto ended = store->call("c1");
+  ASSERT_TRUE(ended.ok() && ended->has_value());
+  EXPECT_EQ((*ended)->from, "sip:alice@example.com");
+  EXPECT_EQ((*ended)->to, "sip:bot@example.com");
+  EXPECT_EQ((*ended)->started_ms, 1000);
+  EXPECT_EQ((*ended)->ended_ms, 5000);
+  EXPECT_EQ((*ended)->end_reason, "caller hung up");
+  auto missing = store->call("nope");
+  ASSERT_TRUE(missing.ok());
+  EXPECT_FALSE(missing->has_value());
+
+  auto recent = store->recent_calls(10);
+  ASSERT_TRUE(recent.ok());
+  ASSERT_EQ(recent->size(), 2U);
+  EXPECT_EQ((*recent)[0].id, "c2");  // newest first
+  EXPECT_EQ((*recent)[1].id, "c1");
+  auto one = store->recent_calls(1);
+  ASSERT_TRUE(one.ok());
+  ASSERT_EQ(one->size(), 1U);
+  EXPECT_EQ((*one)[0].id, "c2");
+}
+
+TEST_F(StoreTest, TurnOfAnUnknownCallIsRefused) {
+  auto store = open();
+  ASSERT_TRUE(store);
+  EXPECT_FALSE(store->append_turn(make_turn("ghost", "user", "boo")).ok());
+}
+
+TEST_F(StoreTest, ReopenPersists) {
+  {
+    auto store = open();
+    ASSERT_TRUE(store);
+    ASSERT_TRUE(store->begin_call(make_call("c1", 1000)).ok());
+    ASSERT_TRUE(store->append_turn(make_turn("c1", "user", "one")).ok());
+  }
+  auto store = open();
+  ASSERT_TRUE(store);
+  auto turns = store->turns("c1");
+  ASSERT_TRUE(turns.ok());
+  ASSERT_EQ(turns->size(), 1U);
+  EXPECT_EQ((*turns)[0].text, "one");
+  EXPECT_EQ(*store->append_turn(make_turn("c1", "assistant", "two")), 1);  // numbering goes on
+}
+
+TEST_F(StoreTest, NewDatabaseIsWalAtCurrentSchemaVersion) {
+  ASSERT_TRUE(open());
+  EXPECT_EQ(raw_query("PRAGMA user_version"), std::to_string(kSqliteSchemaVersion));
+  EXPECT_EQ(raw_query("PRAGMA journal_mode"), "wal");
+}
+
+TEST_F(StoreTest, VersionOneDatabaseIsMigratedKeepingItsData) {
+  // The v1 schema exactly as the first release wrote it.
+  raw_exec(R"sql(
+CREATE TABLE calls (id TEXT PRIMARY KEY NOT NULL, from_uri TEXT NOT NULL, to_uri TEXT NOT NULL,
+  started_ms INTEGER NOT NULL, ended_ms INTEGER, end_reason TEXT NOT NULL DEFAULT '');
+CREATE TABLE turns (call_id TEXT NOT NULL REFERENCES calls(id), idx INTEGER NOT NULL,
+  role TEXT NOT NULL, text TEXT NOT NULL, interrupted INTEGER NOT NULL, speech_start_ms INTEGER,
+  speech_end_ms INTEGER, endpoint_ms INTEGER, asr_done_ms INTEGER, llm_first_token_ms INTEGER,
+  first_sentence_ms INTEGER, tts_first_audio_ms INTEGER, first_rtp_out_ms INTEGER,
+  done_ms INTEGER, PRIMARY KEY (call_id, idx));
+INSERT INTO calls VALUES ('old', 'a', 'b', 42, NULL, '');
+INSERT INTO turns(call_id, idx, role, text, interrupted) VALUES ('old', 0, 'user', 'hello', 0);
+PRAGMA user_version = 1;
+)sql");
+  auto store = open();
+  ASSERT_TRUE(store);
+  EXPECT_EQ(raw_query("PRAGMA user_version"), std::to_string(kSqliteSchemaVersion));
+  EXPECT_EQ(raw_query("SELECT name FROM sqlite_master WHERE name = 'calls_by_start'"),
+            "calls_by_start");
+  auto turns = store->turns("old");
+  ASSERT_TRUE(turns.ok());
+  ASSERT_EQ(turns->size(), 1U);
+  EXPECT_EQ((*turns)[0].text, "hello");
+  EXPECT_EQ(*store->append_turn(make_turn("old", "assistant", "hi")), 1);
+}
+
+TEST_F(StoreTest, DatabaseFromANewerVersionIsRefused) {
+  ASSERT_TRUE(open());
+  raw_exec("PRAGMA user_version = " + std::to_string(kSqliteSchemaVersion + 1));
+  StoreSettings settings{"sqlite", path_, 0};
+  auto store = make_store(settings);
+  ASSERT_FALSE(store.ok());
+  EXPECT_NE(store.error().message.find("newer"), std::string::npos) << store.error().message;
+  EXPECT_NE(store.error().message.find(path_), std::string::npos);
+  // Refusing must not have touched the version.
+  EXPECT_EQ(raw_query("PRAGMA user_version"), std::to_string(kSqliteSchemaVersion + 1));
+}
+
+TEST_F(StoreTest, ConcurrentAppendsGetUniqueConsecutiveIndexes) {
+  auto store = open();
+  ASSERT_TRUE(store);
+  ASSERT_TRUE(store->begin_call(make_call("c", 1)).ok());
+  constexpr int kThreads = 4;
+  constexpr int kPerThread = 15;
+  std::vector<std::vector<int>> got(kThreads);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&store, &got, t] {
+      for (int i = 0; i < kPerThread; ++i) {
+        auto index = store->append_turn(make_turn("c", "user", std::to_string(t)));
+        got[static_cast<std::size_t>(t)].push_back(index.ok() ? *index : -1);
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  std::set<int> all;
+  for (const auto& v : got) all.insert(v.begin(), v.end());
+  ASSERT_EQ(all.size(), static_cast<std::size_t>(kThreads * kPerThread));
+  EXPECT_EQ(*all.begin(), 0);
+  EXPECT_EQ(*all.rbegin(), kThreads * kPerThread - 1);
+  auto turns = store->turns("c");
+  ASSERT_TRUE(turns.ok());
+  ASSERT_EQ(turns->size(), static_cast<std::size_t>(kThreads * kPerThread));
+  for (std::size_t i = 0; i < turns->size(); ++i) EXPECT_EQ((*turns)[i].index, static_cast<int>(i));
+}
+
+TEST_F(StoreTest, TurnSurvivesTheProcessDyingRightAfterAppend) {
+  {
+    auto store = open();
+    ASSERT_TRUE(store);
+    ASSERT_TRUE(store->begin_call(make_call("c", 1)).ok());
+  }  // closed: no connection crosses the fork
+  const pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    StoreSettings settings{"sqlite", path_, 0};
+    auto store = make_store(settings);
+    if (!store.ok()) _exit(2);
+    auto index = (*store)->append_turn(make_turn("c", "user", "I said this before dying"));
+    if (!index.ok()) _exit(3);
+    (void)store->release();  // never closed: the connection dies with the process
+    _exit(0);
+  }
+  int status = 0;
+  ASSERT_EQ(waitpid(child, &status, 0), child);
+  ASSERT_TRUE(WIFEXITED(status));
+  ASSERT_EQ(WEXITSTATUS(status), 0);
+  auto store = open();
+  ASSERT_TRUE(store);
+  auto turns = store->turns("c");
+  ASSERT_TRUE(turns.ok());
+  ASSERT_EQ(turns->size(), 1U);
+  EXPECT_EQ((*turns)[0].text, "I said this before dying");
+}
+
+TEST_F(StoreTest, AppendLatencyWithFullSync) {
+  auto store = open();
+  ASSERT_TRUE(store);
+  ASSERT_TRUE(store->begin_call(make_call("c", 1)).ok());
+  constexpr int kTurns = 40;
+  std::vector<double> ms;
+  for (int i = 0; i < kTurns; ++i) {
+    TurnRecord t = make_turn("c", i % 2 == 0 ? "user" : "assistant", "a sentence of text");
+    t.times.done = i;
+    const auto start = std::chrono::steady_clock::now();
+    ASSERT_TRUE(store->append_turn(t).ok());
+    ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
+                     .count());
+  }
+  std::sort(ms.begin(), ms.end());
+  std::printf("[ figures  ] append_turn (WAL, synchronous=FULL): median %.3f ms, max %.3f ms\n",
+              ms[ms.size() / 2], ms.back());
+  EXPECT_EQ(store->turns("c")->size(), static_cast<std::size_t>(kTurns));
+}
+
+TEST_F(StoreTest, BadPathsAreClearErrors) {
+  StoreSettings settings{"sqlite", dir_ + "/no/such/dir/chalkbot.db", 0};
+  auto missing_dir = make_store(settings);
+  ASSERT_FALSE(missing_dir.ok());
+  EXPECT_NE(missing_dir.error().message.find(settings.path), std::string::npos)
+      << missing_dir.error().message;
+
+  settings.path = dir_ + "/notes.txt";
+  std::ofstream(settings.path) << "this is not a database, just some text that is long enough to "
+                                  "fill the header a SQLite file would have at its start.\n";
+  auto not_db = make_store(settings);
+  ASSERT_FALSE(not_db.ok());
+  EXPECT_NE(not_db.error().message.find(settings.path), std::string::npos)
+      << not_db.error().message;
+}
+
+TEST(StoreFactory, UnknownBackendNamesTheKey) {
+  StoreSettings settings{"dynamodb", "/tmp/x.db", 0};
+  auto store = make_store(settings);
+  ASSERT_FALSE(store.ok());
+  EXPECT_NE(store.error().message.find("store.backend"), std::string::npos);
+  EXPECT_NE(store.error().message.find("dynamodb"), std::string::npos);
+}
+
+TEST(Memory, KeepsNewestTurnsWithinBudgetInOrder) {
+  std::vector<TurnRecord> turns = {
+      make_turn("c", "user", "aaaaaaaaaa"),       // 10
+      make_turn("c", "assistant", "bbbbbbbbbb"),  // 10
+      make_turn("c", "user", "cccccccccc"),       // 10
+      make_turn("c", "assistant", "dddddddddd"),  // 10
+  };
+  auto all = memory_from_turns(turns, 40);
+  ASSERT_EQ(all.size(), 4U);
+  EXPECT_EQ(all[0].role, "user");
+  EXPECT_EQ(all[0].content, "aaaaaaaaaa");
+  EXPECT_EQ(all[3].role, "assistant");
+  EXPECT_EQ(all[3].content, "dddddddddd");
+
+  auto trimmed = memory_from_turns(turns, 25);  // room for two
+  ASSERT_EQ(trimmed.size(), 2U);
+  EXPECT_EQ(trimmed[0].content, "cccccccccc");
+  EXPECT_EQ(trimmed[1].content, "dddddddddd");
+
+  auto tiny = memory_from_turns(turns, 3);  // the newest is kept even over budget
+  ASSERT_EQ(tiny.size(), 1U);
+  EXPECT_EQ(tiny[0].content, "dddddddddd");
+
+  EXPECT_TRUE(memory_from_turns({}, 100).empty());
+}
+
+TEST(Memory, StopsAtTheFirstTurnThatDoesNotFit) {
+  // An older short turn must not be kept once a newer one was dropped: the history stays contiguous.
+  std::vector<TurnRecord> turns = {make_turn("c", "user", "hi"),
+                                   make_turn("c", "assistant", std::string(50, 'x')),
+                                   make_turn("c", "user", "last")};
+  auto m = memory_from_turns(turns, 20);
+  ASSERT_EQ(m.size(), 1U);
+  EXPECT_EQ(m[0].content, "last");
+}
+
+}  // namespace
+}  // namespace chalkbot
