@@ -130,7 +130,7 @@ Result<EndpointEvent> UtteranceDetector::push(Samples samples) {
     samples_seen_ += frame;
     if (endpointer_.state() == Endpointer::State::kInSpeech) {
       utterance_.insert(utterance_.end(), chunk.begin(), chunk.end());
-    } else if (endpointer_.state() == Endpointer::State::kWaiting) {
+    } else {  // waiting, or done and not yet reset: keep the recent past for the pre-roll
       history_.insert(history_.end(), chunk.begin(), chunk.end());
       if (history_.size() > 2 * keep) {  // trimmed in batches, not every frame
         const std::size_t drop = history_.size() - keep;
@@ -149,7 +149,14 @@ Result<EndpointEvent> UtteranceDetector::push(Samples samples) {
       history_first_sample_ = samples_seen_;
       reported = event;
     } else if (event != EndpointEvent::kNone) {
-      pending_.clear();  // nothing after the final event belongs to this utterance
+      if (event != EndpointEvent::kNoInput) {
+        // The utterance's tail is the pre-roll of whatever comes after reset().
+        const std::size_t tail = std::min(keep, utterance_.size());
+        history_.assign(utterance_.end() - static_cast<std::ptrdiff_t>(tail), utterance_.end());
+        history_first_sample_ = samples_seen_ - tail;
+      }
+      // Audio after the event stays pending, so the timeline stays exact for the next one.
+      pending_.erase(pending_.begin(), pending_.begin() + static_cast<std::ptrdiff_t>(used));
       return event;
     }
   }
@@ -163,8 +170,6 @@ void UtteranceDetector::reset() {
   endpointer_.reset();
   utterance_.clear();
   utterance_first_sample_ = samples_seen_;
-  history_.clear();
-  history_first_sample_ = samples_seen_;
 }
 
 Result<DetectedUtterance> detect_first_utterance(const Audio& audio, const VadSettings& vad) {

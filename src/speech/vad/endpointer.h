@@ -86,12 +86,13 @@ class UtteranceDetector {
   UtteranceDetector(std::unique_ptr<VoiceDetector> vad, const EndpointerConfig& config);
 
   // Processes whole VAD frames (a remainder waits for the next chunk). Returns the final event if
-  // one happened in this chunk (audio after it is dropped), else kSpeechStarted if speech started
-  // in it, else kNone. Errors come from the VAD.
+  // one happened in this chunk (the audio after it waits, unprocessed, for the next push), else
+  // kSpeechStarted if speech started in it, else kNone. Errors come from the VAD.
   Result<EndpointEvent> push(Samples samples);
   // End of input: see Endpointer::finish().
   EndpointEvent finish();
-  // Next utterance: clears the utterance audio, keeps the VAD's adaptation.
+  // Next utterance: clears the utterance audio; keeps the VAD's adaptation and the recent audio
+  // (the pre-roll may reach back before the reset).
   void reset();
 
   // The utterance so far: pre-roll + speech (+ trailing silence up to the endpoint).
