@@ -71,10 +71,10 @@ class OpenAiChat final : public ChatModel {
             std::chrono::duration_cast<Millis>(SteadyClock::now() - started);
         if (wait > budget_left) {
           if (error.retry_after) {
+            const long long left = std::max<long long>(0, budget_left.count());
             return make_error(error.message + tried + "; the server asked to retry after " +
                               std::to_string(wait.count()) + " ms, beyond the remaining retry " +
-                              "budget of " + std::to_string(std::max<long long>(0, budget_left.count())) +
-                              " ms");
+                              "budget of " + std::to_string(left) + " ms");
           }
           return make_error(error.message + tried + "; retry budget of " +
                             std::to_string(settings_.retry_budget_ms) + " ms used up");
@@ -106,7 +106,8 @@ class OpenAiChat final : public ChatModel {
   static Millis backoff(int attempt) {
     // Exponential with jitter in [d/2, d]: spreads many calls retrying after one outage.
     thread_local std::mt19937 rng{std::random_device{}()};
-    const auto exp = std::min(kBackoffCap.count(), kBackoffBase.count() << std::min(attempt - 1, 8));
+    const auto exp =
+        std::min(kBackoffCap.count(), kBackoffBase.count() << std::min(attempt - 1, 8));
     std::uniform_int_distribution<long long> dist(exp / 2, exp);
     return Millis(dist(rng));
   }
@@ -115,7 +116,8 @@ class OpenAiChat final : public ChatModel {
     const auto until = SteadyClock::now() + wait;
     while (SteadyClock::now() < until) {
       if (cancel.cancelled()) return false;
-      std::this_thread::sleep_for(std::min<SteadyClock::duration>(Millis(10), until - SteadyClock::now()));
+      std::this_thread::sleep_for(
+          std::min<SteadyClock::duration>(Millis(10), until - SteadyClock::now()));
     }
     return !cancel.cancelled();
   }

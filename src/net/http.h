@@ -66,7 +66,9 @@ struct HttpResponse {
 
   // Case-insensitive lookup of a response header.
   std::optional<std::string> header(std::string_view name) const;
-  bool success() const { return outcome == HttpOutcome::kComplete && status >= 200 && status < 300; }
+  bool success() const {
+    return outcome == HttpOutcome::kComplete && status >= 200 && status < 300;
+  }
 };
 
 // Receives 2xx body bytes as they arrive, in any split. Return false to stop (kStopped).

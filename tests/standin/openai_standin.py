@@ -305,8 +305,8 @@ class Handler(BaseHTTPRequestHandler):
         # A 440 Hz tone: 0.2 s plus 50 ms per character of input.
         seconds = 0.2 + 0.05 * len(text)
         count = int(SPEECH_RATE * seconds)
-        pcm = b"".join(struct.pack("<h", int(8000 * math.sin(2 * math.pi * 440 * i / SPEECH_RATE)))
-                       for i in range(count))
+        period = tone_second()  # 440 Hz repeats exactly every second at 24 kHz
+        pcm = period * (count // SPEECH_RATE) + period[:2 * (count % SPEECH_RATE)]
         time.sleep(OPTIONS.ttft_ms / 1000.0)
         self.start_chunked("application/octet-stream")
         step = OPTIONS.speech_chunk_bytes
@@ -315,6 +315,17 @@ class Handler(BaseHTTPRequestHandler):
             if OPTIONS.speech_chunk_ms > 0:
                 time.sleep(OPTIONS.speech_chunk_ms / 1000.0)
         self.end_chunked()
+
+
+TONE = None
+
+
+def tone_second():
+    global TONE
+    if TONE is None:
+        TONE = b"".join(struct.pack("<h", int(8000 * math.sin(2 * math.pi * 440 * i / SPEECH_RATE)))
+                        for i in range(SPEECH_RATE))
+    return TONE
 
 
 def main():

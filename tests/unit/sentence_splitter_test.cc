@@ -37,7 +37,8 @@ TEST(SentenceSplitter, AbbreviationsDoNotEndSentences) {
   // (After a first sentence, so the early clause cut of the first chunk does not apply.)
   EXPECT_EQ(split("Hi. Bring fruit, e.g. apples, i.e. red ones, etc. and call me at 9 a.m. "
                   "today. Ok."),
-            (Chunks{"Hi.", "Bring fruit, e.g. apples, i.e. red ones, etc. and call me at 9 a.m. today.",
+            (Chunks{"Hi.",
+                    "Bring fruit, e.g. apples, i.e. red ones, etc. and call me at 9 a.m. today.",
                     "Ok."}));
   EXPECT_EQ(split("It is cats vs. dogs today. Yes."),
             (Chunks{"It is cats vs. dogs today.", "Yes."}));

@@ -94,7 +94,8 @@ class OpenAiAsr final : public Asr {
 
   Result<std::unique_ptr<AsrStream>> open(int sample_rate) override {
     if (sample_rate <= 0) return make_error("openai asr: bad sample rate");
-    return std::unique_ptr<AsrStream>(std::make_unique<OpenAiAsrStream>(settings_, url_, sample_rate));
+    return std::unique_ptr<AsrStream>(
+        std::make_unique<OpenAiAsrStream>(settings_, url_, sample_rate));
   }
   std::string name() const override { return "openai"; }
 

@@ -42,7 +42,8 @@ class OpenAiTts final : public Tts {
       pcm.clear();
       std::size_t i = 0;
       if (carry && !bytes.empty()) {
-        pcm.push_back(static_cast<Sample>(*carry | (static_cast<unsigned>(static_cast<unsigned char>(bytes[0])) << 8)));
+        const auto hi = static_cast<unsigned>(static_cast<unsigned char>(bytes[0]));
+        pcm.push_back(static_cast<Sample>(static_cast<std::uint16_t>(*carry | (hi << 8))));
         carry.reset();
         i = 1;
       }
