@@ -1,0 +1,94 @@
+#pragma once
+// A small blocking HTTP client on libcurl for the model providers (chat, transcription, speech).
+// A request runs on the caller's thread; the body streams into a callback as it arrives, and a
+// CancelToken stops it within ~20 ms (the transfer loop polls at that interval). Each thread keeps
+// its own connection cache, so a call's repeated requests reuse one keep-alive/TLS connection.
+// Headers are never logged; nothing here writes the Authorization header anywhere.
+#include <chrono>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/cancel.h"
+#include "core/result.h"
+
+namespace chalkbot {
+
+struct HttpHeader {
+  std::string name;
+  std::string value;
+};
+
+// One part of a multipart/form-data body; a file part when `filename` is set.
+struct MultipartPart {
+  std::string name;
+  std::string data;
+  std::string filename;
+  std::string content_type;
+};
+
+struct HttpRequest {
+  std::string method = "GET";  // GET or POST
+  std::string url;
+  std::vector<HttpHeader> headers;
+  std::string body;                  // POST body (ignored when `parts` is not empty)
+  std::vector<MultipartPart> parts;  // non-empty: multipart/form-data POST
+  int connect_timeout_ms = 0;        // 0: curl's default (300 s)
+  int total_timeout_ms = 0;          // whole request; 0: no limit
+  // Polled about every 20 ms on the caller's thread; return true to abandon the request
+  // (outcome kAborted). Used for deadlines the HTTP layer cannot know (first chat token).
+  std::function<bool()> should_abort;
+};
+
+// Builds a JSON POST with an optional bearer token.
+HttpRequest json_post(std::string url, std::string json_body, const std::string& bearer_token);
+
+enum class HttpOutcome {
+  kComplete,       // the whole response arrived
+  kStopped,        // the body sink returned false
+  kCancelled,      // the cancel token was set
+  kAborted,        // should_abort returned true
+  kTimedOut,       // total_timeout_ms passed
+  kConnectFailed,  // resolve/connect failed or timed out: nothing was sent
+  kFailed,         // any other transport error (reset, protocol error ...)
+};
+
+struct HttpResponse {
+  HttpOutcome outcome = HttpOutcome::kFailed;
+  int status = 0;                   // 0 when no response line arrived
+  std::vector<HttpHeader> headers;  // of the final response
+  // The body when no sink was given, or when status is not 2xx (error bodies, capped at 64 KiB,
+  // are always kept here rather than streamed, so callers can read the server's error message).
+  std::string body;
+  std::string error;  // transport error text for kTimedOut / kConnectFailed / kFailed
+
+  // Case-insensitive lookup of a response header.
+  std::optional<std::string> header(std::string_view name) const;
+  bool success() const {
+    return outcome == HttpOutcome::kComplete && status >= 200 && status < 300;
+  }
+};
+
+// Receives 2xx body bytes as they arrive, in any split. Return false to stop (kStopped).
+using BodySink = std::function<bool(std::string_view chunk)>;
+
+// Performs the request on this thread. Never throws; the outcome says how it ended. Pass an
+// empty sink to collect the body in HttpResponse::body.
+HttpResponse http_perform(const HttpRequest& request, const BodySink& sink,
+                          const CancelToken& cancel);
+
+// Convenience for the plain cases: collects the body; any outcome but a complete 2xx response
+// is an error naming the URL's path, the status and the body's start.
+Result<HttpResponse> http_fetch(const HttpRequest& request, const CancelToken& cancel);
+
+// A Retry-After value (RFC 9110: delta-seconds or an HTTP-date) as a wait from `now`. Fractional
+// seconds are accepted too. nullopt when unparseable; a date in the past gives 0.
+std::optional<std::chrono::milliseconds> parse_retry_after(
+    std::string_view value, std::chrono::system_clock::time_point now);
+
+// Short text for an outcome, for messages.
+std::string_view to_string(HttpOutcome outcome);
+
+}  // namespace chalkbot

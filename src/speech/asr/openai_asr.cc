@@ -1,0 +1,115 @@
+// Remote transcription (OpenAI-compatible /audio/transcriptions): the utterance is buffered and
+// sent as one 16-bit mono WAV when it ends.
+#include <nlohmann/json.hpp>
+
+#include "core/settings.h"
+#include "net/http.h"
+#include "speech/asr/backends.h"
+
+namespace chalkbot {
+namespace {
+
+void put_u32(std::string& out, std::uint32_t v) {
+  for (int i = 0; i < 4; ++i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xFFU));
+}
+void put_u16(std::string& out, std::uint16_t v) {
+  out.push_back(static_cast<char>(v & 0xFFU));
+  out.push_back(static_cast<char>((v >> 8) & 0xFFU));
+}
+
+// A canonical 44-byte-header PCM WAV, little-endian whatever the host.
+std::string wav_bytes(const std::vector<Sample>& samples, int sample_rate) {
+  const auto data_bytes = static_cast<std::uint32_t>(samples.size() * 2);
+  const auto rate = static_cast<std::uint32_t>(sample_rate);
+  std::string out;
+  out.reserve(44 + data_bytes);
+  out += "RIFF";
+  put_u32(out, 36 + data_bytes);
+  out += "WAVEfmt ";
+  put_u32(out, 16);
+  put_u16(out, 1);  // PCM
+  put_u16(out, 1);  // mono
+  put_u32(out, rate);
+  put_u32(out, rate * 2);
+  put_u16(out, 2);
+  put_u16(out, 16);
+  out += "data";
+  put_u32(out, data_bytes);
+  for (Sample s : samples) put_u16(out, static_cast<std::uint16_t>(s));
+  return out;
+}
+
+class OpenAiAsrStream final : public AsrStream {
+ public:
+  OpenAiAsrStream(const AsrSettings& settings, std::string url, int sample_rate)
+      : settings_(settings), url_(std::move(url)), sample_rate_(sample_rate) {}
+
+  void accept(Samples samples) override {
+    samples_.insert(samples_.end(), samples.begin(), samples.end());
+  }
+
+  Status finish() override {
+    text_.clear();
+    if (samples_.empty()) return {};  // nothing said: no request
+    HttpRequest request;
+    request.method = "POST";
+    request.url = url_;
+    if (!settings_.api_key.empty()) {
+      request.headers.push_back({"Authorization", "Bearer " + settings_.api_key});
+    }
+    request.parts.push_back({"file", wav_bytes(samples_, sample_rate_), "audio.wav", "audio/wav"});
+    request.parts.push_back({"model", settings_.model, "", ""});
+    request.parts.push_back({"response_format", "json", "", ""});
+    request.total_timeout_ms = settings_.timeout_ms;
+    request.connect_timeout_ms = settings_.timeout_ms;
+    auto response = http_fetch(request, CancelToken{});
+    samples_.clear();
+    if (!response) return make_error("transcription failed: " + response.error().message);
+    const auto parsed = nlohmann::json::parse(response->body, nullptr, false);
+    if (!parsed.is_object() || !parsed.contains("text") || !parsed["text"].is_string()) {
+      return make_error("transcription failed: no \"text\" in the reply: " +
+                        response->body.substr(0, 200));
+    }
+    text_ = parsed["text"].get<std::string>();
+    return {};
+  }
+
+  std::string result() const override { return text_; }
+
+ private:
+  const AsrSettings& settings_;
+  std::string url_;
+  int sample_rate_;
+  std::vector<Sample> samples_;
+  std::string text_;
+};
+
+class OpenAiAsr final : public Asr {
+ public:
+  explicit OpenAiAsr(const AsrSettings& settings) : settings_(settings) {
+    std::string base = settings.base_url;
+    while (!base.empty() && base.back() == '/') base.pop_back();
+    url_ = base + "/audio/transcriptions";
+  }
+
+  Result<std::unique_ptr<AsrStream>> open(int sample_rate) override {
+    if (sample_rate <= 0) return make_error("openai asr: bad sample rate");
+    return std::unique_ptr<AsrStream>(
+        std::make_unique<OpenAiAsrStream>(settings_, url_, sample_rate));
+  }
+  std::string name() const override { return "openai"; }
+
+ private:
+  const AsrSettings settings_;  // streams keep a reference: the engine outlives its streams
+  std::string url_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<Asr>> make_openai_asr(const AsrSettings& settings) {
+  if (settings.base_url.empty()) return make_error("asr.base_url: empty (and no llm.base_url)");
+  if (settings.model.empty()) return make_error("asr.model: empty");
+  return std::unique_ptr<Asr>(std::make_unique<OpenAiAsr>(settings));
+}
+
+}  // namespace chalkbot
