@@ -52,6 +52,8 @@ void JitterBuffer::rebuffer(std::uint32_t timestamp) {
   missing_run_ = 0;
   late_run_ = 0;
   ticks_since_adjust_ = 0;
+  // A gap or jump is not jitter: restart the transit baseline, keep the estimate.
+  have_transit_ = false;
 }
 
 std::int64_t JitterBuffer::unwrap(std::uint32_t timestamp) {
@@ -99,8 +101,6 @@ JitterBuffer::Insert JitterBuffer::insert(std::uint32_t ssrc, std::uint32_t time
   } else if (state_ == State::kIdle) {
     rebuffer(timestamp);
   }
-  update_jitter(timestamp, arrival_us);
-
   std::int64_t f = frame_of(unwrap(timestamp));
   if (f < next_frame_) {
     const bool early_in_buffering = state_ == State::kBuffering &&
@@ -115,6 +115,7 @@ JitterBuffer::Insert JitterBuffer::insert(std::uint32_t ssrc, std::uint32_t time
       result = Insert::kReset;
     } else {
       ++stats_.late;
+      update_jitter(timestamp, arrival_us);  // lateness is exactly what the estimate must see
       return Insert::kLate;
     }
   } else if (f - next_frame_ >= static_cast<std::int64_t>(kSlots)) {
@@ -125,6 +126,7 @@ JitterBuffer::Insert JitterBuffer::insert(std::uint32_t ssrc, std::uint32_t time
     result = Insert::kReset;
   }
   late_run_ = 0;
+  update_jitter(timestamp, arrival_us);
 
   Slot& slot = slots_[slot_index(f)];
   if (slot.frame == f) {
