@@ -31,8 +31,7 @@ constexpr int kSilentPayloadType = 13;         // comfort noise: counts as activ
 constexpr char kCname[] = "chalkbot";
 
 std::int64_t steady_ns() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(
-             SteadyClock::now().time_since_epoch())
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(SteadyClock::now().time_since_epoch())
       .count();
 }
 
@@ -234,7 +233,8 @@ bool MediaSession::wait_for_input(std::chrono::milliseconds timeout) {
     // Dekker with notify_input(): either it sees waiters_ or we see the new input_seq_.
     waiters_.fetch_add(1, std::memory_order_seq_cst);
     if (input_seq_.load(std::memory_order_seq_cst) == seq) {
-      const timespec ts{static_cast<time_t>(left / 1'000'000'000), static_cast<long>(left % 1'000'000'000)};
+      const timespec ts{static_cast<time_t>(left / 1'000'000'000),
+                        static_cast<long>(left % 1'000'000'000)};
       futex(&input_seq_, FUTEX_WAIT_PRIVATE, seq, &ts);
     }
     waiters_.fetch_sub(1, std::memory_order_seq_cst);
@@ -332,11 +332,13 @@ bool MediaSession::inactive() const {
 
 Result<std::unique_ptr<MediaEngine>> MediaEngine::create(const MediaSettings& settings) {
   const int lo = settings.rtp_port_min + (settings.rtp_port_min % 2);  // first even port
-  if (settings.rtp_port_min < 1 || settings.rtp_port_max > 65535 || lo + 1 > settings.rtp_port_max) {
+  if (settings.rtp_port_min < 1 || settings.rtp_port_max > 65535 ||
+      lo + 1 > settings.rtp_port_max) {
     return make_error("media port range " + std::to_string(settings.rtp_port_min) + "-" +
                       std::to_string(settings.rtp_port_max) + " holds no RTP/RTCP port pair");
   }
-  if (settings.inactivity_timeout_s < 1) return make_error("media.inactivity_timeout_s must be >= 1");
+  if (settings.inactivity_timeout_s < 1)
+    return make_error("media.inactivity_timeout_s must be >= 1");
   std::unique_ptr<MediaEngine> engine(new MediaEngine(settings));
   engine->first_port_ = static_cast<std::uint16_t>(lo);
   engine->pairs_ = static_cast<std::size_t>((settings.rtp_port_max - lo + 1) / 2);
@@ -347,9 +349,11 @@ Result<std::unique_ptr<MediaEngine>> MediaEngine::create(const MediaSettings& se
   engine->active_.reserve(engine->pairs_);
 
   engine->epoll_fd_ = ::epoll_create1(EPOLL_CLOEXEC);
-  if (engine->epoll_fd_ < 0) return make_error(std::string("epoll_create1: ") + std::strerror(errno));
+  if (engine->epoll_fd_ < 0)
+    return make_error(std::string("epoll_create1: ") + std::strerror(errno));
   engine->timer_fd_ = ::timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
-  if (engine->timer_fd_ < 0) return make_error(std::string("timerfd_create: ") + std::strerror(errno));
+  if (engine->timer_fd_ < 0)
+    return make_error(std::string("timerfd_create: ") + std::strerror(errno));
   epoll_event ev{};
   ev.events = EPOLLIN;
   ev.data.ptr = nullptr;  // the timer is the only null entry
@@ -398,7 +402,8 @@ MediaEngine::~MediaEngine() {
 
 Result<std::shared_ptr<MediaSession>> MediaEngine::open_session(const std::string& local_ip) {
   const SockAddr local = parse_address(local_ip, 0);
-  if (local.family == 0) return make_error("local media address '" + local_ip + "' is not an IP literal");
+  if (local.family == 0)
+    return make_error("local media address '" + local_ip + "' is not an IP literal");
   if (stop_.load(std::memory_order_acquire)) return make_error("media engine is stopping");
 
   std::shared_ptr<MediaSession> session;
@@ -595,8 +600,8 @@ void MediaEngine::send_rtp(MediaSession& s, std::int64_t now_ns) {
   const bool latched = s.latched_len_ != 0;
   const void* to = latched ? s.latched_.data() : s.remote_.addr.data();
   const std::uint32_t to_len = latched ? s.latched_len_ : s.remote_.addr_len;
-  const ssize_t sent = ::sendto(s.rtp_fd_, tx_buf_.data(), size, 0,
-                                static_cast<const sockaddr*>(to), to_len);
+  const ssize_t sent =
+      ::sendto(s.rtp_fd_, tx_buf_.data(), size, 0, static_cast<const sockaddr*>(to), to_len);
   // Sequence and timestamp advance even when the send failed: the peer sees a loss, not a jump.
   ++s.seq_;
   s.timestamp_ += static_cast<std::uint32_t>(kFrameSamples);

@@ -9,7 +9,8 @@
 //                                                     closes every session still open
 //   MediaSession control (start, set_remote, hold, close) and stats/getters: any thread
 //   MediaSession input  (pop_frame, pop_dtmf, wait_for_input): ONE consumer thread (the agent)
-//   MediaSession output (enqueue_audio, flush_audio, clear_playback): ONE producer thread (the agent)
+//   MediaSession output (enqueue_audio, flush_audio, clear_playback): ONE producer thread (the
+//   agent)
 // The media thread itself never blocks, locks (only try_lock for control changes, once per tick),
 // allocates, logs or touches disk per packet: sessions preallocate their rings and buffers.
 // Control changes (start, set_remote, close, hold) take effect on the next tick (<= 20 ms).
@@ -160,8 +161,8 @@ class MediaSession {
 
   // Stats: written by the media thread, read anywhere.
   std::atomic<std::uint64_t> packets_in_{0}, bytes_in_{0}, packets_out_{0}, bytes_out_{0},
-      rtcp_in_{0}, rtcp_out_{0}, rejected_in_{0}, late_in_{0}, duplicate_in_{0},
-      concealed_{0}, capture_overflow_{0}, send_errors_{0};
+      rtcp_in_{0}, rtcp_out_{0}, rejected_in_{0}, late_in_{0}, duplicate_in_{0}, concealed_{0},
+      capture_overflow_{0}, send_errors_{0};
   std::atomic<std::int64_t> last_rx_ns_{0};
   std::atomic<std::int64_t> spurt_start_ns_{0};
   std::atomic<std::uint64_t> talk_spurts_{0};

@@ -1,7 +1,6 @@
 // MediaEngine over real loopback UDP: two sessions talking, or a session and a plain socket.
-#include <gtest/gtest.h>
-
 #include <dirent.h>
+#include <gtest/gtest.h>
 
 #include <cmath>
 #include <cstdio>
@@ -169,7 +168,8 @@ TEST(MediaSession, PacingSequenceTimestampAndMarker) {
   for (std::size_t i = 1; i < got.size(); ++i) {
     gaps.push_back(std::chrono::duration<double, std::milli>(got[i].at - got[i - 1].at).count());
   }
-  const double mean = std::accumulate(gaps.begin(), gaps.end(), 0.0) / static_cast<double>(gaps.size());
+  const double mean =
+      std::accumulate(gaps.begin(), gaps.end(), 0.0) / static_cast<double>(gaps.size());
   double var = 0;
   for (double g : gaps) var += (g - mean) * (g - mean);
   const double stddev = std::sqrt(var / static_cast<double>(gaps.size()));
@@ -186,7 +186,8 @@ TEST(MediaSession, SymmetricRtpRepliesToTheSourcePort) {
   ASSERT_TRUE(s->start("127.0.0.1", sdp_port.port(), 0, -1).ok());
   ASSERT_TRUE(sdp_port.recv_rtp(500ms).has_value());  // before any packet: the SDP address
   for (std::uint16_t i = 0; i < 3; ++i) {
-    nat_port.send_to(s->local_port(), rtp(0, i, 160u * i, 99, std::vector<std::uint8_t>(160, 0xFF)));
+    nat_port.send_to(s->local_port(),
+                     rtp(0, i, 160u * i, 99, std::vector<std::uint8_t>(160, 0xFF)));
   }
   ASSERT_TRUE(nat_port.recv_rtp(500ms).has_value());
   // Drain what was in flight to the SDP port, then nothing more may go there.
@@ -419,7 +420,8 @@ TEST(MediaEngine, TwoHundredSessionsOpenAndCloseWithoutLeaks) {
     EXPECT_EQ(ports.size(), 200u);
     EXPECT_EQ(e->port_pairs_in_use(), 200u);
     for (std::size_t i = 0; i < sessions.size(); ++i) {
-      ASSERT_TRUE(sessions[i]->start("127.0.0.1", sessions[(i + 1) % 200]->local_port(), 0, -1).ok());
+      ASSERT_TRUE(
+          sessions[i]->start("127.0.0.1", sessions[(i + 1) % 200]->local_port(), 0, -1).ok());
     }
     std::this_thread::sleep_for(100ms);
     EXPECT_EQ(e->sessions_on_media_thread(), 200u);
@@ -444,7 +446,8 @@ TEST(MediaEngine, MediaThreadIsNamed) {
     std::this_thread::sleep_for(5ms);
   }
   ASSERT_NE(e->media_thread_id(), 0);
-  std::FILE* f = std::fopen(("/proc/self/task/" + std::to_string(e->media_thread_id()) + "/comm").c_str(), "r");
+  std::FILE* f = std::fopen(
+      ("/proc/self/task/" + std::to_string(e->media_thread_id()) + "/comm").c_str(), "r");
   ASSERT_NE(f, nullptr);
   char name[32] = {};
   ASSERT_NE(std::fgets(name, sizeof name, f), nullptr);

@@ -69,8 +69,8 @@ class RawUdp {
     d.bytes.resize(2048);
     sockaddr_in from{};
     socklen_t len = sizeof from;
-    const ssize_t n =
-        ::recvfrom(fd_, d.bytes.data(), d.bytes.size(), 0, reinterpret_cast<sockaddr*>(&from), &len);
+    const ssize_t n = ::recvfrom(fd_, d.bytes.data(), d.bytes.size(), 0,
+                                 reinterpret_cast<sockaddr*>(&from), &len);
     if (n < 0) return std::nullopt;
     d.bytes.resize(static_cast<std::size_t>(n));
     d.from_port = ntohs(from.sin_port);

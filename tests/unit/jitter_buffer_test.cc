@@ -19,10 +19,14 @@ std::vector<std::uint8_t> payload(int id) {
 // What a pop produced, as text: the frame id, 'r' (repeat of id), 's' silence or '-' nothing.
 std::string describe(const JitterBuffer::Out& o) {
   switch (o.kind) {
-    case Kind::kNone: return "-";
-    case Kind::kFrame: return std::to_string(o.payload[0]);
-    case Kind::kConcealRepeat: return "r" + std::to_string(o.payload[0]);
-    case Kind::kConcealSilence: return "s";
+    case Kind::kNone:
+      return "-";
+    case Kind::kFrame:
+      return std::to_string(o.payload[0]);
+    case Kind::kConcealRepeat:
+      return "r" + std::to_string(o.payload[0]);
+    case Kind::kConcealSilence:
+      return "s";
   }
   return "?";
 }
@@ -100,7 +104,7 @@ TEST(JitterBuffer, GoesIdleWhenTheSenderStopsAndRebuffers) {
   std::string out;
   for (int i = 0; i < 8; ++i) out += s.pop();
   EXPECT_EQ(out, "r1ssss---");  // 5 frames concealed, then nothing
-  s.put(200);  // the sender resumes 4 s later
+  s.put(200);                   // the sender resumes 4 s later
   EXPECT_EQ(s.pop(), "-");
   EXPECT_EQ(s.pop(), "200");
 }
@@ -151,7 +155,8 @@ TEST(JitterBuffer, DelayAdaptsToJitterWithinBounds) {
   JitterBuffer jb(40, 200);
   std::mt19937 rng(1);
   std::vector<std::pair<std::int64_t, int>> arrivals;  // (arrival us, id)
-  for (int id = 0; id < 500; ++id) arrivals.emplace_back(id * 20000 + static_cast<std::int64_t>(rng() % 120000), id);
+  for (int id = 0; id < 500; ++id)
+    arrivals.emplace_back(id * 20000 + static_cast<std::int64_t>(rng() % 120000), id);
   std::sort(arrivals.begin(), arrivals.end());
   std::size_t next = 0;
   int frames = 0;
