@@ -1,0 +1,95 @@
+#pragma once
+// Adaptive jitter buffer for 20 ms G.711 frames. Keyed by RTP timestamp (one frame = 160 ticks),
+// so DTMF packets sharing the sequence space and silence-suppression gaps keep their timing.
+// Payload-agnostic: it stores and returns encoded payloads; the session decodes.
+//
+// Playout delay: starts at the target and moves between min and max. The target follows the
+// RFC 3550 §6.4.1 interarrival jitter J as kFrameMs + 3 J (rounded up to whole frames); when the
+// buffered depth stays above it a frame is dropped, below it a frame is repeated.
+//
+// Not thread-safe: one owner (the media thread). Fixed storage, no allocation after construction.
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <span>
+
+namespace chalkbot {
+
+class JitterBuffer {
+ public:
+  static constexpr std::size_t kSlots = 64;  // 1.28 s of frames: far above any sane max delay
+  static constexpr std::uint32_t kFrameTicks = 160;
+  static constexpr std::size_t kMaxPayload = 160;  // longer payloads are cut to one frame
+  static constexpr int kMaxConcealFrames = 5;  // then the stream is idle and re-buffers
+
+  enum class Insert { kStored, kDuplicate, kLate, kReset };
+  enum class Kind {
+    kNone,            // nothing to play (idle or still buffering)
+    kFrame,           // a received frame
+    kConcealRepeat,   // frame lost or stretched: payload is the previous frame again
+    kConcealSilence,  // several frames lost in a row: play silence
+  };
+  struct Out {
+    Kind kind = Kind::kNone;
+    std::span<const std::uint8_t> payload;  // valid until the next insert/pop/reset
+  };
+  struct Stats {
+    std::uint64_t stored = 0, duplicates = 0, late = 0, concealed = 0, dropped = 0,
+                  stretched = 0, resets = 0;
+  };
+
+  // Delays are clamped to [kFrameMs, kSlots/2 frames] and max to >= min.
+  JitterBuffer(int min_delay_ms, int max_delay_ms);
+
+  // arrival_us: monotonic arrival time of the packet, any epoch. A new SSRC resets the buffer.
+  Insert insert(std::uint32_t ssrc, std::uint32_t timestamp, std::span<const std::uint8_t> payload,
+                std::int64_t arrival_us);
+  // Call exactly once per 20 ms tick.
+  Out pop();
+  void reset();  // forget everything, including the SSRC and the jitter estimate
+
+  int target_delay_ms() const;
+  double jitter_ms() const { return jitter_ticks_ / 8.0; }
+  // Frames between the playout point and the newest frame received (0 when empty).
+  int depth_frames() const;
+  const Stats& stats() const { return stats_; }
+
+ private:
+  struct Slot {
+    std::int64_t frame = -1;
+    std::uint8_t size = 0;
+    std::array<std::uint8_t, kMaxPayload> bytes{};
+  };
+  enum class State { kEmpty, kIdle, kBuffering, kPlaying };
+
+  std::int64_t unwrap(std::uint32_t timestamp);
+  std::int64_t frame_of(std::int64_t ext_ts) const;
+  void anchor(std::uint32_t timestamp);   // start a new stream at this timestamp
+  void rebuffer(std::uint32_t timestamp); // same stream, playout restarts here
+  void update_jitter(std::uint32_t timestamp, std::int64_t arrival_us);
+  int target_frames() const;
+  Out repeat_last();
+
+  int min_frames_;
+  int max_frames_;
+  State state_ = State::kEmpty;
+  std::uint32_t ssrc_ = 0;
+  std::uint32_t ref_ts_ = 0;   // unwrapping reference: the newest timestamp seen
+  std::int64_t ref_ext_ = 0;
+  std::int64_t base_ext_ = 0;  // extended timestamp of frame 0
+  std::int64_t next_frame_ = 0;
+  std::int64_t highest_frame_ = -1;
+  int wait_ticks_ = 0;
+  int missing_run_ = 0;
+  int ticks_since_adjust_ = 0;
+  int late_run_ = 0;
+  bool have_transit_ = false;
+  std::int64_t last_transit_ = 0;
+  double jitter_ticks_ = 0;
+  std::array<Slot, kSlots> slots_{};
+  std::array<std::uint8_t, kMaxPayload> last_{};
+  std::size_t last_size_ = 0;
+  Stats stats_;
+};
+
+}  // namespace chalkbot

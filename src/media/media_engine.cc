@@ -1,0 +1,709 @@
+#include "media/media_engine.h"
+
+#include <arpa/inet.h>
+#include <linux/futex.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <climits>
+#include <cstring>
+#include <ctime>
+#include <random>
+
+#include "media/g711.h"
+#include "media/rtp_packet.h"
+
+namespace chalkbot {
+namespace {
+
+constexpr std::int64_t kTickNs = std::int64_t{kFrameMs} * 1'000'000;
+constexpr std::int64_t kSrIntervalNs = 5'000'000'000;
+constexpr std::uint64_t kMaxCatchUpTicks = 5;  // after a stall, burst at most this many packets
+constexpr int kMaxReadsPerWakeup = 32;         // fairness between sockets
+constexpr int kSilentPayloadType = 13;         // comfort noise: counts as activity, not audio
+constexpr char kCname[] = "chalkbot";
+
+std::int64_t steady_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(SteadyClock::now().time_since_epoch())
+      .count();
+}
+
+std::uint64_t ntp_now() {
+  const auto since_epoch = std::chrono::system_clock::now().time_since_epoch();
+  const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(since_epoch).count();
+  const auto secs = static_cast<std::uint64_t>(ns / 1'000'000'000) + 2'208'988'800ULL;
+  const auto frac = (static_cast<std::uint64_t>(ns % 1'000'000'000) << 32) / 1'000'000'000ULL;
+  return (secs << 32) | frac;
+}
+
+G711Law law_of(int payload_type) { return payload_type == 8 ? G711Law::kALaw : G711Law::kMuLaw; }
+
+long futex(std::atomic<std::uint32_t>* word, int op, std::uint32_t value, const timespec* timeout) {
+  static_assert(sizeof(std::atomic<std::uint32_t>) == sizeof(std::uint32_t));
+  return syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(word), op, value, timeout, nullptr, 0);
+}
+
+// An IP literal (brackets allowed) plus port as a sockaddr; family 0 on failure.
+struct SockAddr {
+  sockaddr_storage storage{};
+  socklen_t len = 0;
+  int family = 0;
+};
+
+SockAddr parse_address(std::string ip, std::uint16_t port) {
+  if (ip.size() >= 2 && ip.front() == '[' && ip.back() == ']') ip = ip.substr(1, ip.size() - 2);
+  SockAddr a;
+  auto* v4 = reinterpret_cast<sockaddr_in*>(&a.storage);
+  if (inet_pton(AF_INET, ip.c_str(), &v4->sin_addr) == 1) {
+    v4->sin_family = AF_INET;
+    v4->sin_port = htons(port);
+    a.len = sizeof(sockaddr_in);
+    a.family = AF_INET;
+    return a;
+  }
+  auto* v6 = reinterpret_cast<sockaddr_in6*>(&a.storage);
+  if (inet_pton(AF_INET6, ip.c_str(), &v6->sin6_addr) == 1) {
+    v6->sin6_family = AF_INET6;
+    v6->sin6_port = htons(port);
+    a.len = sizeof(sockaddr_in6);
+    a.family = AF_INET6;
+  }
+  return a;
+}
+
+void set_port(std::array<std::uint8_t, 28>& addr, std::uint16_t port) {
+  // sin_port and sin6_port sit at the same offset.
+  auto* v4 = reinterpret_cast<sockaddr_in*>(addr.data());
+  v4->sin_port = htons(port);
+}
+
+std::uint16_t get_port(const std::array<std::uint8_t, 28>& addr) {
+  const auto* v4 = reinterpret_cast<const sockaddr_in*>(addr.data());
+  return ntohs(v4->sin_port);
+}
+
+int bind_udp(const SockAddr& local, std::uint16_t port) {
+  const int fd = ::socket(local.family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) return -1;
+  SockAddr a = local;
+  if (a.family == AF_INET6) {
+    const int on = 1;
+    ::setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof on);
+    const int tclass = 0xB8;  // DSCP EF: voice
+    ::setsockopt(fd, IPPROTO_IPV6, IPV6_TCLASS, &tclass, sizeof tclass);
+    reinterpret_cast<sockaddr_in6*>(&a.storage)->sin6_port = htons(port);
+  } else {
+    const int tos = 0xB8;
+    ::setsockopt(fd, IPPROTO_IP, IP_TOS, &tos, sizeof tos);
+    reinterpret_cast<sockaddr_in*>(&a.storage)->sin_port = htons(port);
+  }
+  if (::bind(fd, reinterpret_cast<const sockaddr*>(&a.storage), a.len) != 0) {
+    ::close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+bool same_address(const std::array<std::uint8_t, 28>& a, std::uint32_t a_len, const void* b,
+                  std::uint32_t b_len) {
+  if (a_len != b_len) return false;
+  const auto* sa = reinterpret_cast<const sockaddr*>(a.data());
+  const auto* sb = static_cast<const sockaddr*>(b);
+  if (sa->sa_family != sb->sa_family) return false;
+  if (sa->sa_family == AF_INET) {
+    const auto* x = reinterpret_cast<const sockaddr_in*>(sa);
+    const auto* y = reinterpret_cast<const sockaddr_in*>(sb);
+    return x->sin_port == y->sin_port && x->sin_addr.s_addr == y->sin_addr.s_addr;
+  }
+  const auto* x = reinterpret_cast<const sockaddr_in6*>(sa);
+  const auto* y = reinterpret_cast<const sockaddr_in6*>(sb);
+  return x->sin6_port == y->sin6_port &&
+         std::memcmp(&x->sin6_addr, &y->sin6_addr, sizeof x->sin6_addr) == 0;
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------
+// MediaSession
+
+MediaSession::MediaSession(int family, std::uint16_t rtp_port, int rtp_fd, int rtcp_fd,
+                           const MediaSettings& settings)
+    : family_(family),
+      rtp_port_(rtp_port),
+      rtp_fd_(rtp_fd),
+      rtcp_fd_(rtcp_fd),
+      inactivity_ns_(std::int64_t{settings.inactivity_timeout_s} * 1'000'000'000),
+      jitter_(settings.jitter_min_ms, settings.jitter_max_ms) {
+  std::random_device rd;  // RFC 3550 §5.1: random initial sequence, timestamp and SSRC
+  seq_ = static_cast<std::uint16_t>(rd());
+  timestamp_ = rd();
+  ssrc_ = rd();
+  jitter_target_ms_.store(jitter_.target_delay_ms(), std::memory_order_relaxed);
+}
+
+MediaSession::~MediaSession() {
+  // Normally the engine closed them; this covers an engine that never adopted the session.
+  if (rtp_fd_ >= 0) ::close(rtp_fd_);
+  if (rtcp_fd_ >= 0) ::close(rtcp_fd_);
+}
+
+Status MediaSession::configure(const std::string& remote_ip, std::uint16_t remote_port,
+                               int payload_type, int telephone_event_pt, bool start) {
+  if (payload_type != 0 && payload_type != 8) {
+    return make_error("unsupported RTP payload type " + std::to_string(payload_type) +
+                      " (PCMU 0 or PCMA 8)");
+  }
+  if (telephone_event_pt != -1 &&
+      (telephone_event_pt < 0 || telephone_event_pt > 127 || telephone_event_pt == payload_type)) {
+    return make_error("bad telephone-event payload type " + std::to_string(telephone_event_pt));
+  }
+  if (remote_port == 0) return make_error("remote RTP port is 0");
+  const SockAddr a = parse_address(remote_ip, remote_port);
+  if (a.family == 0) return make_error("remote address '" + remote_ip + "' is not an IP literal");
+  if (a.family != family_) {
+    return make_error("remote address '" + remote_ip + "' is not in the local address family");
+  }
+  if (closed()) return make_error("media session is closed");
+  {
+    std::lock_guard lock(control_mu_);
+    if (start && pending_remote_.started) return make_error("media session already started");
+    if (!start && !pending_remote_.started) return make_error("media session not started");
+    std::memcpy(pending_remote_.addr.data(), &a.storage, a.len);
+    pending_remote_.addr_len = a.len;
+    pending_remote_.payload_type = payload_type;
+    pending_remote_.telephone_event_pt = telephone_event_pt;
+    pending_remote_.started = true;
+    control_dirty_.store(true, std::memory_order_release);
+  }
+  if (start) activity_ref_ns_.store(steady_ns(), std::memory_order_release);
+  return {};
+}
+
+Status MediaSession::start(const std::string& remote_ip, std::uint16_t remote_port,
+                           int payload_type, int telephone_event_pt) {
+  return configure(remote_ip, remote_port, payload_type, telephone_event_pt, true);
+}
+
+Status MediaSession::set_remote(const std::string& remote_ip, std::uint16_t remote_port,
+                                int payload_type, int telephone_event_pt) {
+  return configure(remote_ip, remote_port, payload_type, telephone_event_pt, false);
+}
+
+void MediaSession::hold(bool on) {
+  const bool was = on_hold_.exchange(on, std::memory_order_acq_rel);
+  // Back from hold: the peer may have been silent on purpose; restart the inactivity clock.
+  if (was && !on) activity_ref_ns_.store(steady_ns(), std::memory_order_release);
+}
+
+void MediaSession::close() {
+  closing_.store(true, std::memory_order_release);
+  notify_input();  // wake a waiting agent
+}
+
+void MediaSession::notify_input() {
+  input_seq_.fetch_add(1, std::memory_order_seq_cst);
+  if (waiters_.load(std::memory_order_seq_cst) != 0) {
+    futex(&input_seq_, FUTEX_WAKE_PRIVATE, INT_MAX, nullptr);
+  }
+}
+
+bool MediaSession::pop_frame(Frame& out) { return capture_.try_pop(out); }
+
+std::optional<char> MediaSession::pop_dtmf() {
+  char c = 0;
+  if (dtmf_.try_pop(c)) return c;
+  return std::nullopt;
+}
+
+bool MediaSession::wait_for_input(std::chrono::milliseconds timeout) {
+  const std::int64_t deadline = steady_ns() + timeout.count() * 1'000'000;
+  for (;;) {
+    const std::uint32_t seq = input_seq_.load(std::memory_order_seq_cst);
+    if (has_input()) return true;
+    if (closed()) return false;
+    const std::int64_t left = deadline - steady_ns();
+    if (left <= 0) return false;
+    // Dekker with notify_input(): either it sees waiters_ or we see the new input_seq_.
+    waiters_.fetch_add(1, std::memory_order_seq_cst);
+    if (input_seq_.load(std::memory_order_seq_cst) == seq) {
+      const timespec ts{static_cast<time_t>(left / 1'000'000'000),
+                        static_cast<long>(left % 1'000'000'000)};
+      futex(&input_seq_, FUTEX_WAIT_PRIVATE, seq, &ts);
+    }
+    waiters_.fetch_sub(1, std::memory_order_seq_cst);
+  }
+}
+
+std::size_t MediaSession::enqueue_audio(Samples pcm) {
+  std::size_t used = 0;
+  std::size_t have = partial_len_.load(std::memory_order_relaxed);
+  while (used < pcm.size()) {
+    const std::size_t take = std::min(kFrameSamples - have, pcm.size() - used);
+    if (have + take == kFrameSamples) {
+      Frame* slot = playback_.try_begin_push();
+      if (slot == nullptr) break;  // full: the caller retries with the rest later
+      std::copy_n(partial_.begin(), have, slot->begin());
+      std::copy_n(pcm.begin() + static_cast<std::ptrdiff_t>(used), take,
+                  slot->begin() + static_cast<std::ptrdiff_t>(have));
+      playback_.commit_push();
+      have = 0;
+    } else {
+      std::copy_n(pcm.begin() + static_cast<std::ptrdiff_t>(used), take,
+                  partial_.begin() + static_cast<std::ptrdiff_t>(have));
+      have += take;
+    }
+    used += take;
+  }
+  partial_len_.store(have, std::memory_order_relaxed);
+  return used;
+}
+
+void MediaSession::flush_audio() {
+  const std::size_t have = partial_len_.load(std::memory_order_relaxed);
+  if (have == 0) return;
+  Frame* slot = playback_.try_begin_push();
+  if (slot == nullptr) return;  // full: the tail stays pending
+  std::copy_n(partial_.begin(), have, slot->begin());
+  std::fill(slot->begin() + static_cast<std::ptrdiff_t>(have), slot->end(), Sample{0});
+  playback_.commit_push();
+  partial_len_.store(0, std::memory_order_relaxed);
+}
+
+void MediaSession::clear_playback() {
+  partial_len_.store(0, std::memory_order_relaxed);
+  clear_until_.store(playback_.write_index(), std::memory_order_release);
+}
+
+int MediaSession::queued_ms() const {
+  const std::uint64_t head = playback_.write_index();
+  const std::uint64_t tail =
+      std::max(playback_.read_index(), clear_until_.load(std::memory_order_acquire));
+  const std::uint64_t frames = head > tail ? head - tail : 0;
+  const std::size_t partial = partial_len_.load(std::memory_order_relaxed);
+  return static_cast<int>(frames) * kFrameMs + static_cast<int>(partial * 1000 / kTelephoneRate);
+}
+
+MediaStats MediaSession::stats() const {
+  constexpr auto r = std::memory_order_relaxed;
+  MediaStats s;
+  s.packets_in = packets_in_.load(r);
+  s.bytes_in = bytes_in_.load(r);
+  s.packets_out = packets_out_.load(r);
+  s.bytes_out = bytes_out_.load(r);
+  s.rtcp_in = rtcp_in_.load(r);
+  s.rtcp_out = rtcp_out_.load(r);
+  s.rejected_in = rejected_in_.load(r);
+  s.late_in = late_in_.load(r);
+  s.duplicate_in = duplicate_in_.load(r);
+  s.concealed_frames = concealed_.load(r);
+  s.capture_overflow = capture_overflow_.load(r);
+  s.send_errors = send_errors_.load(r);
+  return s;
+}
+
+std::optional<SteadyClock::time_point> MediaSession::first_audio_packet_sent_at() const {
+  if (talk_spurts_.load(std::memory_order_acquire) == 0) return std::nullopt;
+  return SteadyClock::time_point(
+      std::chrono::nanoseconds(spurt_start_ns_.load(std::memory_order_relaxed)));
+}
+
+std::optional<SteadyClock::time_point> MediaSession::last_packet_received_at() const {
+  const std::int64_t ns = last_rx_ns_.load(std::memory_order_acquire);
+  if (ns == 0) return std::nullopt;
+  return SteadyClock::time_point(std::chrono::nanoseconds(ns));
+}
+
+bool MediaSession::inactive() const {
+  const std::int64_t ref = activity_ref_ns_.load(std::memory_order_acquire);
+  if (ref == 0 || on_hold_.load(std::memory_order_acquire) || closed()) return false;
+  const std::int64_t last = std::max(ref, last_rx_ns_.load(std::memory_order_acquire));
+  return steady_ns() - last > inactivity_ns_;
+}
+
+// ---------------------------------------------------------------------------------------------
+// MediaEngine
+
+Result<std::unique_ptr<MediaEngine>> MediaEngine::create(const MediaSettings& settings) {
+  const int lo = settings.rtp_port_min + (settings.rtp_port_min % 2);  // first even port
+  if (settings.rtp_port_min < 1 || settings.rtp_port_max > 65535 ||
+      lo + 1 > settings.rtp_port_max) {
+    return make_error("media port range " + std::to_string(settings.rtp_port_min) + "-" +
+                      std::to_string(settings.rtp_port_max) + " holds no RTP/RTCP port pair");
+  }
+  if (settings.inactivity_timeout_s < 1)
+    return make_error("media.inactivity_timeout_s must be >= 1");
+  std::unique_ptr<MediaEngine> engine(new MediaEngine(settings));
+  engine->first_port_ = static_cast<std::uint16_t>(lo);
+  engine->pairs_ = static_cast<std::size_t>((settings.rtp_port_max - lo + 1) / 2);
+  engine->pair_used_ = std::make_unique<std::atomic<bool>[]>(engine->pairs_);
+  // Sized for every port pair so adopting a session never reallocates on the media thread.
+  engine->pending_.reserve(engine->pairs_);
+  engine->adopting_.reserve(engine->pairs_);
+  engine->active_.reserve(engine->pairs_);
+
+  engine->epoll_fd_ = ::epoll_create1(EPOLL_CLOEXEC);
+  if (engine->epoll_fd_ < 0)
+    return make_error(std::string("epoll_create1: ") + std::strerror(errno));
+  engine->timer_fd_ = ::timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+  if (engine->timer_fd_ < 0)
+    return make_error(std::string("timerfd_create: ") + std::strerror(errno));
+  epoll_event ev{};
+  ev.events = EPOLLIN;
+  ev.data.ptr = nullptr;  // the timer is the only null entry
+  if (::epoll_ctl(engine->epoll_fd_, EPOLL_CTL_ADD, engine->timer_fd_, &ev) != 0) {
+    return make_error(std::string("epoll_ctl(timerfd): ") + std::strerror(errno));
+  }
+  // Absolute schedule: the kernel fires at start + k * 20 ms, so the pace never drifts with how
+  // long a tick took (no relative sleeps).
+  timespec now{};
+  ::clock_gettime(CLOCK_MONOTONIC, &now);
+  itimerspec spec{};
+  spec.it_interval.tv_nsec = kTickNs;
+  spec.it_value = now;
+  spec.it_value.tv_nsec += kTickNs;
+  if (spec.it_value.tv_nsec >= 1'000'000'000) {
+    spec.it_value.tv_nsec -= 1'000'000'000;
+    ++spec.it_value.tv_sec;
+  }
+  if (::timerfd_settime(engine->timer_fd_, TFD_TIMER_ABSTIME, &spec, nullptr) != 0) {
+    return make_error(std::string("timerfd_settime: ") + std::strerror(errno));
+  }
+  engine->thread_ = std::thread([e = engine.get()] { e->run(); });
+  return engine;
+}
+
+MediaEngine::MediaEngine(const MediaSettings& settings) : settings_(settings) {}
+
+MediaEngine::~MediaEngine() {
+  stop_.store(true, std::memory_order_release);
+  if (thread_.joinable()) thread_.join();
+  {
+    std::lock_guard lock(pending_mu_);
+    for (auto& s : pending_) active_.push_back(std::move(s));
+    pending_.clear();
+  }
+  for (auto& s : active_) {
+    s->close();
+    if (s->rtp_fd_ >= 0) ::close(s->rtp_fd_);
+    if (s->rtcp_fd_ >= 0) ::close(s->rtcp_fd_);
+    s->rtp_fd_ = s->rtcp_fd_ = -1;
+  }
+  active_.clear();
+  if (timer_fd_ >= 0) ::close(timer_fd_);
+  if (epoll_fd_ >= 0) ::close(epoll_fd_);
+}
+
+Result<std::shared_ptr<MediaSession>> MediaEngine::open_session(const std::string& local_ip) {
+  const SockAddr local = parse_address(local_ip, 0);
+  if (local.family == 0)
+    return make_error("local media address '" + local_ip + "' is not an IP literal");
+  if (stop_.load(std::memory_order_acquire)) return make_error("media engine is stopping");
+
+  std::shared_ptr<MediaSession> session;
+  {
+    std::lock_guard lock(alloc_mu_);
+    for (std::size_t tried = 0; tried < pairs_ && !session; ++tried) {
+      const std::size_t pair = cursor_;
+      cursor_ = (cursor_ + 1) % pairs_;  // rotate: a just-freed port is not reused at once
+      if (pair_used_[pair].load(std::memory_order_acquire)) continue;
+      const auto port = static_cast<std::uint16_t>(first_port_ + 2 * pair);
+      const int rtp = bind_udp(local, port);
+      if (rtp < 0) continue;  // taken by someone else
+      const int rtcp = bind_udp(local, static_cast<std::uint16_t>(port + 1));
+      if (rtcp < 0) {
+        ::close(rtp);
+        continue;
+      }
+      pair_used_[pair].store(true, std::memory_order_release);
+      pairs_in_use_.fetch_add(1, std::memory_order_acq_rel);
+      session.reset(new MediaSession(local.family, port, rtp, rtcp, settings_));
+    }
+  }
+  if (!session) {
+    return make_error("no free RTP/RTCP port pair in " + std::to_string(settings_.rtp_port_min) +
+                      "-" + std::to_string(settings_.rtp_port_max) + " on " + local_ip);
+  }
+  std::lock_guard lock(pending_mu_);
+  pending_.push_back(session);
+  return session;
+}
+
+void MediaEngine::release_pair(std::uint16_t rtp_port) {
+  const std::size_t pair = static_cast<std::size_t>(rtp_port - first_port_) / 2;
+  pair_used_[pair].store(false, std::memory_order_release);
+  pairs_in_use_.fetch_sub(1, std::memory_order_acq_rel);
+}
+
+void MediaEngine::run() {
+  pthread_setname_np(pthread_self(), "media");
+  tid_.store(static_cast<pid_t>(::syscall(SYS_gettid)), std::memory_order_release);
+  std::array<epoll_event, 64> events{};
+  while (!stop_.load(std::memory_order_acquire)) {
+    // The timer fires every 20 ms, so the timeout only guards against a broken timer.
+    const int n = ::epoll_wait(epoll_fd_, events.data(), static_cast<int>(events.size()), 100);
+    std::uint64_t expirations = 0;
+    for (int i = 0; i < n; ++i) {
+      auto* ep = static_cast<MediaSession::Endpoint*>(events[static_cast<std::size_t>(i)].data.ptr);
+      if (ep == nullptr) {
+        std::uint64_t count = 0;
+        if (::read(timer_fd_, &count, sizeof count) == sizeof count) expirations += count;
+      } else {
+        on_readable(ep);
+      }
+    }
+    if (expirations == 0) continue;
+    // Sockets were all served above, so removing sessions in the tick leaves no stale event.
+    const std::uint64_t run_ticks = std::min(expirations, kMaxCatchUpTicks);
+    if (expirations > 1) missed_ticks_.fetch_add(expirations - 1, std::memory_order_relaxed);
+    if (expirations > run_ticks) skip_ticks(expirations - run_ticks);
+    for (std::uint64_t t = 0; t < run_ticks; ++t) tick(steady_ns());
+  }
+}
+
+void MediaEngine::adopt_pending() {
+  {
+    std::unique_lock lock(pending_mu_, std::try_to_lock);
+    if (!lock.owns_lock() || pending_.empty()) return;
+    adopting_.swap(pending_);  // both reserved for every pair: no allocation
+  }
+  for (auto& s : adopting_) {
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.ptr = &s->rtp_ep_;
+    ::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, s->rtp_fd_, &ev);
+    ev.data.ptr = &s->rtcp_ep_;
+    ::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, s->rtcp_fd_, &ev);
+    active_.push_back(std::move(s));
+  }
+  adopting_.clear();
+  active_count_.store(active_.size(), std::memory_order_release);
+}
+
+void MediaEngine::remove(std::size_t index) {
+  std::shared_ptr<MediaSession> s = std::move(active_[index]);
+  active_[index] = std::move(active_.back());
+  active_.pop_back();
+  ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, s->rtp_fd_, nullptr);
+  ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, s->rtcp_fd_, nullptr);
+  ::close(s->rtp_fd_);
+  ::close(s->rtcp_fd_);
+  s->rtp_fd_ = s->rtcp_fd_ = -1;
+  s->closing_.store(true, std::memory_order_release);
+  s->notify_input();
+  release_pair(s->rtp_port_);
+  active_count_.store(active_.size(), std::memory_order_release);
+}
+
+void MediaEngine::skip_ticks(std::uint64_t n) {
+  // Time passed without packets (the process stalled): timestamps follow the clock.
+  for (auto& s : active_) s->timestamp_ += static_cast<std::uint32_t>(n * kFrameSamples);
+}
+
+void MediaEngine::tick(std::int64_t now_ns) {
+  ticks_.fetch_add(1, std::memory_order_relaxed);
+  adopt_pending();
+  for (std::size_t i = 0; i < active_.size();) {
+    MediaSession& s = *active_[i];
+    // The engine's reference is the last one: nobody can reach the session any more.
+    if (s.closing_.load(std::memory_order_acquire) || active_[i].use_count() == 1) {
+      remove(i);
+      continue;
+    }
+    ++i;
+    if (s.control_dirty_.load(std::memory_order_acquire)) {
+      std::unique_lock lock(s.control_mu_, std::try_to_lock);
+      if (lock.owns_lock()) {
+        const bool moved = s.remote_.addr_len != s.pending_remote_.addr_len ||
+                           std::memcmp(s.remote_.addr.data(), s.pending_remote_.addr.data(),
+                                       s.remote_.addr.size()) != 0;
+        if (moved) {
+          s.latched_len_ = 0;  // re-INVITE: learn the peer's source again
+          s.rtcp_latched_len_ = 0;
+        }
+        s.remote_ = s.pending_remote_;
+        s.control_dirty_.store(false, std::memory_order_relaxed);
+        if (s.next_sr_ns_ == 0) s.next_sr_ns_ = now_ns + kSrIntervalNs;
+      }
+    }
+    if (!s.remote_.started) continue;
+
+    // Inbound: one frame per tick out of the jitter buffer, to the agent.
+    const JitterBuffer::Out out = s.jitter_.pop();
+    if (out.kind != JitterBuffer::Kind::kNone) {
+      Frame* frame = s.capture_.try_begin_push();
+      if (frame == nullptr) {
+        s.capture_overflow_.fetch_add(1, std::memory_order_relaxed);
+      } else {
+        std::size_t n = 0;
+        if (out.kind != JitterBuffer::Kind::kConcealSilence) {
+          n = g711_decode_into(law_of(s.remote_.payload_type), out.payload, *frame);
+        }
+        std::fill(frame->begin() + static_cast<std::ptrdiff_t>(n), frame->end(), Sample{0});
+        s.capture_.commit_push();
+        s.notify_input();
+      }
+      const auto& js = s.jitter_.stats();
+      s.late_in_.store(js.late, std::memory_order_relaxed);
+      s.duplicate_in_.store(js.duplicates, std::memory_order_relaxed);
+      s.concealed_.store(js.concealed, std::memory_order_relaxed);
+      s.jitter_target_ms_.store(s.jitter_.target_delay_ms(), std::memory_order_relaxed);
+    }
+
+    // Outbound: exactly one packet per tick unless on hold.
+    if (s.on_hold_.load(std::memory_order_acquire)) {
+      s.timestamp_ += static_cast<std::uint32_t>(kFrameSamples);
+      continue;
+    }
+    send_rtp(s, now_ns);
+    if (now_ns >= s.next_sr_ns_) {
+      send_rtcp(s, now_ns);
+      s.next_sr_ns_ = now_ns + kSrIntervalNs;
+    }
+  }
+}
+
+void MediaEngine::send_rtp(MediaSession& s, std::int64_t now_ns) {
+  const std::uint64_t clear = s.clear_until_.load(std::memory_order_acquire);
+  if (clear > s.cleared_) {
+    s.playback_.discard_until(clear);
+    s.cleared_ = clear;
+    s.in_spurt_ = false;  // what follows a barge-in is a new spurt
+  }
+  const G711Law law = law_of(s.remote_.payload_type);
+  std::array<std::uint8_t, kFrameSamples> payload{};
+  RtpHeader h;
+  h.payload_type = static_cast<std::uint8_t>(s.remote_.payload_type);
+  h.sequence = s.seq_;
+  h.timestamp = s.timestamp_;
+  h.ssrc = s.ssrc_;
+  bool audio = false;
+  if (Frame* f = s.playback_.front()) {
+    g711_encode_into(law, *f, payload);
+    s.playback_.pop_front();
+    audio = true;
+    h.marker = !s.in_spurt_;
+    s.in_spurt_ = true;
+  } else {
+    const Frame zeros{};
+    g711_encode_into(law, zeros, payload);
+    s.in_spurt_ = false;
+    h.marker = !s.sent_any_;  // the very first packet starts the stream
+  }
+  const std::size_t size = serialize_rtp(h, payload, tx_buf_);
+  const bool latched = s.latched_len_ != 0;
+  const void* to = latched ? s.latched_.data() : s.remote_.addr.data();
+  const std::uint32_t to_len = latched ? s.latched_len_ : s.remote_.addr_len;
+  const ssize_t sent =
+      ::sendto(s.rtp_fd_, tx_buf_.data(), size, 0, static_cast<const sockaddr*>(to), to_len);
+  // Sequence and timestamp advance even when the send failed: the peer sees a loss, not a jump.
+  ++s.seq_;
+  s.timestamp_ += static_cast<std::uint32_t>(kFrameSamples);
+  s.sent_any_ = true;
+  if (sent < 0) {
+    s.send_errors_.fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
+  if (audio && h.marker) {
+    s.spurt_start_ns_.store(now_ns, std::memory_order_relaxed);
+    s.talk_spurts_.fetch_add(1, std::memory_order_release);
+  }
+  ++s.sr_packets_;
+  s.sr_octets_ += static_cast<std::uint32_t>(kFrameSamples);
+  s.packets_out_.fetch_add(1, std::memory_order_relaxed);
+  s.bytes_out_.fetch_add(size, std::memory_order_relaxed);
+}
+
+void MediaEngine::send_rtcp(MediaSession& s, std::int64_t /*now_ns*/) {
+  SenderReport sr;
+  sr.ssrc = s.ssrc_;
+  sr.ntp_time = ntp_now();
+  sr.rtp_timestamp = s.timestamp_;
+  sr.packet_count = s.sr_packets_;
+  sr.octet_count = s.sr_octets_;
+  std::array<std::uint8_t, 128> buf{};
+  const std::size_t size = write_rtcp_sr(sr, std::span<const char>(kCname, sizeof kCname - 1), buf);
+  std::array<std::uint8_t, 28> to{};
+  std::uint32_t to_len = 0;
+  if (s.rtcp_latched_len_ != 0) {
+    to = s.rtcp_latched_;
+    to_len = s.rtcp_latched_len_;
+  } else {
+    // RFC 3550 default: the RTP port + 1 of wherever we send RTP.
+    const bool latched = s.latched_len_ != 0;
+    to = latched ? s.latched_ : s.remote_.addr;
+    to_len = latched ? s.latched_len_ : s.remote_.addr_len;
+    set_port(to, static_cast<std::uint16_t>(get_port(to) + 1));
+  }
+  if (::sendto(s.rtcp_fd_, buf.data(), size, 0, reinterpret_cast<const sockaddr*>(to.data()),
+               to_len) >= 0) {
+    s.rtcp_out_.fetch_add(1, std::memory_order_relaxed);
+  }
+}
+
+void MediaEngine::on_readable(MediaSession::Endpoint* ep) {
+  MediaSession& s = *ep->session;
+  const int fd = ep->rtcp ? s.rtcp_fd_ : s.rtp_fd_;
+  for (int i = 0; i < kMaxReadsPerWakeup; ++i) {
+    sockaddr_storage from{};
+    socklen_t from_len = sizeof from;
+    const ssize_t n = ::recvfrom(fd, rx_buf_.data(), rx_buf_.size(), 0,
+                                 reinterpret_cast<sockaddr*>(&from), &from_len);
+    if (n < 0) return;  // EAGAIN (drained) or a transient ICMP error
+    const std::int64_t now_ns = steady_ns();
+    const auto size = static_cast<std::size_t>(n);
+    if (ep->rtcp) {
+      if (!s.remote_.started || !is_valid_rtcp(std::span(rx_buf_.data(), size))) continue;
+      s.rtcp_in_.fetch_add(1, std::memory_order_relaxed);
+      if (s.rtcp_latched_len_ == 0 && from_len <= s.rtcp_latched_.size()) {
+        std::memcpy(s.rtcp_latched_.data(), &from, from_len);
+        s.rtcp_latched_len_ = from_len;
+      }
+      continue;
+    }
+    on_rtp(s, size, &from, from_len, now_ns);
+  }
+}
+
+void MediaEngine::on_rtp(MediaSession& s, std::size_t size, const void* from,
+                         std::uint32_t from_len, std::int64_t now_ns) {
+  RtpPacketView p;
+  if (!s.remote_.started || parse_rtp(std::span(rx_buf_.data(), size), p) != RtpError::kOk) {
+    s.rejected_in_.fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
+  const int pt = p.header.payload_type;
+  const bool audio = pt == s.remote_.payload_type;
+  const bool event = pt == s.remote_.telephone_event_pt;
+  if (!audio && !event && pt != kSilentPayloadType) {
+    s.rejected_in_.fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
+  if (s.latched_len_ == 0) {
+    // Symmetric RTP (RFC 4961): answer wherever the peer really sends from (NAT).
+    if (from_len > s.latched_.size()) return;
+    std::memcpy(s.latched_.data(), from, from_len);
+    s.latched_len_ = from_len;
+  } else if (!same_address(s.latched_, s.latched_len_, from, from_len)) {
+    s.rejected_in_.fetch_add(1, std::memory_order_relaxed);  // a stranger on our port
+    return;
+  }
+  s.packets_in_.fetch_add(1, std::memory_order_relaxed);
+  s.bytes_in_.fetch_add(size, std::memory_order_relaxed);
+  s.last_rx_ns_.store(now_ns, std::memory_order_release);
+  if (audio) {
+    s.jitter_.insert(p.header.ssrc, p.header.timestamp, p.payload, now_ns / 1000);
+  } else if (event) {
+    if (auto digit = s.dtmf_rx_.on_packet(p.header.ssrc, p.header.timestamp, p.payload)) {
+      if (s.dtmf_.try_push(*digit)) s.notify_input();
+    }
+  }
+}
+
+}  // namespace chalkbot

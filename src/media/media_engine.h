@@ -1,0 +1,255 @@
+#pragma once
+// Per-call RTP media, one media thread for every call (rtpengine-style: a poller plus one
+// absolute-deadline 20 ms tick; see DESIGN.md "Threads").
+//
+// Threads and who may call what:
+//   MediaEngine::create/open_session/stats getters  any thread (open_session is cheap: a short
+//                                                     allocator lock and two binds)
+//   ~MediaEngine                                     the owner; stops and joins the media thread,
+//                                                     closes every session still open
+//   MediaSession control (start, set_remote, hold, close) and stats/getters: any thread
+//   MediaSession input  (pop_frame, pop_dtmf, wait_for_input): ONE consumer thread (the agent)
+//   MediaSession output (enqueue_audio, flush_audio, clear_playback): ONE producer thread (the
+//   agent)
+// The media thread itself never blocks, locks (only try_lock for control changes, once per tick),
+// allocates, logs or touches disk per packet: sessions preallocate their rings and buffers.
+// Control changes (start, set_remote, close, hold) take effect on the next tick (<= 20 ms).
+#include <sys/types.h>
+
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "core/audio.h"
+#include "core/clock.h"
+#include "core/result.h"
+#include "core/settings.h"
+#include "media/dtmf.h"
+#include "media/jitter_buffer.h"
+#include "media/spsc_ring.h"
+
+namespace chalkbot {
+
+inline constexpr std::size_t kFrameSamples = samples_per_ms(kTelephoneRate, kFrameMs);  // 160
+using Frame = std::array<Sample, kFrameSamples>;  // 20 ms of 8 kHz mono PCM
+
+struct MediaStats {
+  std::uint64_t packets_in = 0, bytes_in = 0;    // valid RTP accepted from the peer
+  std::uint64_t packets_out = 0, bytes_out = 0;  // RTP sent (audio and silence)
+  std::uint64_t rtcp_in = 0, rtcp_out = 0;
+  std::uint64_t rejected_in = 0;  // malformed, wrong payload type, or from a foreign address
+  std::uint64_t late_in = 0, duplicate_in = 0, concealed_frames = 0;  // jitter buffer
+  std::uint64_t capture_overflow = 0;  // decoded frames dropped: the agent did not read them
+  std::uint64_t send_errors = 0;
+};
+
+class MediaEngine;
+
+class MediaSession {
+ public:
+  static constexpr std::size_t kPlaybackFrames = 512;  // 10.24 s of queued bot speech
+  static constexpr std::size_t kCaptureFrames = 128;   // 2.56 s of caller audio not yet read
+  static constexpr std::size_t kDtmfDigits = 32;
+
+  ~MediaSession();
+  MediaSession(const MediaSession&) = delete;
+  MediaSession& operator=(const MediaSession&) = delete;
+
+  // --- control: any thread ---
+  std::uint16_t local_port() const { return rtp_port_; }  // even; RTCP is local_port() + 1
+  std::uint16_t local_rtcp_port() const { return static_cast<std::uint16_t>(rtp_port_ + 1); }
+  // Starts sending to the SDP address (until the peer's first packet shows its real source) with
+  // payload_type 0 (PCMU) or 8 (PCMA); telephone_event_pt is the RFC 4733 type, -1 if none.
+  Status start(const std::string& remote_ip, std::uint16_t remote_port, int payload_type,
+               int telephone_event_pt);
+  // Re-INVITE: new address and/or codec; the symmetric-RTP latch is released.
+  Status set_remote(const std::string& remote_ip, std::uint16_t remote_port, int payload_type,
+                    int telephone_event_pt);
+  // On hold nothing is sent, queued audio waits, and inactivity is not counted.
+  void hold(bool on);
+  // Idempotent. Sockets close and ports return to the pool on the next tick. Dropping the last
+  // shared_ptr also closes the session.
+  void close();
+  bool closed() const { return closing_.load(std::memory_order_acquire); }
+
+  // --- input: the agent thread (single consumer) ---
+  bool pop_frame(Frame& out);  // decoded caller audio after the jitter buffer, one per tick
+  std::optional<char> pop_dtmf();
+  // True as soon as a frame or digit is ready; false on timeout or when the session is closed.
+  bool wait_for_input(std::chrono::milliseconds timeout);
+
+  // --- output: the agent thread (single producer) ---
+  // Queues 8 kHz PCM as 20 ms frames. A tail shorter than a frame waits for the next call or for
+  // flush_audio(). Returns the samples accepted: fewer than given when the queue is full.
+  std::size_t enqueue_audio(Samples pcm_8k);
+  // Pads the pending partial frame with silence and queues it (end of an utterance).
+  void flush_audio();
+  // Barge-in: everything queued so far is dropped before the next packet goes out.
+  void clear_playback();
+  // --- output observers: any thread ---
+  int queued_ms() const;
+  bool is_playing() const { return queued_ms() > 0; }
+
+  // --- stats: any thread ---
+  MediaStats stats() const;
+  // A talk spurt starts when audio is sent after silence (or after clear_playback). The count lets
+  // the agent match a spurt to its turn: read it before enqueueing, then wait for it to grow.
+  std::uint64_t talk_spurts() const { return talk_spurts_.load(std::memory_order_acquire); }
+  // Send time of the first packet of the latest talk spurt (nullopt before the first).
+  std::optional<SteadyClock::time_point> first_audio_packet_sent_at() const;
+  std::optional<SteadyClock::time_point> last_packet_received_at() const;
+  // No RTP from the peer for inactivity_timeout_s since start (or since the last packet).
+  bool inactive() const;
+  int jitter_target_ms() const { return jitter_target_ms_.load(std::memory_order_relaxed); }
+
+ private:
+  friend class MediaEngine;
+  struct Endpoint {
+    MediaSession* session;
+    bool rtcp;
+  };
+  struct Remote {
+    std::array<std::uint8_t, 28> addr{};  // sockaddr_in or sockaddr_in6
+    std::uint32_t addr_len = 0;
+    int payload_type = 0;
+    int telephone_event_pt = -1;
+    bool started = false;
+  };
+
+  MediaSession(int family, std::uint16_t rtp_port, int rtp_fd, int rtcp_fd,
+               const MediaSettings& settings);
+  Status configure(const std::string& remote_ip, std::uint16_t remote_port, int payload_type,
+                   int telephone_event_pt, bool start);
+  void notify_input();
+  bool has_input() const { return !capture_.empty() || !dtmf_.empty(); }
+
+  // Fixed at creation.
+  const int family_;
+  const std::uint16_t rtp_port_;
+  int rtp_fd_;
+  int rtcp_fd_;
+  const std::int64_t inactivity_ns_;
+  Endpoint rtp_ep_{this, false};
+  Endpoint rtcp_ep_{this, true};
+
+  // Control, written by any thread under control_mu_; the media thread picks it up with try_lock.
+  std::mutex control_mu_;
+  Remote pending_remote_;
+  std::atomic<bool> control_dirty_{false};
+  std::atomic<bool> closing_{false};
+  std::atomic<bool> on_hold_{false};
+  std::atomic<std::int64_t> activity_ref_ns_{0};  // start or un-hold time; 0 before start
+
+  // Rings between the media thread and the agent.
+  SpscRing<Frame> capture_{kCaptureFrames};
+  SpscRing<char> dtmf_{kDtmfDigits};
+  SpscRing<Frame> playback_{kPlaybackFrames};
+  std::atomic<std::uint32_t> input_seq_{0};  // futex word: bumped on every input
+  std::atomic<std::uint32_t> waiters_{0};
+  std::atomic<std::uint64_t> clear_until_{0};  // playback_ write index at the last clear
+  // Agent-side partial frame (producer only); its length is readable by queued_ms().
+  Frame partial_{};
+  std::atomic<std::size_t> partial_len_{0};
+
+  // Stats: written by the media thread, read anywhere.
+  std::atomic<std::uint64_t> packets_in_{0}, bytes_in_{0}, packets_out_{0}, bytes_out_{0},
+      rtcp_in_{0}, rtcp_out_{0}, rejected_in_{0}, late_in_{0}, duplicate_in_{0}, concealed_{0},
+      capture_overflow_{0}, send_errors_{0};
+  std::atomic<std::int64_t> last_rx_ns_{0};
+  std::atomic<std::int64_t> spurt_start_ns_{0};
+  std::atomic<std::uint64_t> talk_spurts_{0};
+  std::atomic<int> jitter_target_ms_{0};
+
+  // Media thread only.
+  Remote remote_;
+  std::array<std::uint8_t, 28> latched_{};  // symmetric RTP: the peer's real source
+  std::uint32_t latched_len_ = 0;
+  std::array<std::uint8_t, 28> rtcp_latched_{};
+  std::uint32_t rtcp_latched_len_ = 0;
+  std::uint16_t seq_ = 0;
+  std::uint32_t timestamp_ = 0;
+  std::uint32_t ssrc_ = 0;
+  bool in_spurt_ = false;
+  bool sent_any_ = false;
+  std::uint64_t cleared_ = 0;
+  std::uint32_t sr_packets_ = 0, sr_octets_ = 0;
+  std::int64_t next_sr_ns_ = 0;
+  JitterBuffer jitter_;
+  DtmfReceiver dtmf_rx_;
+};
+
+class MediaEngine {
+ public:
+  // Starts the "media" thread. Fails on an empty port range or when epoll/timerfd fail.
+  static Result<std::unique_ptr<MediaEngine>> create(const MediaSettings& settings);
+  ~MediaEngine();
+  MediaEngine(const MediaEngine&) = delete;
+  MediaEngine& operator=(const MediaEngine&) = delete;
+
+  // Any thread. Binds an even RTP port and the next odd RTCP port on local_ip (IPv4 or IPv6
+  // literal, brackets allowed), skipping ports in use; fails when the range is exhausted.
+  Result<std::shared_ptr<MediaSession>> open_session(const std::string& local_ip);
+
+  std::size_t port_pairs_total() const { return pairs_; }
+  std::size_t port_pairs_in_use() const { return pairs_in_use_.load(std::memory_order_acquire); }
+  std::size_t sessions_on_media_thread() const {
+    return active_count_.load(std::memory_order_acquire);
+  }
+  // Kernel thread id of the media thread (for /proc/self/task/<tid>/stat), 0 before it runs.
+  pid_t media_thread_id() const { return tid_.load(std::memory_order_acquire); }
+  std::uint64_t ticks() const { return ticks_.load(std::memory_order_relaxed); }
+  std::uint64_t missed_ticks() const { return missed_ticks_.load(std::memory_order_relaxed); }
+
+ private:
+  explicit MediaEngine(const MediaSettings& settings);
+  void run();
+  void tick(std::int64_t now_ns);
+  void skip_ticks(std::uint64_t n);
+  void adopt_pending();
+  void remove(std::size_t index);
+  void on_readable(MediaSession::Endpoint* ep);
+  void on_rtp(MediaSession& s, std::size_t size, const void* from, std::uint32_t from_len,
+              std::int64_t now_ns);
+  void send_rtp(MediaSession& s, std::int64_t now_ns);
+  void send_rtcp(MediaSession& s, std::int64_t now_ns);
+  void release_pair(std::uint16_t rtp_port);
+
+  const MediaSettings settings_;
+  std::uint16_t first_port_ = 0;  // even
+  std::size_t pairs_ = 0;
+
+  // Port allocator: flags are atomics so the media thread frees ports without the lock.
+  std::mutex alloc_mu_;
+  std::size_t cursor_ = 0;
+  std::unique_ptr<std::atomic<bool>[]> pair_used_;
+  std::atomic<std::size_t> pairs_in_use_{0};
+
+  // Sessions handed over from open_session to the media thread.
+  std::mutex pending_mu_;
+  std::vector<std::shared_ptr<MediaSession>> pending_;
+
+  // Media thread only.
+  std::vector<std::shared_ptr<MediaSession>> adopting_;
+  std::vector<std::shared_ptr<MediaSession>> active_;
+  std::array<std::uint8_t, 2048> rx_buf_{};
+  std::array<std::uint8_t, 512> tx_buf_{};
+
+  int epoll_fd_ = -1;
+  int timer_fd_ = -1;
+  std::atomic<bool> stop_{false};
+  std::atomic<pid_t> tid_{0};
+  std::atomic<std::size_t> active_count_{0};
+  std::atomic<std::uint64_t> ticks_{0};
+  std::atomic<std::uint64_t> missed_ticks_{0};
+  std::thread thread_;
+};
+
+}  // namespace chalkbot
