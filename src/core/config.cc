@@ -197,14 +197,14 @@ void declare_options(OptionTable& t, Settings& s) {
   t.integer("tts.timeout_ms", tts.timeout_ms, 15000, 1, 600000, "openai: request timeout");
 
   auto& vad = s.vad;
-  t.integer("vad.mode", vad.mode, 2, 0, 3, "WebRTC VAD aggressiveness (3 = most eager to cut)");
-  t.integer("vad.speech_start_ms", vad.speech_start_ms, 120, 10, 2000,
+  t.integer("vad.mode", vad.mode, 3, 0, 3, "WebRTC VAD aggressiveness (3 = most eager to cut)");
+  t.integer("vad.speech_start_ms", vad.speech_start_ms, 60, 10, 2000,
             "voiced audio needed before speech counts as started");
   t.integer("vad.end_silence_ms", vad.end_silence_ms, 500, 100, 5000,
             "silence that ends an utterance (AWS Lex used 600 ms)");
-  t.integer("vad.no_input_timeout_ms", vad.no_input_timeout_ms, 8000, 500, 120000,
+  t.integer("vad.no_input_timeout_ms", vad.no_input_timeout_ms, 6000, 500, 120000,
             "how long to wait for the caller to start speaking");
-  t.integer("vad.max_utterance_ms", vad.max_utterance_ms, 20000, 1000, 120000,
+  t.integer("vad.max_utterance_ms", vad.max_utterance_ms, 30000, 1000, 120000,
             "an utterance is cut after this long");
 
   auto& store = s.store;

@@ -1,0 +1,273 @@
+// Component benchmark: measures each stage of a voice turn on this machine and prints a table and
+// JSON. Figures only: it never fails on a time.
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
+#include "agent/voice_turn.h"
+#include "core/clock.h"
+#include "core/config.h"
+#include "core/ids.h"
+#include "core/log.h"
+#include "media/g711.h"
+#include "media/wav.h"
+#include "speech/asr/asr.h"
+#include "speech/tts/tts.h"
+#include "speech/wer.h"
+#include "support/standin.h"
+#include "support/test_support.h"
+
+namespace chalkbot {
+namespace {
+
+const std::string kSpeechData = "/usr/share/pocketsphinx/test/data";
+
+struct Stats {
+  std::vector<double> values;
+  void add(double v) { values.push_back(v); }
+  double percentile(double p) const {
+    if (values.empty()) return 0;
+    auto sorted = values;
+    std::sort(sorted.begin(), sorted.end());
+    const auto index = static_cast<std::size_t>(p * static_cast<double>(sorted.size() - 1) + 0.5);
+    return sorted[index];
+  }
+  double median() const { return percentile(0.5); }
+};
+
+// (wav path, reference transcript) pairs from a Sphinx test-data folder's transcription file.
+std::vector<std::pair<std::string, std::string>> corpus(const std::string& dir,
+                                                        const std::string& transcription) {
+  std::vector<std::pair<std::string, std::string>> items;
+  std::ifstream in(dir + "/" + transcription);
+  std::string line;
+  while (std::getline(in, line)) {
+    const auto open = line.rfind('(');
+    const auto close = line.rfind(')');
+    if (open == std::string::npos || close == std::string::npos) continue;
+    std::string id = line.substr(open + 1, close - open - 1);
+    const auto slash = id.rfind('/');
+    if (slash != std::string::npos) id = id.substr(slash + 1);
+    items.emplace_back(dir + "/" + id + ".wav", line.substr(0, open));
+  }
+  return items;
+}
+
+nlohmann::json bench_asr(const Settings& settings) {
+  auto asr = make_asr(settings.asr);
+  if (!asr) throw std::runtime_error(asr.error().message);
+  nlohmann::json out;
+  for (const auto& [name, items] :
+       {std::pair{"librivox", corpus(kSpeechData + "/librivox", "transcription")},
+        std::pair{"cards", corpus(kSpeechData + "/cards", "cards.transcription")}}) {
+    WordErrors errors;
+    double audio_s = 0;
+    double decode_ms = 0;
+    Stats finish_ms;
+    for (const auto& [path, reference] : items) {
+      auto audio = read_wav(path, kTelephoneRate);
+      if (!audio) throw std::runtime_error(audio.error().message);
+      const Audio phone = through_g711(G711Law::kMuLaw, *audio);
+      auto stream = (*asr)->open(kTelephoneRate);
+      if (!stream) throw std::runtime_error(stream.error().message);
+      const auto start = SteadyClock::now();
+      const Samples all(phone.samples);
+      for (std::size_t i = 0; i < all.size(); i += 160) {
+        (*stream)->accept(all.subspan(i, std::min<std::size_t>(160, all.size() - i)));
+      }
+      const auto finish_start = SteadyClock::now();
+      if (auto done = (*stream)->finish(); !done) throw std::runtime_error(done.error().message);
+      finish_ms.add(elapsed_ms(finish_start));
+      decode_ms += elapsed_ms(start);
+      audio_s += phone.seconds();
+      errors += word_errors(reference, (*stream)->result());
+    }
+    out[name] = {{"files", items.size()},
+                 {"words", errors.reference_words},
+                 {"wer", errors.rate()},
+                 {"rtf", decode_ms / 1000.0 / audio_s},
+                 {"finish_ms_median", finish_ms.median()}};
+  }
+  return out;
+}
+
+nlohmann::json bench_tts(const Settings& settings, const std::string& provider, int runs) {
+  TtsSettings tts_settings = settings.tts;
+  tts_settings.provider = provider;
+  auto tts = make_tts(tts_settings);
+  if (!tts) return {{"error", tts.error().message}};
+  const std::vector<std::string> texts{
+      "The capital of France is Paris.",
+      "Your appointment is on Tuesday at three thirty in the afternoon.",
+      "I am sorry, I did not catch that. Could you say it again, please?"};
+  Stats first_audio;
+  double synth_ms = 0;
+  double audio_s = 0;
+  for (int run = 0; run < runs; ++run) {
+    for (const auto& text : texts) {
+      std::size_t samples = 0;
+      std::optional<double> first;
+      const auto start = SteadyClock::now();
+      auto status = (*tts)->synthesize(
+          text, kTelephoneRate,
+          [&](Samples chunk) {
+            if (!first) first = elapsed_ms(start);
+            samples += chunk.size();
+            return true;
+          },
+          CancelToken{});
+      if (!status) return {{"error", status.error().message}};
+      synth_ms += elapsed_ms(start);
+      audio_s += static_cast<double>(samples) / kTelephoneRate;
+      first_audio.add(first.value_or(0));
+    }
+  }
+  return {{"first_audio_ms_median", first_audio.median()},
+          {"first_audio_ms_p95", first_audio.percentile(0.95)},
+          {"rtf", synth_ms / 1000.0 / audio_s}};
+}
+
+nlohmann::json bench_llm(const Settings& base, int requests) {
+  // The stand-in answers at once (no scripted latency), so what is measured is the client's own
+  // cost plus loopback HTTP and the stand-in's Python.
+  testing::Standin standin({"--ttft-ms", "0", "--tokens-per-sec", "0"});
+  LlmSettings llm = base.llm;
+  llm.base_url = standin.base_url();
+  auto model = make_chat_model(llm);
+  if (!model) throw std::runtime_error(model.error().message);
+  Stats first_token;
+  Stats total;
+  const std::vector<ChatMessage> messages{{"system", llm.system_prompt},
+                                          {"user", "What is the capital of France?"}};
+  for (int i = 0; i < requests; ++i) {
+    std::optional<double> first;
+    const auto start = SteadyClock::now();
+    auto reply = (*model)->stream(
+        messages,
+        [&](std::string_view) {
+          if (!first) first = elapsed_ms(start);
+          return true;
+        },
+        CancelToken{});
+    if (!reply) throw std::runtime_error(reply.error().message);
+    total.add(elapsed_ms(start));
+    first_token.add(first.value_or(0));
+  }
+  return {{"requests", requests},
+          {"first_token_ms_median", first_token.median()},
+          {"first_token_ms_p95", first_token.percentile(0.95)},
+          {"total_ms_median", total.median()}};
+}
+
+nlohmann::json bench_turn(const Settings& base, int turns) {
+  testing::Standin standin({"--ttft-ms", "0", "--tokens-per-sec", "0", "--script",
+                            testing::tests_dir() + "/data/standin_script.json"});
+  Settings settings = base;
+  settings.llm.base_url = standin.base_url();
+  const std::string dir = testing::make_temp_dir();
+  settings.store.path = dir + "/bench.db";
+  auto asr = make_asr(settings.asr);
+  auto tts = make_tts(settings.tts);
+  auto model = make_chat_model(settings.llm);
+  auto store = make_store(settings.store);
+  if (!asr || !tts || !model || !store) throw std::runtime_error("turn: provider set-up failed");
+  // The question as a caller's phone would deliver it: synthesized, 8 kHz, G.711, with silence.
+  auto spoken = synthesize_all(**tts, "What is the capital of France?", kTelephoneRate);
+  if (!spoken) throw std::runtime_error(spoken.error().message);
+  Audio question{kTelephoneRate, std::vector<Sample>(kTelephoneRate / 2, 0)};
+  question.samples.insert(question.samples.end(), spoken->samples.begin(), spoken->samples.end());
+  question.samples.insert(question.samples.end(), kTelephoneRate, 0);
+  question = through_g711(G711Law::kMuLaw, question);
+
+  Stats asr_ms, llm_ms, tts_ms, after_endpoint;
+  for (int i = 0; i < turns; ++i) {
+    const std::string id = new_id();
+    if (!(*store)->begin_call({id, "bench", "chalkbot", wall_ms(), {}, ""})) {
+      throw std::runtime_error("store");
+    }
+    Conversation conversation(**model, **store, settings, id);
+    auto turn = run_voice_turn(question, **asr, **tts, conversation, settings, kTelephoneRate);
+    if (!turn) throw std::runtime_error(turn.error().message);
+    const StageTimes& t = turn->times;
+    if (!t.asr_done || !t.llm_first_token || !t.tts_first_audio) continue;
+    asr_ms.add(static_cast<double>(*t.asr_done - *t.endpoint));
+    llm_ms.add(static_cast<double>(*t.llm_first_token - *t.asr_done));
+    tts_ms.add(static_cast<double>(*t.tts_first_audio - *t.llm_first_token));
+    after_endpoint.add(static_cast<double>(*t.tts_first_audio - *t.endpoint));
+  }
+  std::filesystem::remove_all(dir);
+  return {{"turns", asr_ms.values.size()},
+          {"asr_ms_median", asr_ms.median()},
+          {"llm_first_token_ms_median", llm_ms.median()},
+          {"tts_first_audio_ms_median", tts_ms.median()},
+          {"endpoint_to_first_audio_ms_median", after_endpoint.median()},
+          {"end_silence_ms", settings.vad.end_silence_ms}};
+}
+
+}  // namespace
+}  // namespace chalkbot
+
+int main(int argc, char** argv) {
+  using namespace chalkbot;  // NOLINT(google-build-using-namespace): a main()
+  CLI::App app{"Chalkbot component benchmark"};
+  std::string json_path;
+  int runs = 3;
+  app.add_option("--json", json_path, "also write the JSON figures to this file");
+  app.add_option("--runs", runs, "repetitions of the short measurements")->check(CLI::Range(1, 50));
+  CLI11_PARSE(app, argc, argv);
+
+  ConfigSources sources;
+  sources.env = [](const std::string&) { return std::optional<std::string>(); };  // defaults only
+  auto settings = load_settings(sources);
+  if (!settings) {
+    std::cerr << settings.error().message << "\n";
+    return 1;
+  }
+  spdlog::set_level(spdlog::level::warn);
+
+  nlohmann::json figures;
+  try {
+    figures["asr_pocketsphinx_8k_ulaw"] = bench_asr(*settings);
+    figures["tts_flite"] = bench_tts(*settings, "flite", runs);
+#if CHALKBOT_WITH_ESPEAK
+    figures["tts_espeak"] = bench_tts(*settings, "espeak", runs);
+#endif
+    figures["llm_client"] = bench_llm(*settings, 10 * runs);
+    figures["offline_turn"] = bench_turn(*settings, runs);
+  } catch (const std::exception& e) {
+    std::cerr << "bench: " << e.what() << "\n";
+    return 1;
+  }
+
+  auto row = [](const std::string& what, double value, const std::string& unit) {
+    std::printf("  %-52s %10.3f %s\n", what.c_str(), value, unit.c_str());
+  };
+  std::printf("Chalkbot component figures (this machine)\n");
+  for (const char* corpus_name : {"librivox", "cards"}) {
+    const auto& a = figures["asr_pocketsphinx_8k_ulaw"][corpus_name];
+    row(std::string("ASR pocketsphinx 8 kHz u-law WER, ") + corpus_name, a["wer"].get<double>() * 100, "%");
+    row(std::string("ASR real-time factor, ") + corpus_name, a["rtf"], "");
+    row(std::string("ASR end-of-utterance decode (median), ") + corpus_name, a["finish_ms_median"], "ms");
+  }
+  for (const char* tts_name : {"tts_flite", "tts_espeak"}) {
+    if (!figures.contains(tts_name) || figures[tts_name].contains("error")) continue;
+    row(std::string(tts_name) + " first audio (median)", figures[tts_name]["first_audio_ms_median"], "ms");
+    row(std::string(tts_name) + " real-time factor at 8 kHz", figures[tts_name]["rtf"], "");
+  }
+  row("LLM client first token vs instant stand-in (median)", figures["llm_client"]["first_token_ms_median"], "ms");
+  row("LLM client first token (p95)", figures["llm_client"]["first_token_ms_p95"], "ms");
+  const auto& turn = figures["offline_turn"];
+  row("turn: endpoint -> ASR done (median)", turn["asr_ms_median"], "ms");
+  row("turn: ASR done -> LLM first token (median)", turn["llm_first_token_ms_median"], "ms");
+  row("turn: LLM first token -> TTS first audio (median)", turn["tts_first_audio_ms_median"], "ms");
+  row("turn: endpoint -> first answer audio (median)", turn["endpoint_to_first_audio_ms_median"], "ms");
+  std::printf("%s\n", figures.dump(2).c_str());
+  if (!json_path.empty()) std::ofstream(json_path) << figures.dump(2) << "\n";
+  return 0;
+}

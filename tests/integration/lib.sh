@@ -1,0 +1,55 @@
+# Shared helpers for the integration tests (bash). Each test sources this file.
+# Environment from CTest: CHALKBOT (the binary), TESTS_DIR (tests/ sources), WORK_DIR (scratch).
+set -euo pipefail
+
+: "${CHALKBOT:?path of the chalkbot binary}"
+: "${TESTS_DIR:?path of tests/}"
+mkdir -p "${WORK_DIR:-/tmp}"
+work=$(mktemp -d "${WORK_DIR:-/tmp}/$(basename "$0" .sh).XXXXXX")
+standin_pid=""
+
+cleanup() {
+  [ -n "$standin_pid" ] && kill "$standin_pid" 2>/dev/null || true
+  [ -n "${KEEP_WORK:-}" ] || rm -rf "$work"
+}
+trap cleanup EXIT
+
+fail() { echo "FAIL: $*" >&2; exit 1; }
+pass() { echo "ok: $*"; }
+
+# start_standin [stand-in args...]: starts the OpenAI-compatible stand-in on a free loopback port
+# and sets STANDIN_URL (http://127.0.0.1:PORT/v1).
+start_standin() {
+  local fifo="$work/standin.out"
+  python3 "$TESTS_DIR/standin/openai_standin.py" --port 0 "$@" >"$fifo" 2>"$work/standin.err" &
+  standin_pid=$!
+  for _ in $(seq 100); do
+    if grep -q '^LISTENING ' "$fifo" 2>/dev/null; then
+      STANDIN_URL="http://127.0.0.1:$(awk '/^LISTENING/{print $2; exit}' "$fifo")/v1"
+      return 0
+    fi
+    sleep 0.1
+  done
+  cat "$work/standin.err" >&2
+  fail "the stand-in did not start"
+}
+
+# to_phone IN OUT: what a caller's speech sounds like after a phone line: 8 kHz G.711 u-law.
+to_phone() {
+  sox "$1" -r 8000 -c 1 -e u-law "$work/phone.$$.wav"
+  sox "$work/phone.$$.wav" -e signed-integer -b 16 "$2"
+  rm -f "$work/phone.$$.wav"
+}
+
+# word_recall EXPECTED HEARD: share of EXPECTED's words (lower case, no punctuation) found in HEARD.
+word_recall() {
+  python3 - "$1" "$2" <<'PY'
+import re, sys
+norm = lambda s: re.findall(r"[a-z']+", s.lower())
+want, heard = norm(sys.argv[1]), set(norm(sys.argv[2]))
+print(f"{sum(w in heard for w in want) / max(len(want), 1):.2f}")
+PY
+}
+
+# at_least VALUE MIN: true when VALUE >= MIN (decimals).
+at_least() { python3 -c "import sys; sys.exit(0 if float('$1') >= float('$2') else 1)"; }

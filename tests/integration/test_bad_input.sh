@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Bad input gets a clear message and a non-zero exit, never a crash (exit codes >= 128).
+source "$(dirname "$0")/lib.sh"
+unset OPENAI_API_KEY
+export CHALKBOT_LLM_BASE_URL="http://127.0.0.1:9/v1" CHALKBOT_STORE_PATH="$work/c.db"
+
+# expect_error "what" "message fragment" command...
+expect_error() {
+  local what=$1 fragment=$2; shift 2
+  set +e; "$@" >"$work/out" 2>"$work/err"; local rc=$?; set -e
+  [ $rc -ne 0 ] || fail "$what: exit code 0"
+  [ $rc -lt 128 ] || fail "$what: crashed (exit $rc)"
+  grep -q -- "$fragment" "$work/err" || { cat "$work/err"; fail "$what: message lacks '$fragment'"; }
+  pass "$what -> exit $rc: $(head -c 160 "$work/err")"
+}
+
+echo "this is plain text, not audio" >"$work/text.wav"
+expect_error "non-WAV file" "text.wav" "$CHALKBOT" transcribe "$work/text.wav"
+sox -n -r 8000 -c 1 -b 16 "$work/empty.wav" trim 0 0
+expect_error "empty WAV" "no audio" "$CHALKBOT" transcribe "$work/empty.wav"
+expect_error "missing WAV" "missing.wav" "$CHALKBOT" turn --in "$work/missing.wav" --out "$work/o.wav"
+expect_error "empty WAV to turn" "no audio" "$CHALKBOT" turn --in "$work/empty.wav" --out "$work/o.wav"
+
+printf 'llm:\n  modle: gpt-4o\n' >"$work/unknown.yaml"
+expect_error "unknown config key" "unknown key 'llm.modle'" "$CHALKBOT" -c "$work/unknown.yaml" config --print
+printf 'vad:\n  end_silence_ms: soon\n' >"$work/type.yaml"
+expect_error "wrong config type" "vad.end_silence_ms: expected an integer" "$CHALKBOT" -c "$work/type.yaml" config --print
+printf 'llm: [unclosed\n' >"$work/broken.yaml"
+expect_error "broken YAML" "not valid YAML" "$CHALKBOT" -c "$work/broken.yaml" config --print
+expect_error "bad --set" "expected key=value" "$CHALKBOT" --set nonsense config --print
+expect_error "bad environment value" "CHALKBOT_VAD_MODE" env CHALKBOT_VAD_MODE=loud "$CHALKBOT" config --print
+expect_error "unknown tts voice" "voice" "$CHALKBOT" say "hello" -o "$work/x.wav" --voice no-such-voice
+mkdir -p "$work/ro" && expect_error "store in a missing directory" "no/such/dir" \
+  env CHALKBOT_STORE_PATH=/no/such/dir/c.db "$CHALKBOT" calls

@@ -1,0 +1,50 @@
+#include <gtest/gtest.h>
+
+#include "agent/call_flow.h"
+
+namespace chalkbot {
+namespace {
+
+FlowSettings flow(std::string dtmf = "0=repeat,#=hangup",
+                  std::string goodbyes = "goodbye,bye,that's all") {
+  FlowSettings f;
+  f.dtmf_actions = std::move(dtmf);
+  f.goodbye_phrases = std::move(goodbyes);
+  return f;
+}
+
+TEST(CallFlow, DtmfActions) {
+  auto f = CallFlow::from(flow());
+  ASSERT_TRUE(f.ok()) << f.error().message;
+  EXPECT_EQ(f->action_for('0'), DtmfAction::kRepeat);
+  EXPECT_EQ(f->action_for('#'), DtmfAction::kHangup);
+  EXPECT_EQ(f->action_for('5'), DtmfAction::kNone);
+}
+
+TEST(CallFlow, BadDtmfActionsAreNamed) {
+  for (const char* bad : {"0=dance", "x=repeat", "00=repeat", "repeat"}) {
+    auto f = CallFlow::from(flow(bad));
+    ASSERT_FALSE(f.ok()) << bad;
+    EXPECT_NE(f.error().message.find("flow.dtmf_actions"), std::string::npos);
+  }
+}
+
+TEST(CallFlow, Goodbyes) {
+  auto f = CallFlow::from(flow());
+  ASSERT_TRUE(f.ok());
+  EXPECT_TRUE(f->is_goodbye("Goodbye!"));
+  EXPECT_TRUE(f->is_goodbye("ok bye now"));
+  EXPECT_TRUE(f->is_goodbye("that's all, thanks"));
+  EXPECT_FALSE(f->is_goodbye("how do I say goodbye in french to my friend"));
+  EXPECT_FALSE(f->is_goodbye("what time is it"));
+  EXPECT_FALSE(f->is_goodbye("byelaw"));  // whole words only
+  EXPECT_FALSE(f->is_goodbye(""));
+}
+
+TEST(CallFlow, WordsOf) {
+  EXPECT_EQ(words_of("It's 5 o'clock, OK?"),
+            (std::vector<std::string>{"it's", "5", "o'clock", "ok"}));
+}
+
+}  // namespace
+}  // namespace chalkbot
