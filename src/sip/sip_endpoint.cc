@@ -314,6 +314,8 @@ void SipEndpoint::Stack::run(std::promise<Status>& ready) {
                     // Refreshing needs a new offer, so leave it to the caller where we may.
                     NUTAG_SESSION_REFRESHER(nua_remote_refresher),
                     NUTAG_UPDATE_REFRESH(1),
+                    // No outbound keepalive OPTIONS/validation probes towards the registrar.
+                    NUTAG_OUTBOUND("no-options-keepalive no-validate"),
                     SIPTAG_ALLOW_STR(kAllow),
                     SIPTAG_SUPPORTED_STR(sip_.session_expires_s > 0 ? kSupported : ""),
                     SIPTAG_ACCEPT_STR("application/sdp"),
