@@ -220,7 +220,9 @@ class SipEndpoint::Stack {
   void outgoing_invite_result(Call& call, int status, const char* phrase, const sip_t* sip);
   void call_state(Call& call, int status, const char* phrase, tagi_t tags[]);
   void register_result(int status, const char* phrase, const sip_t* sip);
-  void respond_sdp(nua_handle_t* nh, int status, const char* phrase, const std::string& sdp);
+  // `in_callback`: answer the request being reported now (re-INVITE/UPDATE), not the INVITE.
+  void respond_sdp(nua_handle_t* nh, int status, const char* phrase, const std::string& sdp,
+                   bool in_callback = false);
   void finish(Call& call);  // reports the end, destroys the handle, forgets the call
   std::string advertised(const std::string& ip) const;
   std::string sdp_for(Call& call);
@@ -423,7 +425,7 @@ void SipEndpoint::Stack::event(nua_event_t event, int status, const char* phrase
       if (call != nullptr) {
         reoffer(*call, nh, sip, true);
       } else {
-        nua_respond(nh, SIP_481_NO_TRANSACTION, TAG_END());
+        nua_respond(nh, SIP_481_NO_TRANSACTION, NUTAG_WITH_THIS(nua_), TAG_END());
       }
       return;
     case nua_i_state:
@@ -482,9 +484,10 @@ std::string SipEndpoint::Stack::sdp_for(Call& call) {
 }
 
 void SipEndpoint::Stack::respond_sdp(nua_handle_t* nh, int status, const char* phrase,
-                                     const std::string& sdp) {
+                                     const std::string& sdp, bool in_callback) {
   nua_respond(nh, status, phrase, SIPTAG_CONTENT_TYPE_STR("application/sdp"),
-              SIPTAG_PAYLOAD_STR(sdp.c_str()), TAG_END());
+              SIPTAG_PAYLOAD_STR(sdp.c_str()),
+              TAG_IF(in_callback, NUTAG_WITH_THIS(nua_)), TAG_END());
 }
 
 void SipEndpoint::Stack::incoming_invite(int, nua_handle_t* nh, const sip_t* sip) {
@@ -618,22 +621,22 @@ void SipEndpoint::Stack::reoffer(Call& call, nua_handle_t* nh, const sip_t* sip,
   if (body.empty()) {
     // A refresh without an offer. re-INVITE: we must offer (our current description).
     if (is_update) {
-      nua_respond(nh, SIP_200_OK, TAG_END());
+      nua_respond(nh, SIP_200_OK, NUTAG_WITH_THIS(nua_), TAG_END());
     } else {
-      respond_sdp(nh, SIP_200_OK, sdp_for(call));
+      respond_sdp(nh, SIP_200_OK, sdp_for(call), true);
     }
     return;
   }
   auto remote = parse_sdp(body);
   if (!remote) {
-    nua_respond(nh, SIP_488_NOT_ACCEPTABLE, TAG_END());
+    nua_respond(nh, SIP_488_NOT_ACCEPTABLE, NUTAG_WITH_THIS(nua_), TAG_END());
     return;
   }
   // The codec stays: the media engine keeps running; a re-offer without it is refused.
   const bool keeps_codec = std::any_of(remote->codecs.begin(), remote->codecs.end(),
                                        [&](const Codec& c) { return c.name == call.codec.name; });
   if (!keeps_codec) {
-    nua_respond(nh, SIP_488_NOT_ACCEPTABLE, TAG_END());
+    nua_respond(nh, SIP_488_NOT_ACCEPTABLE, NUTAG_WITH_THIS(nua_), TAG_END());
     return;
   }
   for (const auto& c : remote->codecs) {
@@ -646,7 +649,7 @@ void SipEndpoint::Stack::reoffer(Call& call, nua_handle_t* nh, const sip_t* sip,
     call.local.telephone_event_pt = remote->telephone_event_pt;
   }
   call.local.version += 1;
-  respond_sdp(nh, SIP_200_OK, sdp_for(call));
+  respond_sdp(nh, SIP_200_OK, sdp_for(call), true);
   if (call.outgoing) {
     if (call.out) call.out->on_media_changed(call.id, *remote);
   } else {

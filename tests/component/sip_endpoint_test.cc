@@ -303,6 +303,28 @@ TEST_F(SipEndpointTest, ReInviteSendOnlyReachesHandlerAsHold) {
   });
 }
 
+TEST_F(SipEndpointTest, UpdateSendOnlyReachesHandlerAsHold) {
+  start();
+  auto sipp = sipp_uac({"-sf", scenario("uac_update_hold.xml")}, "update");
+  ASSERT_EQ(sipp->wait(20s), 0) << sipp->output() << errors();
+  ASSERT_TRUE(handler_.wait_for([&] { return handler_.ended.size() == 1; }));
+  handler_.locked([&] {
+    EXPECT_EQ(handler_.media_changes.size(), 1u);
+    if (!handler_.media_changes.empty()) {
+      EXPECT_TRUE(handler_.media_changes[0].second.on_hold());
+    }
+    return 0;
+  });
+}
+
+TEST_F(SipEndpointTest, CallsOverTcp) {
+  start();
+  auto sipp = sipp_uac({"-sn", "uac", "-t", "t1", "-r", "10"}, "tcp", 10);
+  ASSERT_EQ(sipp->wait(20s), 0) << sipp->output() << errors();
+  ASSERT_TRUE(handler_.wait_for([&] { return handler_.ended.size() == 10; }));
+  EXPECT_EQ(handler_.locked([&] { return handler_.established.size(); }), 10u);
+}
+
 TEST_F(SipEndpointTest, HangupFromAnotherThreadSendsBye) {
   start();
   auto sipp = sipp_uac({"-sf", scenario("uac_wait_bye.xml")}, "hangup");
