@@ -2,6 +2,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/resource.h>
 #include <sys/time.h>
 #include <unistd.h>
 
@@ -480,6 +481,54 @@ TEST_F(SipEndpointTest, MalformedSipDoesNotCrash) {
   // Still alive.
   auto sipp = sipp_uac({"-sf", scenario("options.xml")}, "alive");
   ASSERT_EQ(sipp->wait(20s), 0) << sipp->output() << errors();
+}
+
+}  // namespace
+}  // namespace chalkbot::sip
+
+namespace chalkbot::sip {
+namespace {
+
+std::string proc_status(const std::string& key) {
+  const std::string all = chalkbot::testing::read_file("/proc/self/status");
+  const auto at = all.find(key + ":");
+  if (at == std::string::npos) return "?";
+  const auto end = all.find('\n', at);
+  return all.substr(at + key.size() + 1, end - at - key.size() - 1);
+}
+
+// Measurement, not a check: CHALKBOT_SIP_LOAD="calls,rate" runs sipp's built-in uac at that
+// rate and prints throughput, CPU and RSS. Skipped otherwise.
+TEST_F(SipEndpointTest, LoadMeasurement) {
+  const char* spec = std::getenv("CHALKBOT_SIP_LOAD");
+  if (spec == nullptr) GTEST_SKIP() << "set CHALKBOT_SIP_LOAD=calls,rate";
+  const std::string s = spec;
+  const int calls = std::stoi(s.substr(0, s.find(',')));
+  const int rate = std::stoi(s.substr(s.find(',') + 1));
+  sip_.max_calls = 10000;
+  start();
+  std::printf("RSS idle: %s\n", proc_status("VmRSS").c_str());
+  rusage before{};
+  getrusage(RUSAGE_SELF, &before);
+  const auto t0 = std::chrono::steady_clock::now();
+  auto sipp = sipp_uac({"-sn", "uac", "-r", std::to_string(rate), "-l", "5000"}, "load", calls);
+  const int rc = sipp->wait(300s);
+  ASSERT_TRUE(handler_.wait_for([&] { return handler_.ended.size() == static_cast<size_t>(calls); },
+                                20s));
+  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  rusage after{};
+  getrusage(RUSAGE_SELF, &after);
+  const auto cpu = [](const rusage& r) {
+    return static_cast<double>(r.ru_utime.tv_sec + r.ru_stime.tv_sec) +
+           static_cast<double>(r.ru_utime.tv_usec + r.ru_stime.tv_usec) / 1e6;
+  };
+  const std::string out = sipp->output();
+  std::printf("sipp rc=%d calls=%d rate=%d wall=%.2fs cps=%.1f cpu=%.2fs (%.0f%% of a core)\n", rc,
+              calls, rate, secs, calls / secs, cpu(after) - cpu(before),
+              100.0 * (cpu(after) - cpu(before)) / secs);
+  std::printf("RSS after: %s  peak: %s\n", proc_status("VmRSS").c_str(),
+              proc_status("VmHWM").c_str());
+  EXPECT_EQ(rc, 0) << out << errors();
 }
 
 }  // namespace
