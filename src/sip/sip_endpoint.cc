@@ -890,6 +890,11 @@ void SipEndpoint::Stack::maybe_stop_stack() {
 }
 
 void SipEndpoint::Stack::shutdown() {
+  if (thread_.joinable() && thread_.get_id() == std::this_thread::get_id()) {
+    // From a handler: cannot join ourselves; start it and let the owner's shutdown() join.
+    post([this] { begin_shutdown(); });
+    return;
+  }
   if (shutdown_started_.exchange(true)) {
     if (thread_.joinable() && thread_.get_id() != std::this_thread::get_id()) thread_.join();
     return;

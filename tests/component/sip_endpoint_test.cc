@@ -149,9 +149,9 @@ class SipEndpointTest : public ::testing::Test {
 
   // sipp as a UAC towards our endpoint. `args` e.g. {"-sf", file} or {"-sn", "uac"}.
   std::unique_ptr<Subprocess> sipp_uac(std::vector<std::string> args, const std::string& name,
-                                       int calls = 1) {
+                                       int calls = 1, const std::string& timeout = "25s") {
     std::vector<std::string> argv = {"sipp", "-i", "127.0.0.1", "-mi", "127.0.0.1", "-nostdin",
-                                     "-timeout", "25s", "-timeout_error", "-trace_err",
+                                     "-timeout", timeout, "-timeout_error", "-trace_err",
                                      "-trace_msg", "-m", std::to_string(calls),
                                      "-p", std::to_string(chalkbot::testing::free_port())};
     argv.insert(argv.end(), args.begin(), args.end());
@@ -231,6 +231,7 @@ TEST_F(SipEndpointTest, CancelWhileRingingGets487) {
 
 TEST_F(SipEndpointTest, DeferredCallAnsweredLater) {
   handler_.mode = RecordingHandler::Mode::kDefer;
+  sip_.session_expires_s = 0;  // session timer off: no timer headers at all
   start();
   auto sipp = sipp_uac({"-sn", "uac"}, "deferred");
   ASSERT_TRUE(handler_.wait_for([&] { return handler_.invites.size() == 1; }));
@@ -241,6 +242,7 @@ TEST_F(SipEndpointTest, DeferredCallAnsweredLater) {
   ASSERT_TRUE(handler_.wait_for([&] { return handler_.ended.size() == 1; }));
   EXPECT_NE(logs().find("SIP/2.0 180 Ringing"), std::string::npos);
   EXPECT_NE(logs().find("m=audio 40010 RTP/AVP 0"), std::string::npos);
+  EXPECT_EQ(logs().find("Session-Expires"), std::string::npos);
 }
 
 TEST_F(SipEndpointTest, PcmaOnlyOfferWithPcmuConfiguredGets488) {
@@ -511,7 +513,8 @@ TEST_F(SipEndpointTest, LoadMeasurement) {
   rusage before{};
   getrusage(RUSAGE_SELF, &before);
   const auto t0 = std::chrono::steady_clock::now();
-  auto sipp = sipp_uac({"-sn", "uac", "-r", std::to_string(rate), "-l", "5000"}, "load", calls);
+  auto sipp = sipp_uac({"-sn", "uac", "-r", std::to_string(rate), "-l", "5000"}, "load", calls,
+                       "300s");
   const int rc = sipp->wait(300s);
   ASSERT_TRUE(handler_.wait_for([&] { return handler_.ended.size() == static_cast<size_t>(calls); },
                                 20s));
