@@ -499,39 +499,43 @@ std::string proc_status(const std::string& key) {
   return all.substr(at + key.size() + 1, end - at - key.size() - 1);
 }
 
-// Measurement, not a check: CHALKBOT_SIP_LOAD="calls,rate" runs sipp's built-in uac at that
-// rate and prints throughput, CPU and RSS. Skipped otherwise.
+// Measurement, not a check: CHALKBOT_SIP_LOAD="calls,rate[,rounds]" runs sipp's built-in uac
+// at that rate (rounds 40 s apart, past sofia's 32 s transaction timers, to see whether RSS
+// plateaus) and prints throughput, CPU and RSS. Skipped otherwise.
 TEST_F(SipEndpointTest, LoadMeasurement) {
   const char* spec = std::getenv("CHALKBOT_SIP_LOAD");
-  if (spec == nullptr) GTEST_SKIP() << "set CHALKBOT_SIP_LOAD=calls,rate";
-  const std::string s = spec;
-  const int calls = std::stoi(s.substr(0, s.find(',')));
-  const int rate = std::stoi(s.substr(s.find(',') + 1));
+  if (spec == nullptr) GTEST_SKIP() << "set CHALKBOT_SIP_LOAD=calls,rate[,rounds]";
+  int calls = 0, rate = 0, rounds = 1;
+  if (std::sscanf(spec, "%d,%d,%d", &calls, &rate, &rounds) < 2) GTEST_SKIP() << "bad spec";
   sip_.max_calls = 10000;
   start();
   std::printf("RSS idle: %s\n", proc_status("VmRSS").c_str());
-  rusage before{};
-  getrusage(RUSAGE_SELF, &before);
-  const auto t0 = std::chrono::steady_clock::now();
-  auto sipp = sipp_uac({"-sn", "uac", "-r", std::to_string(rate), "-l", "5000"}, "load", calls,
-                       "300s");
-  const int rc = sipp->wait(300s);
-  ASSERT_TRUE(handler_.wait_for([&] { return handler_.ended.size() == static_cast<size_t>(calls); },
-                                20s));
-  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  rusage after{};
-  getrusage(RUSAGE_SELF, &after);
-  const auto cpu = [](const rusage& r) {
-    return static_cast<double>(r.ru_utime.tv_sec + r.ru_stime.tv_sec) +
-           static_cast<double>(r.ru_utime.tv_usec + r.ru_stime.tv_usec) / 1e6;
-  };
-  const std::string out = sipp->output();
-  std::printf("sipp rc=%d calls=%d rate=%d wall=%.2fs cps=%.1f cpu=%.2fs (%.0f%% of a core)\n", rc,
-              calls, rate, secs, calls / secs, cpu(after) - cpu(before),
-              100.0 * (cpu(after) - cpu(before)) / secs);
-  std::printf("RSS after: %s  peak: %s\n", proc_status("VmRSS").c_str(),
-              proc_status("VmHWM").c_str());
-  EXPECT_EQ(rc, 0) << out << errors();
+  for (int round = 0; round < rounds; ++round) {
+    if (round > 0) std::this_thread::sleep_for(40s);
+    rusage before{};
+    getrusage(RUSAGE_SELF, &before);
+    const auto t0 = std::chrono::steady_clock::now();
+    auto sipp = sipp_uac({"-sn", "uac", "-r", std::to_string(rate), "-l", "5000"},
+                         "load" + std::to_string(round), calls, "300s");
+    const int rc = sipp->wait(300s);
+    const auto want = static_cast<size_t>(calls) * static_cast<size_t>(round + 1);
+    ASSERT_TRUE(handler_.wait_for([&] { return handler_.ended.size() == want; }, 20s));
+    const double secs =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    rusage after{};
+    getrusage(RUSAGE_SELF, &after);
+    const auto cpu = [](const rusage& r) {
+      return static_cast<double>(r.ru_utime.tv_sec + r.ru_stime.tv_sec) +
+             static_cast<double>(r.ru_utime.tv_usec + r.ru_stime.tv_usec) / 1e6;
+    };
+    std::printf("round %d: sipp rc=%d calls=%d rate=%d wall=%.2fs cps=%.1f cpu=%.2fs "
+                "(%.0f%% of a core)\n",
+                round, rc, calls, rate, secs, calls / secs, cpu(after) - cpu(before),
+                100.0 * (cpu(after) - cpu(before)) / secs);
+    std::printf("RSS after round %d: %s  peak: %s\n", round, proc_status("VmRSS").c_str(),
+                proc_status("VmHWM").c_str());
+    EXPECT_EQ(rc, 0) << sipp->output() << errors();
+  }
 }
 
 }  // namespace
