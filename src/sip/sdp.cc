@@ -1,0 +1,238 @@
+#include "sip/sdp.h"
+
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+#include <sstream>
+
+namespace chalkbot::sip {
+namespace {
+
+std::string upper(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  return out;
+}
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r')) s.remove_suffix(1);
+  return s;
+}
+
+std::vector<std::string_view> split(std::string_view s, char sep) {
+  std::vector<std::string_view> out;
+  while (true) {
+    const auto at = s.find(sep);
+    out.push_back(s.substr(0, at));
+    if (at == std::string_view::npos) break;
+    s.remove_prefix(at + 1);
+  }
+  return out;
+}
+
+std::vector<std::string_view> words(std::string_view s) {
+  std::vector<std::string_view> out;
+  for (auto w : split(s, ' ')) {
+    if (!trim(w).empty()) out.push_back(trim(w));
+  }
+  return out;
+}
+
+bool to_int(std::string_view s, int& out) {
+  const auto* end = s.data() + s.size();
+  auto [ptr, ec] = std::from_chars(s.data(), end, out);
+  return ec == std::errc() && ptr == end;
+}
+
+// "c=IN IP4 1.2.3.4" -> "1.2.3.4" (a multicast "/ttl" suffix is dropped).
+bool connection_address(std::string_view value, std::string& out) {
+  const auto w = words(value);
+  if (w.size() < 3 || w[0] != "IN" || (w[1] != "IP4" && w[1] != "IP6")) return false;
+  out = std::string(w[2].substr(0, w[2].find('/')));
+  return !out.empty();
+}
+
+bool parse_direction(std::string_view attribute, Direction& out) {
+  if (attribute == "sendrecv") out = Direction::kSendRecv;
+  else if (attribute == "sendonly") out = Direction::kSendOnly;
+  else if (attribute == "recvonly") out = Direction::kRecvOnly;
+  else if (attribute == "inactive") out = Direction::kInactive;
+  else return false;
+  return true;
+}
+
+}  // namespace
+
+const char* to_string(Direction direction) {
+  switch (direction) {
+    case Direction::kSendRecv: return "sendrecv";
+    case Direction::kSendOnly: return "sendonly";
+    case Direction::kRecvOnly: return "recvonly";
+    case Direction::kInactive: return "inactive";
+  }
+  return "sendrecv";
+}
+
+Direction mirror(Direction direction) {
+  switch (direction) {
+    case Direction::kSendOnly: return Direction::kRecvOnly;
+    case Direction::kRecvOnly: return Direction::kSendOnly;
+    default: return direction;
+  }
+}
+
+Result<Codec> known_codec(std::string_view name) {
+  const std::string n = upper(trim(name));
+  if (n == "PCMU") return Codec{"PCMU", 0, 8000};
+  if (n == "PCMA") return Codec{"PCMA", 8, 8000};
+  return make_error("unsupported codec '" + std::string(name) + "' (PCMU, PCMA)");
+}
+
+Result<std::vector<Codec>> parse_codec_list(std::string_view list) {
+  std::vector<Codec> out;
+  for (auto item : split(list, ',')) {
+    if (trim(item).empty()) continue;
+    auto codec = known_codec(item);
+    if (!codec) return codec.error();
+    out.push_back(*codec);
+  }
+  if (out.empty()) return make_error("no codecs configured");
+  return out;
+}
+
+bool RemoteMedia::on_hold() const {
+  return direction == Direction::kSendOnly || direction == Direction::kInactive ||
+         ip == "0.0.0.0";
+}
+
+Result<RemoteMedia> parse_sdp(std::string_view sdp) {
+  RemoteMedia media;
+  std::string session_address;
+  std::string media_address;
+  Direction session_direction = Direction::kSendRecv;
+  bool media_direction_set = false;
+  bool in_audio = false;
+  bool seen_audio = false;
+  std::vector<int> pts;
+  struct RtpMap {
+    int pt;
+    std::string name;
+    int rate;
+  };
+  std::vector<RtpMap> rtpmaps;
+
+  for (auto raw : split(sdp, '\n')) {
+    const auto line = trim(raw);
+    if (line.size() < 2 || line[1] != '=') continue;
+    const char type = line[0];
+    const auto value = line.substr(2);
+    if (type == 'm') {
+      if (seen_audio) {
+        in_audio = false;  // only the first audio stream is ours
+        continue;
+      }
+      const auto w = words(value);
+      if (w.size() < 3 || w[0] != "audio") {
+        in_audio = false;
+        continue;
+      }
+      in_audio = seen_audio = true;
+      if (!to_int(w[1].substr(0, w[1].find('/')), media.port) || media.port < 0 ||
+          media.port > 65535) {
+        return make_error("bad m=audio port");
+      }
+      for (size_t i = 3; i < w.size(); ++i) {
+        int pt = 0;
+        if (!to_int(w[i], pt) || pt < 0 || pt > 127) return make_error("bad payload type");
+        pts.push_back(pt);
+      }
+    } else if (type == 'c') {
+      std::string address;
+      if (!connection_address(value, address)) return make_error("bad c= line");
+      if (!seen_audio) session_address = address;
+      else if (in_audio) media_address = address;  // ignore c= of later streams
+    } else if (type == 'a') {
+      if (seen_audio && !in_audio) continue;
+      Direction d;
+      if (parse_direction(value, d)) {
+        if (in_audio) {
+          media.direction = d;
+          media_direction_set = true;
+        } else {
+          session_direction = d;
+        }
+      } else if (in_audio && value.substr(0, 7) == "rtpmap:") {
+        const auto rest = value.substr(7);
+        const auto space = rest.find(' ');
+        if (space == std::string_view::npos) continue;
+        int pt = 0;
+        if (!to_int(rest.substr(0, space), pt)) continue;
+        const auto enc = split(trim(rest.substr(space + 1)), '/');
+        int rate = 8000;
+        if (enc.size() >= 2 && !to_int(enc[1], rate)) continue;
+        rtpmaps.push_back({pt, upper(enc[0]), rate});
+      }
+    }
+  }
+  if (!seen_audio) return make_error("no m=audio");
+  media.ip = !media_address.empty() ? media_address : session_address;
+  if (media.ip.empty()) return make_error("no c= address for audio");
+  if (!media_direction_set) media.direction = session_direction;
+
+  for (int pt : pts) {
+    auto map = std::find_if(rtpmaps.begin(), rtpmaps.end(), [pt](const auto& m) {
+      return m.pt == pt;
+    });
+    if (map != rtpmaps.end()) {
+      if (map->name == "TELEPHONE-EVENT") {
+        if (map->rate == 8000 && media.telephone_event_pt < 0) media.telephone_event_pt = pt;
+        continue;
+      }
+      media.codecs.push_back({map->name, pt, map->rate});
+    } else if (pt == 0) {
+      media.codecs.push_back({"PCMU", 0, 8000});  // static types may omit a=rtpmap
+    } else if (pt == 8) {
+      media.codecs.push_back({"PCMA", 8, 8000});
+    } else if (pt < 96) {
+      media.codecs.push_back({"PT" + std::to_string(pt), pt, 8000});  // static, not ours
+    }
+  }
+  return media;
+}
+
+Result<Codec> choose_codec(const RemoteMedia& remote, const std::vector<Codec>& preferences) {
+  for (const auto& want : preferences) {
+    for (const auto& offered : remote.codecs) {
+      if (offered.name == want.name && offered.clock_rate == want.clock_rate) return offered;
+    }
+  }
+  return make_error("no common codec");
+}
+
+std::string build_sdp(const LocalSdp& local, std::string_view user_agent) {
+  const char* family = local.address.find(':') != std::string::npos ? "IP6" : "IP4";
+  std::ostringstream out;
+  out << "v=0\r\n"
+      << "o=- " << local.session_id << ' ' << local.version << " IN " << family << ' '
+      << local.address << "\r\n"
+      << "s=" << (user_agent.empty() ? std::string_view("-") : user_agent) << "\r\n"
+      << "c=IN " << family << ' ' << local.address << "\r\n"
+      << "t=0 0\r\n"
+      << "m=audio " << local.port << " RTP/AVP";
+  for (const auto& c : local.codecs) out << ' ' << c.payload_type;
+  if (local.telephone_event_pt >= 0) out << ' ' << local.telephone_event_pt;
+  out << "\r\n";
+  for (const auto& c : local.codecs) {
+    out << "a=rtpmap:" << c.payload_type << ' ' << c.name << '/' << c.clock_rate << "\r\n";
+  }
+  if (local.telephone_event_pt >= 0) {
+    out << "a=rtpmap:" << local.telephone_event_pt << " telephone-event/8000\r\n"
+        << "a=fmtp:" << local.telephone_event_pt << " 0-16\r\n";
+  }
+  out << "a=ptime:20\r\n"
+      << "a=" << to_string(local.direction) << "\r\n";
+  return out.str();
+}
+
+}  // namespace chalkbot::sip

@@ -1,0 +1,64 @@
+#pragma once
+// Our own small SDP offer/answer for one audio stream (RFC 3264 subset). sofia's soa is disabled:
+// we want exact control over the payload types (G.711 + telephone-event), hold direction and the
+// advertised address, and soa hides those behind its own session state. Pure functions, any thread.
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/result.h"
+
+namespace chalkbot::sip {
+
+enum class Direction { kSendRecv, kSendOnly, kRecvOnly, kInactive };
+const char* to_string(Direction direction);
+// What we answer to the remote's direction: sendonly -> recvonly, recvonly -> sendonly.
+Direction mirror(Direction direction);
+
+struct Codec {
+  std::string name;  // "PCMU", "PCMA" (encoding name as in a=rtpmap, upper case)
+  int payload_type = -1;
+  int clock_rate = 8000;
+  bool operator==(const Codec&) const = default;
+};
+
+// Codecs we can run, by name: PCMU (pt 0) and PCMA (pt 8).
+Result<Codec> known_codec(std::string_view name);
+// "PCMU,PCMA" -> [PCMU/0, PCMA/8]; unknown names are an error.
+Result<std::vector<Codec>> parse_codec_list(std::string_view list);
+
+// The remote side's audio as described by its offer or answer.
+struct RemoteMedia {
+  std::string ip;    // c= address (session or media level); "0.0.0.0" means hold (RFC 2543)
+  int port = 0;      // m=audio port; 0 means the stream was rejected
+  std::vector<Codec> codecs;  // offered audio codecs in the remote's order (telephone-event excluded)
+  int telephone_event_pt = -1;  // telephone-event/8000 payload type, -1 if absent
+  Direction direction = Direction::kSendRecv;
+
+  // Held: sendonly/inactive, or the old-style c=0.0.0.0.
+  bool on_hold() const;
+};
+
+// Parses the first m=audio section of an SDP body. Errors on a missing c=/m=audio or bad numbers.
+Result<RemoteMedia> parse_sdp(std::string_view sdp);
+
+// First codec of `preferences` the remote offered (matching by name, static pts by number), with
+// the remote's payload type. Error if there is none in common (the caller answers 488).
+Result<Codec> choose_codec(const RemoteMedia& remote, const std::vector<Codec>& preferences);
+
+// Our side of a session description.
+struct LocalSdp {
+  std::string address;  // o= and c= (sip.public_address or the bind address, never guessed)
+  int port = 0;         // RTP port
+  std::vector<Codec> codecs;  // answer: exactly one; offer: preference order
+  int telephone_event_pt = -1;  // -1: do not offer/accept DTMF events
+  Direction direction = Direction::kSendRecv;
+  std::uint64_t session_id = 0;
+  std::uint64_t version = 0;  // bump on every changed description in the same session
+};
+
+// Builds the SDP text (CRLF line ends). IPv6 addresses get "IN IP6".
+std::string build_sdp(const LocalSdp& local, std::string_view user_agent = "Chalkbot");
+
+}  // namespace chalkbot::sip

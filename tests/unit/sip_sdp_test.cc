@@ -1,0 +1,154 @@
+#include <gtest/gtest.h>
+
+#include "sip/access.h"
+#include "sip/sdp.h"
+
+namespace chalkbot::sip {
+namespace {
+
+constexpr const char* kOffer =
+    "v=0\r\n"
+    "o=user1 53655765 2353687637 IN IP4 192.0.2.10\r\n"
+    "s=-\r\n"
+    "c=IN IP4 192.0.2.10\r\n"
+    "t=0 0\r\n"
+    "m=audio 6000 RTP/AVP 8 0 18 101\r\n"
+    "a=rtpmap:8 PCMA/8000\r\n"
+    "a=rtpmap:0 PCMU/8000\r\n"
+    "a=rtpmap:18 G729/8000\r\n"
+    "a=rtpmap:101 telephone-event/8000\r\n"
+    "a=fmtp:101 0-15\r\n"
+    "a=sendrecv\r\n";
+
+TEST(SipSdp, ParsesOfferWithTelephoneEvent) {
+  auto media = parse_sdp(kOffer);
+  ASSERT_TRUE(media.ok()) << media.error().message;
+  EXPECT_EQ(media->ip, "192.0.2.10");
+  EXPECT_EQ(media->port, 6000);
+  ASSERT_EQ(media->codecs.size(), 3u);
+  EXPECT_EQ(media->codecs[0], (Codec{"PCMA", 8, 8000}));
+  EXPECT_EQ(media->codecs[1], (Codec{"PCMU", 0, 8000}));
+  EXPECT_EQ(media->codecs[2].name, "G729");
+  EXPECT_EQ(media->telephone_event_pt, 101);
+  EXPECT_EQ(media->direction, Direction::kSendRecv);
+  EXPECT_FALSE(media->on_hold());
+}
+
+TEST(SipSdp, StaticPayloadTypesWithoutRtpmapAndMediaLevelConnection) {
+  auto media = parse_sdp(
+      "v=0\nc=IN IP4 10.0.0.1\nt=0 0\nm=video 5000 RTP/AVP 31\nc=IN IP4 10.9.9.9\n"
+      "m=audio 7000 RTP/AVP 0 96\nc=IN IP4 10.0.0.2\na=rtpmap:96 telephone-event/8000\n"
+      "a=sendonly\nm=audio 8000 RTP/AVP 8\nc=IN IP4 10.0.0.3\n");
+  ASSERT_TRUE(media.ok()) << media.error().message;
+  EXPECT_EQ(media->ip, "10.0.0.2");
+  EXPECT_EQ(media->port, 7000);
+  ASSERT_EQ(media->codecs.size(), 1u);
+  EXPECT_EQ(media->codecs[0].name, "PCMU");
+  EXPECT_EQ(media->telephone_event_pt, 96);
+  EXPECT_EQ(media->direction, Direction::kSendOnly);
+  EXPECT_TRUE(media->on_hold());
+}
+
+TEST(SipSdp, HoldForms) {
+  auto old_style = parse_sdp("v=0\r\nc=IN IP4 0.0.0.0\r\nm=audio 6000 RTP/AVP 0\r\n");
+  ASSERT_TRUE(old_style.ok());
+  EXPECT_TRUE(old_style->on_hold());
+  auto session_inactive =
+      parse_sdp("v=0\r\nc=IN IP4 1.2.3.4\r\na=inactive\r\nm=audio 6000 RTP/AVP 0\r\n");
+  ASSERT_TRUE(session_inactive.ok());
+  EXPECT_EQ(session_inactive->direction, Direction::kInactive);
+  EXPECT_EQ(mirror(Direction::kSendOnly), Direction::kRecvOnly);
+  EXPECT_EQ(mirror(Direction::kRecvOnly), Direction::kSendOnly);
+  EXPECT_EQ(mirror(Direction::kInactive), Direction::kInactive);
+}
+
+TEST(SipSdp, RejectsBrokenBodies) {
+  EXPECT_FALSE(parse_sdp("").ok());
+  EXPECT_FALSE(parse_sdp("v=0\r\nc=IN IP4 1.2.3.4\r\n").ok());               // no m=audio
+  EXPECT_FALSE(parse_sdp("v=0\r\nm=audio 6000 RTP/AVP 0\r\n").ok());         // no c=
+  EXPECT_FALSE(parse_sdp("v=0\r\nc=IN IP4 1.2.3.4\r\nm=audio x RTP/AVP 0\r\n").ok());
+  EXPECT_FALSE(parse_sdp("v=0\r\nc=IN IP4 1.2.3.4\r\nm=audio 99999 RTP/AVP 0\r\n").ok());
+  EXPECT_FALSE(parse_sdp("v=0\r\nc=IN IP4 1.2.3.4\r\nm=audio 1 RTP/AVP 300\r\n").ok());
+  EXPECT_FALSE(parse_sdp("v=0\r\nc=garbage\r\nm=audio 1 RTP/AVP 0\r\n").ok());
+}
+
+TEST(SipSdp, ChoosesByOurPreference) {
+  auto media = parse_sdp(kOffer);
+  ASSERT_TRUE(media.ok());
+  auto prefs = parse_codec_list("PCMU,PCMA");
+  ASSERT_TRUE(prefs.ok());
+  auto chosen = choose_codec(*media, *prefs);
+  ASSERT_TRUE(chosen.ok());
+  EXPECT_EQ(chosen->name, "PCMU");
+  auto only_pcmu = parse_codec_list("PCMU");
+  auto pcma_offer = parse_sdp("v=0\r\nc=IN IP4 1.2.3.4\r\nm=audio 6000 RTP/AVP 8\r\n");
+  ASSERT_TRUE(pcma_offer.ok());
+  EXPECT_FALSE(choose_codec(*pcma_offer, *only_pcmu).ok());
+  EXPECT_FALSE(parse_codec_list("PCMU,OPUS").ok());
+}
+
+TEST(SipSdp, BuildsAnswerThatParsesBack) {
+  LocalSdp local;
+  local.address = "203.0.113.5";
+  local.port = 20000;
+  local.codecs = {{"PCMA", 8, 8000}};
+  local.telephone_event_pt = 101;
+  local.direction = Direction::kRecvOnly;
+  local.session_id = 42;
+  local.version = 3;
+  const std::string sdp = build_sdp(local);
+  EXPECT_NE(sdp.find("o=- 42 3 IN IP4 203.0.113.5\r\n"), std::string::npos) << sdp;
+  EXPECT_NE(sdp.find("c=IN IP4 203.0.113.5\r\n"), std::string::npos);
+  EXPECT_NE(sdp.find("m=audio 20000 RTP/AVP 8 101\r\n"), std::string::npos);
+  EXPECT_NE(sdp.find("a=recvonly\r\n"), std::string::npos);
+  auto back = parse_sdp(sdp);
+  ASSERT_TRUE(back.ok());
+  EXPECT_EQ(back->ip, "203.0.113.5");
+  EXPECT_EQ(back->codecs, local.codecs);
+  EXPECT_EQ(back->telephone_event_pt, 101);
+  EXPECT_EQ(back->direction, Direction::kRecvOnly);
+
+  local.address = "2001:db8::5";
+  local.telephone_event_pt = -1;
+  const std::string v6 = build_sdp(local);
+  EXPECT_NE(v6.find("c=IN IP6 2001:db8::5\r\n"), std::string::npos);
+  EXPECT_EQ(v6.find("telephone-event"), std::string::npos);
+}
+
+TEST(SipAccess, NetworksV4AndV6) {
+  auto nets = NetworkList::parse("127.0.0.0/8, 10.1.0.0/16,::1/128,2001:db8::/32,192.0.2.7");
+  ASSERT_TRUE(nets.ok()) << nets.error().message;
+  EXPECT_TRUE(nets->contains("127.0.0.1"));
+  EXPECT_TRUE(nets->contains("10.1.255.3"));
+  EXPECT_FALSE(nets->contains("10.2.0.1"));
+  EXPECT_TRUE(nets->contains("::1"));
+  EXPECT_TRUE(nets->contains("2001:db8:1::9"));
+  EXPECT_FALSE(nets->contains("2001:db9::1"));
+  EXPECT_TRUE(nets->contains("192.0.2.7"));
+  EXPECT_FALSE(nets->contains("192.0.2.8"));
+  EXPECT_TRUE(nets->contains("::ffff:127.0.0.1"));  // v4-mapped
+  EXPECT_FALSE(nets->contains("not an address"));
+  EXPECT_FALSE(nets->contains(""));
+
+  auto odd = NetworkList::parse("172.16.0.0/12");
+  ASSERT_TRUE(odd.ok());
+  EXPECT_TRUE(odd->contains("172.31.1.1"));
+  EXPECT_FALSE(odd->contains("172.32.0.1"));
+  EXPECT_FALSE(NetworkList::parse("10.0.0.0/33").ok());
+  EXPECT_FALSE(NetworkList::parse("10.0.0/8").ok());
+  EXPECT_FALSE(NetworkList::parse("::1/129").ok());
+  auto empty = NetworkList::parse("");
+  ASSERT_TRUE(empty.ok());
+  EXPECT_FALSE(empty->contains("127.0.0.1"));
+}
+
+TEST(SipAccess, CallerFilter) {
+  EXPECT_TRUE(CallerFilter("").admits("sip:anyone@example.com"));
+  CallerFilter filter("alice@, @trusted.example");
+  EXPECT_TRUE(filter.admits("sip:alice@example.com"));
+  EXPECT_TRUE(filter.admits("sip:bob@trusted.example"));
+  EXPECT_FALSE(filter.admits("sip:bob@example.com"));
+}
+
+}  // namespace
+}  // namespace chalkbot::sip
