@@ -600,6 +600,11 @@ void MediaEngine::send_rtp(MediaSession& s, std::int64_t now_ns) {
   const bool latched = s.latched_len_ != 0;
   const void* to = latched ? s.latched_.data() : s.remote_.addr.data();
   const std::uint32_t to_len = latched ? s.latched_len_ : s.remote_.addr_len;
+  if (audio && h.marker) {
+    // Stamped before sendto so that whoever receives the packet already sees the new spurt.
+    s.spurt_start_ns_.store(now_ns, std::memory_order_relaxed);
+    s.talk_spurts_.fetch_add(1, std::memory_order_release);
+  }
   const ssize_t sent =
       ::sendto(s.rtp_fd_, tx_buf_.data(), size, 0, static_cast<const sockaddr*>(to), to_len);
   // Sequence and timestamp advance even when the send failed: the peer sees a loss, not a jump.
@@ -609,10 +614,6 @@ void MediaEngine::send_rtp(MediaSession& s, std::int64_t now_ns) {
   if (sent < 0) {
     s.send_errors_.fetch_add(1, std::memory_order_relaxed);
     return;
-  }
-  if (audio && h.marker) {
-    s.spurt_start_ns_.store(now_ns, std::memory_order_relaxed);
-    s.talk_spurts_.fetch_add(1, std::memory_order_release);
   }
   ++s.sr_packets_;
   s.sr_octets_ += static_cast<std::uint32_t>(kFrameSamples);
