@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "agent/voice_turn.h"
+#include "core/build_config.h"
 #include "core/clock.h"
 #include "core/config.h"
 #include "core/ids.h"

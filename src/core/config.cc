@@ -224,6 +224,8 @@ void declare_options(OptionTable& t, Settings& s) {
   t.integer("sip.max_calls", sip.max_calls, 50, 1, 100000,
             "concurrent calls; more get 503 with Retry-After");
   t.integer("sip.retry_after_s", sip.retry_after_s, 5, 1, 3600, "Retry-After sent with 503");
+  t.integer("sip.answer_delay_ms", sip.answer_delay_ms, 0, 0, 60000,
+            "ring (180 Ringing) this long before answering; 0 answers at once");
   t.text("sip.allow_networks", sip.allow_networks, "127.0.0.0/8,::1/128",
          "comma list of networks (CIDR) allowed to call; others get 403");
   t.text("sip.allow_callers", sip.allow_callers, "",

@@ -60,6 +60,7 @@ struct SipSettings {
   std::string public_address;  // address put in SDP and Contact ('' = bind_address)
   int max_calls = 0;           // further INVITEs get 503 + Retry-After
   int retry_after_s = 0;
+  int answer_delay_ms = 0;     // ring (180) this long before answering
   std::string allow_networks;  // comma list of CIDRs allowed to call; others get 403
   std::string allow_callers;   // comma list of caller URI substrings ('' = any caller)
   int session_expires_s = 0;   // RFC 4028 session timer (0 = off)

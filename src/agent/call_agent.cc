@@ -1,0 +1,284 @@
+#include "agent/call_agent.h"
+
+#include <chrono>
+#include <thread>
+
+#include "core/clock.h"
+#include "core/log.h"
+#include "speech/vad/endpointer.h"
+#include "speech/vad/webrtc_vad.h"
+
+namespace chalkbot {
+namespace {
+
+using namespace std::chrono_literals;
+
+// Wall-clock ms of the moment the audio at endpointer position `position_ms` was heard, given
+// that the audio at `now_position_ms` is being heard now.
+std::int64_t heard_at(std::int64_t position_ms, std::int64_t now_position_ms) {
+  return wall_ms() - (now_position_ms - position_ms);
+}
+
+// The last answer, for the DTMF "repeat" action: written by the speaker, read by the agent.
+class LastAnswer {
+ public:
+  void set(std::string text) {
+    std::lock_guard lock(mutex_);
+    text_ = std::move(text);
+  }
+  std::string get() const {
+    std::lock_guard lock(mutex_);
+    return text_;
+  }
+
+ private:
+  mutable std::mutex mutex_;
+  std::string text_;
+};
+
+}  // namespace
+
+CallAgent::CallAgent(const CallServices& services, CallInfo info,
+                     std::shared_ptr<MediaSession> media, std::function<void()> hang_up)
+    : services_(services), info_(std::move(info)), media_(std::move(media)),
+      hang_up_(std::move(hang_up)) {}
+
+void CallAgent::remote_ended(const std::string& reason) {
+  {
+    std::lock_guard lock(reason_mutex_);
+    remote_reason_ = reason;
+  }
+  remote_ended_ = true;
+}
+
+void CallAgent::drain() { draining_ = true; }
+
+std::string CallAgent::run() {
+  const Settings& settings = services_.settings;
+  const FlowSettings& flow = settings.flow;
+  ConversationStore& store = services_.store;
+
+  if (auto begun = store.begin_call({info_.id, info_.from, info_.to, wall_ms(), {}, ""});
+      !begun) {
+    spdlog::error("call {}: cannot store the call: {}", info_.id, begun.error().message);
+    hang_up_();
+    media_->close();
+    return "store_error";
+  }
+  auto vad = make_webrtc_vad(kTelephoneRate, settings.vad.mode);
+  if (!vad) {
+    spdlog::error("call {}: {}", info_.id, vad.error().message);
+    hang_up_();
+    media_->close();
+    (void)store.end_call(info_.id, wall_ms(), "vad_error");
+    return "vad_error";
+  }
+  UtteranceDetector detector(std::move(*vad), EndpointerConfig::from(settings.vad));
+  Conversation conversation(services_.model, store, settings, info_.id);
+  LastAnswer last_answer;
+  // Declared last so it is destroyed first: its jobs use the objects above.
+  Speaker speaker(*media_, services_.tts, services_.prompts);
+
+  std::string reason;
+  bool say_farewell = true;
+  std::unique_ptr<AsrStream> asr;
+  std::size_t asr_fed = 0;         // utterance samples already given to the ASR
+  bool heard_over_bot = false;     // the current utterance began while the bot was talking
+  int silent_prompts = 0;
+  bool was_quiet = false;
+  auto talking_since = SteadyClock::now();
+  const auto deadline = SteadyClock::now() + std::chrono::seconds(flow.max_call_s);
+  const Frame silence{};
+
+  const auto listen_afresh = [&] {
+    detector.reset();
+    asr.reset();
+    asr_fed = 0;
+    heard_over_bot = false;
+  };
+  const auto feed_asr = [&] {
+    const auto& utterance = detector.utterance();
+    if (!asr || asr_fed >= utterance.size()) return;
+    asr->accept(Samples(utterance).subspan(asr_fed));
+    asr_fed = utterance.size();
+  };
+  const auto answer = [&](std::string question, StageTimes times) {
+    speaker.post([&, question = std::move(question), times](Speaker& s,
+                                                            const CancelToken& cancel) mutable {
+      MediaSession& media = s.media();
+      AnswerCallbacks callbacks;
+      callbacks.on_sentence = [&](const std::string& sentence) {
+        const auto spurts_before = media.talk_spurts();
+        const bool first = !times.tts_first_audio;
+        const bool spoken =
+            s.say(sentence, cancel, [&] { if (!times.tts_first_audio) times.tts_first_audio = wall_ms(); });
+        if (first && times.tts_first_audio) {
+          // The first packet of this answer leaves within a tick or two of being queued.
+          for (int i = 0; i < 20 && media.talk_spurts() == spurts_before; ++i) {
+            std::this_thread::sleep_for(5ms);
+          }
+          if (auto sent = media.first_audio_packet_sent_at();
+              sent && media.talk_spurts() != spurts_before) {
+            const auto ago = std::chrono::duration_cast<Millis>(SteadyClock::now() - *sent);
+            times.first_rtp_out = wall_ms() - ago.count();
+          }
+        }
+        return spoken;
+      };
+      auto result = conversation.answer(question, times, callbacks, cancel);
+      if (!result) {
+        spdlog::error("call {}: turn not stored: {}", info_.id, result.error().message);
+        return;
+      }
+      if (!result->interrupted) last_answer.set(result->text);
+    });
+  };
+
+  speaker.post([&](Speaker& s, const CancelToken& cancel) { s.say(flow.greeting, cancel); });
+
+  Frame frame;
+  while (reason.empty()) {
+    if (remote_ended_) {
+      std::lock_guard lock(reason_mutex_);
+      reason = remote_reason_;
+      say_farewell = false;
+      break;
+    }
+    if (SteadyClock::now() >= deadline) {
+      reason = "max_duration";
+      break;
+    }
+    if (media_->inactive()) {
+      reason = "rtp_timeout";
+      say_farewell = false;
+      break;
+    }
+    const bool in_speech = detector.endpointer().state() == Endpointer::State::kInSpeech;
+    if (draining_ && speaker.quiet() && !in_speech) {
+      reason = "shutdown";
+      break;
+    }
+
+    media_->wait_for_input(20ms);
+    while (auto digit = media_->pop_dtmf()) {
+      spdlog::info("call {}: DTMF {}", info_.id, *digit);
+      const DtmfAction action = services_.flow.action_for(*digit);
+      if (action == DtmfAction::kHangup) reason = "dtmf_hangup";
+      if (action == DtmfAction::kRepeat) {
+        speaker.interrupt();
+        listen_afresh();
+        const std::string text = last_answer.get();
+        if (!text.empty()) {
+          speaker.post([text](Speaker& s, const CancelToken& cancel) { s.say(text, cancel); });
+        }
+      }
+    }
+    if (!reason.empty()) break;
+
+    // The bot's turns frame the listening: when it stops talking, the no-input clock restarts.
+    const bool quiet = speaker.quiet();
+    if (quiet && !was_quiet && !in_speech) listen_afresh();
+    if (!quiet && was_quiet) talking_since = SteadyClock::now();
+    was_quiet = quiet;
+
+    while (reason.empty() && media_->pop_frame(frame)) {
+      const bool bot_talking = !speaker.quiet();
+      // Right after the bot starts talking its own echo may come back: hear silence instead.
+      const bool echo_guard =
+          bot_talking && SteadyClock::now() - talking_since < Millis(flow.echo_guard_ms);
+      auto event = detector.push(echo_guard ? Samples(silence) : Samples(frame));
+      if (!event) {
+        spdlog::warn("call {}: VAD: {}", info_.id, event.error().message);
+        continue;
+      }
+      const Endpointer& endpointer = detector.endpointer();
+      switch (*event) {
+        case EndpointEvent::kSpeechStarted: {
+          heard_over_bot = bot_talking;
+          auto stream = services_.asr.open(kTelephoneRate);
+          if (stream) {
+            asr = std::move(*stream);
+            feed_asr();
+          } else {
+            spdlog::error("call {}: ASR: {}", info_.id, stream.error().message);
+          }
+          break;
+        }
+        case EndpointEvent::kNone:
+          if (endpointer.state() != Endpointer::State::kInSpeech) break;
+          feed_asr();
+          if (heard_over_bot && flow.barge_in && bot_talking &&
+              endpointer.position_ms() - endpointer.times().onset_ms >= flow.barge_in_min_ms) {
+            // Barge-in: long enough to be the caller talking, not a click or a cough.
+            spdlog::info("call {}: barge-in", info_.id);
+            speaker.interrupt();
+            heard_over_bot = false;
+          }
+          break;
+        case EndpointEvent::kNoInput:
+          listen_afresh();
+          if (!quiet) break;
+          if (++silent_prompts > flow.max_silent_prompts) {
+            reason = "silence";
+          } else {
+            speaker.post(
+                [&](Speaker& s, const CancelToken& cancel) { s.say(flow.reprompt, cancel); });
+          }
+          break;
+        case EndpointEvent::kSpeechEnded:
+        case EndpointEvent::kMaxUtterance: {
+          if (heard_over_bot || !asr) {
+            // A short noise over the bot's speech (or barge-in is off): not a question.
+            listen_afresh();
+            break;
+          }
+          const UtteranceTimes& at = endpointer.times();
+          const std::int64_t now_position = endpointer.position_ms();
+          StageTimes times;
+          times.speech_start = heard_at(at.onset_ms, now_position);
+          times.speech_end = heard_at(at.speech_end_ms, now_position);
+          times.endpoint = wall_ms();
+          const Status finished = asr->finish();
+          times.asr_done = wall_ms();
+          std::string text = finished ? asr->result() : std::string();
+          if (!finished) spdlog::warn("call {}: ASR: {}", info_.id, finished.error().message);
+          listen_afresh();
+          if (text.empty()) break;
+          spdlog::info("call {}: caller said: {}", info_.id, text);
+          silent_prompts = 0;
+          if (services_.flow.is_goodbye(text)) {
+            if (auto stored = store.append_turn({info_.id, 0, "user", text, false, times});
+                !stored) {
+              spdlog::error("call {}: turn not stored: {}", info_.id, stored.error().message);
+            }
+            reason = "caller_goodbye";
+            break;
+          }
+          answer(std::move(text), times);
+          break;
+        }
+      }
+    }
+  }
+
+  spdlog::info("call {}: ending ({})", info_.id, reason);
+  asr.reset();
+  if (say_farewell) {
+    speaker.interrupt();
+    speaker.post([&](Speaker& s, const CancelToken& cancel) {
+      if (s.say(flow.farewell, cancel)) s.wait_played(cancel);
+    });
+    const auto farewell_deadline = SteadyClock::now() + 15s;
+    while (!speaker.quiet() && !remote_ended_ && SteadyClock::now() < farewell_deadline) {
+      std::this_thread::sleep_for(20ms);
+    }
+  }
+  if (!remote_ended_) hang_up_();
+  if (auto ended = store.end_call(info_.id, wall_ms(), reason); !ended) {
+    spdlog::error("call {}: end not stored: {}", info_.id, ended.error().message);
+  }
+  media_->close();
+  return reason;
+}
+
+}  // namespace chalkbot

@@ -1,0 +1,136 @@
+#include "agent/speaker.h"
+
+#include <chrono>
+
+#include "core/log.h"
+
+namespace chalkbot {
+namespace {
+
+using namespace std::chrono_literals;
+
+// The speaker stays this far ahead of playback: enough to ride out a slow sentence, little enough
+// that a barge-in throws away little synthesis work.
+constexpr int kQueueAheadMs = 4000;
+constexpr auto kPoll = 10ms;
+
+}  // namespace
+
+PromptCache::PromptCache(Tts& tts, const std::vector<std::string>& texts) {
+  for (const auto& text : texts) {
+    if (text.empty() || audio_.contains(text)) continue;
+    auto audio = synthesize_all(tts, text, kTelephoneRate);
+    if (audio) {
+      audio_.emplace(text, std::move(*audio));
+    } else {
+      spdlog::warn("prompt not cached ({}): {}", audio.error().message, text);
+    }
+  }
+}
+
+const Audio* PromptCache::find(const std::string& text) const {
+  const auto it = audio_.find(text);
+  return it == audio_.end() ? nullptr : &it->second;
+}
+
+Speaker::Speaker(MediaSession& media, Tts& tts, const PromptCache& prompts)
+    : media_(media), tts_(tts), prompts_(prompts), thread_([this] { loop(); }) {}
+
+Speaker::~Speaker() {
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+    current_.cancel();
+    jobs_.clear();
+  }
+  wake_.notify_all();
+  thread_.join();
+}
+
+void Speaker::post(Job job) {
+  {
+    std::lock_guard lock(mutex_);
+    jobs_.push_back(std::move(job));
+  }
+  wake_.notify_all();
+}
+
+void Speaker::interrupt() {
+  {
+    std::lock_guard lock(mutex_);
+    current_.cancel();
+    jobs_.clear();
+    clear_requested_ = true;
+  }
+  wake_.notify_all();
+}
+
+bool Speaker::busy() const {
+  std::lock_guard lock(mutex_);
+  return running_job_ || !jobs_.empty();
+}
+
+void Speaker::loop() {
+  std::unique_lock lock(mutex_);
+  while (true) {
+    wake_.wait(lock, [this] { return stopping_ || clear_requested_ || !jobs_.empty(); });
+    if (clear_requested_) {
+      clear_requested_ = false;
+      media_.clear_playback();
+    }
+    if (stopping_) return;
+    if (jobs_.empty()) continue;
+    Job job = std::move(jobs_.front());
+    jobs_.erase(jobs_.begin());
+    current_ = CancelToken{};
+    const CancelToken cancel = current_;
+    running_job_ = true;
+    lock.unlock();
+    job(*this, cancel);
+    media_.flush_audio();
+    lock.lock();
+    running_job_ = false;
+  }
+}
+
+bool Speaker::play(Samples audio_8k, const CancelToken& cancel) {
+  while (!audio_8k.empty()) {
+    if (cancel.cancelled()) return false;
+    const std::size_t accepted = media_.enqueue_audio(audio_8k);
+    audio_8k = audio_8k.subspan(accepted);
+    if (!audio_8k.empty()) std::this_thread::sleep_for(kPoll);  // queue full: let it play
+  }
+  return !cancel.cancelled();
+}
+
+bool Speaker::say(const std::string& text, const CancelToken& cancel,
+                  const std::function<void()>& on_first_audio) {
+  // Stay only a few seconds ahead of the caller's ear before synthesizing more.
+  while (media_.queued_ms() > kQueueAheadMs) {
+    if (cancel.cancelled()) return false;
+    std::this_thread::sleep_for(kPoll);
+  }
+  bool first = true;
+  const auto queue = [&](Samples chunk) {
+    if (first && on_first_audio) on_first_audio();
+    first = false;
+    return play(chunk, cancel);
+  };
+  if (const Audio* cached = prompts_.find(text)) return queue(cached->samples);
+  // The TTS sink runs under the engine's lock: it only waits when the playback queue is full,
+  // which say()'s look-ahead limit above keeps from happening in practice.
+  auto status = tts_.synthesize(text, kTelephoneRate, queue, cancel);
+  if (!status) spdlog::warn("tts failed, sentence skipped: {}", status.error().message);
+  return !cancel.cancelled();
+}
+
+bool Speaker::wait_played(const CancelToken& cancel) {
+  media_.flush_audio();
+  while (media_.is_playing()) {
+    if (cancel.cancelled()) return false;
+    std::this_thread::sleep_for(kPoll);
+  }
+  return true;
+}
+
+}  // namespace chalkbot

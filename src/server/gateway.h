@@ -1,0 +1,58 @@
+#pragma once
+// The gateway between SIP and the call agents: admits calls, gives each a media session and an
+// agent thread, relays hang-ups and re-INVITEs, and drains on shutdown.
+#include <chrono>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <thread>
+
+#include "agent/call_agent.h"
+#include "media/media_engine.h"
+#include "sip/sip_endpoint.h"
+
+namespace chalkbot {
+
+class Gateway final : public sip::CallHandler {
+ public:
+  // `services` must outlive the gateway.
+  explicit Gateway(const CallServices& services);
+  ~Gateway() override;
+
+  // Starts the media thread and the SIP stack; returns once listening.
+  Status start();
+  int sip_port() const;
+  std::size_t active_calls() const;
+
+  // Joins the threads of calls that have ended. Call periodically from the owner's thread.
+  void reap();
+  // SIGTERM: new calls get 503, current calls finish their turn and say goodbye (up to `grace`),
+  // the rest get BYE; returns when every call has ended.
+  void drain(std::chrono::seconds grace);
+
+  // sip::CallHandler: on the SIP thread, never blocking.
+  sip::Admission on_invite(const sip::IncomingCall& call) override;
+  void on_established(sip::CallId id) override;
+  void on_media_changed(sip::CallId id, const sip::RemoteMedia& remote) override;
+  void on_ended(sip::CallId id, const sip::CallEnd& end) override;
+
+ private:
+  struct Call {
+    sip::IncomingCall invite;
+    std::shared_ptr<MediaSession> media;
+    std::unique_ptr<CallAgent> agent;
+    std::thread thread;   // the agent's; before the answer, the ringing delay's
+    std::atomic<bool> ended_before_answer{false};
+    std::atomic<bool> finished{false};
+  };
+
+  const CallServices& services_;
+  std::unique_ptr<MediaEngine> media_engine_;
+  std::unique_ptr<sip::SipEndpoint> sip_;
+  std::string media_ip_;
+
+  mutable std::mutex mutex_;
+  std::map<sip::CallId, std::shared_ptr<Call>> calls_;
+};
+
+}  // namespace chalkbot
