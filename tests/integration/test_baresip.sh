@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# baresip, a real softphone, calls `chalkbot serve`: it plays a spoken question after the greeting
+# and records what it hears. The answer audio holds speech that says the scripted answer, and the
+# call is stored with the recognised question and its timings.
+source "$(dirname "$0")/lib.sh"
+start_standin --script "$TESTS_DIR/data/standin_script.json"
+cd "$work"
+
+CHALKBOT_LLM_BASE_URL="$STANDIN_URL" CHALKBOT_STORE_PATH="$work/calls.db" CHALKBOT_SIP_PORT=0 \
+  "$CHALKBOT" serve >"$work/serve.out" 2>"$work/serve.err" &
+serve_pid=$!
+for _ in $(seq 100); do
+  port=$(sed -n 's/^chalkbot: listening on .*:\([0-9]*\)$/\1/p' "$work/serve.out")
+  [ -n "$port" ] && break
+  sleep 0.1
+done
+[ -n "$port" ] || { cat "$work/serve.err"; fail "serve did not start"; }
+
+# The caller's audio: 5 s of silence (the greeting plays), the question, then 10 s to listen.
+# baresip hangs up when the file ends.
+"$CHALKBOT" say "What is the capital of France?" -o "$work/q.wav" --rate 8000
+sox -n -r 8000 -c 1 -b 16 "$work/lead.wav" trim 0 5
+sox -n -r 8000 -c 1 -b 16 "$work/tail.wav" trim 0 10
+sox "$work/lead.wav" "$work/q.wav" "$work/tail.wav" "$work/caller.wav"
+
+sip_port=$(python3 -c 'import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+mkdir -p "$work/baresip" "$work/rec"
+cat >"$work/baresip/config" <<CFG
+sip_listen 127.0.0.1:$sip_port
+net_interface 127.0.0.1
+audio_source aufile,$work/caller.wav
+audio_player aubridge,nil
+ausrc_srate 8000
+auplay_srate 8000
+ausrc_channels 1
+auplay_channels 1
+module_path /usr/lib/baresip/modules
+module g711.so
+module aufile.so
+module aubridge.so
+module sndfile.so
+snd_path $work/rec
+module_tmp account.so
+module_app menu.so
+CFG
+echo "<sip:caller@127.0.0.1>;regint=0;audio_codecs=PCMU,PCMA" >"$work/baresip/accounts"
+timeout 60 baresip -f "$work/baresip" -e "/dial sip:bot@127.0.0.1:$port" -t 30 </dev/null \
+  >"$work/baresip.log" 2>&1 || true
+grep -q "Call established" "$work/baresip.log" || { tail "$work/baresip.log"; fail "baresip: call not established"; }
+pass "baresip call established"
+
+heard_file=$(ls "$work"/rec/*-dec.wav 2>/dev/null | head -1)
+[ -n "$heard_file" ] || fail "baresip recorded nothing"
+# What the caller heard after its question (greeting 0-5 s, question 5-7 s): the answer.
+sox "$heard_file" "$work/answer.wav" trim 7
+rms=$(sox "$work/answer.wav" -n stat 2>&1 | awk '/RMS +amplitude/ {print $3}')
+at_least "$rms" 0.01 || fail "the answer audio is silent (RMS $rms)"
+heard=$("$CHALKBOT" transcribe "$work/answer.wav")
+echo "caller heard: $heard"
+recall=$(word_recall "The capital of France is Paris. It is a beautiful city." "$heard")
+at_least "$recall" 0.5 || fail "the answer audio does not say the scripted answer (recall $recall)"
+pass "the answer audio holds speech (RMS $rms) saying the scripted answer (recall $recall)"
+
+kill -TERM $serve_pid; wait $serve_pid || fail "serve exited with $? on SIGTERM"
+question=$(sqlite3 "$work/calls.db" "select text from turns where role='user' limit 1")
+echo "stored question: $question"
+[[ "$question" == *capital* ]] || fail "the stored question is not the one asked: '$question'"
+timed=$(sqlite3 "$work/calls.db" "select count(*) from turns where role='assistant' and
+  first_rtp_out_ms >= tts_first_audio_ms and tts_first_audio_ms >= llm_first_token_ms and
+  llm_first_token_ms >= asr_done_ms and asr_done_ms >= endpoint_ms and endpoint_ms >= speech_end_ms")
+[ "$timed" = 1 ] || fail "the answer turn lacks ordered stage timings"
+ended=$(sqlite3 "$work/calls.db" "select end_reason from calls")
+[ -n "$ended" ] || fail "the call has no end reason"
+pass "call stored: question '$question', ordered stage timings, ended ($ended)"
