@@ -269,7 +269,7 @@ void declare_options(OptionTable& t, Settings& s) {
   t.text("flow.dtmf_actions", flow.dtmf_actions, "0=repeat,#=hangup",
          "comma list of key=action (actions: repeat, hangup)");
   t.boolean("flow.barge_in", flow.barge_in, true, "caller speech interrupts the bot");
-  t.integer("flow.barge_in_min_ms", flow.barge_in_min_ms, 200, 0, 5000,
+  t.integer("flow.barge_in_min_ms", flow.barge_in_min_ms, 120, 0, 5000,
             "speech must last this long to interrupt (guards against noises)");
   t.integer("flow.echo_guard_ms", flow.echo_guard_ms, 250, 0, 5000,
             "after the bot starts speaking, ignore caller audio this long (its own echo)");

@@ -29,6 +29,20 @@ constexpr std::uint64_t kMaxCatchUpTicks = 5;  // after a stall, burst at most t
 constexpr int kMaxReadsPerWakeup = 32;         // fairness between sockets
 constexpr int kSilentPayloadType = 13;         // comfort noise: counts as activity, not audio
 constexpr char kCname[] = "chalkbot";
+constexpr std::uint8_t kDtmfVolume = 10;  // RFC 4733 volume field: -10 dBm0, a typical key press
+constexpr int kDtmfEndPackets = 3;        // RFC 4733 §2.5.1.4: the end packet goes out 3 times
+constexpr int kDtmfGapTicks = 2;          // 40 ms between presses: receivers that detect tones
+                                          // (not events) need a pause to see two presses
+
+// '0'-'9', '*', '#', 'A'-'D' (any case) to the RFC 4733 event code; -1 for anything else.
+int dtmf_char_to_event(char digit) {
+  if (digit >= '0' && digit <= '9') return digit - '0';
+  if (digit == '*') return 10;
+  if (digit == '#') return 11;
+  if (digit >= 'A' && digit <= 'D') return 12 + (digit - 'A');
+  if (digit >= 'a' && digit <= 'd') return 12 + (digit - 'a');
+  return -1;
+}
 
 std::int64_t steady_ns() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(SteadyClock::now().time_since_epoch())
@@ -279,6 +293,26 @@ void MediaSession::flush_audio() {
 void MediaSession::clear_playback() {
   partial_len_.store(0, std::memory_order_relaxed);
   clear_until_.store(playback_.write_index(), std::memory_order_release);
+}
+
+Status MediaSession::send_dtmf(char digit, int duration_ms) {
+  const int event = dtmf_char_to_event(digit);
+  if (event < 0) return make_error(std::string("not a DTMF key: '") + digit + "'");
+  if (duration_ms < 40 || duration_ms > 5000) {
+    return make_error("DTMF duration " + std::to_string(duration_ms) + " ms is not in 40..5000");
+  }
+  {
+    std::lock_guard lock(control_mu_);
+    if (!pending_remote_.started) return make_error("media session not started");
+    if (pending_remote_.telephone_event_pt < 0) {
+      return make_error("the peer did not negotiate telephone-event (RFC 4733)");
+    }
+  }
+  const DtmfPress press{static_cast<std::uint8_t>(event),
+                        static_cast<std::uint16_t>(samples_per_ms(kTelephoneRate, duration_ms))};
+  if (!dtmf_out_.try_push(press)) return make_error("too many DTMF key presses queued");
+  dtmf_queued_.fetch_add(1, std::memory_order_release);
+  return {};
 }
 
 int MediaSession::queued_ms() const {
@@ -576,6 +610,8 @@ void MediaEngine::send_rtp(MediaSession& s, std::int64_t now_ns) {
     s.cleared_ = clear;
     s.in_spurt_ = false;  // what follows a barge-in is a new spurt
   }
+  bool hold_audio = false;  // between two key presses: silence, the audio queued after waits
+  if (send_dtmf_packet(s, hold_audio)) return;  // a key press replaces this tick's audio
   const G711Law law = law_of(s.remote_.payload_type);
   std::array<std::uint8_t, kFrameSamples> payload{};
   RtpHeader h;
@@ -584,7 +620,7 @@ void MediaEngine::send_rtp(MediaSession& s, std::int64_t now_ns) {
   h.timestamp = s.timestamp_;
   h.ssrc = s.ssrc_;
   bool audio = false;
-  if (Frame* f = s.playback_.front()) {
+  if (Frame* f = hold_audio ? nullptr : s.playback_.front()) {
     g711_encode_into(law, *f, payload);
     s.playback_.pop_front();
     audio = true;
@@ -597,14 +633,65 @@ void MediaEngine::send_rtp(MediaSession& s, std::int64_t now_ns) {
     h.marker = !s.sent_any_;  // the very first packet starts the stream
   }
   const std::size_t size = serialize_rtp(h, payload, tx_buf_);
-  const bool latched = s.latched_len_ != 0;
-  const void* to = latched ? s.latched_.data() : s.remote_.addr.data();
-  const std::uint32_t to_len = latched ? s.latched_len_ : s.remote_.addr_len;
   if (audio && h.marker) {
     // Stamped before sendto so that whoever receives the packet already sees the new spurt.
     s.spurt_start_ns_.store(now_ns, std::memory_order_relaxed);
     s.talk_spurts_.fetch_add(1, std::memory_order_release);
   }
+  transmit(s, size, payload.size());
+}
+
+bool MediaEngine::send_dtmf_packet(MediaSession& s, bool& hold_audio) {
+  MediaSession::DtmfTx& tx = s.dtmf_tx_;
+  if (!tx.active) {
+    if (tx.gap_ticks > 0) {
+      --tx.gap_ticks;
+      hold_audio = s.dtmf_out_.front() != nullptr;  // another press follows: keep the order
+      return false;
+    }
+    MediaSession::DtmfPress* next = s.dtmf_out_.front();
+    if (next == nullptr) return false;
+    tx.press = *next;
+    s.dtmf_out_.pop_front();
+    if (s.remote_.telephone_event_pt < 0) {
+      // A re-INVITE dropped telephone-event after the press was queued: nowhere to send it.
+      s.dtmf_sent_.fetch_add(1, std::memory_order_release);
+      return false;
+    }
+    tx.active = true;
+    tx.timestamp = s.timestamp_;
+    tx.elapsed = 0;
+    tx.end_sent = 0;
+  }
+  const bool first = tx.elapsed == 0;
+  if (tx.elapsed < tx.press.duration) {
+    tx.elapsed = static_cast<std::uint16_t>(
+        std::min<std::size_t>(tx.elapsed + kFrameSamples, tx.press.duration));
+  }
+  const bool end = tx.elapsed >= tx.press.duration;
+  const std::array<std::uint8_t, 4> payload{
+      tx.press.event, static_cast<std::uint8_t>((end ? 0x80 : 0) | kDtmfVolume),
+      static_cast<std::uint8_t>(tx.elapsed >> 8), static_cast<std::uint8_t>(tx.elapsed & 0xff)};
+  RtpHeader h;
+  h.payload_type = static_cast<std::uint8_t>(s.remote_.telephone_event_pt);
+  h.marker = first;
+  h.sequence = s.seq_;
+  h.timestamp = tx.timestamp;
+  h.ssrc = s.ssrc_;
+  if (end && ++tx.end_sent == kDtmfEndPackets) {
+    tx.active = false;
+    tx.gap_ticks = kDtmfGapTicks;
+    s.dtmf_sent_.fetch_add(1, std::memory_order_release);
+  }
+  s.in_spurt_ = false;  // audio after the press starts a new talk spurt (marker)
+  transmit(s, serialize_rtp(h, payload, tx_buf_), payload.size());
+  return true;
+}
+
+void MediaEngine::transmit(MediaSession& s, std::size_t size, std::size_t payload_size) {
+  const bool latched = s.latched_len_ != 0;
+  const void* to = latched ? s.latched_.data() : s.remote_.addr.data();
+  const std::uint32_t to_len = latched ? s.latched_len_ : s.remote_.addr_len;
   const ssize_t sent =
       ::sendto(s.rtp_fd_, tx_buf_.data(), size, 0, static_cast<const sockaddr*>(to), to_len);
   // Sequence and timestamp advance even when the send failed: the peer sees a loss, not a jump.
@@ -616,7 +703,7 @@ void MediaEngine::send_rtp(MediaSession& s, std::int64_t now_ns) {
     return;
   }
   ++s.sr_packets_;
-  s.sr_octets_ += static_cast<std::uint32_t>(kFrameSamples);
+  s.sr_octets_ += static_cast<std::uint32_t>(payload_size);
   s.packets_out_.fetch_add(1, std::memory_order_relaxed);
   s.bytes_out_.fetch_add(size, std::memory_order_relaxed);
 }

@@ -94,7 +94,20 @@ class MediaSession {
   void flush_audio();
   // Barge-in: everything queued so far is dropped before the next packet goes out.
   void clear_playback();
+  // RFC 4733 key press: '0'-'9', '*', '#', 'A'-'D' held for duration_ms (40..5000), sent on the
+  // telephone-event payload type given to start()/set_remote(). From the next tick the media
+  // thread sends the event's packets instead of audio (marker on the first, one per 20 ms, the end
+  // packet 3 times; same SSRC and sequence space; timestamp of the press start). Presses go out
+  // in order, 40 ms of silence apart; queued audio, even audio queued before, waits until the
+  // last queued press is over. Fails on an unknown digit or duration, when no telephone-event
+  // type was negotiated, or when kDtmfDigits presses are already waiting.
+  Status send_dtmf(char digit, int duration_ms = 100);
   // --- output observers: any thread ---
+  // Key presses queued with send_dtmf() and not completely sent yet.
+  bool dtmf_sending() const {
+    return dtmf_queued_.load(std::memory_order_acquire) !=
+           dtmf_sent_.load(std::memory_order_acquire);
+  }
   int queued_ms() const;
   bool is_playing() const { return queued_ms() > 0; }
 
@@ -115,6 +128,19 @@ class MediaSession {
   struct Endpoint {
     MediaSession* session;
     bool rtcp;
+  };
+  struct DtmfPress {
+    std::uint8_t event = 0;      // RFC 4733 event code 0..15
+    std::uint16_t duration = 0;  // in timestamp units (samples)
+  };
+  // The press the media thread is sending.
+  struct DtmfTx {
+    DtmfPress press;
+    std::uint32_t timestamp = 0;  // RTP timestamp of the press start, fixed for all its packets
+    std::uint16_t elapsed = 0;    // duration field of the last packet
+    int end_sent = 0;             // end packets sent (3 in all)
+    int gap_ticks = 0;            // ticks of audio/silence still owed before the next press
+    bool active = false;
   };
   struct Remote {
     std::array<std::uint8_t, 28> addr{};  // sockaddr_in or sockaddr_in6
@@ -152,6 +178,9 @@ class MediaSession {
   SpscRing<Frame> capture_{kCaptureFrames};
   SpscRing<char> dtmf_{kDtmfDigits};
   SpscRing<Frame> playback_{kPlaybackFrames};
+  SpscRing<DtmfPress> dtmf_out_{kDtmfDigits};
+  std::atomic<std::uint64_t> dtmf_queued_{0};  // written by the producer
+  std::atomic<std::uint64_t> dtmf_sent_{0};    // written by the media thread (sent or dropped)
   std::atomic<std::uint32_t> input_seq_{0};  // futex word: bumped on every input
   std::atomic<std::uint32_t> waiters_{0};
   std::atomic<std::uint64_t> clear_until_{0};  // playback_ write index at the last clear
@@ -184,6 +213,7 @@ class MediaSession {
   std::int64_t next_sr_ns_ = 0;
   JitterBuffer jitter_;
   DtmfReceiver dtmf_rx_;
+  DtmfTx dtmf_tx_;
 };
 
 class MediaEngine {
@@ -219,6 +249,10 @@ class MediaEngine {
   void on_rtp(MediaSession& s, std::size_t size, const void* from, std::uint32_t from_len,
               std::int64_t now_ns);
   void send_rtp(MediaSession& s, std::int64_t now_ns);
+  // True when this tick's packet was a DTMF event; hold_audio: send silence, not queued audio.
+  bool send_dtmf_packet(MediaSession& s, bool& hold_audio);
+  // Sends tx_buf_[0, size) to the peer and advances sequence, timestamp and stats.
+  void transmit(MediaSession& s, std::size_t size, std::size_t payload_size);
   void send_rtcp(MediaSession& s, std::int64_t now_ns);
   void release_pair(std::uint16_t rtp_port);
 

@@ -328,6 +328,18 @@ def tone_second():
     return TONE
 
 
+class QuietServer(ThreadingHTTPServer):
+    """Clients that hang up mid-request (cancelled streams, timeouts) are normal here: no traceback."""
+
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def handle_error(self, request, client_address):
+        if isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
+            return
+        super().handle_error(request, client_address)
+
+
 def main():
     global OPTIONS, SCRIPT
     parser = argparse.ArgumentParser(description=__doc__,
@@ -349,9 +361,7 @@ def main():
         with open(OPTIONS.script, encoding="utf-8") as f:
             SCRIPT = json.load(f)
 
-    ThreadingHTTPServer.daemon_threads = True
-    ThreadingHTTPServer.allow_reuse_address = True
-    server = ThreadingHTTPServer(("127.0.0.1", OPTIONS.port), Handler)
+    server = QuietServer(("127.0.0.1", OPTIONS.port), Handler)
     print("LISTENING %d" % server.server_address[1], flush=True)
     try:
         server.serve_forever(poll_interval=0.1)
