@@ -10,6 +10,7 @@
 #include <iostream>
 #include <sstream>
 
+#include "agent/engines.h"
 #include "agent/voice_turn.h"
 #include "core/build_config.h"
 #include "core/clock.h"
@@ -173,13 +174,14 @@ nlohmann::json bench_turn(const Settings& base, int turns) {
   settings.llm.base_url = standin.base_url();
   const std::string dir = testing::make_temp_dir();
   settings.store.path = dir + "/bench.db";
-  auto asr = make_asr(settings.asr);
-  auto tts = make_tts(settings.tts);
-  auto model = make_chat_model(settings.llm);
-  auto store = make_store(settings.store);
-  if (!asr || !tts || !model || !store) throw std::runtime_error("turn: provider set-up failed");
+  auto engines = open_engines(settings);
+  if (!engines) throw std::runtime_error(engines.error().message);
+  auto& asr = engines->asr;
+  auto& tts = engines->tts;
+  auto& model = engines->model;
+  auto& store = engines->store;
   // The question as a caller's phone would deliver it: synthesized, 8 kHz, G.711, with silence.
-  auto spoken = synthesize_all(**tts, "What is the capital of France?", kTelephoneRate);
+  auto spoken = synthesize_all(*tts, "What is the capital of France?", kTelephoneRate);
   if (!spoken) throw std::runtime_error(spoken.error().message);
   Audio question{kTelephoneRate, std::vector<Sample>(kTelephoneRate / 2, 0)};
   question.samples.insert(question.samples.end(), spoken->samples.begin(), spoken->samples.end());
@@ -189,11 +191,11 @@ nlohmann::json bench_turn(const Settings& base, int turns) {
   Stats asr_ms, llm_ms, tts_ms, after_endpoint;
   for (int i = 0; i < turns; ++i) {
     const std::string id = new_id();
-    if (!(*store)->begin_call({id, "bench", "chalkbot", wall_ms(), {}, ""})) {
+    if (!store->begin_call({id, "bench", "chalkbot", wall_ms(), {}, ""})) {
       throw std::runtime_error("store");
     }
-    Conversation conversation(**model, **store, settings, id);
-    auto turn = run_voice_turn(question, **asr, **tts, conversation, settings, kTelephoneRate);
+    Conversation conversation(*model, *store, settings, id);
+    auto turn = run_voice_turn(question, *asr, *tts, conversation, settings, kTelephoneRate);
     if (!turn) throw std::runtime_error(turn.error().message);
     const StageTimes& t = turn->times;
     if (!t.asr_done || !t.llm_first_token || !t.tts_first_audio) continue;

@@ -3,6 +3,7 @@
 #include <iostream>
 
 #include "agent/conversation.h"
+#include "agent/engines.h"
 #include "agent/voice_turn.h"
 #include "cli/cli.h"
 #include "core/clock.h"
@@ -82,19 +83,14 @@ void add_chat_commands(CLI::App& app, Context& context) {
     }
     auto input = read_wav(in_path);
     if (!input) return context.fail(input.error().message);
-    auto model = make_chat_model(settings->llm);
-    if (!model) return context.fail(model.error().message);
-    auto asr = make_asr(settings->asr);
-    if (!asr) return context.fail(asr.error().message);
-    auto tts = make_tts(settings->tts);
-    if (!tts) return context.fail(tts.error().message);
-    auto store = make_store(settings->store);
-    if (!store) return context.fail(store.error().message);
-    auto id = open_session(**store, session, "cli:turn");
+    auto engines = open_engines(*settings);
+    if (!engines) return context.fail(engines.error().message);
+    auto id = open_session(*engines->store, session, "cli:turn");
     if (!id) return context.fail(id.error().message);
 
-    Conversation conversation(**model, **store, *settings, *id);
-    auto result = run_voice_turn(*input, **asr, **tts, conversation, *settings, out_rate);
+    Conversation conversation(*engines->model, *engines->store, *settings, *id);
+    auto result =
+        run_voice_turn(*input, *engines->asr, *engines->tts, conversation, *settings, out_rate);
     if (!result) return context.fail(result.error().message);
     if (auto written = write_wav(out_path, result->answer_audio); !written) {
       return context.fail(written.error().message);

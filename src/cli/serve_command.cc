@@ -3,6 +3,7 @@
 #include <iostream>
 
 #include "agent/call_agent.h"
+#include "agent/engines.h"
 #include "cli/cli.h"
 #include "core/config.h"
 #include "core/log.h"
@@ -35,18 +36,14 @@ void add_serve_command(CLI::App& app, Context& context) {
     }
     auto flow = CallFlow::from(settings->flow);
     if (!flow) return context.fail(flow.error().message);
-    auto model = make_chat_model(settings->llm);
-    if (!model) return context.fail(model.error().message);
-    auto asr = make_asr(settings->asr);
-    if (!asr) return context.fail(asr.error().message);
-    auto tts = make_tts(settings->tts);
-    if (!tts) return context.fail(tts.error().message);
-    auto store = make_store(settings->store);
-    if (!store) return context.fail(store.error().message);
-    const PromptCache prompts(**tts, {settings->flow.greeting, settings->flow.reprompt,
-                                      settings->flow.farewell, kApology});
+    auto engines = open_engines(*settings);
+    if (!engines) return context.fail(engines.error().message);
+    const PromptCache prompts(*engines->tts, {settings->flow.greeting, settings->flow.reprompt,
+                                              settings->flow.farewell, kApology});
 
-    const CallServices services{**asr, **tts, **model, **store, *settings, *flow, prompts};
+    const CallServices services{*engines->asr,   *engines->tts, *engines->model,
+                                *engines->store, *settings,     *flow,
+                                prompts};
     Gateway gateway(services);
     if (auto started = gateway.start(); !started) {
       return context.fail("serve: " + started.error().message);

@@ -34,6 +34,28 @@ start_standin() {
   fail "the stand-in did not start"
 }
 
+# start_serve [global flags...]: starts `chalkbot serve` against the stand-in on a free SIP port,
+# with its store at $work/calls.db (override with CHALKBOT_STORE_PATH); sets SIP_PORT, serve_pid.
+start_serve() {
+  CHALKBOT_LLM_BASE_URL="$STANDIN_URL" CHALKBOT_STORE_PATH="${CHALKBOT_STORE_PATH:-$work/calls.db}" \
+    CHALKBOT_SIP_PORT=0 "$CHALKBOT" "$@" serve >"$work/serve.out" 2>>"$work/serve.err" &
+  serve_pid=$!
+  SIP_PORT=""
+  for _ in $(seq 100); do
+    SIP_PORT=$(sed -n 's/^chalkbot: listening on .*:\([0-9]*\)$/\1/p' "$work/serve.out")
+    [ -n "$SIP_PORT" ] && return 0
+    kill -0 "$serve_pid" 2>/dev/null || { cat "$work/serve.err"; fail "serve exited"; }
+    sleep 0.1
+  done
+  fail "serve did not start"
+}
+
+# stop_serve: SIGTERM, and the server must exit cleanly.
+stop_serve() {
+  kill -TERM "$serve_pid"
+  wait "$serve_pid" || fail "serve exited with $? on SIGTERM"
+}
+
 # to_phone IN OUT: what a caller's speech sounds like after a phone line: 8 kHz G.711 u-law.
 to_phone() {
   sox "$1" -r 8000 -c 1 -e u-law "$work/phone.$$.wav"

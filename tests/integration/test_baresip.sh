@@ -6,15 +6,8 @@ source "$(dirname "$0")/lib.sh"
 start_standin --script "$TESTS_DIR/data/standin_script.json"
 cd "$work"
 
-CHALKBOT_LLM_BASE_URL="$STANDIN_URL" CHALKBOT_STORE_PATH="$work/calls.db" CHALKBOT_SIP_PORT=0 \
-  "$CHALKBOT" serve >"$work/serve.out" 2>"$work/serve.err" &
-serve_pid=$!
-for _ in $(seq 100); do
-  port=$(sed -n 's/^chalkbot: listening on .*:\([0-9]*\)$/\1/p' "$work/serve.out")
-  [ -n "$port" ] && break
-  sleep 0.1
-done
-[ -n "$port" ] || { cat "$work/serve.err"; fail "serve did not start"; }
+start_serve
+port=$SIP_PORT
 
 # The caller's audio: 5 s of silence (the greeting plays), the question, then 10 s to listen.
 # baresip hangs up when the file ends.
@@ -61,7 +54,7 @@ recall=$(word_recall "The capital of France is Paris. It is a beautiful city." "
 at_least "$recall" 0.5 || fail "the answer audio does not say the scripted answer (recall $recall)"
 pass "the answer audio holds speech (RMS $rms) saying the scripted answer (recall $recall)"
 
-kill -TERM $serve_pid; wait $serve_pid || fail "serve exited with $? on SIGTERM"
+stop_serve
 question=$(sqlite3 "$work/calls.db" "select text from turns where role='user' limit 1")
 echo "stored question: $question"
 [[ "$question" == *capital* ]] || fail "the stored question is not the one asked: '$question'"
@@ -72,3 +65,25 @@ timed=$(sqlite3 "$work/calls.db" "select count(*) from turns where role='assista
 ended=$(sqlite3 "$work/calls.db" "select end_reason from calls")
 [ -n "$ended" ] || fail "the call has no end reason"
 pass "call stored: question '$question', ordered stage timings, ended ($ended)"
+
+# A silent caller: the bot reprompts, then says goodbye and hangs up (1 reprompt allowed here).
+CHALKBOT_STORE_PATH="$work/silent.db" start_serve --set flow.max_silent_prompts=1 \
+  --set vad.no_input_timeout_ms=1500
+port=$SIP_PORT
+sox -n -r 8000 -c 1 -b 16 "$work/silence.wav" trim 0 40
+sed -i "s|^audio_source .*|audio_source aufile,$work/silence.wav|" "$work/baresip/config"
+rm -f "$work"/rec/*
+timeout 60 baresip -f "$work/baresip" -e "/dial sip:bot@127.0.0.1:$port" -t 25 </dev/null \
+  >"$work/baresip2.log" 2>&1 || true
+# baresip stays up until -t: the call's own length is in its log.
+took=$(sed -n 's/.*terminated (duration: \([0-9]*\) secs).*/\1/p' "$work/baresip2.log" | head -1)
+[ -n "$took" ] || fail "baresip's call did not end"
+stop_serve
+reason=$(sqlite3 "$work/silent.db" "select end_reason from calls")
+[ "$reason" = silence ] || fail "a silent call ended with '$reason', not silence"
+[ "$took" -lt 20 ] || fail "the bot did not hang up on the silent caller ($took s)"
+heard=$("$CHALKBOT" transcribe "$(ls "$work"/rec/*-dec.wav | head -1)")
+echo "silent caller heard: $heard"
+recall=$(word_recall "are you still there thank you for calling goodbye" "$heard")
+at_least "$recall" 0.3 || fail "the reprompt and farewell were not heard (recall $recall)"
+pass "silent caller: reprompted, then the bot said goodbye and hung up after $took s"

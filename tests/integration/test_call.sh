@@ -7,16 +7,8 @@ start_standin --script "$TESTS_DIR/data/standin_script.json" --tokens-per-sec 40
 cd "$work"
 db="$work/calls.db"
 
-CHALKBOT_LLM_BASE_URL="$STANDIN_URL" CHALKBOT_STORE_PATH="$db" CHALKBOT_SIP_PORT=0 \
-  "$CHALKBOT" serve >"$work/serve.out" 2>"$work/serve.err" &
-serve_pid=$!
-for _ in $(seq 100); do
-  port=$(sed -n 's/^chalkbot: listening on .*:\([0-9]*\)$/\1/p' "$work/serve.out")
-  [ -n "$port" ] && break
-  sleep 0.1
-done
-[ -n "$port" ] || { cat "$work/serve.err"; fail "serve did not start"; }
-bot="sip:bot@127.0.0.1:$port"
+start_serve
+bot="sip:bot@127.0.0.1:$SIP_PORT"
 
 speak() { CHALKBOT_STORE_PATH="$work/say.db" "$CHALKBOT" say "$1" -o "$work/$2" --rate 8000 2>/dev/null; }
 speak "What is the capital of France?" capital.wav
@@ -102,8 +94,7 @@ for _ in $(seq 300); do
   [ "$(grep -c "caller said: .*capital" "$work/serve.err")" -gt "$asked" ] && break
   sleep 0.1
 done
-kill -TERM "$serve_pid"
-wait "$serve_pid" || fail "serve exited with $? after SIGTERM"
+stop_serve
 wait "$caller_pid" || true
 [ "$(json term.json "d['hung_up_by']")" = bot ] || { cat term.json; fail "the bot did not hang up"; }
 call=$(newest_call)

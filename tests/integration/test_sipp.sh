@@ -6,23 +6,6 @@ start_standin --script "$TESTS_DIR/data/standin_script.json"
 cd "$work"
 ln -s /usr/share/sip-tester pcap   # sipp's uac_pcap looks for pcap/g711a.pcap here
 
-# start_serve [--set ...]: starts the server on a free port; sets SIP_PORT and serve_pid.
-start_serve() {
-  CHALKBOT_LLM_BASE_URL="$STANDIN_URL" CHALKBOT_STORE_PATH="$work/calls.db" \
-    CHALKBOT_SIP_PORT=0 "$CHALKBOT" "$@" serve >"$work/serve.out" 2>"$work/serve.err" &
-  serve_pid=$!
-  for _ in $(seq 100); do
-    SIP_PORT=$(sed -n 's/^chalkbot: listening on .*:\([0-9]*\)$/\1/p' "$work/serve.out")
-    [ -n "$SIP_PORT" ] && return 0
-    kill -0 $serve_pid 2>/dev/null || { cat "$work/serve.err"; fail "serve exited"; }
-    sleep 0.1
-  done
-  fail "serve did not start"
-}
-stop_serve() {
-  kill -TERM "$serve_pid"
-  wait "$serve_pid" || fail "serve exited with $? on SIGTERM"
-}
 sipp_counts() {  # successful and failed call counts from the last line of the stat file
   python3 - "$work/$1.csv" <<'PY'
 import csv, sys

@@ -1,0 +1,24 @@
+#pragma once
+// The four engines a voice conversation needs, opened from the configuration in one place.
+#include <memory>
+
+#include "core/result.h"
+#include "core/settings.h"
+#include "llm/chat_model.h"
+#include "speech/asr/asr.h"
+#include "speech/tts/tts.h"
+#include "store/conversation_store.h"
+
+namespace chalkbot {
+
+struct Engines {
+  std::unique_ptr<ChatModel> model;
+  std::unique_ptr<Asr> asr;
+  std::unique_ptr<Tts> tts;
+  std::unique_ptr<ConversationStore> store;
+};
+
+// Opens every engine; the first failure is returned with the configuration key at fault.
+Result<Engines> open_engines(const Settings& settings);
+
+}  // namespace chalkbot
