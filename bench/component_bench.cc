@@ -254,22 +254,27 @@ int main(int argc, char** argv) {
   std::printf("Chalkbot component figures (this machine)\n");
   for (const char* corpus_name : {"librivox", "cards"}) {
     const auto& a = figures["asr_pocketsphinx_8k_ulaw"][corpus_name];
-    row(std::string("ASR pocketsphinx 8 kHz u-law WER, ") + corpus_name, a["wer"].get<double>() * 100, "%");
+    row(std::string("ASR pocketsphinx 8 kHz u-law WER, ") + corpus_name,
+        a["wer"].get<double>() * 100, "%");
     row(std::string("ASR real-time factor, ") + corpus_name, a["rtf"], "");
-    row(std::string("ASR end-of-utterance decode (median), ") + corpus_name, a["finish_ms_median"], "ms");
+    row(std::string("ASR end-of-utterance decode (median), ") + corpus_name, a["finish_ms_median"],
+        "ms");
   }
   for (const char* tts_name : {"tts_flite", "tts_espeak"}) {
     if (!figures.contains(tts_name) || figures[tts_name].contains("error")) continue;
-    row(std::string(tts_name) + " first audio (median)", figures[tts_name]["first_audio_ms_median"], "ms");
+    row(std::string(tts_name) + " first audio (median)", figures[tts_name]["first_audio_ms_median"],
+        "ms");
     row(std::string(tts_name) + " real-time factor at 8 kHz", figures[tts_name]["rtf"], "");
   }
-  row("LLM client first token vs instant stand-in (median)", figures["llm_client"]["first_token_ms_median"], "ms");
+  row("LLM client first token vs instant stand-in (median)",
+      figures["llm_client"]["first_token_ms_median"], "ms");
   row("LLM client first token (p95)", figures["llm_client"]["first_token_ms_p95"], "ms");
   const auto& turn = figures["offline_turn"];
   row("turn: endpoint -> ASR done (median)", turn["asr_ms_median"], "ms");
   row("turn: ASR done -> LLM first token (median)", turn["llm_first_token_ms_median"], "ms");
   row("turn: LLM first token -> TTS first audio (median)", turn["tts_first_audio_ms_median"], "ms");
-  row("turn: endpoint -> first answer audio (median)", turn["endpoint_to_first_audio_ms_median"], "ms");
+  row("turn: endpoint -> first answer audio (median)", turn["endpoint_to_first_audio_ms_median"],
+      "ms");
   std::printf("%s\n", figures.dump(2).c_str());
   if (!json_path.empty()) std::ofstream(json_path) << figures.dump(2) << "\n";
   return 0;

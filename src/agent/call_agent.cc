@@ -40,7 +40,9 @@ class LastAnswer {
 
 CallAgent::CallAgent(const CallServices& services, CallInfo info,
                      std::shared_ptr<MediaSession> media, std::function<void()> hang_up)
-    : services_(services), info_(std::move(info)), media_(std::move(media)),
+    : services_(services),
+      info_(std::move(info)),
+      media_(std::move(media)),
       hang_up_(std::move(hang_up)) {}
 
 void CallAgent::remote_ended(const std::string& reason) {
@@ -58,8 +60,7 @@ std::string CallAgent::run() {
   const FlowSettings& flow = settings.flow;
   ConversationStore& store = services_.store;
 
-  if (auto begun = store.begin_call({info_.id, info_.from, info_.to, wall_ms(), {}, ""});
-      !begun) {
+  if (auto begun = store.begin_call({info_.id, info_.from, info_.to, wall_ms(), {}, ""}); !begun) {
     spdlog::error("call {}: cannot store the call: {}", info_.id, begun.error().message);
     hang_up_();
     media_->close();
@@ -82,11 +83,12 @@ std::string CallAgent::run() {
   std::string reason;
   bool say_farewell = true;
   std::unique_ptr<AsrStream> asr;
-  std::size_t asr_fed = 0;         // utterance samples already given to the ASR
-  bool heard_over_bot = false;     // the current utterance began while the bot was talking
+  std::size_t asr_fed = 0;      // utterance samples already given to the ASR
+  bool heard_over_bot = false;  // the current utterance began while the bot was talking
   int silent_prompts = 0;
   bool was_quiet = false;
-  auto talking_since = SteadyClock::now();
+  auto talking_since = SteadyClock::now();  // start of the bot's latest talk spurt
+  std::uint64_t spurts_heard = 0;
   const auto deadline = SteadyClock::now() + std::chrono::seconds(flow.max_call_s);
   const Frame silence{};
 
@@ -103,40 +105,130 @@ std::string CallAgent::run() {
     asr_fed = utterance.size();
   };
   const auto answer = [&](std::string question, StageTimes times) {
-    speaker.post([&, question = std::move(question), times](Speaker& s,
-                                                            const CancelToken& cancel) mutable {
-      MediaSession& media = s.media();
-      AnswerCallbacks callbacks;
-      callbacks.on_sentence = [&](const std::string& sentence) {
-        const auto spurts_before = media.talk_spurts();
-        const bool first = !times.tts_first_audio;
-        const bool spoken =
-            s.say(sentence, cancel, [&] { if (!times.tts_first_audio) times.tts_first_audio = wall_ms(); });
-        if (first && times.tts_first_audio) {
-          // The first packet of this answer leaves within a tick or two of being queued.
-          for (int i = 0; i < 20 && media.talk_spurts() == spurts_before; ++i) {
-            std::this_thread::sleep_for(5ms);
+    speaker.post(
+        [&, question = std::move(question), times](Speaker& s, const CancelToken& cancel) mutable {
+          MediaSession& media = s.media();
+          AnswerCallbacks callbacks;
+          callbacks.on_sentence = [&](const std::string& sentence) {
+            const auto spurts_before = media.talk_spurts();
+            const bool first = !times.tts_first_audio;
+            const auto stamp_first_audio = [&] {
+              if (!times.tts_first_audio) times.tts_first_audio = wall_ms();
+            };
+            const bool spoken = s.say(sentence, cancel, stamp_first_audio);
+            if (first && times.tts_first_audio) {
+              // The first packet of this answer leaves within a tick or two of being queued.
+              for (int i = 0; i < 20 && media.talk_spurts() == spurts_before; ++i) {
+                std::this_thread::sleep_for(5ms);
+              }
+              if (auto sent = media.first_audio_packet_sent_at();
+                  sent && media.talk_spurts() == spurts_before + 1) {
+                const auto ago = std::chrono::duration_cast<Millis>(SteadyClock::now() - *sent);
+                times.first_rtp_out = wall_ms() - ago.count();
+              }
+            }
+            return spoken;
+          };
+          auto result = conversation.answer(question, times, callbacks, cancel);
+          if (!result) {
+            spdlog::error("call {}: turn not stored: {}", info_.id, result.error().message);
+            return;
           }
-          if (auto sent = media.first_audio_packet_sent_at();
-              sent && media.talk_spurts() != spurts_before) {
-            const auto ago = std::chrono::duration_cast<Millis>(SteadyClock::now() - *sent);
-            times.first_rtp_out = wall_ms() - ago.count();
-          }
-        }
-        return spoken;
-      };
-      auto result = conversation.answer(question, times, callbacks, cancel);
-      if (!result) {
-        spdlog::error("call {}: turn not stored: {}", info_.id, result.error().message);
-        return;
-      }
-      if (!result->interrupted) last_answer.set(result->text);
-    });
+          if (!result->interrupted) last_answer.set(result->text);
+        });
   };
 
   speaker.post([&](Speaker& s, const CancelToken& cancel) { s.say(flow.greeting, cancel); });
 
+  // One 20 ms frame of what the caller said: VAD, endpointing, ASR, barge-in, no-input.
+  const auto hear = [&](Samples audio) {
+    const bool bot_talking = !speaker.quiet();
+    if (const auto spurts = media_->talk_spurts(); spurts != spurts_heard) {
+      spurts_heard = spurts;
+      talking_since = SteadyClock::now();  // the bot's audio just started going out
+    }
+    // Right after the bot starts talking its own echo may come back: hear silence instead.
+    const bool echo_guard =
+        bot_talking && SteadyClock::now() - talking_since < Millis(flow.echo_guard_ms);
+    auto event = detector.push(echo_guard ? Samples(silence) : audio);
+    if (!event) {
+      spdlog::warn("call {}: VAD: {}", info_.id, event.error().message);
+      return;
+    }
+    const Endpointer& endpointer = detector.endpointer();
+    switch (*event) {
+      case EndpointEvent::kSpeechStarted: {
+        heard_over_bot = bot_talking;
+        auto stream = services_.asr.open(kTelephoneRate);
+        if (stream) {
+          asr = std::move(*stream);
+          feed_asr();
+        } else {
+          spdlog::error("call {}: ASR: {}", info_.id, stream.error().message);
+        }
+        break;
+      }
+      case EndpointEvent::kNone:
+        if (endpointer.state() != Endpointer::State::kInSpeech) break;
+        feed_asr();
+        if (heard_over_bot &&
+            endpointer.position_ms() - endpointer.times().onset_ms >= flow.barge_in_min_ms) {
+          // Long enough to be the caller talking, not a click or a cough.
+          if (bot_talking && flow.barge_in) {
+            spdlog::info("call {}: barge-in", info_.id);
+            speaker.interrupt();
+            heard_over_bot = false;
+          } else if (!bot_talking) {
+            heard_over_bot = false;  // the bot finished first: an ordinary question
+          }
+        }
+        break;
+      case EndpointEvent::kNoInput:
+        listen_afresh();
+        if (bot_talking) break;
+        if (++silent_prompts > flow.max_silent_prompts) {
+          reason = "silence";
+        } else {
+          speaker.post(
+              [&](Speaker& s, const CancelToken& cancel) { s.say(flow.reprompt, cancel); });
+        }
+        break;
+      case EndpointEvent::kSpeechEnded:
+      case EndpointEvent::kMaxUtterance: {
+        if (heard_over_bot || !asr) {
+          // A short noise over the bot's speech (or barge-in is off): not a question.
+          listen_afresh();
+          break;
+        }
+        const UtteranceTimes& at = endpointer.times();
+        const std::int64_t now_position = endpointer.position_ms();
+        StageTimes times;
+        times.speech_start = heard_at(at.onset_ms, now_position);
+        times.speech_end = heard_at(at.speech_end_ms, now_position);
+        times.endpoint = wall_ms();
+        const Status finished = asr->finish();
+        times.asr_done = wall_ms();
+        std::string text = finished ? asr->result() : std::string();
+        if (!finished) spdlog::warn("call {}: ASR: {}", info_.id, finished.error().message);
+        listen_afresh();
+        if (text.empty()) break;
+        spdlog::info("call {}: caller said: {}", info_.id, text);
+        silent_prompts = 0;
+        if (services_.flow.is_goodbye(text)) {
+          if (auto stored = store.append_turn({info_.id, 0, "user", text, false, times}); !stored) {
+            spdlog::error("call {}: turn not stored: {}", info_.id, stored.error().message);
+          }
+          reason = "caller_goodbye";
+          break;
+        }
+        answer(std::move(text), times);
+        break;
+      }
+    }
+  };
+
   Frame frame;
+  auto last_frame_at = SteadyClock::now();
   while (reason.empty()) {
     if (remote_ended_) {
       std::lock_guard lock(reason_mutex_);
@@ -178,85 +270,22 @@ std::string CallAgent::run() {
     // The bot's turns frame the listening: when it stops talking, the no-input clock restarts.
     const bool quiet = speaker.quiet();
     if (quiet && !was_quiet && !in_speech) listen_afresh();
-    if (!quiet && was_quiet) talking_since = SteadyClock::now();
     was_quiet = quiet;
 
+    bool heard_any = false;
     while (reason.empty() && media_->pop_frame(frame)) {
-      const bool bot_talking = !speaker.quiet();
-      // Right after the bot starts talking its own echo may come back: hear silence instead.
-      const bool echo_guard =
-          bot_talking && SteadyClock::now() - talking_since < Millis(flow.echo_guard_ms);
-      auto event = detector.push(echo_guard ? Samples(silence) : Samples(frame));
-      if (!event) {
-        spdlog::warn("call {}: VAD: {}", info_.id, event.error().message);
-        continue;
-      }
-      const Endpointer& endpointer = detector.endpointer();
-      switch (*event) {
-        case EndpointEvent::kSpeechStarted: {
-          heard_over_bot = bot_talking;
-          auto stream = services_.asr.open(kTelephoneRate);
-          if (stream) {
-            asr = std::move(*stream);
-            feed_asr();
-          } else {
-            spdlog::error("call {}: ASR: {}", info_.id, stream.error().message);
-          }
-          break;
-        }
-        case EndpointEvent::kNone:
-          if (endpointer.state() != Endpointer::State::kInSpeech) break;
-          feed_asr();
-          if (heard_over_bot && flow.barge_in && bot_talking &&
-              endpointer.position_ms() - endpointer.times().onset_ms >= flow.barge_in_min_ms) {
-            // Barge-in: long enough to be the caller talking, not a click or a cough.
-            spdlog::info("call {}: barge-in", info_.id);
-            speaker.interrupt();
-            heard_over_bot = false;
-          }
-          break;
-        case EndpointEvent::kNoInput:
-          listen_afresh();
-          if (!quiet) break;
-          if (++silent_prompts > flow.max_silent_prompts) {
-            reason = "silence";
-          } else {
-            speaker.post(
-                [&](Speaker& s, const CancelToken& cancel) { s.say(flow.reprompt, cancel); });
-          }
-          break;
-        case EndpointEvent::kSpeechEnded:
-        case EndpointEvent::kMaxUtterance: {
-          if (heard_over_bot || !asr) {
-            // A short noise over the bot's speech (or barge-in is off): not a question.
-            listen_afresh();
-            break;
-          }
-          const UtteranceTimes& at = endpointer.times();
-          const std::int64_t now_position = endpointer.position_ms();
-          StageTimes times;
-          times.speech_start = heard_at(at.onset_ms, now_position);
-          times.speech_end = heard_at(at.speech_end_ms, now_position);
-          times.endpoint = wall_ms();
-          const Status finished = asr->finish();
-          times.asr_done = wall_ms();
-          std::string text = finished ? asr->result() : std::string();
-          if (!finished) spdlog::warn("call {}: ASR: {}", info_.id, finished.error().message);
-          listen_afresh();
-          if (text.empty()) break;
-          spdlog::info("call {}: caller said: {}", info_.id, text);
-          silent_prompts = 0;
-          if (services_.flow.is_goodbye(text)) {
-            if (auto stored = store.append_turn({info_.id, 0, "user", text, false, times});
-                !stored) {
-              spdlog::error("call {}: turn not stored: {}", info_.id, stored.error().message);
-            }
-            reason = "caller_goodbye";
-            break;
-          }
-          answer(std::move(text), times);
-          break;
-        }
+      heard_any = true;
+      hear(frame);
+    }
+    // With silence suppression (or comfort noise) no frames arrive while the caller is quiet,
+    // but the endpointer counts audio time: give it the silence it is not being sent.
+    const auto now = SteadyClock::now();
+    if (heard_any || media_->on_hold()) {
+      last_frame_at = now;
+    } else {
+      while (reason.empty() && now - last_frame_at >= 3 * Millis(kFrameMs)) {
+        hear(silence);
+        last_frame_at += Millis(kFrameMs);
       }
     }
   }
@@ -274,6 +303,9 @@ std::string CallAgent::run() {
     }
   }
   if (!remote_ended_) hang_up_();
+  // An answer cut short by the hang-up stores its turn as it stops: let it, before the call ends.
+  speaker.interrupt();
+  while (speaker.busy()) std::this_thread::sleep_for(5ms);
   if (auto ended = store.end_call(info_.id, wall_ms(), reason); !ended) {
     spdlog::error("call {}: end not stored: {}", info_.id, ended.error().message);
   }

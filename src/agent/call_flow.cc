@@ -46,8 +46,8 @@ Result<CallFlow> CallFlow::from(const FlowSettings& flow) {
     const auto eq = entry.find('=');
     const std::string key = entry.substr(0, eq);
     const std::string action = eq == std::string::npos ? "" : entry.substr(eq + 1);
-    const bool valid_key = key.size() == 1 && std::string("0123456789*#ABCD").find(key[0]) !=
-                                                  std::string::npos;
+    const bool valid_key =
+        key.size() == 1 && std::string("0123456789*#ABCD").find(key[0]) != std::string::npos;
     if (!valid_key || (action != "repeat" && action != "hangup")) {
       return make_error("flow.dtmf_actions: '" + entry +
                         "' is not key=action (keys 0-9 * # A-D; actions repeat, hangup)");

@@ -15,9 +15,9 @@ namespace {
 
 using TimePoint = SteadyClock::time_point;
 constexpr Millis kFrame{kFrameMs};
-constexpr int kFeedAheadMs = 4000;   // question audio kept queued (the ring holds 10 s)
-constexpr Millis kPoll{10};          // media loop wake-up when nothing arrives
-constexpr Millis kSpurtWait{3000};   // queued audio must start going out within this
+constexpr int kFeedAheadMs = 4000;              // question audio kept queued (the ring holds 10 s)
+constexpr Millis kPoll{10};                     // media loop wake-up when nothing arrives
+constexpr Millis kSpurtWait{3000};              // queued audio must start going out within this
 constexpr std::chrono::seconds kHangupWait{5};  // BYE -> 200
 constexpr std::chrono::seconds kCancelWait{1};  // CANCEL -> 487
 
@@ -266,9 +266,12 @@ struct Caller::Run {
   bool pump() {
     const TimePoint now = SteadyClock::now();
     if (over.empty()) {
-      if (stop.load(std::memory_order_acquire)) over = "stopped";
-      else if (now >= deadline) over = "timeout";
-      else if (events.ended()) over = "ended";
+      if (stop.load(std::memory_order_acquire))
+        over = "stopped";
+      else if (now >= deadline)
+        over = "timeout";
+      else if (events.ended())
+        over = "ended";
     }
     if (!over.empty()) return false;
     if (auto change = events.take_media_change()) {
@@ -337,8 +340,7 @@ struct Caller::Run {
     const std::vector<Sample>& pcm = playing->pcm;
     while (play_pos < pcm.size() && session.queued_ms() < kFeedAheadMs) {
       const std::size_t chunk = std::min<std::size_t>(pcm.size() - play_pos, kTelephoneRate);
-      const std::size_t took =
-          session.enqueue_audio(Samples(pcm).subspan(play_pos, chunk));
+      const std::size_t took = session.enqueue_audio(Samples(pcm).subspan(play_pos, chunk));
       play_pos += took;
       if (took < chunk) break;
     }
@@ -359,9 +361,9 @@ void Caller::Run::script(const std::vector<Question>& questions) {
   // Greeting: the first voiced audio after the answer, then quiet.
   if (opt.greeting_timeout_ms > 0) {
     std::optional<TimePoint> first;
-    const Wait w = wait_until(
-        [&] { return (first = heard.first_voiced_after(TimePoint{})).has_value(); },
-        start + Millis(opt.greeting_timeout_ms));
+    const Wait w =
+        wait_until([&] { return (first = heard.first_voiced_after(TimePoint{})).has_value(); },
+                   start + Millis(opt.greeting_timeout_ms));
     if (w == Wait::kOver) return;
     if (first) {
       report.greeting_ms = ms_between(start, *first);
@@ -438,9 +440,8 @@ void Caller::Run::script(const std::vector<Question>& questions) {
         // The bot stopped at its last voiced frame before a gap; it may have stopped only after
         // our question ended (no barge-in): then the answer comes after that gap.
         stopped.reset();
-        if (wait_until(
-                [&] { return (stopped = heard.speech_end(*last, gap, now())).has_value(); },
-                voice_start + Millis(opt.answer_timeout_ms)) == Wait::kOver) {
+        if (wait_until([&] { return (stopped = heard.speech_end(*last, gap, now())).has_value(); },
+                       voice_start + Millis(opt.answer_timeout_ms)) == Wait::kOver) {
           return;
         }
         if (stopped) {
@@ -456,9 +457,9 @@ void Caller::Run::script(const std::vector<Question>& questions) {
 
     if (sleep_until(voice_end) == Wait::kOver) return;
     std::optional<TimePoint> answer;
-    const Wait got = wait_until(
-        [&] { return (answer = heard.first_voiced_after(listen_from)).has_value(); },
-        listen_from + Millis(opt.answer_timeout_ms));
+    const Wait got =
+        wait_until([&] { return (answer = heard.first_voiced_after(listen_from)).has_value(); },
+                   listen_from + Millis(opt.answer_timeout_ms));
     // New audio after the question went out started a new spurt: it was not sent in one piece.
     turn->playback_underrun = session.talk_spurts() != spurt;
     if (got == Wait::kOver) return;
@@ -541,8 +542,9 @@ Result<CallerReport> Caller::run() {
   if (!state.answered) {
     if (!state.failed) {
       // Nobody answered in time (or we were told to stop): CANCEL and take the final status.
-      report.error = stop_.load() ? "stopped" : "timeout: no answer within " +
-                                                    std::to_string(options_.timeout_s) + " s";
+      report.error = stop_.load()
+                         ? "stopped"
+                         : "timeout: no answer within " + std::to_string(options_.timeout_s) + " s";
       // A live far end answers the CANCEL with 487 at once; a dead one is left to shutdown()
       // (a CANCEL cannot even be sent before a provisional response).
       endpoint.hangup(*id);

@@ -61,17 +61,17 @@ class SpeechTimeline {
 };
 
 struct CallerOptions {
-  std::string target;                  // sip:user@host[:port]
-  std::vector<std::string> questions;  // WAV files, any rate (resampled to 8 kHz)
-  std::string record_path;             // 8 kHz WAV of everything heard; '' = do not write
+  std::string target;                      // sip:user@host[:port]
+  std::vector<std::string> questions;      // WAV files, any rate (resampled to 8 kHz)
+  std::string record_path;                 // 8 kHz WAV of everything heard; '' = do not write
   std::string bind_address = "127.0.0.1";  // SIP and RTP; must be an address the far end reaches
   int sip_port = 0;                        // 0 = any free port
   std::string dtmf_after_greeting;         // keys pressed (RFC 4733) once the greeting is over
   int dtmf_duration_ms = 100;
-  int interrupt_after_ms = -1;  // >= 0: questions 2.. start this long after the previous answer
-                                // began instead of after it ended (barge-in test)
-  int timeout_s = 60;           // the whole call, from the INVITE
-  int quiet_ms = 1200;          // unvoiced time that ends the bot's speech
+  int interrupt_after_ms = -1;      // >= 0: questions 2.. start this long after the previous answer
+                                    // began instead of after it ended (barge-in test)
+  int timeout_s = 60;               // the whole call, from the INVITE
+  int quiet_ms = 1200;              // unvoiced time that ends the bot's speech
   int greeting_timeout_ms = 15000;  // 0 = do not wait for a greeting
   int answer_timeout_ms = 30000;    // after a question's end, how long an answer may take to start
   int barge_in_gap_ms = 200;        // a gap this long after being interrupted = the bot stopped
@@ -97,14 +97,14 @@ struct CallerReport {
   bool answered = false;
   int status = 0;  // final SIP status of the INVITE (200 when answered), 0 if there was none
   std::string phrase;
-  std::string codec;  // PCMU | PCMA
+  std::string codec;                     // PCMU | PCMA
   std::optional<int> greeting_ms;        // answer -> first voiced greeting frame
   std::optional<int> greeting_audio_ms;  // first to last voiced frame of the greeting
   std::string dtmf_sent;
   std::string dtmf_heard;  // RFC 4733 key presses received from the far end
   std::vector<CallerTurn> turns;
-  std::string hung_up_by;  // caller | bot | '' (never answered)
-  int duration_ms = 0;     // answered -> call ended ('' if never answered: 0)
+  std::string hung_up_by;    // caller | bot | '' (never answered)
+  int duration_ms = 0;       // answered -> call ended ('' if never answered: 0)
   int jitter_buffer_ms = 0;  // our receive jitter buffer delay at the end: part of every latency
   MediaStats media;          // our RTP session's counters at the end (losses, late packets)
   std::string error;         // why the script stopped early ('' = it did not)

@@ -16,8 +16,8 @@ Result<Answer> Conversation::answer(const std::string& question, StageTimes& tim
   if (!earlier) return earlier.error();
 
   std::vector<ChatMessage> messages{{"system", settings_.llm.system_prompt}};
-  for (auto& message : memory_from_turns(
-           *earlier, static_cast<std::size_t>(settings_.store.memory_budget_chars))) {
+  for (auto& message :
+       memory_from_turns(*earlier, static_cast<std::size_t>(settings_.store.memory_budget_chars))) {
     messages.push_back(std::move(message));
   }
   messages.push_back({"user", question});

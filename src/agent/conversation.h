@@ -21,7 +21,7 @@ struct AnswerCallbacks {
 };
 
 struct Answer {
-  std::string text;          // what the caller heard (the apology when the model failed)
+  std::string text;           // what the caller heard (the apology when the model failed)
   bool model_failed = false;  // the apology was spoken instead of a model answer
   bool interrupted = false;   // stopped early by cancel or a callback
   std::string error;          // why the model failed, for logs

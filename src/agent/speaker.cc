@@ -87,7 +87,8 @@ void Speaker::loop() {
     running_job_ = true;
     lock.unlock();
     job(*this, cancel);
-    media_.flush_audio();
+    // The job's last partial frame goes out too, once there is room for it.
+    while (!media_.flush_audio() && !cancel.cancelled()) std::this_thread::sleep_for(kPoll);
     lock.lock();
     running_job_ = false;
   }
@@ -110,23 +111,28 @@ bool Speaker::say(const std::string& text, const CancelToken& cancel,
     if (cancel.cancelled()) return false;
     std::this_thread::sleep_for(kPoll);
   }
+  if (const Audio* cached = prompts_.find(text)) {
+    if (on_first_audio) on_first_audio();
+    return play(cached->samples, cancel);
+  }
+  // The TTS sink runs under the engine's process-wide lock, so it must never wait: what does not
+  // fit in the playback queue (a very long sentence) is kept and played after synthesis.
   bool first = true;
+  std::vector<Sample> overflow;
   const auto queue = [&](Samples chunk) {
     if (first && on_first_audio) on_first_audio();
     first = false;
-    return play(chunk, cancel);
+    if (overflow.empty()) chunk = chunk.subspan(media_.enqueue_audio(chunk));
+    overflow.insert(overflow.end(), chunk.begin(), chunk.end());
+    return !cancel.cancelled();
   };
-  if (const Audio* cached = prompts_.find(text)) return queue(cached->samples);
-  // The TTS sink runs under the engine's lock: it only waits when the playback queue is full,
-  // which say()'s look-ahead limit above keeps from happening in practice.
   auto status = tts_.synthesize(text, kTelephoneRate, queue, cancel);
   if (!status) spdlog::warn("tts failed, sentence skipped: {}", status.error().message);
-  return !cancel.cancelled();
+  return play(overflow, cancel);
 }
 
 bool Speaker::wait_played(const CancelToken& cancel) {
-  media_.flush_audio();
-  while (media_.is_playing()) {
+  while (!media_.flush_audio() || media_.is_playing()) {
     if (cancel.cancelled()) return false;
     std::this_thread::sleep_for(kPoll);
   }

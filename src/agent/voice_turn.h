@@ -15,8 +15,8 @@ namespace chalkbot {
 struct VoiceTurnResult {
   std::string question;  // what the ASR heard (empty: no speech found, nothing asked)
   Answer answer;
-  Audio answer_audio;    // at the requested rate
-  StageTimes times;      // the turn's timeline (wall clock ms), as stored with the answer
+  Audio answer_audio;  // at the requested rate
+  StageTimes times;    // the turn's timeline (wall clock ms), as stored with the answer
 };
 
 // The recording is treated as telephone audio: analysed and recognised at 8 kHz. The stage

@@ -30,7 +30,8 @@ Result<std::string> open_session(ConversationStore& store, const std::string& se
 }
 
 // Milliseconds between two stages, null when either did not happen.
-nlohmann::json span(const std::optional<std::int64_t>& from, const std::optional<std::int64_t>& to) {
+nlohmann::json span(const std::optional<std::int64_t>& from,
+                    const std::optional<std::int64_t>& to) {
   if (!from || !to) return nullptr;
   return *to - *from;
 }
@@ -40,7 +41,8 @@ nlohmann::json span(const std::optional<std::int64_t>& from, const std::optional
 void add_chat_commands(CLI::App& app, Context& context) {
   static std::string session;
 
-  auto* ask = app.add_subcommand("ask", "ask the model a question in text; memory kept per session");
+  auto* ask =
+      app.add_subcommand("ask", "ask the model a question in text; memory kept per session");
   static std::string question;
   ask->add_option("question", question, "the question")->required();
   ask->add_option("--session", session, "continue this session (default: a new one)");
@@ -67,7 +69,8 @@ void add_chat_commands(CLI::App& app, Context& context) {
     if (answer->model_failed) context.fail("the model failed: " + answer->error, 3);
   });
 
-  auto* turn = app.add_subcommand("turn", "one offline voice turn: WAV question in, WAV answer out");
+  auto* turn =
+      app.add_subcommand("turn", "one offline voice turn: WAV question in, WAV answer out");
   static std::string in_path;
   static std::string out_path;
   static int out_rate = kTelephoneRate;
@@ -96,17 +99,16 @@ void add_chat_commands(CLI::App& app, Context& context) {
       return context.fail(written.error().message);
     }
     const StageTimes& t = result->times;
-    nlohmann::json summary{
-        {"session", *id},
-        {"question", result->question},
-        {"answer", result->answer.text},
-        {"model_failed", result->answer.model_failed},
-        {"answer_seconds", result->answer_audio.seconds()},
-        {"timings_ms",
-         {{"asr", span(t.endpoint, t.asr_done)},
-          {"llm_first_token", span(t.asr_done, t.llm_first_token)},
-          {"first_audio", span(t.llm_first_token, t.tts_first_audio)},
-          {"response", span(t.speech_end, t.tts_first_audio)}}}};
+    nlohmann::json summary{{"session", *id},
+                           {"question", result->question},
+                           {"answer", result->answer.text},
+                           {"model_failed", result->answer.model_failed},
+                           {"answer_seconds", result->answer_audio.seconds()},
+                           {"timings_ms",
+                            {{"asr", span(t.endpoint, t.asr_done)},
+                             {"llm_first_token", span(t.asr_done, t.llm_first_token)},
+                             {"first_audio", span(t.llm_first_token, t.tts_first_audio)},
+                             {"response", span(t.speech_end, t.tts_first_audio)}}}};
     std::cout << summary.dump(2) << "\n";
     if (result->question.empty()) context.fail("no speech recognised in " + in_path, 4);
   });

@@ -41,9 +41,8 @@ void add_serve_command(CLI::App& app, Context& context) {
     const PromptCache prompts(*engines->tts, {settings->flow.greeting, settings->flow.reprompt,
                                               settings->flow.farewell, kApology});
 
-    const CallServices services{*engines->asr,   *engines->tts, *engines->model,
-                                *engines->store, *settings,     *flow,
-                                prompts};
+    const CallServices services{*engines->asr, *engines->tts, *engines->model, *engines->store,
+                                *settings,     *flow,         prompts};
     Gateway gateway(services);
     if (auto started = gateway.start(); !started) {
       return context.fail("serve: " + started.error().message);

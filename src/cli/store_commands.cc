@@ -37,11 +37,11 @@ void add_store_commands(CLI::App& app, Context& context) {
     auto list = (*store)->recent_calls(limit);
     if (!list) return context.fail(list.error().message);
     std::cout << std::left << std::setw(18) << "ID" << std::setw(21) << "STARTED" << std::setw(24)
-              << "FROM" << "END\n";
+              << "FROM"
+              << "END\n";
     for (const auto& call : *list) {
       std::cout << std::setw(18) << call.id << std::setw(21) << format_time(call.started_ms)
-                << std::setw(24) << call.from << (call.ended_ms ? call.end_reason : "live")
-                << "\n";
+                << std::setw(24) << call.from << (call.ended_ms ? call.end_reason : "live") << "\n";
     }
   });
 
@@ -59,14 +59,14 @@ void add_store_commands(CLI::App& app, Context& context) {
     const CallRecord& record = **call;
     std::cout << "call " << record.id << "  from " << record.from << "  to " << record.to
               << "\nstarted " << format_time(record.started_ms);
-    if (record.ended_ms) std::cout << ", ended " << format_time(*record.ended_ms) << " ("
-                                   << record.end_reason << ")";
+    if (record.ended_ms)
+      std::cout << ", ended " << format_time(*record.ended_ms) << " (" << record.end_reason << ")";
     std::cout << "\n\n";
     auto turns = (*store)->turns(call_id);
     if (!turns) return context.fail(turns.error().message);
     for (const auto& turn : *turns) {
-      std::cout << "[" << turn.index << "] " << turn.role << (turn.interrupted ? " (interrupted)" : "")
-                << ": " << turn.text << "\n";
+      std::cout << "[" << turn.index << "] " << turn.role
+                << (turn.interrupted ? " (interrupted)" : "") << ": " << turn.text << "\n";
       const StageTimes& t = turn.times;
       if (turn.role == "assistant" && t.done) {
         // The answer turn carries the whole exchange's timeline, from the caller's speech on.

@@ -48,15 +48,19 @@ class OptionTable {
   void text(const std::string& key, std::string& field, const std::string& default_value,
             const std::string& help, std::vector<std::string> choices = {}) {
     field = default_value;
-    add(key, "string", default_value, help, [&field, key, choices](const std::string& text) {
-      if (!choices.empty() && std::find(choices.begin(), choices.end(), text) == choices.end()) {
-        std::string list;
-        for (const auto& c : choices) list += (list.empty() ? "" : ", ") + c;
-        return Status(bad_value(key, text, "one of " + list));
-      }
-      field = text;
-      return Status{};
-    }, [&field] { return field; });
+    add(
+        key, "string", default_value, help,
+        [&field, key, choices](const std::string& text) {
+          if (!choices.empty() &&
+              std::find(choices.begin(), choices.end(), text) == choices.end()) {
+            std::string list;
+            for (const auto& c : choices) list += (list.empty() ? "" : ", ") + c;
+            return Status(bad_value(key, text, "one of " + list));
+          }
+          field = text;
+          return Status{};
+        },
+        [&field] { return field; });
   }
 
   void secret(const std::string& key, std::string& field, const std::string& help) {
@@ -68,7 +72,8 @@ class OptionTable {
   void integer(const std::string& key, int& field, int default_value, int min, int max,
                const std::string& help) {
     field = default_value;
-    add(key, "integer", std::to_string(default_value), help,
+    add(
+        key, "integer", std::to_string(default_value), help,
         [&field, key, min, max](const std::string& text) {
           int value = 0;
           const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
@@ -76,8 +81,9 @@ class OptionTable {
             return Status(bad_value(key, text, "an integer"));
           }
           if (value < min || value > max) {
-            return Status(bad_value(key, text, "an integer from " + std::to_string(min) +
-                                                   " to " + std::to_string(max)));
+            return Status(
+                bad_value(key, text,
+                          "an integer from " + std::to_string(min) + " to " + std::to_string(max)));
           }
           field = value;
           return Status{};
@@ -88,7 +94,8 @@ class OptionTable {
   void number(const std::string& key, double& field, double default_value, double min, double max,
               const std::string& help) {
     field = default_value;
-    add(key, "number", format_number(default_value), help,
+    add(
+        key, "number", format_number(default_value), help,
         [&field, key, min, max](const std::string& text) {
           char* end = nullptr;
           const double value = std::strtod(text.c_str(), &end);
@@ -96,8 +103,8 @@ class OptionTable {
             return Status(bad_value(key, text, "a number"));
           }
           if (value < min || value > max) {
-            return Status(bad_value(key, text, "a number from " + format_number(min) + " to " +
-                                                   format_number(max)));
+            return Status(bad_value(
+                key, text, "a number from " + format_number(min) + " to " + format_number(max)));
           }
           field = value;
           return Status{};
@@ -107,7 +114,8 @@ class OptionTable {
 
   void boolean(const std::string& key, bool& field, bool default_value, const std::string& help) {
     field = default_value;
-    add(key, "boolean", default_value ? "true" : "false", help,
+    add(
+        key, "boolean", default_value ? "true" : "false", help,
         [&field, key](const std::string& text) {
           static const std::vector<std::string> yes{"true", "yes", "on", "1"};
           static const std::vector<std::string> no{"false", "no", "off", "0"};

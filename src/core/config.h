@@ -14,9 +14,9 @@
 namespace chalkbot {
 
 struct OptionInfo {
-  std::string key;          // "llm.base_url"
-  std::string env;          // "CHALKBOT_LLM_BASE_URL"
-  std::string type;         // string | integer | number | boolean
+  std::string key;   // "llm.base_url"
+  std::string env;   // "CHALKBOT_LLM_BASE_URL"
+  std::string type;  // string | integer | number | boolean
   std::string default_text;
   std::string help;
   bool secret = false;
@@ -26,7 +26,7 @@ using EnvLookup = std::function<std::optional<std::string>(const std::string& na
 std::optional<std::string> process_env(const std::string& name);
 
 struct ConfigSources {
-  std::optional<std::string> file;                      // YAML path, if any
+  std::optional<std::string> file;                        // YAML path, if any
   std::vector<std::pair<std::string, std::string>> sets;  // --set key=value, in order
   EnvLookup env = process_env;
 };

