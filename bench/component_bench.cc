@@ -47,16 +47,8 @@ struct Stats {
 std::vector<std::pair<std::string, std::string>> corpus(const std::string& dir,
                                                         const std::string& transcription) {
   std::vector<std::pair<std::string, std::string>> items;
-  std::ifstream in(dir + "/" + transcription);
-  std::string line;
-  while (std::getline(in, line)) {
-    const auto open = line.rfind('(');
-    const auto close = line.rfind(')');
-    if (open == std::string::npos || close == std::string::npos) continue;
-    std::string id = line.substr(open + 1, close - open - 1);
-    const auto slash = id.rfind('/');
-    if (slash != std::string::npos) id = id.substr(slash + 1);
-    items.emplace_back(dir + "/" + id + ".wav", line.substr(0, open));
+  for (const auto& item : testing::read_transcription(dir + "/" + transcription)) {
+    items.emplace_back(dir + "/" + item.id + ".wav", item.reference);
   }
   return items;
 }

@@ -28,22 +28,8 @@ AsrSettings settings(bool telephone, int pool_size, int timeout_ms = 20000) {
   return s;
 }
 
-struct Utterance {
-  std::string id;
-  std::string reference;
-};
-
-std::vector<Utterance> librivox() {
-  std::vector<Utterance> out;
-  std::ifstream in(testing::speech_data_dir() + "/librivox/transcription");
-  std::string line;
-  while (std::getline(in, line)) {
-    const auto open = line.rfind('(');
-    const auto close = line.rfind(')');
-    if (open == std::string::npos || close == std::string::npos) continue;
-    out.push_back({line.substr(open + 1, close - open - 1), line.substr(0, open)});
-  }
-  return out;
+std::vector<testing::Transcribed> librivox() {
+  return testing::read_transcription(testing::speech_data_dir() + "/librivox/transcription");
 }
 
 Audio load(const std::string& id, bool phone) {

@@ -1,10 +1,26 @@
 #include "support/test_support.h"
 
 #include <cstdlib>
+#include <fstream>
 #include <stdexcept>
 #include <vector>
 
 namespace chalkbot::testing {
+
+std::vector<Transcribed> read_transcription(const std::string& path) {
+  std::vector<Transcribed> items;
+  std::ifstream in(path);
+  std::string line;
+  while (std::getline(in, line)) {
+    const auto open = line.rfind('(');
+    const auto close = line.rfind(')');
+    if (open == std::string::npos || close == std::string::npos || close < open) continue;
+    std::string id = line.substr(open + 1, close - open - 1);
+    if (const auto slash = id.rfind('/'); slash != std::string::npos) id = id.substr(slash + 1);
+    items.push_back({id, line.substr(0, open)});
+  }
+  return items;
+}
 
 std::string make_temp_dir() {
   std::string pattern = "/tmp/chalkbot-test-XXXXXX";
