@@ -26,8 +26,11 @@ test: build
 unit: build
 	cd $(BUILD_DIR) && ctest --output-on-failure -L unit
 
+# Component figures, then the system benchmarks through the real binary (bench/results/*.json).
 bench: build
 	$(BUILD_DIR)/bench/chalkbot_bench
+	python3 bench/system_bench.py --chalkbot $(BUILD_DIR)/src/chalkbot \
+	  --sink $(BUILD_DIR)/bench/chalkbot_rtp_sink
 
 clean:
 	rm -rf $(BUILD_DIR)

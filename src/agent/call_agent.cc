@@ -3,6 +3,7 @@
 #include <chrono>
 #include <thread>
 
+#include "agent/end_of_turn.h"
 #include "core/clock.h"
 #include "core/log.h"
 #include "speech/vad/endpointer.h"
@@ -85,6 +86,9 @@ std::string CallAgent::run() {
   std::unique_ptr<AsrStream> asr;
   std::size_t asr_fed = 0;      // utterance samples already given to the ASR
   bool heard_over_bot = false;  // the current utterance began while the bot was talking
+  bool pause_judged = false;    // this pause's words were looked at (end of turn or a breath)
+  bool prefetch_tried = false;  // this pause's words were considered for a prefetch
+  bool prefetched = false;      // the model was asked during this pause
   int silent_prompts = 0;
   bool was_quiet = false;
   auto talking_since = SteadyClock::now();  // start of the bot's latest talk spurt
@@ -97,12 +101,44 @@ std::string CallAgent::run() {
     asr.reset();
     asr_fed = 0;
     heard_over_bot = false;
+    prefetched = pause_judged = prefetch_tried = false;  // a prefetch is the answer's to pick up
   };
   const auto feed_asr = [&] {
     const auto& utterance = detector.utterance();
     if (!asr || asr_fed >= utterance.size()) return;
     asr->accept(Samples(utterance).subspan(asr_fed));
     asr_fed = utterance.size();
+  };
+  // A pause in the caller's speech. At llm.prefetch_pause_ms the model is asked with the words so
+  // far (kept if the caller has finished, cancelled if they go on). Just before the pause would
+  // end the utterance, words that sound unfinished ("... and", "um") make it wait for the longer
+  // vad.unfinished_silence_ms: the caller is drawing breath.
+  const auto look_at_pause = [&](bool bot_talking) {
+    const Endpointer& endpointer = detector.endpointer();
+    if (endpointer.state() != Endpointer::State::kInSpeech) return;
+    const std::int64_t silence_ms = endpointer.silence_ms();
+    if (silence_ms == 0) {
+      if (prefetched) conversation.discard_prefetch();  // the caller went on
+      prefetched = pause_judged = prefetch_tried = false;
+      return;
+    }
+    if (!asr) return;
+    const int prefetch_ms = settings.llm.prefetch_pause_ms;
+    if (!prefetch_tried && prefetch_ms > 0 && silence_ms >= prefetch_ms) {
+      prefetch_tried = true;
+      feed_asr();
+      const std::string words = asr->partial();
+      if (!words.empty() && !bot_talking && !heard_over_bot && !sounds_unfinished(words) &&
+          !services_.flow.is_goodbye(words)) {
+        conversation.prefetch(words);
+        prefetched = true;
+      }
+    }
+    if (!pause_judged && silence_ms + kFrameMs >= endpointer.config().end_silence_ms) {
+      pause_judged = true;
+      feed_asr();
+      if (sounds_unfinished(asr->partial())) detector.hold_end();
+    }
   };
   const auto answer = [&](std::string question, StageTimes times) {
     speaker.post(
@@ -150,6 +186,7 @@ std::string CallAgent::run() {
     // Right after the bot starts talking its own echo may come back: hear silence instead.
     const bool echo_guard =
         bot_talking && SteadyClock::now() - talking_since < Millis(flow.echo_guard_ms);
+    look_at_pause(bot_talking);
     auto event = detector.push(echo_guard ? Samples(silence) : audio);
     if (!event) {
       spdlog::warn("call {}: VAD: {}", info_.id, event.error().message);
@@ -197,6 +234,7 @@ std::string CallAgent::run() {
       case EndpointEvent::kMaxUtterance: {
         if (heard_over_bot || !asr) {
           // A short noise over the bot's speech (or barge-in is off): not a question.
+          conversation.discard_prefetch();
           listen_afresh();
           break;
         }
@@ -211,10 +249,14 @@ std::string CallAgent::run() {
         std::string text = finished ? asr->result() : std::string();
         if (!finished) spdlog::warn("call {}: ASR: {}", info_.id, finished.error().message);
         listen_afresh();
-        if (text.empty()) break;
+        if (text.empty()) {
+          conversation.discard_prefetch();
+          break;
+        }
         spdlog::info("call {}: caller said: {}", info_.id, text);
         silent_prompts = 0;
         if (services_.flow.is_goodbye(text)) {
+          conversation.discard_prefetch();
           if (auto stored = store.append_turn({info_.id, 0, "user", text, false, times}); !stored) {
             spdlog::error("call {}: turn not stored: {}", info_.id, stored.error().message);
           }

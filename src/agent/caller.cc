@@ -412,7 +412,7 @@ void Caller::Run::script(const std::vector<Question>& questions) {
 
     // Play. Send times come from the media thread: it stamps the first packet of a talk spurt
     // just before sending it and then sends exactly one queued frame per absolute 20 ms tick, so
-    // frame k of the question leaves at first + k * 20 ms. That is when the far end can start
+    // frame k of the question leaves at a known time (spurt_frame_sent_at). That is when the far end can start
     // hearing it, which enqueue time plus queue position would only estimate (the queue may hold
     // other audio, a DTMF press delays it, the tick phase is unknown to us).
     const std::uint64_t spurts = session.talk_spurts();
@@ -424,8 +424,8 @@ void Caller::Run::script(const std::vector<Question>& questions) {
     }
     const std::uint64_t spurt = session.talk_spurts();
     const TimePoint first_sent = *session.first_audio_packet_sent_at();
-    const TimePoint voice_start = first_sent + kFrame * static_cast<int>(q.span.first_frame);
-    const TimePoint voice_end = first_sent + kFrame * static_cast<int>(q.span.last_frame);
+    const TimePoint voice_start = *session.spurt_frame_sent_at(q.span.first_frame);
+    const TimePoint voice_end = *session.spurt_frame_sent_at(q.span.last_frame);
     turn->question_sent_ms = ms_between(start, first_sent);
 
     TimePoint listen_from = voice_end;  // the answer is the first voiced frame after this

@@ -10,17 +10,28 @@ Conversation::Conversation(ChatModel& model, ConversationStore& store, const Set
                            std::string call_id)
     : model_(model), store_(store), settings_(settings), call_id_(std::move(call_id)) {}
 
-Result<Answer> Conversation::answer(const std::string& question, StageTimes& times,
-                                    const AnswerCallbacks& callbacks, const CancelToken& cancel) {
+Result<std::vector<ChatMessage>> Conversation::messages_for(const std::string& question) {
   auto earlier = store_.turns(call_id_);
   if (!earlier) return earlier.error();
-
   std::vector<ChatMessage> messages{{"system", settings_.llm.system_prompt}};
   for (auto& message :
        memory_from_turns(*earlier, static_cast<std::size_t>(settings_.store.memory_budget_chars))) {
     messages.push_back(std::move(message));
   }
   messages.push_back({"user", question});
+  return messages;
+}
+
+void Conversation::prefetch(const std::string& likely_question) {
+  auto messages = messages_for(likely_question);
+  if (messages) model_.prefetch(std::move(*messages));
+}
+
+Result<Answer> Conversation::answer(const std::string& question, StageTimes& times,
+                                    const AnswerCallbacks& callbacks, const CancelToken& cancel) {
+  auto built = messages_for(question);
+  if (!built) return built.error();
+  const std::vector<ChatMessage>& messages = *built;
 
   TurnRecord user_turn{call_id_, 0, "user", question, false, times};
   if (auto stored = store_.append_turn(user_turn); !stored) return stored.error();

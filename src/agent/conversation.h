@@ -9,6 +9,7 @@
 #include "core/result.h"
 #include "core/settings.h"
 #include "llm/chat_model.h"
+#include "llm/prefetching_chat.h"
 #include "store/conversation_store.h"
 
 namespace chalkbot {
@@ -40,10 +41,21 @@ class Conversation {
   Result<Answer> answer(const std::string& question, StageTimes& times,
                         const AnswerCallbacks& callbacks, const CancelToken& cancel);
 
+  // The caller paused and may have finished asking `likely_question`: start asking the model now.
+  // answer() with the same question (and the same memory) picks the request up; anything else
+  // discards it. Thread-safe with answer().
+  void prefetch(const std::string& likely_question);
+  // The caller went on talking (or said nothing answerable): the prefetched request is cancelled.
+  void discard_prefetch() { model_.discard(); }
+  const PrefetchingChatModel& model() const { return model_; }
+
   const std::string& call_id() const { return call_id_; }
 
  private:
-  ChatModel& model_;
+  // The system prompt, the call's memory and the question.
+  Result<std::vector<ChatMessage>> messages_for(const std::string& question);
+
+  PrefetchingChatModel model_;
   ConversationStore& store_;
   const Settings& settings_;
   std::string call_id_;

@@ -1,6 +1,8 @@
 #include "agent/speaker.h"
 
+#include <algorithm>
 #include <chrono>
+#include <cstdlib>
 
 #include "core/log.h"
 
@@ -13,6 +15,18 @@ using namespace std::chrono_literals;
 // that a barge-in throws away little synthesis work.
 constexpr int kQueueAheadMs = 4000;
 constexpr auto kPoll = 10ms;
+constexpr Sample kQuiet = 200;  // below this a TTS engine's lead-in counts as silence
+constexpr std::size_t kLeadIn = 80;  // 10 ms at 8 kHz kept before the first sound
+
+// How many samples at the start of `chunk` may be skipped as silence (at most `limit`), keeping
+// kLeadIn samples before the first sound so its onset is not clipped.
+std::size_t leading_quiet_samples(Samples chunk, std::size_t limit) {
+  std::size_t i = 0;
+  const std::size_t end = std::min(chunk.size(), limit);
+  while (i < end && std::abs(chunk[i]) < kQuiet) ++i;
+  if (i == chunk.size() || i == limit) return i;  // all quiet (so far)
+  return i > kLeadIn ? i - kLeadIn : 0;
+}
 
 }  // namespace
 
@@ -115,11 +129,21 @@ bool Speaker::say(const std::string& text, const CancelToken& cancel,
     if (on_first_audio) on_first_audio();
     return play(cached->samples, cancel);
   }
+  // TTS engines begin an utterance with silence (flite: about 200 ms). When nothing is playing
+  // that silence is only delay before the caller hears the answer: skip it, up to a bound.
+  std::size_t leading_to_skip =
+      media_.is_playing() || media_.queued_ms() > 0 ? 0 : samples_per_ms(kTelephoneRate, 400);
   // The TTS sink runs under the engine's process-wide lock, so it must never wait: what does not
   // fit in the playback queue (a very long sentence) is kept and played after synthesis.
   bool first = true;
   std::vector<Sample> overflow;
   const auto queue = [&](Samples chunk) {
+    if (leading_to_skip > 0) {
+      const std::size_t quiet = leading_quiet_samples(chunk, leading_to_skip);
+      leading_to_skip = quiet == chunk.size() ? leading_to_skip - quiet : 0;
+      chunk = chunk.subspan(quiet);
+      if (chunk.empty()) return !cancel.cancelled();
+    }
     if (first && on_first_audio) on_first_audio();
     first = false;
     if (overflow.empty()) chunk = chunk.subspan(media_.enqueue_audio(chunk));

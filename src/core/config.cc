@@ -178,10 +178,15 @@ void declare_options(OptionTable& t, Settings& s) {
             "retries on 408/409/429/5xx or connection failure, before any token arrived");
   t.integer("llm.retry_budget_ms", llm.retry_budget_ms, 4000, 0, 600000,
             "total time retries may wait, Retry-After included");
+  t.integer("llm.prefetch_pause_ms", llm.prefetch_pause_ms, 150, 0, 5000,
+            "calls: after this much silence the model is asked with the caller's words so far, "
+            "and the answer kept if they have finished (hides the model's time to first token; a "
+            "caller who goes on costs a cancelled request); 0 = ask only at the end of the turn");
 
   auto& asr = s.asr;
-  t.text("asr.provider", asr.provider, "pocketsphinx", "speech recognition: pocketsphinx | openai",
-         {"pocketsphinx", "openai"});
+  t.text("asr.provider", asr.provider, "pocketsphinx",
+         "speech recognition: pocketsphinx | openai | none (hears nothing: media load tests)",
+         {"pocketsphinx", "openai", "none"});
   t.text("asr.model_dir", asr.model_dir, "/usr/share/pocketsphinx/model/en-us",
          "pocketsphinx model directory (en-us/, en-us.lm.bin, cmudict-en-us.dict)");
   t.text("asr.feat_params", asr.feat_params,
@@ -189,6 +194,9 @@ void declare_options(OptionTable& t, Settings& s) {
          "pocketsphinx feature parameters tuned for telephone audio ('' = the model's own)");
   t.integer("asr.pool_size", asr.pool_size, 2, 1, 64,
             "pocketsphinx decoders shared by all calls (about 100 MB each)");
+  t.boolean("asr.second_pass", asr.second_pass, false,
+            "pocketsphinx: rescore each utterance when it ends (fwdflat + bestpath): a little "
+            "more accurate, about 200 ms slower to answer");
   t.text("asr.base_url", asr.base_url, "", "openai: transcription API root ('' = llm.base_url)");
   t.secret("asr.api_key", asr.api_key, "openai: API key ('' = llm.api_key); environment only");
   t.text("asr.model", asr.model, "whisper-1", "openai: transcription model");
@@ -208,8 +216,11 @@ void declare_options(OptionTable& t, Settings& s) {
   t.integer("vad.mode", vad.mode, 3, 0, 3, "WebRTC VAD aggressiveness (3 = most eager to cut)");
   t.integer("vad.speech_start_ms", vad.speech_start_ms, 60, 10, 2000,
             "voiced audio needed before speech counts as started");
-  t.integer("vad.end_silence_ms", vad.end_silence_ms, 500, 100, 5000,
-            "silence that ends an utterance (AWS Lex used 600 ms)");
+  t.integer("vad.end_silence_ms", vad.end_silence_ms, 300, 100, 5000,
+            "silence that ends an utterance whose words sound finished (AWS Lex waits 600 ms)");
+  t.integer("vad.unfinished_silence_ms", vad.unfinished_silence_ms, 900, 100, 5000,
+            "silence that ends an utterance whose words so far sound unfinished ('... and', "
+            "'um'); ASR engines that cannot tell mid-utterance always use vad.end_silence_ms");
   t.integer("vad.no_input_timeout_ms", vad.no_input_timeout_ms, 6000, 500, 120000,
             "how long to wait for the caller to start speaking");
   t.integer("vad.max_utterance_ms", vad.max_utterance_ms, 30000, 1000, 120000,

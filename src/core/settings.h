@@ -17,6 +17,7 @@ struct LlmSettings {
   int total_timeout_ms = 0;
   int max_retries = 0;
   int retry_budget_ms = 0;  // total time retries may take, Retry-After waits included
+  int prefetch_pause_ms = 0;  // calls: ask the model at a pause this long (0 = at the endpoint)
 };
 
 struct AsrSettings {
@@ -24,6 +25,7 @@ struct AsrSettings {
   std::string model_dir;  // pocketsphinx acoustic model, dictionary and LM
   std::string feat_params;  // telephone feature params shipped with Chalkbot
   int pool_size = 0;      // pocketsphinx decoders (~100 MB each), shared by all calls
+  bool second_pass = false;  // pocketsphinx: rescore each utterance at its end (slower answers)
   std::string base_url;   // openai: empty means llm.base_url
   std::string api_key;    // openai: empty means llm.api_key
   std::string model;      // openai: e.g. whisper-1
@@ -43,6 +45,7 @@ struct VadSettings {
   int mode = 0;                 // WebRTC VAD aggressiveness 0..3
   int speech_start_ms = 0;      // voiced audio needed before an utterance starts
   int end_silence_ms = 0;       // silence that ends an utterance
+  int unfinished_silence_ms = 0;  // the same when its words so far sound unfinished
   int no_input_timeout_ms = 0;  // nobody spoke at all
   int max_utterance_ms = 0;     // an utterance is cut here
 };

@@ -5,6 +5,7 @@
 #include <netinet/in.h>
 #include <pthread.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/timerfd.h>
@@ -255,8 +256,19 @@ bool MediaSession::wait_for_input(std::chrono::milliseconds timeout) {
   }
 }
 
+void MediaSession::request_spurt_start() {
+  if (in_spurt_seen_.load(std::memory_order_acquire)) return;
+  if (start_requested_.exchange(true, std::memory_order_acq_rel)) return;
+  const std::uint64_t one = 1;
+  // Best effort: if the write fails the frame simply goes out at the next tick.
+  const int fd = wake_fd_.load(std::memory_order_acquire);
+  if (fd < 0) return;
+  [[maybe_unused]] const ssize_t written = ::write(fd, &one, sizeof one);
+}
+
 std::size_t MediaSession::enqueue_audio(Samples pcm) {
   std::size_t used = 0;
+  bool committed = false;
   std::size_t have = partial_len_.load(std::memory_order_relaxed);
   while (used < pcm.size()) {
     const std::size_t take = std::min(kFrameSamples - have, pcm.size() - used);
@@ -267,6 +279,7 @@ std::size_t MediaSession::enqueue_audio(Samples pcm) {
       std::copy_n(pcm.begin() + static_cast<std::ptrdiff_t>(used), take,
                   slot->begin() + static_cast<std::ptrdiff_t>(have));
       playback_.commit_push();
+      committed = true;
       have = 0;
     } else {
       std::copy_n(pcm.begin() + static_cast<std::ptrdiff_t>(used), take,
@@ -276,6 +289,7 @@ std::size_t MediaSession::enqueue_audio(Samples pcm) {
     used += take;
   }
   partial_len_.store(have, std::memory_order_relaxed);
+  if (committed) request_spurt_start();
   return used;
 }
 
@@ -288,6 +302,7 @@ bool MediaSession::flush_audio() {
   std::fill(slot->begin() + static_cast<std::ptrdiff_t>(have), slot->end(), Sample{0});
   playback_.commit_push();
   partial_len_.store(0, std::memory_order_relaxed);
+  request_spurt_start();
   return true;
 }
 
@@ -349,6 +364,14 @@ std::optional<SteadyClock::time_point> MediaSession::first_audio_packet_sent_at(
       std::chrono::nanoseconds(spurt_start_ns_.load(std::memory_order_relaxed)));
 }
 
+std::optional<SteadyClock::time_point> MediaSession::spurt_frame_sent_at(std::size_t k) const {
+  const auto first = first_audio_packet_sent_at();
+  if (!first || k == 0) return first;
+  return SteadyClock::time_point(
+      std::chrono::nanoseconds(spurt_anchor_ns_.load(std::memory_order_relaxed) +
+                               static_cast<std::int64_t>(k) * kTickNs));
+}
+
 std::optional<SteadyClock::time_point> MediaSession::last_packet_received_at() const {
   const std::int64_t ns = last_rx_ns_.load(std::memory_order_acquire);
   if (ns == 0) return std::nullopt;
@@ -395,6 +418,12 @@ Result<std::unique_ptr<MediaEngine>> MediaEngine::create(const MediaSettings& se
   if (::epoll_ctl(engine->epoll_fd_, EPOLL_CTL_ADD, engine->timer_fd_, &ev) != 0) {
     return make_error(std::string("epoll_ctl(timerfd): ") + std::strerror(errno));
   }
+  engine->wake_fd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  if (engine->wake_fd_ < 0) return make_error(std::string("eventfd: ") + std::strerror(errno));
+  ev.data.ptr = &engine->wake_fd_;
+  if (::epoll_ctl(engine->epoll_fd_, EPOLL_CTL_ADD, engine->wake_fd_, &ev) != 0) {
+    return make_error(std::string("epoll_ctl(eventfd): ") + std::strerror(errno));
+  }
   // Absolute schedule: the kernel fires at start + k * 20 ms, so the pace never drifts with how
   // long a tick took (no relative sleeps).
   timespec now{};
@@ -410,6 +439,8 @@ Result<std::unique_ptr<MediaEngine>> MediaEngine::create(const MediaSettings& se
   if (::timerfd_settime(engine->timer_fd_, TFD_TIMER_ABSTIME, &spec, nullptr) != 0) {
     return make_error(std::string("timerfd_settime: ") + std::strerror(errno));
   }
+  engine->next_tick_ns_ =
+      static_cast<std::int64_t>(spec.it_value.tv_sec) * 1'000'000'000 + spec.it_value.tv_nsec;
   engine->thread_ = std::thread([e = engine.get()] { e->run(); });
   return engine;
 }
@@ -426,11 +457,13 @@ MediaEngine::~MediaEngine() {
   }
   for (auto& s : active_) {
     s->close();
+    s->wake_fd_.store(-1, std::memory_order_release);
     if (s->rtp_fd_ >= 0) ::close(s->rtp_fd_);
     if (s->rtcp_fd_ >= 0) ::close(s->rtcp_fd_);
     s->rtp_fd_ = s->rtcp_fd_ = -1;
   }
   active_.clear();
+  if (wake_fd_ >= 0) ::close(wake_fd_);
   if (timer_fd_ >= 0) ::close(timer_fd_);
   if (epoll_fd_ >= 0) ::close(epoll_fd_);
 }
@@ -459,6 +492,7 @@ Result<std::shared_ptr<MediaSession>> MediaEngine::open_session(const std::strin
       pair_used_[pair].store(true, std::memory_order_release);
       pairs_in_use_.fetch_add(1, std::memory_order_acq_rel);
       session.reset(new MediaSession(local.family, port, rtp, rtcp, settings_));
+      session->wake_fd_.store(wake_fd_, std::memory_order_release);
     }
   }
   if (!session) {
@@ -484,8 +518,15 @@ void MediaEngine::run() {
     // The timer fires every 20 ms, so the timeout only guards against a broken timer.
     const int n = ::epoll_wait(epoll_fd_, events.data(), static_cast<int>(events.size()), 100);
     std::uint64_t expirations = 0;
+    bool woken = false;
     for (int i = 0; i < n; ++i) {
-      auto* ep = static_cast<MediaSession::Endpoint*>(events[static_cast<std::size_t>(i)].data.ptr);
+      void* tag = events[static_cast<std::size_t>(i)].data.ptr;
+      if (tag == &wake_fd_) {
+        std::uint64_t count = 0;
+        woken = ::read(wake_fd_, &count, sizeof count) == sizeof count || woken;
+        continue;
+      }
+      auto* ep = static_cast<MediaSession::Endpoint*>(tag);
       if (ep == nullptr) {
         std::uint64_t count = 0;
         if (::read(timer_fd_, &count, sizeof count) == sizeof count) expirations += count;
@@ -493,12 +534,16 @@ void MediaEngine::run() {
         on_readable(ep);
       }
     }
-    if (expirations == 0) continue;
-    // Sockets were all served above, so removing sessions in the tick leaves no stale event.
-    const std::uint64_t run_ticks = std::min(expirations, kMaxCatchUpTicks);
-    if (expirations > 1) missed_ticks_.fetch_add(expirations - 1, std::memory_order_relaxed);
-    if (expirations > run_ticks) skip_ticks(expirations - run_ticks);
-    for (std::uint64_t t = 0; t < run_ticks; ++t) tick(steady_ns());
+    next_tick_ns_ += static_cast<std::int64_t>(expirations) * kTickNs;
+    if (expirations > 0) {
+      // Sockets were all served above, so removing sessions in the tick leaves no stale event.
+      const std::uint64_t run_ticks = std::min(expirations, kMaxCatchUpTicks);
+      if (expirations > 1) missed_ticks_.fetch_add(expirations - 1, std::memory_order_relaxed);
+      if (expirations > run_ticks) skip_ticks(expirations - run_ticks);
+      for (std::uint64_t t = 0; t < run_ticks; ++t) tick(steady_ns());
+    }
+    // After the ticks: a spurt they already started is not started twice.
+    if (woken) start_spurts_now(steady_ns());
   }
 }
 
@@ -596,7 +641,11 @@ void MediaEngine::tick(std::int64_t now_ns) {
       s.timestamp_ += static_cast<std::uint32_t>(kFrameSamples);
       continue;
     }
-    send_rtp(s, now_ns);
+    if (s.skip_tick_) {
+      s.skip_tick_ = false;  // its packet left early, with this tick's timestamp
+    } else {
+      send_rtp(s, now_ns, now_ns);
+    }
     if (now_ns >= s.next_sr_ns_) {
       send_rtcp(s, now_ns);
       s.next_sr_ns_ = now_ns + kSrIntervalNs;
@@ -604,7 +653,25 @@ void MediaEngine::tick(std::int64_t now_ns) {
   }
 }
 
-void MediaEngine::send_rtp(MediaSession& s, std::int64_t now_ns) {
+void MediaEngine::start_spurts_now(std::int64_t now_ns) {
+  for (auto& session : active_) {
+    MediaSession& s = *session;
+    if (!s.start_requested_.exchange(false, std::memory_order_acq_rel)) continue;
+    // Only a plain start from silence: DTMF, hold and a pending skip keep the tick's order.
+    if (!s.remote_.started || s.skip_tick_ || s.in_spurt_ || s.dtmf_tx_.active ||
+        s.dtmf_tx_.gap_ticks > 0 || s.dtmf_out_.front() != nullptr ||
+        s.on_hold_.load(std::memory_order_acquire) || s.playback_.front() == nullptr ||
+        s.clear_until_.load(std::memory_order_acquire) > s.cleared_) {
+      continue;
+    }
+    // The packet the next tick would have sent, sent now; that tick then sends nothing, so the
+    // stream's timestamps stay on the clock and the receiver just sees one packet early.
+    send_rtp(s, now_ns, next_tick_ns_);
+    s.skip_tick_ = true;
+  }
+}
+
+void MediaEngine::send_rtp(MediaSession& s, std::int64_t now_ns, std::int64_t anchor_ns) {
   const std::uint64_t clear = s.clear_until_.load(std::memory_order_acquire);
   if (clear > s.cleared_) {
     s.playback_.discard_until(clear);
@@ -637,8 +704,11 @@ void MediaEngine::send_rtp(MediaSession& s, std::int64_t now_ns) {
   if (audio && h.marker) {
     // Stamped before sendto so that whoever receives the packet already sees the new spurt.
     s.spurt_start_ns_.store(now_ns, std::memory_order_relaxed);
+    s.spurt_anchor_ns_.store(anchor_ns, std::memory_order_relaxed);
+    s.start_requested_.store(false, std::memory_order_relaxed);  // started: ask afresh next time
     s.talk_spurts_.fetch_add(1, std::memory_order_release);
   }
+  s.in_spurt_seen_.store(s.in_spurt_, std::memory_order_release);
   transmit(s, size, payload.size());
 }
 

@@ -178,6 +178,54 @@ TEST(MediaSession, PacingSequenceTimestampAndMarker) {
   ::testing::Test::RecordProperty("pacing_stddev_us", static_cast<int>(stddev * 1000));
 }
 
+// A talk spurt's first packet leaves as soon as its audio is queued, not at the next 20 ms tick;
+// that tick then sends nothing, so timestamps and the rest of the spurt stay on the tick grid.
+TEST(MediaSession, TalkSpurtStartsBeforeItsTick) {
+  auto e = engine(41300, 41399);
+  auto s = open(*e);
+  RawUdp far;
+  ASSERT_TRUE(s->start("127.0.0.1", far.port(), 0, -1).ok());
+  int early = 0;
+  constexpr int kTrials = 5;
+  for (int trial = 0; trial < kTrials; ++trial) {
+    while (far.recv(0ms)) {
+    }  // what queued up meanwhile: only fresh arrival times count
+    // Just after a silence packet, the next tick is about 18 ms away.
+    std::optional<Datagram> silence;
+    RtpPacketView q;
+    do {
+      silence = far.recv_rtp(500ms);
+      ASSERT_TRUE(silence.has_value());
+      ASSERT_EQ(parse_rtp(silence->bytes, q), RtpError::kOk);
+    } while (!is_silent_payload(q));
+    std::this_thread::sleep_for(2ms);
+    s->enqueue_audio(testing::tone(300, 0.1));
+    auto first = far.recv_rtp(500ms);
+    auto second = far.recv_rtp(500ms);
+    ASSERT_TRUE(first && second);
+    RtpPacketView a, b;
+    ASSERT_EQ(parse_rtp(first->bytes, a), RtpError::kOk);
+    ASSERT_EQ(parse_rtp(second->bytes, b), RtpError::kOk);
+    EXPECT_TRUE(a.header.marker);
+    EXPECT_FALSE(is_silent_payload(a));
+    EXPECT_EQ(a.header.timestamp - q.header.timestamp, 160u);  // the next slot's timestamp
+    EXPECT_EQ(b.header.timestamp - a.header.timestamp, 160u);
+    const auto ms = [](auto d) { return std::chrono::duration<double, std::milli>(d).count(); };
+    // The second packet keeps the grid: two ticks after the silence packet.
+    EXPECT_NEAR(ms(second->at - silence->at), 40.0, 8.0);
+    // The media engine knows when frame 1 left (the caller's latency measurement uses it).
+    const double frame1_error = ms(second->at - *s->spurt_frame_sent_at(1));
+    std::printf("trial %d: first %.1f ms, second %.1f ms after the silence packet; frame 1 "
+                "stamped %.1f ms before it arrived\n", trial, ms(first->at - silence->at),
+                ms(second->at - silence->at), frame1_error);
+    EXPECT_NEAR(frame1_error, 0.0, 8.0);
+    if (ms(first->at - silence->at) < 15.0) ++early;
+    std::this_thread::sleep_for(200ms);  // the tone ends: back to silence
+  }
+  // Scheduling on a loaded machine may delay a trial; the early start must show in most.
+  EXPECT_GE(early, kTrials - 1);
+}
+
 TEST(MediaSession, SymmetricRtpRepliesToTheSourcePort) {
   auto e = engine(41300, 41399);
   auto s = open(*e);

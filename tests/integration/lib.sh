@@ -63,6 +63,10 @@ to_phone() {
   rm -f "$work/phone.$$.wav"
 }
 
+# transcribe WAV: what the tests' ear heard. The two-pass pocketsphinx decode is a little kinder
+# to flite's voice through a phone line than the one-pass decode calls use for speed.
+transcribe() { CHALKBOT_ASR_SECOND_PASS=true "$CHALKBOT" transcribe "$@"; }
+
 # word_recall EXPECTED HEARD: share of EXPECTED's words (lower case, no punctuation) found in HEARD.
 word_recall() {
   python3 - "$1" "$2" <<'PY'

@@ -48,7 +48,7 @@ heard_file=$(ls "$work"/rec/*-dec.wav 2>/dev/null | head -1)
 sox "$heard_file" "$work/answer.wav" trim 7
 rms=$(sox "$work/answer.wav" -n stat 2>&1 | awk '/RMS +amplitude/ {print $3}')
 at_least "$rms" 0.01 || fail "the answer audio is silent (RMS $rms)"
-heard=$("$CHALKBOT" transcribe "$work/answer.wav")
+heard=$(transcribe "$work/answer.wav")
 echo "caller heard: $heard"
 recall=$(word_recall "The capital of France is Paris. It is a beautiful city." "$heard")
 at_least "$recall" 0.5 || fail "the answer audio does not say the scripted answer (recall $recall)"
@@ -82,7 +82,7 @@ stop_serve
 reason=$(sqlite3 "$work/silent.db" "select end_reason from calls")
 [ "$reason" = silence ] || fail "a silent call ended with '$reason', not silence"
 [ "$took" -lt 20 ] || fail "the bot did not hang up on the silent caller ($took s)"
-heard=$("$CHALKBOT" transcribe "$(ls "$work"/rec/*-dec.wav | head -1)")
+heard=$(transcribe "$(ls "$work"/rec/*-dec.wav | head -1)")
 echo "silent caller heard: $heard"
 recall=$(word_recall "are you still there thank you for calling goodbye" "$heard")
 at_least "$recall" 0.3 || fail "the reprompt and farewell were not heard (recall $recall)"

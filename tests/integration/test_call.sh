@@ -14,7 +14,7 @@ speak() { CHALKBOT_STORE_PATH="$work/say.db" "$CHALKBOT" say "$1" -o "$work/$2" 
 speak "What is the capital of France?" capital.wav
 speak "And what did I just ask you?" followup.wav
 speak "Please tell me a story." story.wav
-speak "Thank you, goodbye." goodbye.wav
+speak "Goodbye." goodbye.wav  # one-pass pocketsphinx hears flite's "thank you, goodbye" as "and you could buy"
 json() { python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))" "$@"; }
 # newest_call: id of the call stored last.
 newest_call() { sqlite3 "$db" "select id from calls order by started_ms desc limit 1"; }
@@ -26,7 +26,7 @@ heard_in() {
   # From 300 ms before the first voiced frame (word onsets are quiet) to 300 ms after the end.
   sox "$work/heard.wav" "$work/slice.wav" trim "$(python3 -c "print(max($start - 300, 0)/1000)")" \
     "$(python3 -c "print(($len + 600)/1000)")"
-  "$CHALKBOT" transcribe "$work/slice.wav"
+  transcribe "$work/slice.wav"
 }
 
 # 1. Two questions; the second answer proves the first was remembered.

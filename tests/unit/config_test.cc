@@ -39,7 +39,10 @@ class ConfigTest : public ::testing::Test {
 TEST_F(ConfigTest, DefaultsAreDeclared) {
   auto s = load_settings(sources());
   ASSERT_TRUE(s.ok()) << s.error().message;
-  EXPECT_EQ(s->vad.end_silence_ms, 500);
+  EXPECT_EQ(s->vad.end_silence_ms, 300);
+  EXPECT_EQ(s->vad.unfinished_silence_ms, 900);
+  EXPECT_EQ(s->llm.prefetch_pause_ms, 150);
+  EXPECT_FALSE(s->asr.second_pass);
   EXPECT_EQ(s->asr.provider, "pocketsphinx");
   EXPECT_EQ(s->tts.provider, "flite");
   EXPECT_NE(s->llm.system_prompt.find("spoken"), std::string::npos);

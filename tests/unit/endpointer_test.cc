@@ -217,3 +217,41 @@ TEST(UtteranceDetector, ResetListensForTheNextUtterance) {
 
 }  // namespace
 }  // namespace chalkbot
+
+namespace chalkbot {
+namespace {
+
+TEST(Endpointer, HeldPauseWaitsForTheUnfinishedSilence) {
+  EndpointerConfig config = test_config();
+  config.end_silence_ms = 300;
+  config.unfinished_silence_ms = 800;
+  Endpointer ep(config);
+  feed(ep, 400, false);
+  ASSERT_EQ(feed(ep, 500, true).event, EndpointEvent::kSpeechStarted);  // speech ends at 900
+  EXPECT_EQ(feed(ep, 200, false).event, EndpointEvent::kNone);
+  ep.hold_end();  // "... and": a breath
+  EXPECT_EQ(feed(ep, 400, false).event, EndpointEvent::kNone);  // 600 ms of silence: still held
+  const Fed ended = feed(ep, 400, false);
+  EXPECT_EQ(ended.event, EndpointEvent::kSpeechEnded);
+  EXPECT_EQ(ended.at_ms, 900 + 800);
+}
+
+TEST(Endpointer, SpeechResumingReleasesTheHold) {
+  EndpointerConfig config = test_config();
+  config.end_silence_ms = 300;
+  config.unfinished_silence_ms = 800;
+  Endpointer ep(config);
+  feed(ep, 400, false);
+  ASSERT_EQ(feed(ep, 500, true).event, EndpointEvent::kSpeechStarted);
+  feed(ep, 200, false);
+  ep.hold_end();
+  EXPECT_EQ(feed(ep, 400, false).event, EndpointEvent::kNone);
+  EXPECT_EQ(feed(ep, 200, true).event, EndpointEvent::kNone);  // the caller goes on
+  EXPECT_FALSE(ep.held());
+  const Fed ended = feed(ep, 400, false);  // this pause is judged afresh: the short one
+  EXPECT_EQ(ended.event, EndpointEvent::kSpeechEnded);
+  EXPECT_EQ(ended.at_ms, 900 + 200 + 400 + 200 + 300);
+}
+
+}  // namespace
+}  // namespace chalkbot

@@ -21,6 +21,9 @@ class AsrStream {
   virtual Status finish() = 0;
   // The final transcript after finish() succeeded, possibly empty (nothing recognised).
   virtual std::string result() const = 0;
+  // The best guess so far while the utterance goes on; '' when the engine cannot tell before
+  // finish() (batch engines). Cheap enough to ask once per pause.
+  virtual std::string partial() { return {}; }
 };
 
 // A loaded engine, shared by every call; thread-safe. Streams borrow per-call state from it.

@@ -77,6 +77,13 @@ class PocketsphinxStream final : public AsrStream {
 
   std::string result() const override { return result_; }
 
+  std::string partial() override {
+    if (decoder_ == nullptr || !in_utterance_) return {};
+    std::int32_t score = 0;
+    const char* hyp = ps_get_hyp(decoder_->ps, &score);
+    return hyp != nullptr ? hyp : "";
+  }
+
  private:
   bool start() {
     if (decoder_ != nullptr) return true;
@@ -169,6 +176,11 @@ Result<PocketsphinxAsr::Decoder*> PocketsphinxAsr::create_decoder() {
   std::vector<std::string> args = {
       "-hmm", (dir / "en-us").string(), "-lm", (dir / "en-us.lm.bin").string(),
       "-dict", (dir / "cmudict-en-us.dict").string(), "-samprate", "16000"};
+  if (!settings_.second_pass) {
+    // The forward pass alone: its result is ready when the audio ends, and is what partial()
+    // shows while the caller speaks.
+    args.insert(args.end(), {"-fwdflat", "no", "-bestpath", "no"});
+  }
   if (!settings_.feat_params.empty()) {
     args.insert(args.end(), {"-featparams", settings_.feat_params});
   }

@@ -13,6 +13,7 @@ EndpointerConfig EndpointerConfig::from(const VadSettings& vad, int ignore_initi
   EndpointerConfig config;
   config.speech_start_ms = vad.speech_start_ms;
   config.end_silence_ms = vad.end_silence_ms;
+  config.unfinished_silence_ms = vad.unfinished_silence_ms;
   config.no_input_timeout_ms = vad.no_input_timeout_ms;
   config.max_utterance_ms = vad.max_utterance_ms;
   config.ignore_initial_ms = ignore_initial_ms;
@@ -51,6 +52,7 @@ EndpointEvent Endpointer::push(int frame_ms, bool voiced) {
         times_.started_at_ms = position_ms_;
         times_.speech_end_ms = position_ms_;
         silence_run_ms_ = 0;
+        held_ = false;
         return EndpointEvent::kSpeechStarted;
       }
       return EndpointEvent::kNone;
@@ -69,11 +71,14 @@ EndpointEvent Endpointer::push(int frame_ms, bool voiced) {
   // kInSpeech
   if (voiced) {
     silence_run_ms_ = 0;
+    held_ = false;
     times_.speech_end_ms = position_ms_;
   } else {
     silence_run_ms_ += frame_ms;
   }
-  if (silence_run_ms_ >= config_.end_silence_ms && !voiced) {
+  const int end_silence_ms =
+      held_ ? std::max(config_.end_silence_ms, config_.unfinished_silence_ms) : config_.end_silence_ms;
+  if (silence_run_ms_ >= end_silence_ms && !voiced) {
     state_ = State::kDone;
     times_.end_ms = position_ms_;
     return EndpointEvent::kSpeechEnded;
@@ -98,6 +103,7 @@ void Endpointer::reset() {
   listen_since_ms_ = position_ms_;
   voiced_run_ms_ = 0;
   silence_run_ms_ = 0;
+  held_ = false;
   times_ = UtteranceTimes{};
 }
 

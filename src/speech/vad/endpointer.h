@@ -19,6 +19,7 @@ struct VadSettings;
 struct EndpointerConfig {
   int speech_start_ms = 0;      // consecutive voiced audio that starts an utterance
   int end_silence_ms = 0;       // consecutive unvoiced audio after speech that ends it
+  int unfinished_silence_ms = 0;  // the same while held (the words so far sound unfinished)
   int no_input_timeout_ms = 0;  // no utterance started by then; 0 = never
   int max_utterance_ms = 0;     // an utterance is cut this long after its onset; 0 = never
   int ignore_initial_ms = 0;    // WebRTC VAD misfires while it adapts: decisions here are ignored
@@ -63,8 +64,14 @@ class Endpointer {
   // Listens for the next utterance on the same timeline; the no-input timer restarts now and the
   // initial ignore window is not applied again.
   void reset();
+  // The utterance sounds unfinished ("... and", "um"): this pause must last unfinished_silence_ms
+  // to end it. Speech resuming releases the hold.
+  void hold_end() { held_ = true; }
 
   State state() const { return state_; }
+  // Unvoiced audio since the last voiced frame of the utterance in progress.
+  std::int64_t silence_ms() const { return silence_run_ms_; }
+  bool held() const { return held_; }
   std::int64_t position_ms() const { return position_ms_; }
   const UtteranceTimes& times() const { return times_; }
   const EndpointerConfig& config() const { return config_; }
@@ -77,6 +84,7 @@ class Endpointer {
   std::int64_t voiced_run_ms_ = 0;
   std::int64_t voiced_run_start_ms_ = 0;
   std::int64_t silence_run_ms_ = 0;
+  bool held_ = false;
   UtteranceTimes times_;
 };
 
@@ -94,6 +102,8 @@ class UtteranceDetector {
   // Next utterance: clears the utterance audio; keeps the VAD's adaptation and the recent audio
   // (the pre-roll may reach back before the reset).
   void reset();
+  // See Endpointer::hold_end().
+  void hold_end() { endpointer_.hold_end(); }
 
   // The utterance so far: pre-roll + speech (+ trailing silence up to the endpoint).
   const std::vector<Sample>& utterance() const { return utterance_; }

@@ -1,0 +1,563 @@
+#!/usr/bin/env python3
+"""System benchmarks of the real binary over SIP/RTP on loopback: response latency, conversational
+capacity, call setup rate and memory (media-only capacity is bench/media_capacity.py's).
+
+  system_bench.py --chalkbot PATH [--smoke] [--only latency,setup,memory,conversation]
+                  [--results DIR]
+
+Each benchmark prints its figures beside their targets and writes bench/results/<name>.json.
+Benchmarks never fail on a time: the exit status is non-zero only when one could not run at all
+(a server did not start, a call failed to connect...). --smoke runs each in a few seconds so that
+`make test` keeps them working.
+"""
+
+import argparse
+import json
+import os
+import re
+import signal
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+SOURCE = Path(__file__).resolve().parent.parent
+STANDIN = SOURCE / "tests" / "standin" / "openai_standin.py"
+SIPP_SCENARIOS = SOURCE / "bench" / "sipp"
+
+# The bench's scripted model: short answers, so that a benchmark call spends its time on turns.
+LATENCY_SCRIPT = {
+    "rules": [],
+    "default": "Sure, happy to help. That was question {user_turns_before}.",
+}
+QUESTIONS = [
+    "What is the capital of France?",
+    "How far away is the moon?",
+    "Can you tell me a joke please?",
+    "What time does the shop open?",
+]
+
+
+class BenchError(Exception):
+    pass
+
+
+def percentile(values, p):
+    """Nearest-rank percentile (p in 0..100) of a non-empty list."""
+    ordered = sorted(values)
+    rank = max(1, min(len(ordered), int(-(-p * len(ordered) // 100))))
+    return ordered[rank - 1]
+
+
+def summary(values):
+    if not values:
+        return None
+    return {"n": len(values), "p50": percentile(values, 50), "p95": percentile(values, 95),
+            "p99": percentile(values, 99), "max": max(values)}
+
+
+def rss_kb(pid):
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise BenchError(f"no VmRSS for pid {pid}")
+
+
+def open_fds(pid):
+    return len(os.listdir(f"/proc/{pid}/fd"))
+
+
+def cpu_seconds(pid):
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class Stack:
+    """The stand-in model and one `chalkbot serve`, in a scratch directory."""
+
+    def __init__(self, chalkbot, work, ttft_ms=0, env=None, script=None):
+        self.chalkbot, self.work = chalkbot, Path(work)
+        self.db = self.work / "calls.db"
+        script_path = self.work / "script.json"
+        script_path.write_text(json.dumps(script or LATENCY_SCRIPT))
+        # tokens-per-sec 0: after its first token the model's whole answer arrives at once, so the
+        # figures isolate time to first token (what a real model is characterised by).
+        self.standin = subprocess.Popen(
+            [sys.executable, str(STANDIN), "--port", "0", "--script", str(script_path),
+             "--ttft-ms", str(ttft_ms), "--tokens-per-sec", "0"],
+            stdout=subprocess.PIPE, stderr=open(self.work / "standin.err", "w"), text=True)
+        line = self.standin.stdout.readline()
+        if not line.startswith("LISTENING "):
+            raise BenchError("the stand-in did not start")
+        self.llm_url = f"http://127.0.0.1:{line.split()[1]}/v1"
+        serve_env = dict(os.environ, CHALKBOT_LLM_BASE_URL=self.llm_url,
+                         CHALKBOT_STORE_PATH=str(self.db), CHALKBOT_SIP_PORT="0",
+                         CHALKBOT_LOG_LEVEL="warn", **(env or {}))
+        self.serve_out = open(self.work / "serve.out", "w+")
+        self.serve = subprocess.Popen([chalkbot, "serve"], env=serve_env, stdout=self.serve_out,
+                                      stderr=open(self.work / "serve.err", "w"))
+        self.port = self._wait_listening()
+        self.target = f"sip:bot@127.0.0.1:{self.port}"
+
+    def _wait_listening(self):
+        for _ in range(200):
+            self.serve_out.seek(0)
+            match = re.search(r"chalkbot: listening on .*:(\d+)$", self.serve_out.read(), re.M)
+            if match:
+                return int(match.group(1))
+            if self.serve.poll() is not None:
+                raise BenchError("serve exited: " + (self.work / "serve.err").read_text()[-2000:])
+            time.sleep(0.05)
+        raise BenchError("serve did not start")
+
+    def stop(self):
+        if self.serve.poll() is None:
+            self.serve.send_signal(signal.SIGTERM)
+            try:
+                self.serve.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                self.serve.kill()
+        self.standin.kill()
+        self.standin.wait()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+
+
+def speak(chalkbot, text, path):
+    subprocess.run([chalkbot, "say", text, "-o", str(path), "--rate", "8000"], check=True,
+                   capture_output=True, env=dict(os.environ, CHALKBOT_STORE_PATH=str(path) + ".db"))
+    return path
+
+
+def question_files(chalkbot, work):
+    return [speak(chalkbot, q, Path(work) / f"q{i}.wav") for i, q in enumerate(QUESTIONS)]
+
+
+def place_call(chalkbot, target, questions, timeout_s=120):
+    """One `chalkbot call`; returns (its JSON report, the process)."""
+    caller = subprocess.run(
+        [chalkbot, "call", target, *sum((["--say", str(q)] for q in questions), []),
+         "--timeout-s", str(timeout_s)],
+        capture_output=True, text=True, timeout=timeout_s + 30,
+        env=dict(os.environ, CHALKBOT_MEDIA_JITTER_MIN_MS="20"))
+    try:
+        return json.loads(caller.stdout)
+    except json.JSONDecodeError:
+        raise BenchError(f"chalkbot call printed no report: {caller.stderr[-2000:]}")
+
+
+STAGES = ["speech_start", "speech_end", "endpoint", "asr_done", "llm_first_token",
+          "first_sentence", "tts_first_audio", "first_rtp_out", "done"]
+
+
+def stored_answers(db):
+    """The assistant turns of every call, in call order: {call_id: [stage dict, ...]}."""
+    connection = sqlite3.connect(db)
+    columns = ", ".join(f"{s}_ms" for s in STAGES)
+    rows = connection.execute(
+        f"select t.call_id, {columns} from turns t join calls c on c.id = t.call_id "
+        "where t.role = 'assistant' order by c.started_ms, t.idx").fetchall()
+    connection.close()
+    calls = {}
+    for row in rows:
+        calls.setdefault(row[0], []).append(dict(zip(STAGES, row[1:])))
+    return calls
+
+
+def breakdown(stage):
+    """One answer's stages, in ms. None where a stamp is missing."""
+    def between(a, b):
+        return stage[b] - stage[a] if stage[a] is not None and stage[b] is not None else None
+    return {
+        "endpoint_wait": between("speech_end", "endpoint"),
+        "asr": between("endpoint", "asr_done"),
+        "llm_first_token": between("asr_done", "llm_first_token"),
+        "llm_first_sentence": between("llm_first_token", "first_sentence"),
+        "tts_first_audio": between("first_sentence", "tts_first_audio"),
+        "queue_to_rtp": between("tts_first_audio", "first_rtp_out"),
+        "server_speech_end_to_rtp": between("speech_end", "first_rtp_out"),
+    }
+
+
+def bench_latency(args, work):
+    """Caller-side response latency through SIP/RTP, stand-in model at 0 and 300 ms to first
+    token, with the per-stage breakdown from the stored timestamps."""
+    calls_per_setting = 1 if args.smoke else args.latency_calls
+    questions = question_files(args.chalkbot, work)
+    if args.smoke:
+        questions = questions[:2]
+    results = {}
+    for ttft in (0, 300):
+        setting_dir = Path(work) / f"ttft{ttft}"
+        setting_dir.mkdir()
+        with Stack(args.chalkbot, setting_dir, ttft_ms=ttft) as stack:
+            reports = [place_call(args.chalkbot, stack.target, questions)
+                       for _ in range(calls_per_setting)]
+        stored = list(stored_answers(stack.db).values())
+        samples = []
+        for report, answers in zip(reports, stored):
+            for turn, stage in zip(report["turns"], answers):
+                if turn.get("response_latency_ms") is None:
+                    continue
+                parts = breakdown(stage)
+                latency = turn["response_latency_ms"]
+                llm = parts["llm_first_token"]
+                # The model's own time to first token is the stand-in's setting; what the call
+                # waited for it after ASR (llm_first_token) is less when the answer was prefetched.
+                sample = {"latency": latency, "latency_minus_llm": latency - ttft, **parts}
+                if llm is not None:
+                    known = [parts[k] for k in ("endpoint_wait", "asr", "tts_first_audio")]
+                    if None not in known and parts["server_speech_end_to_rtp"] is not None:
+                        # The server's own glue: what is left of speech end -> first RTP out once
+                        # endpointing, ASR, the model's first token and TTS are taken out.
+                        sample["pipeline_overhead"] = (
+                            parts["server_speech_end_to_rtp"] - sum(known) - llm)
+                        sample["transport_and_buffers"] = (
+                            latency - parts["server_speech_end_to_rtp"])
+                samples.append(sample)
+        failed = [r for r in reports if not r.get("answered") or r.get("error")]
+        keys = ["latency", "latency_minus_llm", "pipeline_overhead", "transport_and_buffers",
+                "endpoint_wait", "asr", "llm_first_token", "llm_first_sentence",
+                "tts_first_audio", "queue_to_rtp"]
+        if failed or not samples:
+            raise BenchError(f"latency: {len(failed)} of {len(reports)} calls failed, "
+                             f"{len(samples)} answers measured")
+        results[f"ttft_{ttft}ms"] = {
+            "calls": len(reports), "failed_calls": len(failed), "answers": len(samples),
+            **{k: summary([s[k] for s in samples if s.get(k) is not None]) for k in keys}}
+    return results
+
+
+def latency_rows(results):
+    rows = []
+    for setting, r in results.items():
+        for key, label, target in (
+                ("latency", "response latency", None),
+                ("latency_minus_llm", "latency - model's first token", (450, 700)),
+                ("pipeline_overhead", "pipeline overhead (server)", (None, 15)),
+                ("transport_and_buffers", "VAD hangover, RTP, jitter buffers", None),
+                ("endpoint_wait", "endpoint wait", None), ("asr", "ASR after endpoint", None),
+                ("llm_first_token", "wait for the model after ASR", None),
+                ("tts_first_audio", "TTS first audio", None)):
+            s = r.get(key)
+            if not s:
+                continue
+            goal = ""
+            if target:
+                goal = " / ".join(f"{name} <= {v}" for name, v in zip(("p50", "p95"), target) if v)
+            rows.append((f"{setting} {label}", f"p50 {s['p50']} p95 {s['p95']} p99 {s['p99']} ms "
+                         f"(n={s['n']})", goal))
+    return rows
+
+
+
+def run_sipp(args, port, scenario, calls, rate, extra=(), timeout_s=120, work="."):
+    """sipp as the caller (UAC) against 127.0.0.1:port. Returns (successful, failed) calls."""
+    stats = Path(work) / f"sipp-{time.monotonic_ns()}.csv"
+    command = ["sipp", "-i", "127.0.0.1", "-mi", "127.0.0.1", "-m", str(calls), "-r", str(rate),
+               "-rp", "1000", "-timeout", f"{timeout_s}s", "-timeout_error", "-nostdin",
+               "-trace_stat", "-stf", str(stats), "-fd", "1", "-nd",
+               *(["-sf", str(scenario)] if str(scenario).endswith(".xml") else ["-sn", scenario]),
+               *extra, f"127.0.0.1:{port}"]
+    done = subprocess.run(command, cwd=work, capture_output=True, text=True, timeout=timeout_s + 30)
+    if done.returncode not in (0, 1) or not stats.exists():
+        raise BenchError(f"sipp exited {done.returncode}: {done.stderr[-1500:]}")
+    lines = stats.read_text().strip().splitlines()
+    header, last = lines[0].split(";"), lines[-1].split(";")
+    field = dict(zip(header, last))
+    return int(field["SuccessfulCall(C)"]), int(field["FailedCall(C)"])
+
+
+def bench_setup(args, work):
+    """Call setup rate: sipp's uac (INVITE, 200, ACK, BYE at once) at rising rates; the highest
+    rate with no failed call."""
+    rates = [50] if args.smoke else [100, 200, 400, 600, 800, 1000, 1200, 1500, 2000]
+    seconds = 1 if args.smoke else 4
+    steps = []
+    env = {"CHALKBOT_ASR_PROVIDER": "none", "CHALKBOT_SIP_MAX_CALLS": "5000"}
+    with Stack(args.chalkbot, work, env=env) as stack:
+        for rate in rates:
+            calls = rate * seconds
+            cpu_before = cpu_seconds(stack.serve.pid)
+            started = time.monotonic()
+            ok, failed = run_sipp(args, stack.port, "uac", calls, rate, work=work)
+            elapsed = time.monotonic() - started
+            steps.append({"rate": rate, "calls": calls, "successful": ok, "failed": failed,
+                          "seconds": round(elapsed, 2), "achieved_cps": round(ok / elapsed, 1),
+                          "server_cpu_cores": round((cpu_seconds(stack.serve.pid) - cpu_before)
+                                                    / elapsed, 2)})
+            if failed:
+                break
+            time.sleep(1)  # let the calls' threads finish before the next step
+    if steps[0]["successful"] == 0:
+        raise BenchError("setup: no call succeeded at all")
+    best = max((s["rate"] for s in steps if s["failed"] == 0 and s["successful"] == s["calls"]),
+               default=0)
+    return {"steps": steps, "max_rate_without_failures": best}
+
+
+def setup_rows(result):
+    rows = [(f"{s['rate']} calls/s offered", f"{s['successful']}/{s['calls']} ok, {s['failed']} "
+             f"failed, server {s['server_cpu_cores']} cores", "") for s in result["steps"]]
+    rows.append(("highest rate with 0 failures", f"{result['max_rate_without_failures']} calls/s",
+                 ">= 1000 calls/s"))
+    return rows
+
+
+def bench_memory(args, work):
+    """RSS per idle and per active call, RSS growth over many short calls, and file descriptors
+    back at the baseline."""
+    idle_calls = 20 if args.smoke else 200
+    active_calls = 4 if args.smoke else 40
+    churn_calls = 300 if args.smoke else 10000
+    result = {}
+    os.symlink("/usr/share/sip-tester", Path(work) / "pcap")  # uac_pcap's audio
+    env = {"CHALKBOT_SIP_MAX_CALLS": "5000", "CHALKBOT_ASR_POOL_SIZE": "2"}
+    with Stack(args.chalkbot, work, env=env) as stack:
+        pid = stack.serve.pid
+        time.sleep(1)
+        base_rss, base_fds = rss_kb(pid), open_fds(pid)
+        result["baseline"] = {"rss_mb": round(base_rss / 1024, 1), "fds": base_fds}
+
+        # Idle: answered calls that say nothing (sipp sends no RTP), held while we look.
+        hold_ms = 8000 if args.smoke else 15000
+        idle = subprocess.Popen(
+            ["sipp", "-i", "127.0.0.1", "-mi", "127.0.0.1", "-sn", "uac", "-m", str(idle_calls),
+             "-r", "100", "-d", str(hold_ms), "-nostdin", "-nd", f"127.0.0.1:{stack.port}"],
+            cwd=work, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(idle_calls / 100 + 3)
+        idle_rss = rss_kb(pid)
+        result["idle_calls"] = {"calls": idle_calls,
+                                "rss_per_call_kb": round((idle_rss - base_rss) / idle_calls, 1)}
+        idle.wait(timeout=hold_ms / 1000 + 60)
+        time.sleep(2)
+
+        # Active: callers that talk (sipp's uac_pcap plays speech); the bot listens and answers.
+        rss_before = rss_kb(pid)
+        active = subprocess.Popen(
+            ["sipp", "-i", "127.0.0.1", "-mi", "127.0.0.1", "-sn", "uac_pcap", "-m",
+             str(active_calls), "-r", "20", "-nostdin", "-nd", f"127.0.0.1:{stack.port}"],
+            cwd=work, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        peak = rss_before
+        while active.poll() is None:
+            peak = max(peak, rss_kb(pid))
+            time.sleep(0.2)
+        result["active_calls"] = {
+            "calls": active_calls, "rss_peak_mb": round(peak / 1024, 1),
+            "rss_per_call_kb_incl_decoders": round((peak - rss_before) / active_calls, 1),
+            "asr_decoders_max": 2}
+        time.sleep(2)
+
+        # Churn: many short calls; growth measured after a warm-up of a tenth of them.
+        warm = churn_calls // 10
+        run_sipp(args, stack.port, "uac", warm, 200, work=work)
+        time.sleep(2)
+        warm_rss = rss_kb(pid)
+        ok, failed = run_sipp(args, stack.port, "uac", churn_calls - warm, 300,
+                              timeout_s=churn_calls // 100 + 120, work=work)
+        time.sleep(3)
+        end_rss, end_fds = rss_kb(pid), open_fds(pid)
+        result["churn"] = {"calls": churn_calls, "failed": failed,
+                           "rss_after_warmup_mb": round(warm_rss / 1024, 1),
+                           "rss_after_mb": round(end_rss / 1024, 1),
+                           "rss_growth_percent": round(100 * (end_rss - warm_rss) / warm_rss, 2),
+                           "fds_before": base_fds, "fds_after": end_fds}
+    return result
+
+
+def memory_rows(r):
+    return [
+        ("baseline", f"{r['baseline']['rss_mb']} MB RSS, {r['baseline']['fds']} fds", ""),
+        ("per idle call", f"{r['idle_calls']['rss_per_call_kb']} KB ({r['idle_calls']['calls']} "
+         "calls)", ""),
+        ("per active call", f"{r['active_calls']['rss_per_call_kb_incl_decoders']} KB incl. ASR "
+         f"decoders ({r['active_calls']['calls']} calls, peak {r['active_calls']['rss_peak_mb']} "
+         "MB)", ""),
+        ("ASR decoders held", f"at most {r['active_calls']['asr_decoders_max']} (asr.pool_size)",
+         ""),
+        (f"RSS growth over {r['churn']['calls']} calls",
+         f"{r['churn']['rss_growth_percent']} % ({r['churn']['rss_after_warmup_mb']} -> "
+         f"{r['churn']['rss_after_mb']} MB, {r['churn']['failed']} failed)", "<= 5 %"),
+        ("file descriptors", f"{r['churn']['fds_before']} before, {r['churn']['fds_after']} after",
+         "back to baseline"),
+    ]
+
+
+def bench_conversation(args, work):
+    """Conversational capacity: N callers at once, each asking questions through embedded ASR
+    and TTS; the most callers for which every answer stays within the latency target (latency
+    minus the model's first token <= 700 ms, the p95 target) and every call succeeds."""
+    levels = [2] if args.smoke else [4, 8, 12, 16, 24, 32]
+    questions = question_files(args.chalkbot, work)[:2 if args.smoke else 3]
+    steps = []
+    for n in levels:
+        level_dir = Path(work) / f"n{n}"
+        level_dir.mkdir()
+        env = {"CHALKBOT_ASR_POOL_SIZE": str(n), "CHALKBOT_SIP_MAX_CALLS": str(n + 8)}
+        with Stack(args.chalkbot, level_dir, env=env) as stack:
+            callers = []
+            for i in range(n):
+                out = open(level_dir / f"caller{i}.json", "w")
+                callers.append((subprocess.Popen(
+                    [args.chalkbot, "call", stack.target,
+                     *sum((["--say", str(q)] for q in questions), []), "--timeout-s", "120"],
+                    stdout=out, stderr=subprocess.DEVNULL,
+                    env=dict(os.environ, CHALKBOT_MEDIA_JITTER_MIN_MS="20")), out))
+                time.sleep(0.25)  # callers arrive over a few seconds, not in one instant
+            reports = []
+            for proc, out in callers:
+                proc.wait(timeout=200)
+                out.close()
+                try:
+                    reports.append(json.loads(Path(out.name).read_text()))
+                except json.JSONDecodeError:
+                    reports.append({"error": "no report"})
+        stored = stored_answers(stack.db)
+        latencies, failed = [], 0
+        for report in reports:
+            turns = report.get("turns", [])
+            if report.get("error") or not report.get("answered") or not all(
+                    t.get("answered") for t in turns) or len(turns) < len(questions):
+                failed += 1
+            latencies += [t["response_latency_ms"] for t in turns
+                          if t.get("response_latency_ms") is not None]
+        asr = [breakdown(a)["asr"] for answers in stored.values() for a in answers]
+        worst = max(latencies, default=None)
+        steps.append({"callers": n, "failed_calls": failed, "answers": len(latencies),
+                      "latency": summary(latencies),
+                      "asr_after_endpoint": summary([a for a in asr if a is not None]),
+                      "within_target": failed == 0 and worst is not None and worst <= 700})
+        if not steps[-1]["within_target"]:
+            break
+    if not steps[0]["answers"]:
+        raise BenchError("conversation: no answer was measured")
+    best = max((s["callers"] for s in steps if s["within_target"]), default=0)
+    return {"steps": steps, "max_callers_within_target": best,
+            "note": "model: stand-in at 0 ms to first token, so latency = latency - LLM"}
+
+
+def conversation_rows(r):
+    rows = []
+    for s in r["steps"]:
+        lat = s["latency"] or {}
+        rows.append((f"{s['callers']} callers", f"latency p50 {lat.get('p50')} p95 {lat.get('p95')} "
+                     f"max {lat.get('max')} ms, {s['failed_calls']} failed calls", ""))
+    rows.append(("most callers within target", str(r["max_callers_within_target"]), ">= 24"))
+    return rows
+
+
+def bench_media(args, work):
+    """Media-only capacity: sipp places the calls, the server runs with a no-op ASR and plays its
+    greeting then silence, and chalkbot_rtp_sink receives every stream (and answers with silence):
+    loss and pacing measured at the receiving side, from kernel timestamps. Ramped; the most calls
+    with 0 loss and pacing deviation p99 <= 5 ms."""
+    sink_bin = args.sink
+    levels = [20] if args.smoke else [200, 400, 600, 800, 1000, 1200, 1500]
+    measure_s = 4 if args.smoke else 12
+    steps = []
+    env = {"CHALKBOT_ASR_PROVIDER": "none", "CHALKBOT_SIP_MAX_CALLS": "4000",
+           "CHALKBOT_VAD_NO_INPUT_TIMEOUT_MS": "120000", "CHALKBOT_FLOW_MAX_SILENT_PROMPTS": "0"}
+    for n in levels:
+        level_dir = Path(work) / f"n{n}"
+        level_dir.mkdir()
+        first_port = 40000
+        (level_dir / "ports.csv").write_text(
+            "SEQUENTIAL\n" + "".join(f"127.0.0.1;{first_port + 2 * i};\n" for i in range(n)))
+        with Stack(args.chalkbot, level_dir, env=env) as stack:
+            ramp_rate = 200
+            hold_ms = int((n / ramp_rate + measure_s + 6) * 1000)
+            sink = subprocess.Popen(
+                [str(sink_bin), "--first-port", str(first_port), "--ports", str(n), "--seconds",
+                 str(n / ramp_rate + measure_s + 3), "--warmup-s", "2"],
+                stdout=subprocess.PIPE, text=True)
+            if sink.stdout.readline().strip() != "READY":
+                raise BenchError("chalkbot_rtp_sink did not start")
+            cpu_before = cpu_seconds(stack.serve.pid)
+            started = time.monotonic()
+            sipp = subprocess.Popen(
+                ["sipp", "-i", "127.0.0.1", "-sf", str(SIPP_SCENARIOS / "uac_media_sink.xml"),
+                 "-inf", str(level_dir / "ports.csv"), "-m", str(n), "-r", str(ramp_rate),
+                 "-d", str(hold_ms), "-nostdin", "-nd", "-trace_stat", "-stf",
+                 str(level_dir / "stats.csv"), f"127.0.0.1:{stack.port}"],
+                cwd=level_dir, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            report = json.loads(sink.communicate(timeout=hold_ms / 1000 + 60)[0].strip())
+            cpu = (cpu_seconds(stack.serve.pid) - cpu_before) / (time.monotonic() - started)
+            sipp.wait(timeout=hold_ms / 1000 + 60)
+        report.update(calls=n, server_cpu_cores=round(cpu, 2))
+        report["within_target"] = (report["streams"] == n and report["lost"] == 0 and
+                                   report["pacing_deviation_ms_p99"] <= 5)
+        steps.append(report)
+        if not report["within_target"]:
+            break
+    if not steps[0]["streams"]:
+        raise BenchError("media: the sink received no stream")
+    best = max((s["calls"] for s in steps if s["within_target"]), default=0)
+    return {"steps": steps, "max_calls_within_target": best}
+
+
+def media_rows(r):
+    rows = [(f"{s['calls']} calls", f"{s['streams']} streams, {s['lost']} lost, pacing p99 "
+             f"{s['pacing_deviation_ms_p99']} ms, server {s['server_cpu_cores']} cores", "")
+            for s in r["steps"]]
+    rows.append(("most calls, 0 loss, pacing p99 <= 5 ms", str(r["max_calls_within_target"]),
+                 ">= 1000"))
+    return rows
+
+
+def print_table(title, rows):
+    print(f"\n== {title}")
+    width = max((len(r[0]) for r in rows), default=10)
+    for name, value, target in rows:
+        print(f"  {name:<{width}}  {value:<40} {('target ' + target) if target else ''}")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--chalkbot", required=True)
+    parser.add_argument("--sink", help="chalkbot_rtp_sink (default: beside chalkbot's build)")
+    parser.add_argument("--smoke", action="store_true", help="a few seconds each")
+    parser.add_argument("--only", default="latency,conversation,media,setup,memory",
+                        help="comma list of benchmarks")
+    parser.add_argument("--results", default=str(SOURCE / "bench" / "results"))
+    parser.add_argument("--latency-calls", type=int, default=12,
+                        help="calls per model setting (4 questions each)")
+    args = parser.parse_args()
+    args.chalkbot = str(Path(args.chalkbot).resolve())
+    if not args.sink:
+        args.sink = str(Path(args.chalkbot).parent.parent / "bench" / "chalkbot_rtp_sink")
+    benches = {"latency": (bench_latency, latency_rows), "setup": (bench_setup, setup_rows),
+               "memory": (bench_memory, memory_rows),
+               "conversation": (bench_conversation, conversation_rows),
+               "media": (bench_media, media_rows)}
+    status = 0
+    results_dir = Path(args.results)
+    results_dir.mkdir(parents=True, exist_ok=True)
+    for name in args.only.split(","):
+        run, rows = benches[name]
+        with tempfile.TemporaryDirectory(prefix=f"bench-{name}-") as work:
+            try:
+                started = time.monotonic()
+                result = run(args, work)
+            except (BenchError, subprocess.CalledProcessError, subprocess.TimeoutExpired) as e:
+                print(f"{name}: could not run: {e}", file=sys.stderr)
+                status = 1
+                continue
+        record = {"benchmark": name, "smoke": args.smoke, "seconds": round(time.monotonic() -
+                  started, 1), "machine": f"{os.cpu_count()} cores", "date":
+                  time.strftime("%Y-%m-%d"), "results": result}
+        out = results_dir / f"{name}{'-smoke' if args.smoke else ''}.json"
+        out.write_text(json.dumps(record, indent=2) + "\n")
+        print_table(f"{name} ({out})", rows(result))
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())
