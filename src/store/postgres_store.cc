@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "core/log.h"
+#include "store/store_columns.h"
 
 namespace chalkbot {
 namespace {
@@ -65,18 +66,10 @@ ALTER TABLE calls ADD COLUMN node TEXT NOT NULL DEFAULT '';
 // Any number, the same on every node: serialises migrations across nodes starting together.
 constexpr const char* kMigrationLock = "SELECT pg_advisory_xact_lock(7262534108)";
 
-using StageField = std::optional<std::int64_t> StageTimes::*;
-constexpr std::array<StageField, 9> kStageFields = {
-    &StageTimes::speech_start,    &StageTimes::speech_end,     &StageTimes::endpoint,
-    &StageTimes::asr_done,        &StageTimes::llm_first_token, &StageTimes::first_sentence,
-    &StageTimes::tts_first_audio, &StageTimes::first_rtp_out,   &StageTimes::done,
-};
-
-constexpr std::string_view kTurnColumns =
-    "call_id, idx, role, text, interrupted, speech_start_ms, speech_end_ms, endpoint_ms, "
-    "asr_done_ms, llm_first_token_ms, first_sentence_ms, tts_first_audio_ms, first_rtp_out_ms, "
-    "done_ms";
-constexpr std::string_view kCallColumns = "id, from_uri, to_uri, started_ms, ended_ms, end_reason, node";
+using store_columns::kCallColumns;
+using store_columns::kStageFields;
+using store_columns::kTurnColumns;
+using store_columns::StageField;
 
 struct ConnCloser {
   void operator()(PGconn* conn) const { PQfinish(conn); }

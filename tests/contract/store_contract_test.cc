@@ -18,6 +18,7 @@
 
 #include "core/settings.h"
 #include "store/conversation_store.h"
+#include "support/store_records.h"
 #include "support/test_support.h"
 
 namespace chalkbot {
@@ -93,17 +94,10 @@ std::string pg_exec(const std::string& url, const std::string& sql) {
   return out;
 }
 
-CallRecord make_call(const std::string& id, std::int64_t started, const std::string& node = "") {
-  return {id, "sip:alice@example.com", "sip:bot@example.com", started, std::nullopt, "", node};
-}
+using testing::make_call;
+using testing::make_turn;
 
-TurnRecord make_turn(const std::string& call_id, const std::string& role, const std::string& text) {
-  TurnRecord t;
-  t.call_id = call_id;
-  t.role = role;
-  t.text = text;
-  return t;
-}
+std::string backend_name(const ::testing::TestParamInfo<std::string>& param) { return param.param; }
 
 class StoreContract : public ::testing::TestWithParam<std::string> {
  protected:
@@ -332,7 +326,7 @@ TEST_P(StoreContract, TurnSurvivesTheProcessDyingRightAfterAppend) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, StoreContract, ::testing::Values("sqlite", "postgres"),
-                         [](const auto& info) { return info.param; });
+                         backend_name);
 
 // PostgreSQL only: what a shared server adds (schema versions in a table, lost connections).
 class PostgresStoreTest : public StoreContract {};
@@ -382,7 +376,7 @@ TEST_P(PostgresStoreTest, UnreachableServerIsAClearErrorWithoutThePassword) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Postgres, PostgresStoreTest, ::testing::Values("postgres"),
-                         [](const auto& info) { return info.param; });
+                         backend_name);
 
 }  // namespace
 }  // namespace chalkbot

@@ -10,6 +10,7 @@
 #include "core/settings.h"
 #include "store/conversation_store.h"
 #include "store/sqlite_store.h"
+#include "support/store_records.h"
 #include "support/test_support.h"
 
 namespace chalkbot {
@@ -61,17 +62,8 @@ class StoreTest : public ::testing::Test {
   std::string path_;
 };
 
-CallRecord make_call(const std::string& id, std::int64_t started) {
-  return {id, "sip:alice@example.com", "sip:bot@example.com", started, std::nullopt, ""};
-}
-
-TurnRecord make_turn(const std::string& call_id, const std::string& role, const std::string& text) {
-  TurnRecord t;
-  t.call_id = call_id;
-  t.role = role;
-  t.text = text;
-  return t;
-}
+using testing::make_call;
+using testing::make_turn;
 
 TEST_F(StoreTest, NewDatabaseIsWalAtCurrentSchemaVersion) {
   ASSERT_TRUE(open());
@@ -108,7 +100,7 @@ PRAGMA user_version = 1;
 TEST_F(StoreTest, DatabaseFromANewerVersionIsRefused) {
   ASSERT_TRUE(open());
   raw_exec("PRAGMA user_version = " + std::to_string(kSqliteSchemaVersion + 1));
-  StoreSettings settings{"sqlite", path_, 0};
+  StoreSettings settings{"sqlite", path_, 0, "", 0, 0};
   auto store = make_store(settings);
   ASSERT_FALSE(store.ok());
   EXPECT_NE(store.error().message.find("newer"), std::string::npos) << store.error().message;
@@ -138,7 +130,7 @@ TEST_F(StoreTest, AppendLatencyWithFullSync) {
 }
 
 TEST_F(StoreTest, BadPathsAreClearErrors) {
-  StoreSettings settings{"sqlite", dir_ + "/no/such/dir/chalkbot.db", 0};
+  StoreSettings settings{"sqlite", dir_ + "/no/such/dir/chalkbot.db", 0, "", 0, 0};
   auto missing_dir = make_store(settings);
   ASSERT_FALSE(missing_dir.ok());
   EXPECT_NE(missing_dir.error().message.find(settings.path), std::string::npos)
@@ -163,7 +155,7 @@ TEST(StoreFactory, PostgresWithoutAConnectionStringNamesTheVariable) {
 }
 
 TEST(StoreFactory, UnknownBackendNamesTheKey) {
-  StoreSettings settings{"dynamodb", "/tmp/x.db", 0};
+  StoreSettings settings{"dynamodb", "/tmp/x.db", 0, "", 0, 0};
   auto store = make_store(settings);
   ASSERT_FALSE(store.ok());
   EXPECT_NE(store.error().message.find("store.backend"), std::string::npos);
