@@ -203,7 +203,12 @@ class Pool {
 };
 
 Result<Conn> connect(const PostgresOptions& options, const std::string& target) {
-  Conn conn(PQconnectdb(options.conninfo.c_str()));
+  // Defaults first: the connection string's own settings, expanded from "dbname", override them.
+  // A bounded connect timeout keeps a reconnect (PQreset) from hanging a call on a dead host.
+  const std::array<const char*, 4> keywords = {"connect_timeout", "application_name", "dbname",
+                                               nullptr};
+  const std::array<const char*, 4> values = {"5", "chalkbot", options.conninfo.c_str(), nullptr};
+  Conn conn(PQconnectdbParams(keywords.data(), values.data(), 1));
   if (!conn) return make_error("store: out of memory connecting to PostgreSQL");
   if (PQstatus(conn.get()) != CONNECTION_OK) {
     std::string text = PQerrorMessage(conn.get());
