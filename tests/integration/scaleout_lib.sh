@@ -15,10 +15,8 @@ scaleout_cleanup() {
 }
 trap scaleout_cleanup EXIT
 
-# start_postgres: sets PG_URL. The server runs as the 'postgres' user when we are root, so it
-# must be able to enter $work.
+# start_postgres: sets PG_URL.
 start_postgres() {
-  chmod 755 "$work"
   pg_dir="$work/pg"
   PG_URL=$("$TESTS_DIR/support/pg_test_server.sh" start "$pg_dir") || fail "PostgreSQL did not start"
 }

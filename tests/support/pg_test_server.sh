@@ -29,7 +29,10 @@ case "$cmd" in
     bin=$(pg_bin)
     "$0" stop "$dir"  # what a killed earlier run left behind
     mkdir -p "$dir"
-    [ "$(id -u)" -eq 0 ] && chown postgres: "$dir"
+    if [ "$(id -u)" -eq 0 ]; then
+      chown postgres: "$dir"
+      chmod a+x "$(dirname "$dir")"  # temp dirs are 700: let the postgres user pass through
+    fi
     chmod 700 "$dir"
     # Trust is safe here: the server listens on 127.0.0.1 only and lives as long as the test.
     as_owner "$bin/initdb" -D "$dir/data" -U chalkbot --auth=trust -E UTF8 --no-locale --no-sync \
