@@ -37,7 +37,7 @@ rows = list(csv.reader(open(sys.argv[1]), delimiter=';'))
 head, body = rows[0], rows[1:]
 col = lambda name: [int(r[head.index(name)]) for r in body]
 print(col("SuccessfulCall(C)")[-1], col("FailedCall(C)")[-1],
-      f"{float(sys.argv[3]) - float(sys.argv[2]):.1f}", max(col("CurrentCall(P)")))
+      f"{float(sys.argv[3]) - float(sys.argv[2]):.1f}", max(col("CurrentCall")))
 PY
 }
 
