@@ -216,6 +216,10 @@ Result<Conn> connect(const PostgresOptions& options, const std::string& target) 
     return make_error("store: cannot connect to PostgreSQL " + target + ": " + text);
   }
   PQsetClientEncoding(conn.get(), "UTF8");
+  // Server notices ("relation already exists, skipping") go to our log, not to stderr.
+  PQsetNoticeProcessor(
+      conn.get(), [](void*, const char* message) { spdlog::debug("store: postgres: {}", message); },
+      nullptr);
   return conn;
 }
 

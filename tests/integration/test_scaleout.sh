@@ -31,8 +31,20 @@ CHALKBOT_STORE_PATH="$work/say.db" "$CHALKBOT" say "What is the capital of Franc
   -o capital.wav --rate 8000 2>/dev/null
 CHALKBOT_STORE_PATH="$work/say.db" "$CHALKBOT" say "And what did I just ask you?" \
   -o followup.wav --rate 8000 2>/dev/null
-"$CHALKBOT" call "sip:bot@127.0.0.1:$FRONT_PORT" --say capital.wav --say followup.wav >two.json ||
-  { cat two.json; fail "two-question call through Kamailio failed"; }
+"$CHALKBOT" call "sip:bot@127.0.0.1:$FRONT_PORT" --say capital.wav --say followup.wav >two.json 2>call.err &
+caller=$!
+# Cluster view: any node's `chalkbot calls` on the shared store shows the live call and its node.
+cluster_calls() {
+  CHALKBOT_STORE_BACKEND=postgres CHALKBOT_STORE_POSTGRES_URL="$PG_URL" "$CHALKBOT" calls "$@"
+}
+live=""
+for _ in $(seq 100); do
+  live=$(cluster_calls -n 5 | grep -E " node[12] +live$" || true)
+  [ -n "$live" ] && break
+  sleep 0.2
+done
+wait "$caller" || { cat two.json; fail "two-question call through Kamailio failed"; }
+[ -n "$live" ] || fail "chalkbot calls never showed the call live with its node"
 call=$(sql "select id from calls where from_uri not like 'sip:sipp@%' order by started_ms desc limit 1")
 [ -n "$call" ] || fail "the call is not in PostgreSQL"
 turns=$(sql "select count(*) from turns where call_id = '$call'")
@@ -40,7 +52,17 @@ turns=$(sql "select count(*) from turns where call_id = '$call'")
 answer2=$(sql "select text from turns where call_id = '$call' and role = 'assistant' and idx = 3")
 [[ "$answer2" == *"told me 1 things"* ]] || fail "memory: the second answer was '$answer2'"
 held_by=$(sql "select node from calls where id = '$call'")
-pass "chalkbot call through Kamailio: 2 questions, memory kept, 4 turns in PostgreSQL (on $held_by)"
+[[ "$live" == "$call "*" $held_by "* ]] || fail "the live call listed was not this call on $held_by: $live"
+cluster_calls -n 1000 >listed.txt
+listed=""
+for name in node1 node2; do
+  want=$(sql "select count(*) from calls where node = '$name'")
+  got=$(grep -cE " $name +" listed.txt || true)
+  [ "$got" = "$want" ] || fail "chalkbot calls lists $got calls of $name, the store has $want"
+  listed+="$name=$got "
+done
+pass "chalkbot call through Kamailio: 2 questions, memory kept, 4 turns in PostgreSQL;" \
+  "listed live on $held_by by chalkbot calls, which lists both nodes' calls ($listed)"
 
 # 3. Kill node1 (SIGKILL: no goodbye, no 503) while calls are flowing. Calls it held die with it;
 #    calls sent to it after its death fail over to node2 (no reply within NODE_TIMEOUT_MS).
