@@ -18,7 +18,8 @@ trap scaleout_cleanup EXIT
 # start_postgres: sets PG_URL.
 start_postgres() {
   pg_dir="$work/pg"
-  PG_URL=$("$TESTS_DIR/support/pg_test_server.sh" start "$pg_dir") || fail "PostgreSQL did not start"
+  PG_URL=$("$TESTS_DIR/support/pg_test_server.sh" start "$pg_dir") || true
+  [ -n "$PG_URL" ] || fail "PostgreSQL did not start (scripts/install-deps installs it)"
 }
 
 # sql QUERY: one query on the shared store, unaligned output.

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # A throwaway PostgreSQL server for tests: loopback TCP only, in a directory of its own.
-#   pg_test_server.sh start DIR   initdb + start; prints the connection URL (also in DIR/url)
+#   pg_test_server.sh start DIR   initdb + start; prints the connection URL (also in DIR/url);
+#                                 prints nothing when PostgreSQL is not installed
 #   pg_test_server.sh stop DIR    fast shutdown and delete DIR
 #   pg_test_server.sh bin         prints the server binaries' directory, or fails if not installed
 # Root may not run the server: as root it runs as the 'postgres' user the Debian package creates.
@@ -26,7 +27,8 @@ case "$cmd" in
   bin) pg_bin ;;
   start)
     dir=${2:?DIR}
-    bin=$(pg_bin)
+    # Without the server the store tests skip visibly (GTEST_SKIP), so this is not an error here.
+    bin=$(pg_bin) || { echo "pg_test_server: not started (install postgresql)" >&2; exit 0; }
     "$0" stop "$dir"  # what a killed earlier run left behind
     mkdir -p "$dir"
     if [ "$(id -u)" -eq 0 ]; then
