@@ -92,8 +92,7 @@ missing=$(comm -23 <(tr ',' '\n' <<<"$stored_before" | sort) <(tr ',' '\n' <<<"$
 [ -z "$missing" ] || fail "stored before the kill, changed or lost after it: $(head -3 <<<"$missing")"
 pass "nothing stored before the kill was lost ($(tr ',' '\n' <<<"$stored_before" | wc -l) calls)"
 
-# 4. node1 comes back on its port: the probes put it back in rotation. Then both nodes drain on
-#    SIGTERM (new calls get 503, OPTIONS too) and exit cleanly.
+# 4. node1 comes back on its port: the probes put it back in rotation.
 old_port=${node_port[node1]}
 restarted_ms=$(date +%s%3N)
 start_node node1 --set sip.max_calls=200 --set "sip.port=$old_port"
@@ -112,9 +111,35 @@ done
   fail "node1 got no calls after it came back"
 pass "node1 restarted: back in rotation, 40 calls, 0 failed"
 
-for name in node1 node2; do
-  kill -TERM "${node_pid[$name]}"
-  wait "${node_pid[$name]}" || fail "$name exited with $? on SIGTERM"
-  unset "node_pid[$name]"
+# 5. Draining through the front: SIGTERM the node holding a live call. It answers OPTIONS and
+#    INVITE 503 while that call ends with the farewell, so the front sends new calls to the other.
+"$CHALKBOT" call "sip:bot@127.0.0.1:$FRONT_PORT" --say capital.wav --say followup.wav \
+  >drain.json 2>drain_call.err &
+caller=$!
+held=""
+for _ in $(seq 100); do
+  held=$(cluster_calls -n 3 | grep -oE " node[12] +live$" | awk '{print $1; exit}' || true)
+  [ -n "$held" ] && break
+  sleep 0.2
 done
+[ -n "$held" ] || fail "the call to drain never showed up live"
+other=node1
+[ "$held" = node1 ] && other=node2
+sleep 2  # into the call's first question
+term_ms=$(date +%s%3N)
+kill -TERM "${node_pid[$held]}"
+sipp_via_front drain 20 10 || fail "calls while $held drained failed (exit $?)"
+read -r ok failed < <(sipp_counts drain)
+[ "$ok" = 20 ] && [ "$failed" = 0 ] || fail "calls while $held drained: $ok ok, $failed failed"
+taken=$(sql "select count(*) from calls where node = '$held' and started_ms > $term_ms")
+[ "$taken" = 0 ] || fail "the draining node $held took $taken new calls"
+wait "${node_pid[$held]}" || fail "$held exited with $? on SIGTERM"
+unset "node_pid[$held]"
+wait "$caller" || true  # the drained call ends early, with the farewell
+ended=$(sql "select end_reason from calls where node = '$held' and started_ms < $term_ms and ended_ms is not null order by started_ms desc limit 1")
+pass "$held drained (its call ended: $ended): 20 new calls, 0 failed, all taken by $other"
+
+kill -TERM "${node_pid[$other]}"
+wait "${node_pid[$other]}" || fail "$other exited with $? on SIGTERM"
+unset "node_pid[$other]"
 pass "both nodes drained and exited cleanly"
