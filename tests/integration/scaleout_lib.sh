@@ -7,8 +7,9 @@ front_pid=""
 pg_dir=""
 
 scaleout_cleanup() {
+  set +e  # everything below must run, whatever fails
   local pid
-  for pid in "${node_pid[@]}"; do kill -KILL "$pid" 2>/dev/null && wait "$pid" 2>/dev/null; done
+  for pid in "${node_pid[@]}"; do kill -KILL "$pid" 2>/dev/null; done
   [ -n "$front_pid" ] && kill -TERM "$front_pid" 2>/dev/null && wait "$front_pid" 2>/dev/null
   [ -n "$pg_dir" ] && "$TESTS_DIR/support/pg_test_server.sh" stop "$pg_dir"
   cleanup
