@@ -183,7 +183,7 @@ nlohmann::json bench_turn(const Settings& base, int turns) {
   Stats asr_ms, llm_ms, tts_ms, after_endpoint;
   for (int i = 0; i < turns; ++i) {
     const std::string id = new_id();
-    if (!store->begin_call({id, "bench", "chalkbot", wall_ms(), {}, ""})) {
+    if (!store->begin_call({id, "bench", "chalkbot", wall_ms(), {}, "", ""})) {
       throw std::runtime_error("store");
     }
     Conversation conversation(*model, *store, settings, id);

@@ -10,6 +10,7 @@ find_package(SQLite3 REQUIRED)
 
 pkg_check_modules(SOFIA REQUIRED IMPORTED_TARGET sofia-sip-ua)
 pkg_check_modules(SPANDSP REQUIRED IMPORTED_TARGET spandsp)
+pkg_check_modules(LIBPQ REQUIRED IMPORTED_TARGET libpq)  # the store shared by several nodes
 pkg_check_modules(SPEEXDSP REQUIRED IMPORTED_TARGET speexdsp)
 pkg_check_modules(SNDFILE REQUIRED IMPORTED_TARGET sndfile)
 pkg_check_modules(WEBRTC_APM REQUIRED IMPORTED_TARGET webrtc-audio-processing)

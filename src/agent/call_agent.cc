@@ -61,7 +61,9 @@ std::string CallAgent::run() {
   const FlowSettings& flow = settings.flow;
   ConversationStore& store = services_.store;
 
-  if (auto begun = store.begin_call({info_.id, info_.from, info_.to, wall_ms(), {}, ""}); !begun) {
+  const CallRecord record{info_.id, info_.from, info_.to, wall_ms(), {}, "",
+                          settings.cluster.node_id};
+  if (auto begun = store.begin_call(record); !begun) {
     spdlog::error("call {}: cannot store the call: {}", info_.id, begun.error().message);
     hang_up_();
     media_->close();

@@ -24,7 +24,8 @@ Result<std::string> open_session(ConversationStore& store, const std::string& se
     if (!existing) return existing.error();
     if (existing->has_value()) return session;
   }
-  CallRecord call{session.empty() ? new_id() : session, origin, "chalkbot", wall_ms(), {}, ""};
+  CallRecord call{session.empty() ? new_id() : session, origin, "chalkbot", wall_ms(), {}, "",
+                  ""};
   if (auto begun = store.begin_call(call); !begun) return begun.error();
   return call.id;
 }

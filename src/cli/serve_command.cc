@@ -1,4 +1,7 @@
+#include <unistd.h>
+
 #include <csignal>
+#include <cstdio>
 #include <ctime>
 #include <iostream>
 
@@ -23,6 +26,15 @@ sigset_t block_shutdown_signals() {
   return signals;
 }
 
+// hostname:sip_port names a node uniquely in a cluster; with a free port chosen at start (0) the
+// process id stands in for the port.
+std::string default_node_id(const Settings& settings) {
+  char host[256] = {};
+  if (gethostname(host, sizeof host - 1) != 0) std::snprintf(host, sizeof host, "node");
+  const int port = settings.sip.port;
+  return std::string(host) + ":" + std::to_string(port != 0 ? port : static_cast<int>(getpid()));
+}
+
 }  // namespace
 
 void add_serve_command(CLI::App& app, Context& context) {
@@ -36,6 +48,7 @@ void add_serve_command(CLI::App& app, Context& context) {
     }
     auto flow = CallFlow::from(settings->flow);
     if (!flow) return context.fail(flow.error().message);
+    if (settings->cluster.node_id.empty()) settings->cluster.node_id = default_node_id(*settings);
     auto engines = open_engines(*settings);
     if (!engines) return context.fail(engines.error().message);
     const PromptCache prompts(*engines->tts, {settings->flow.greeting, settings->flow.reprompt,
@@ -47,9 +60,9 @@ void add_serve_command(CLI::App& app, Context& context) {
     if (auto started = gateway.start(); !started) {
       return context.fail("serve: " + started.error().message);
     }
-    spdlog::info("listening for SIP on {}:{} ({}); LLM {} at {}", settings->sip.bind_address,
-                 gateway.sip_port(), settings->sip.transports, settings->llm.model,
-                 settings->llm.base_url);
+    spdlog::info("node {} listening for SIP on {}:{} ({}); LLM {} at {}",
+                 settings->cluster.node_id, settings->sip.bind_address, gateway.sip_port(),
+                 settings->sip.transports, settings->llm.model, settings->llm.base_url);
     // Tests and scripts read the port from this line when sip.port is 0.
     std::cout << "chalkbot: listening on " << settings->sip.bind_address << ":"
               << gateway.sip_port() << std::endl;

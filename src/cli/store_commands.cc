@@ -36,12 +36,15 @@ void add_store_commands(CLI::App& app, Context& context) {
     if (!store) return context.fail(store.error().message);
     auto list = (*store)->recent_calls(limit);
     if (!list) return context.fail(list.error().message);
+    // With a shared (postgres) store this lists every node's calls; NODE says who holds a live one.
     std::cout << std::left << std::setw(18) << "ID" << std::setw(21) << "STARTED" << std::setw(24)
-              << "FROM"
+              << "FROM" << std::setw(20) << "NODE"
               << "END\n";
     for (const auto& call : *list) {
       std::cout << std::setw(18) << call.id << std::setw(21) << format_time(call.started_ms)
-                << std::setw(24) << call.from << (call.ended_ms ? call.end_reason : "live") << "\n";
+                << std::setw(24) << call.from << std::setw(20)
+                << (call.node.empty() ? "-" : call.node)
+                << (call.ended_ms ? call.end_reason : "live") << "\n";
     }
   });
 
@@ -58,6 +61,7 @@ void add_store_commands(CLI::App& app, Context& context) {
     if (!call->has_value()) return context.fail("no call or session with id " + call_id);
     const CallRecord& record = **call;
     std::cout << "call " << record.id << "  from " << record.from << "  to " << record.to
+              << (record.node.empty() ? "" : "  on node " + record.node)
               << "\nstarted " << format_time(record.started_ms);
     if (record.ended_ms)
       std::cout << ", ended " << format_time(*record.ended_ms) << " (" << record.end_reason << ")";

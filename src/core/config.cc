@@ -227,10 +227,24 @@ void declare_options(OptionTable& t, Settings& s) {
             "an utterance is cut after this long");
 
   auto& store = s.store;
-  t.text("store.backend", store.backend, "sqlite", "conversation store: sqlite", {"sqlite"});
+  t.text("store.backend", store.backend, "sqlite",
+         "conversation store: sqlite (one node) | postgres (nodes sharing one database)",
+         {"sqlite", "postgres"});
   t.text("store.path", store.path, "chalkbot.db", "sqlite database file");
   t.integer("store.memory_budget_chars", store.memory_budget_chars, 6000, 0, 1000000,
             "how much of the call's earlier turns is sent to the model");
+  t.secret("store.postgres_url", store.postgres_url,
+           "postgres: libpq connection string or URI; environment only "
+           "(CHALKBOT_STORE_POSTGRES_URL)");
+  t.integer("store.postgres_pool_size", store.postgres_pool_size, 4, 1, 64,
+            "postgres: connections each node keeps open");
+  t.integer("store.postgres_retry_ms", store.postgres_retry_ms, 5000, 0, 600000,
+            "postgres: how long one store operation retries transient errors (lost connection, "
+            "server restart, serialization failure)");
+
+  t.text("cluster.node_id", s.cluster.node_id, "",
+         "this node's name, stored with each call so a cluster view shows where a live call is "
+         "held ('' = hostname:sip_port)");
 
   auto& sip = s.sip;
   t.text("sip.bind_address", sip.bind_address, "127.0.0.1",

@@ -51,9 +51,17 @@ struct VadSettings {
 };
 
 struct StoreSettings {
-  std::string backend;  // sqlite
+  std::string backend;  // sqlite | postgres
   std::string path;     // sqlite database file
   int memory_budget_chars = 0;  // how much of the call's past turns is sent to the model
+  std::string postgres_url;     // secret: environment only (CHALKBOT_STORE_POSTGRES_URL)
+  int postgres_pool_size = 0;   // connections per node
+  int postgres_retry_ms = 0;    // how long an operation retries transient errors
+};
+
+// Several nodes behind one SIP load balancer, sharing one store.
+struct ClusterSettings {
+  std::string node_id;  // stored with each call ('' = hostname:sip_port, chosen at serve start)
 };
 
 struct SipSettings {
@@ -111,6 +119,7 @@ struct Settings {
   MediaSettings media;
   FlowSettings flow;
   LogSettings log;
+  ClusterSettings cluster;
 };
 
 }  // namespace chalkbot

@@ -310,7 +310,9 @@ void SipEndpoint::Stack::run(std::promise<Status>& ready) {
                     NUTAG_MEDIA_ENABLE(0),  // our own SDP (sdp.h), no soa
                     NUTAG_AUTOALERT(0), NUTAG_AUTOANSWER(0), NUTAG_AUTOACK(1),
                     NUTAG_ENABLEMESSAGE(0), NUTAG_ENABLEMESSENGER(0),
-                    NUTAG_APPL_METHOD("UPDATE"),  // we answer UPDATE offers ourselves
+                    // We answer UPDATE offers ourselves, and OPTIONS: a load balancer probes
+                    // with it and must see a draining node as unavailable (503).
+                    NUTAG_APPL_METHOD("UPDATE"), NUTAG_APPL_METHOD("OPTIONS"),
                     NUTAG_SESSION_TIMER(static_cast<unsigned>(sip_.session_expires_s)),
                     NUTAG_MIN_SE(90),
                     // Refreshing needs a new offer, so leave it to the caller where we may.
@@ -427,6 +429,16 @@ void SipEndpoint::Stack::event(nua_event_t event, int status, const char* phrase
       } else {
         nua_respond(nh, SIP_481_NO_TRANSACTION, NUTAG_WITH_THIS(nua_), TAG_END());
       }
+      return;
+    case nua_i_options:
+      if (accepting_) {
+        nua_respond(nh, SIP_200_OK, NUTAG_WITH_THIS(nua_), TAG_END());
+      } else {
+        const std::string retry = std::to_string(sip_.retry_after_s);
+        nua_respond(nh, SIP_503_SERVICE_UNAVAILABLE, NUTAG_WITH_THIS(nua_),
+                    SIPTAG_RETRY_AFTER_STR(retry.c_str()), TAG_END());
+      }
+      if (call == nullptr) nua_handle_destroy(nh);  // out of dialog: nua made the handle for it
       return;
     case nua_i_state:
       if (call != nullptr) call_state(*call, status, phrase, tags);

@@ -20,6 +20,7 @@ struct CallRecord {
   std::int64_t started_ms = 0;  // wall clock, ms since the Unix epoch
   std::optional<std::int64_t> ended_ms;
   std::string end_reason;  // empty while the call is live
+  std::string node;        // cluster.node_id of the node that took the call ('' before v3)
 };
 
 // When each stage of a turn happened (wall clock ms); absent when the stage did not happen.

@@ -11,6 +11,8 @@
 #include <utility>
 #include <vector>
 
+#include "store/store_columns.h"
+
 namespace chalkbot {
 namespace {
 
@@ -49,20 +51,16 @@ CREATE TABLE turns (
     R"sql(
 CREATE INDEX calls_by_start ON calls(started_ms);
 )sql",
+    // v3: which node took the call (nodes sharing a PostgreSQL store; one node here).
+    R"sql(
+ALTER TABLE calls ADD COLUMN node TEXT NOT NULL DEFAULT '';
+)sql",
 };
 
-// StageTimes fields in column order (the turns table's stage columns follow `interrupted`).
-using StageField = std::optional<std::int64_t> StageTimes::*;
-constexpr std::array<StageField, 9> kStageFields = {
-    &StageTimes::speech_start,    &StageTimes::speech_end,     &StageTimes::endpoint,
-    &StageTimes::asr_done,        &StageTimes::llm_first_token, &StageTimes::first_sentence,
-    &StageTimes::tts_first_audio, &StageTimes::first_rtp_out,   &StageTimes::done,
-};
-
-constexpr std::string_view kTurnColumns =
-    "call_id, idx, role, text, interrupted, speech_start_ms, speech_end_ms, endpoint_ms, "
-    "asr_done_ms, llm_first_token_ms, first_sentence_ms, tts_first_audio_ms, first_rtp_out_ms, "
-    "done_ms";
+using store_columns::kCallColumns;
+using store_columns::kStageFields;
+using store_columns::kTurnColumns;
+using store_columns::StageField;
 
 struct StmtDeleter {
   void operator()(sqlite3_stmt* stmt) const { sqlite3_finalize(stmt); }
@@ -113,8 +111,8 @@ class SqliteStore final : public ConversationStore {
   Status begin_call(const CallRecord& call) override {
     const std::lock_guard<std::mutex> lock(mutex_);
     auto stmt = prepare(
-        "INSERT INTO calls(id, from_uri, to_uri, started_ms, ended_ms, end_reason) "
-        "VALUES(?, ?, ?, ?, ?, ?)");
+        "INSERT INTO calls(" + std::string(kCallColumns) + ") "
+        "VALUES(?, ?, ?, ?, ?, ?, ?)");
     if (!stmt) return stmt.error();
     sqlite3_stmt* s = *stmt;
     bind_text(s, 1, call.id);
@@ -123,6 +121,7 @@ class SqliteStore final : public ConversationStore {
     sqlite3_bind_int64(s, 4, call.started_ms);
     bind_optional(s, 5, call.ended_ms);
     bind_text(s, 6, call.end_reason);
+    bind_text(s, 7, call.node);
     if (sqlite3_step(s) != SQLITE_DONE) return fail("begin_call " + call.id);
     return {};
   }
@@ -167,7 +166,7 @@ class SqliteStore final : public ConversationStore {
   Result<std::optional<CallRecord>> call(const std::string& call_id) override {
     const std::lock_guard<std::mutex> lock(mutex_);
     auto stmt = prepare(
-        "SELECT id, from_uri, to_uri, started_ms, ended_ms, end_reason FROM calls WHERE id = ?");
+        "SELECT " + std::string(kCallColumns) + " FROM calls WHERE id = ?");
     if (!stmt) return stmt.error();
     bind_text(*stmt, 1, call_id);
     const ResetOnExit reset{*stmt};
@@ -180,7 +179,7 @@ class SqliteStore final : public ConversationStore {
   Result<std::vector<CallRecord>> recent_calls(int limit) override {
     const std::lock_guard<std::mutex> lock(mutex_);
     auto stmt = prepare(
-        "SELECT id, from_uri, to_uri, started_ms, ended_ms, end_reason FROM calls "
+        "SELECT " + std::string(kCallColumns) + " FROM calls "
         "ORDER BY started_ms DESC, rowid DESC LIMIT ?");
     if (!stmt) return stmt.error();
     sqlite3_bind_int(*stmt, 1, limit);
@@ -250,6 +249,7 @@ class SqliteStore final : public ConversationStore {
     c.started_ms = sqlite3_column_int64(s, 3);
     c.ended_ms = optional_int_column(s, 4);
     c.end_reason = text_column(s, 5);
+    c.node = text_column(s, 6);
     return c;
   }
 

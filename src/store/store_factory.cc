@@ -1,5 +1,6 @@
 #include "core/settings.h"
 #include "store/conversation_store.h"
+#include "store/postgres_store.h"
 #include "store/sqlite_store.h"
 
 namespace chalkbot {
@@ -9,8 +10,12 @@ Result<std::unique_ptr<ConversationStore>> make_store(const StoreSettings& setti
     if (settings.path.empty()) return make_error("store.path: empty (the SQLite database file)");
     return open_sqlite_store(settings.path);
   }
+  if (settings.backend == "postgres") {
+    return open_postgres_store(
+        {settings.postgres_url, settings.postgres_pool_size, settings.postgres_retry_ms});
+  }
   return make_error("store.backend: unknown backend '" + settings.backend +
-                    "' (expected sqlite)");
+                    "' (expected sqlite or postgres)");
 }
 
 }  // namespace chalkbot

@@ -289,6 +289,15 @@ TEST_F(SipEndpointTest, StopAcceptingGives503) {
   ASSERT_EQ(sipp->wait(20s), 0) << sipp->output() << errors();
 }
 
+TEST_F(SipEndpointTest, DrainingAnswersOptions503SoALoadBalancerMovesOn) {
+  start();
+  auto alive = sipp_uac({"-sf", scenario("options.xml")}, "options_alive");
+  ASSERT_EQ(alive->wait(20s), 0) << alive->output() << errors();
+  endpoint_->stop_accepting();
+  auto draining = sipp_uac({"-sf", scenario("options_expect_503.xml")}, "options_draining");
+  ASSERT_EQ(draining->wait(20s), 0) << draining->output() << errors();
+}
+
 TEST_F(SipEndpointTest, ReInviteSendOnlyReachesHandlerAsHold) {
   start();
   auto sipp = sipp_uac({"-sf", scenario("uac_reinvite_hold.xml")}, "hold");

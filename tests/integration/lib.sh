@@ -36,15 +36,17 @@ start_standin() {
 
 # start_serve [global flags...]: starts `chalkbot serve` against the stand-in on a free SIP port,
 # with its store at $work/calls.db (override with CHALKBOT_STORE_PATH); sets SIP_PORT, serve_pid.
+# Its output goes to $work/$SERVE_NAME.out/.err (default serve), so several can run at once.
 start_serve() {
+  local name=${SERVE_NAME:-serve}
   CHALKBOT_LLM_BASE_URL="$STANDIN_URL" CHALKBOT_STORE_PATH="${CHALKBOT_STORE_PATH:-$work/calls.db}" \
-    CHALKBOT_SIP_PORT=0 "$CHALKBOT" "$@" serve >"$work/serve.out" 2>>"$work/serve.err" &
+    CHALKBOT_SIP_PORT=0 "$CHALKBOT" "$@" serve >"$work/$name.out" 2>>"$work/$name.err" &
   serve_pid=$!
   SIP_PORT=""
   for _ in $(seq 100); do
-    SIP_PORT=$(sed -n 's/^chalkbot: listening on .*:\([0-9]*\)$/\1/p' "$work/serve.out")
+    SIP_PORT=$(sed -n 's/^chalkbot: listening on .*:\([0-9]*\)$/\1/p' "$work/$name.out")
     [ -n "$SIP_PORT" ] && return 0
-    kill -0 "$serve_pid" 2>/dev/null || { cat "$work/serve.err"; fail "serve exited"; }
+    kill -0 "$serve_pid" 2>/dev/null || { cat "$work/$name.err"; fail "serve exited"; }
     sleep 0.1
   done
   fail "serve did not start"
@@ -54,6 +56,17 @@ start_serve() {
 stop_serve() {
   kill -TERM "$serve_pid"
   wait "$serve_pid" || fail "serve exited with $? on SIGTERM"
+}
+
+# sipp_counts NAME: successful and failed call counts from the last line of $work/NAME.csv
+# (sipp -trace_stat -stf).
+sipp_counts() {
+  python3 - "$work/$1.csv" <<'PY'
+import csv, sys
+rows = list(csv.reader(open(sys.argv[1]), delimiter=';'))
+head, last = rows[0], rows[-1]
+print(last[head.index("SuccessfulCall(C)")], last[head.index("FailedCall(C)")])
+PY
 }
 
 # to_phone IN OUT: what a caller's speech sounds like after a phone line: 8 kHz G.711 u-law.

@@ -6,15 +6,6 @@ start_standin --script "$TESTS_DIR/data/standin_script.json"
 cd "$work"
 ln -s /usr/share/sip-tester pcap   # sipp's uac_pcap looks for pcap/g711a.pcap here
 
-sipp_counts() {  # successful and failed call counts from the last line of the stat file
-  python3 - "$work/$1.csv" <<'PY'
-import csv, sys
-rows = list(csv.reader(open(sys.argv[1]), delimiter=';'))
-head, last = rows[0], rows[-1]
-print(last[head.index("SuccessfulCall(C)")], last[head.index("FailedCall(C)")])
-PY
-}
-
 start_serve --set sip.max_calls=400 --set media.inactivity_timeout_s=30
 timeout 20 sipp -i 127.0.0.1 -mi 127.0.0.1 -p 0 -sf "$TESTS_DIR/sipp/options.xml" -m 1 \
   127.0.0.1:"$SIP_PORT" >"$work/options.log" 2>&1 || fail "OPTIONS not answered 200"

@@ -1,0 +1,382 @@
+// The ConversationStore contract, run against every backend: SQLite (a file) and PostgreSQL (a
+// real server started by tests/support/pg_test_server.sh). CTest starts one server for all these
+// tests (fixture postgres_test_server); run alone, the binary starts its own.
+#include <gtest/gtest.h>
+#include <libpq-fe.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "core/settings.h"
+#include "store/conversation_store.h"
+#include "support/store_records.h"
+#include "support/test_support.h"
+
+namespace chalkbot {
+namespace {
+
+std::string pg_script() { return testing::tests_dir() + "/support/pg_test_server.sh"; }
+
+// Runs a shell command, returning its first output line ("" on failure).
+std::string first_line_of(const std::string& command) {
+  FILE* pipe = popen(command.c_str(), "r");
+  if (pipe == nullptr) return "";
+  char line[512] = {};
+  std::string out = fgets(line, sizeof line, pipe) != nullptr ? line : "";
+  if (pclose(pipe) != 0) return "";
+  while (!out.empty() && out.back() == '\n') out.pop_back();
+  return out;
+}
+
+// The PostgreSQL server these tests share: CTest's (its URL file in CHALKBOT_TEST_PG_DIR) or one
+// this process starts and stops.
+class PostgresServer {
+ public:
+  static PostgresServer& get() {
+    static PostgresServer server;
+    return server;
+  }
+  bool binaries_installed() const { return installed_; }
+  const std::string& url() const { return url_; }
+  const std::string& problem() const { return problem_; }
+
+  ~PostgresServer() {
+    if (!own_dir_.empty()) std::system(("'" + pg_script() + "' stop '" + own_dir_ + "'").c_str());
+  }
+
+ private:
+  PostgresServer() {
+    installed_ = !first_line_of("'" + pg_script() + "' bin").empty();
+    if (!installed_) return;
+    if (const char* dir = std::getenv("CHALKBOT_TEST_PG_DIR"); dir != nullptr && *dir != '\0') {
+      std::ifstream in(std::string(dir) + "/url");
+      std::getline(in, url_);
+      if (url_.empty()) problem_ = std::string("no server URL in ") + dir + "/url";
+      return;
+    }
+    own_dir_ = testing::make_temp_dir() + "/pg";
+    url_ = first_line_of("'" + pg_script() + "' start '" + own_dir_ + "'");
+    if (url_.empty()) problem_ = "pg_test_server.sh start failed (see its output above)";
+  }
+
+  bool installed_ = false;
+  std::string url_;
+  std::string own_dir_;
+  std::string problem_;
+};
+
+// Runs SQL on the test server outside the store; returns the first value or an error text.
+std::string pg_exec(const std::string& url, const std::string& sql) {
+  PGconn* conn = PQconnectdb(url.c_str());
+  std::string out;
+  if (PQstatus(conn) != CONNECTION_OK) {
+    out = std::string("connect failed: ") + PQerrorMessage(conn);
+  } else {
+    PGresult* r = PQexec(conn, sql.c_str());
+    const auto status = PQresultStatus(r);
+    if (status == PGRES_TUPLES_OK && PQntuples(r) > 0) {
+      out = PQgetvalue(r, 0, 0);
+    } else if (status != PGRES_TUPLES_OK && status != PGRES_COMMAND_OK) {
+      out = std::string("error: ") + PQresultErrorMessage(r);
+    }
+    PQclear(r);
+  }
+  PQfinish(conn);
+  return out;
+}
+
+using testing::make_call;
+using testing::make_turn;
+
+std::string backend_name(const ::testing::TestParamInfo<std::string>& param) { return param.param; }
+
+class StoreContract : public ::testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override {
+    dir_ = testing::make_temp_dir();
+    settings_.backend = GetParam();
+    settings_.path = dir_ + "/chalkbot.db";
+    settings_.postgres_pool_size = 3;
+    settings_.postgres_retry_ms = 3000;
+    if (GetParam() == "postgres") {
+      auto& server = PostgresServer::get();
+      if (!server.binaries_installed()) {
+        GTEST_SKIP() << "PostgreSQL server binaries are not installed (apt install postgresql): "
+                        "the postgres backend was NOT tested";
+      }
+      ASSERT_TRUE(server.problem().empty()) << server.problem();
+      settings_.postgres_url = server.url();
+      // Every test starts from an empty database.
+      ASSERT_EQ(pg_exec(server.url(), "DROP SCHEMA IF EXISTS public CASCADE; CREATE SCHEMA public"),
+                "");
+    }
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+
+  std::unique_ptr<ConversationStore> open() {
+    auto store = make_store(settings_);
+    EXPECT_TRUE(store.ok()) << (store.ok() ? "" : store.error().message);
+    return store.ok() ? std::move(store).value() : nullptr;
+  }
+
+  std::string dir_;
+  StoreSettings settings_;
+};
+
+TEST_P(StoreContract, RoundTripOfCallsTurnsAndStageTimes) {
+  auto store = open();
+  ASSERT_TRUE(store);
+  ASSERT_TRUE(store->begin_call(make_call("c1", 1000)).ok());
+  ASSERT_TRUE(store->begin_call(make_call("c2", 2000)).ok());
+  EXPECT_FALSE(store->begin_call(make_call("c1", 3000)).ok());  // ids are unique
+
+  TurnRecord user = make_turn("c1", "user", "what's the weather");
+  user.times.speech_start = 1100;
+  user.times.speech_end = 1900;
+  user.times.endpoint = 2300;
+  user.times.asr_done = 2450;
+  TurnRecord bot = make_turn("c1", "assistant", "Sunny, mostly.");
+  bot.interrupted = true;
+  bot.times.llm_first_token = 2700;
+  bot.times.first_sentence = 2800;
+  bot.times.tts_first_audio = 2830;
+  bot.times.first_rtp_out = 2850;
+  bot.times.done = 1764633600000;  // epoch milliseconds need 64 bits
+  auto i0 = store->append_turn(user);
+  auto i1 = store->append_turn(bot);
+  ASSERT_TRUE(i0.ok() && i1.ok());
+  EXPECT_EQ(*i0, 0);
+  EXPECT_EQ(*i1, 1);
+  EXPECT_EQ(*store->append_turn(make_turn("c2", "user", "hi")), 0);  // per-call numbering
+
+  auto turns = store->turns("c1");
+  ASSERT_TRUE(turns.ok());
+  ASSERT_EQ(turns->size(), 2U);
+  const TurnRecord& t0 = (*turns)[0];
+  const TurnRecord& t1 = (*turns)[1];
+  EXPECT_EQ(t0.call_id, "c1");
+  EXPECT_EQ(t0.index, 0);
+  EXPECT_EQ(t0.role, "user");
+  EXPECT_EQ(t0.text, "what's the weather");
+  EXPECT_FALSE(t0.interrupted);
+  EXPECT_EQ(t0.times.speech_start, 1100);
+  EXPECT_EQ(t0.times.speech_end, 1900);
+  EXPECT_EQ(t0.times.endpoint, 2300);
+  EXPECT_EQ(t0.times.asr_done, 2450);
+  EXPECT_FALSE(t0.times.llm_first_token.has_value());
+  EXPECT_FALSE(t0.times.done.has_value());
+  EXPECT_EQ(t1.index, 1);
+  EXPECT_TRUE(t1.interrupted);
+  EXPECT_FALSE(t1.times.speech_start.has_value());
+  EXPECT_EQ(t1.times.llm_first_token, 2700);
+  EXPECT_EQ(t1.times.first_sentence, 2800);
+  EXPECT_EQ(t1.times.tts_first_audio, 2830);
+  EXPECT_EQ(t1.times.first_rtp_out, 2850);
+  EXPECT_EQ(t1.times.done, 1764633600000);
+
+  auto live = store->call("c1");
+  ASSERT_TRUE(live.ok() && live->has_value());
+  EXPECT_FALSE((*live)->ended_ms.has_value());
+  EXPECT_EQ((*live)->end_reason, "");
+  ASSERT_TRUE(store->end_call("c1", 5000, "caller hung up").ok());
+  EXPECT_FALSE(store->end_call("nope", 5000, "x").ok());
+  auto ended = store->call("c1");
+  ASSERT_TRUE(ended.ok() && ended->has_value());
+  EXPECT_EQ((*ended)->from, "sip:alice@example.com");
+  EXPECT_EQ((*ended)->to, "sip:bot@example.com");
+  EXPECT_EQ((*ended)->started_ms, 1000);
+  EXPECT_EQ((*ended)->ended_ms, 5000);
+  EXPECT_EQ((*ended)->end_reason, "caller hung up");
+  auto missing = store->call("nope");
+  ASSERT_TRUE(missing.ok());
+  EXPECT_FALSE(missing->has_value());
+
+  auto recent = store->recent_calls(10);
+  ASSERT_TRUE(recent.ok());
+  ASSERT_EQ(recent->size(), 2U);
+  EXPECT_EQ((*recent)[0].id, "c2");  // newest first
+  EXPECT_EQ((*recent)[1].id, "c1");
+  auto one = store->recent_calls(1);
+  ASSERT_TRUE(one.ok());
+  ASSERT_EQ(one->size(), 1U);
+  EXPECT_EQ((*one)[0].id, "c2");
+}
+
+TEST_P(StoreContract, TurnOfAnUnknownCallIsRefused) {
+  auto store = open();
+  ASSERT_TRUE(store);
+  auto refused = store->append_turn(make_turn("ghost", "user", "boo"));
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.error().message.find("ghost"), std::string::npos) << refused.error().message;
+}
+
+TEST_P(StoreContract, ReopenPersists) {
+  {
+    auto store = open();
+    ASSERT_TRUE(store);
+    ASSERT_TRUE(store->begin_call(make_call("c1", 1000)).ok());
+    ASSERT_TRUE(store->append_turn(make_turn("c1", "user", "one")).ok());
+  }
+  auto store = open();
+  ASSERT_TRUE(store);
+  auto turns = store->turns("c1");
+  ASSERT_TRUE(turns.ok());
+  ASSERT_EQ(turns->size(), 1U);
+  EXPECT_EQ((*turns)[0].text, "one");
+  EXPECT_EQ(*store->append_turn(make_turn("c1", "assistant", "two")), 1);  // numbering goes on
+}
+
+// Two stores on one database stand for two nodes: each sees the other's calls and where they
+// are held, and appends to one call from both get unique consecutive indexes.
+TEST_P(StoreContract, NodesSharingTheStoreSeeEveryCallAndWhereItIsHeld) {
+  auto node_a = open();
+  auto node_b = open();
+  ASSERT_TRUE(node_a && node_b);
+  ASSERT_TRUE(node_a->begin_call(make_call("on-a", 1000, "host-a:5060")).ok());
+  ASSERT_TRUE(node_b->begin_call(make_call("on-b", 2000, "host-b:5060")).ok());
+  for (auto* store : {node_a.get(), node_b.get()}) {
+    auto calls = store->recent_calls(10);
+    ASSERT_TRUE(calls.ok());
+    ASSERT_EQ(calls->size(), 2U);
+    EXPECT_EQ((*calls)[0].id, "on-b");
+    EXPECT_EQ((*calls)[0].node, "host-b:5060");
+    EXPECT_EQ((*calls)[1].node, "host-a:5060");
+  }
+  auto seen = node_b->call("on-a");
+  ASSERT_TRUE(seen.ok() && seen->has_value());
+  EXPECT_EQ((*seen)->node, "host-a:5060");
+
+  constexpr int kPerNode = 20;
+  std::vector<std::thread> writers;
+  for (auto* store : {node_a.get(), node_b.get()}) {
+    writers.emplace_back([store] {
+      for (int i = 0; i < kPerNode; ++i) (void)store->append_turn(make_turn("on-a", "user", "x"));
+    });
+  }
+  for (auto& w : writers) w.join();
+  auto turns = node_a->turns("on-a");
+  ASSERT_TRUE(turns.ok());
+  ASSERT_EQ(turns->size(), static_cast<std::size_t>(2 * kPerNode));
+  for (std::size_t i = 0; i < turns->size(); ++i) EXPECT_EQ((*turns)[i].index, static_cast<int>(i));
+}
+
+TEST_P(StoreContract, ConcurrentAppendsGetUniqueConsecutiveIndexes) {
+  auto store = open();
+  ASSERT_TRUE(store);
+  ASSERT_TRUE(store->begin_call(make_call("c", 1)).ok());
+  constexpr int kThreads = 4;
+  constexpr int kPerThread = 15;
+  std::vector<std::vector<int>> got(kThreads);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&store, &got, t] {
+      for (int i = 0; i < kPerThread; ++i) {
+        auto index = store->append_turn(make_turn("c", "user", std::to_string(t)));
+        got[static_cast<std::size_t>(t)].push_back(index.ok() ? *index : -1);
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  std::set<int> all;
+  for (const auto& v : got) all.insert(v.begin(), v.end());
+  ASSERT_EQ(all.size(), static_cast<std::size_t>(kThreads * kPerThread));
+  EXPECT_EQ(*all.begin(), 0);
+  EXPECT_EQ(*all.rbegin(), kThreads * kPerThread - 1);
+  auto turns = store->turns("c");
+  ASSERT_TRUE(turns.ok());
+  ASSERT_EQ(turns->size(), static_cast<std::size_t>(kThreads * kPerThread));
+  for (std::size_t i = 0; i < turns->size(); ++i) EXPECT_EQ((*turns)[i].index, static_cast<int>(i));
+}
+
+TEST_P(StoreContract, TurnSurvivesTheProcessDyingRightAfterAppend) {
+  {
+    auto store = open();
+    ASSERT_TRUE(store);
+    ASSERT_TRUE(store->begin_call(make_call("c", 1)).ok());
+  }  // closed: no connection crosses the fork
+  const pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    auto store = make_store(settings_);
+    if (!store.ok()) _exit(2);
+    auto index = (*store)->append_turn(make_turn("c", "user", "I said this before dying"));
+    if (!index.ok()) _exit(3);
+    (void)store->release();  // never closed: the connection dies with the process
+    _exit(0);
+  }
+  int status = 0;
+  ASSERT_EQ(waitpid(child, &status, 0), child);
+  ASSERT_TRUE(WIFEXITED(status));
+  ASSERT_EQ(WEXITSTATUS(status), 0);
+  auto store = open();
+  ASSERT_TRUE(store);
+  auto turns = store->turns("c");
+  ASSERT_TRUE(turns.ok());
+  ASSERT_EQ(turns->size(), 1U);
+  EXPECT_EQ((*turns)[0].text, "I said this before dying");
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, StoreContract, ::testing::Values("sqlite", "postgres"),
+                         backend_name);
+
+// PostgreSQL only: what a shared server adds (schema versions in a table, lost connections).
+class PostgresStoreTest : public StoreContract {};
+
+TEST_P(PostgresStoreTest, NewDatabaseIsAtTheCurrentSchemaVersionAndNewerIsRefused) {
+  ASSERT_TRUE(open());
+  const std::string url = settings_.postgres_url;
+  EXPECT_EQ(pg_exec(url, "SELECT version FROM chalkbot_schema"), "3");
+  EXPECT_EQ(pg_exec(url, "SELECT column_name FROM information_schema.columns WHERE "
+                         "table_name = 'calls' AND column_name = 'node'"),
+            "node");
+  ASSERT_TRUE(open());  // a second open migrates nothing
+  ASSERT_EQ(pg_exec(url, "UPDATE chalkbot_schema SET version = 99"), "");
+  auto refused = make_store(settings_);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.error().message.find("newer"), std::string::npos) << refused.error().message;
+  EXPECT_EQ(pg_exec(url, "SELECT version FROM chalkbot_schema"), "99");  // untouched
+}
+
+TEST_P(PostgresStoreTest, OperationsSurviveTheServerDroppingEveryConnection) {
+  auto store = open();
+  ASSERT_TRUE(store);
+  ASSERT_TRUE(store->begin_call(make_call("c", 1)).ok());
+  // An administrator (or a failover) ends every session: 57P01 on the next use of each.
+  const std::string kill_all =
+      "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE pid <> "
+      "pg_backend_pid() AND datname = current_database()";
+  EXPECT_NE(pg_exec(settings_.postgres_url, kill_all), "0");
+  for (int i = 0; i < 3; ++i) {  // more than one pooled connection was cut
+    auto index = store->append_turn(make_turn("c", "user", "after " + std::to_string(i)));
+    ASSERT_TRUE(index.ok()) << index.error().message;
+    EXPECT_EQ(*index, i);
+  }
+  auto turns = store->turns("c");
+  ASSERT_TRUE(turns.ok());
+  EXPECT_EQ(turns->size(), 3U);
+}
+
+TEST_P(PostgresStoreTest, UnreachableServerIsAClearErrorWithoutThePassword) {
+  settings_.postgres_url = "postgresql://chalkbot:hunter2@127.0.0.1:1/chalkbot";
+  settings_.postgres_retry_ms = 200;
+  auto store = make_store(settings_);
+  ASSERT_FALSE(store.ok());
+  const std::string& message = store.error().message;
+  EXPECT_NE(message.find("chalkbot@127.0.0.1:1/chalkbot"), std::string::npos) << message;
+  EXPECT_EQ(message.find("hunter2"), std::string::npos) << message;
+}
+
+INSTANTIATE_TEST_SUITE_P(Postgres, PostgresStoreTest, ::testing::Values("postgres"),
+                         backend_name);
+
+}  // namespace
+}  // namespace chalkbot
