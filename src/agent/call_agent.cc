@@ -3,8 +3,10 @@
 #include <chrono>
 #include <thread>
 
+#include "agent/call_recorder.h"
 #include "core/clock.h"
 #include "core/log.h"
+#include "server/metrics.h"
 #include "speech/vad/endpointer.h"
 #include "speech/vad/webrtc_vad.h"
 
@@ -77,8 +79,17 @@ std::string CallAgent::run() {
   UtteranceDetector detector(std::move(*vad), EndpointerConfig::from(settings.vad));
   Conversation conversation(services_.model, store, settings, info_.id);
   LastAnswer last_answer;
+  std::unique_ptr<CallRecorder> recorder;
+  if (settings.recording.enabled) {
+    auto opened = CallRecorder::open(settings.recording.dir + "/" + info_.id + ".wav");
+    if (opened) {
+      recorder = std::move(*opened);
+    } else {
+      spdlog::warn("call {}: not recorded: {}", info_.id, opened.error().message);
+    }
+  }
   // Declared last so it is destroyed first: its jobs use the objects above.
-  Speaker speaker(*media_, services_.tts, services_.prompts);
+  Speaker speaker(*media_, services_.tts, services_.prompts, recorder.get());
 
   std::string reason;
   bool say_farewell = true;
@@ -134,6 +145,7 @@ std::string CallAgent::run() {
             spdlog::error("call {}: turn not stored: {}", info_.id, result.error().message);
             return;
           }
+          metrics().observe_turn(times);
           if (!result->interrupted) last_answer.set(result->text);
         });
   };
@@ -150,6 +162,7 @@ std::string CallAgent::run() {
     // Right after the bot starts talking its own echo may come back: hear silence instead.
     const bool echo_guard =
         bot_talking && SteadyClock::now() - talking_since < Millis(flow.echo_guard_ms);
+    if (recorder) recorder->heard(audio);
     auto event = detector.push(echo_guard ? Samples(silence) : audio);
     if (!event) {
       spdlog::warn("call {}: VAD: {}", info_.id, event.error().message);
@@ -165,6 +178,7 @@ std::string CallAgent::run() {
           feed_asr();
         } else {
           spdlog::error("call {}: ASR: {}", info_.id, stream.error().message);
+          count_provider_error(Provider::kAsr, stream.error().message);
         }
         break;
       }
@@ -209,7 +223,10 @@ std::string CallAgent::run() {
         const Status finished = asr->finish();
         times.asr_done = wall_ms();
         std::string text = finished ? asr->result() : std::string();
-        if (!finished) spdlog::warn("call {}: ASR: {}", info_.id, finished.error().message);
+        if (!finished) {
+          spdlog::warn("call {}: ASR: {}", info_.id, finished.error().message);
+          count_provider_error(Provider::kAsr, finished.error().message);
+        }
         listen_afresh();
         if (text.empty()) break;
         spdlog::info("call {}: caller said: {}", info_.id, text);

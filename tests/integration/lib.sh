@@ -35,15 +35,18 @@ start_standin() {
 }
 
 # start_serve [global flags...]: starts `chalkbot serve` against the stand-in on a free SIP port,
-# with its store at $work/calls.db (override with CHALKBOT_STORE_PATH); sets SIP_PORT, serve_pid.
+# with its store at $work/calls.db (override with CHALKBOT_STORE_PATH) and its admin API on a free
+# loopback port; sets SIP_PORT, ADMIN_URL, serve_pid.
 start_serve() {
   CHALKBOT_LLM_BASE_URL="$STANDIN_URL" CHALKBOT_STORE_PATH="${CHALKBOT_STORE_PATH:-$work/calls.db}" \
-    CHALKBOT_SIP_PORT=0 "$CHALKBOT" "$@" serve >"$work/serve.out" 2>>"$work/serve.err" &
+    CHALKBOT_SIP_PORT=0 CHALKBOT_ADMIN_LISTEN="${CHALKBOT_ADMIN_LISTEN:-127.0.0.1:0}" \
+    "$CHALKBOT" "$@" serve >"$work/serve.out" 2>>"$work/serve.err" &
   serve_pid=$!
   SIP_PORT=""
   for _ in $(seq 100); do
     SIP_PORT=$(sed -n 's/^chalkbot: listening on .*:\([0-9]*\)$/\1/p' "$work/serve.out")
-    [ -n "$SIP_PORT" ] && return 0
+    ADMIN_URL=$(sed -n 's|^chalkbot: admin on \(.*\)$|http://\1|p' "$work/serve.out")
+    [ -n "$SIP_PORT" ] && [ -n "$ADMIN_URL" ] && return 0
     kill -0 "$serve_pid" 2>/dev/null || { cat "$work/serve.err"; fail "serve exited"; }
     sleep 0.1
   done
