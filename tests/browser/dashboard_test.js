@@ -29,15 +29,16 @@ function placeCall() {
 }
 
 async function main() {
-  const browser = await chromium.launch({
+  // A fresh profile (--user-data-dir) in the work dir, which playwright passes to chromium.
+  const browser = await chromium.launchPersistentContext(fs.mkdtempSync(path.join(workDir, 'chromium-')), {
     executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
     headless: true,
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync',
-      `--user-data-dir=${fs.mkdtempSync(path.join(workDir, 'chromium-'))}`],
+      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    viewport: { width: 1200, height: 900 },
   });
   try {
-    const page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
+    const page = browser.pages()[0] || await browser.newPage();
     const problems = [];
     page.on('pageerror', (e) => problems.push('page error: ' + e.message));
     page.on('console', (m) => { if (m.type() === 'error') problems.push('console: ' + m.text()); });
