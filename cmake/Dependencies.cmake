@@ -7,6 +7,8 @@ find_package(yaml-cpp REQUIRED)
 find_package(CLI11 REQUIRED)
 find_package(spdlog REQUIRED)
 find_package(SQLite3 REQUIRED)
+# Asio + Beast for the admin HTTP server (Debian: libboost1.81-dev; header-only parts).
+find_package(Boost 1.81 REQUIRED)
 
 pkg_check_modules(SOFIA REQUIRED IMPORTED_TARGET sofia-sip-ua)
 pkg_check_modules(SPANDSP REQUIRED IMPORTED_TARGET spandsp)

@@ -4,8 +4,10 @@
 #include <thread>
 
 #include "agent/end_of_turn.h"
+#include "agent/call_recorder.h"
 #include "core/clock.h"
 #include "core/log.h"
+#include "server/metrics.h"
 #include "speech/vad/endpointer.h"
 #include "speech/vad/webrtc_vad.h"
 
@@ -80,8 +82,17 @@ std::string CallAgent::run() {
   UtteranceDetector detector(std::move(*vad), EndpointerConfig::from(settings.vad));
   Conversation conversation(services_.model, store, settings, info_.id);
   LastAnswer last_answer;
+  std::unique_ptr<CallRecorder> recorder;
+  if (settings.recording.enabled) {
+    auto opened = CallRecorder::open(settings.recording.dir + "/" + info_.id + ".wav");
+    if (opened) {
+      recorder = std::move(*opened);
+    } else {
+      spdlog::warn("call {}: not recorded: {}", info_.id, opened.error().message);
+    }
+  }
   // Declared last so it is destroyed first: its jobs use the objects above.
-  Speaker speaker(*media_, services_.tts, services_.prompts);
+  Speaker speaker(*media_, services_.tts, services_.prompts, recorder.get());
 
   std::string reason;
   bool say_farewell = true;
@@ -172,6 +183,7 @@ std::string CallAgent::run() {
             spdlog::error("call {}: turn not stored: {}", info_.id, result.error().message);
             return;
           }
+          metrics().observe_turn(times);
           if (!result->interrupted) last_answer.set(result->text);
         });
   };
@@ -189,6 +201,7 @@ std::string CallAgent::run() {
     const bool echo_guard =
         bot_talking && SteadyClock::now() - talking_since < Millis(flow.echo_guard_ms);
     look_at_pause(bot_talking);
+    if (recorder) recorder->heard(audio);
     auto event = detector.push(echo_guard ? Samples(silence) : audio);
     if (!event) {
       spdlog::warn("call {}: VAD: {}", info_.id, event.error().message);
@@ -204,6 +217,7 @@ std::string CallAgent::run() {
           feed_asr();
         } else {
           spdlog::error("call {}: ASR: {}", info_.id, stream.error().message);
+          count_provider_error(Provider::kAsr, stream.error().message);
         }
         break;
       }
@@ -249,7 +263,10 @@ std::string CallAgent::run() {
         const Status finished = asr->finish();
         times.asr_done = wall_ms();
         std::string text = finished ? asr->result() : std::string();
-        if (!finished) spdlog::warn("call {}: ASR: {}", info_.id, finished.error().message);
+        if (!finished) {
+          spdlog::warn("call {}: ASR: {}", info_.id, finished.error().message);
+          count_provider_error(Provider::kAsr, finished.error().message);
+        }
         listen_afresh();
         if (text.empty()) {
           conversation.discard_prefetch();

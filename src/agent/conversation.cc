@@ -3,6 +3,7 @@
 #include "core/clock.h"
 #include "core/log.h"
 #include "llm/sentence_splitter.h"
+#include "server/metrics.h"
 
 namespace chalkbot {
 
@@ -61,6 +62,7 @@ Result<Answer> Conversation::answer(const std::string& question, StageTimes& tim
   } else {
     // The caller hears a short apology and the call goes on.
     spdlog::warn("call {}: model failed: {}", call_id_, reply.error().message);
+    if (!cancel.cancelled()) count_provider_error(Provider::kLlm, reply.error().message);
     answer.model_failed = true;
     answer.error = reply.error().message;
     answer.text = kApology;

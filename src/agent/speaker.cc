@@ -5,6 +5,7 @@
 #include <cstdlib>
 
 #include "core/log.h"
+#include "server/metrics.h"
 
 namespace chalkbot {
 namespace {
@@ -47,8 +48,8 @@ const Audio* PromptCache::find(const std::string& text) const {
   return it == audio_.end() ? nullptr : &it->second;
 }
 
-Speaker::Speaker(MediaSession& media, Tts& tts, const PromptCache& prompts)
-    : media_(media), tts_(tts), prompts_(prompts), thread_([this] { loop(); }) {}
+Speaker::Speaker(MediaSession& media, Tts& tts, const PromptCache& prompts, PlaybackTap* tap)
+    : media_(media), tts_(tts), prompts_(prompts), tap_(tap), thread_([this] { loop(); }) {}
 
 Speaker::~Speaker() {
   {
@@ -91,6 +92,7 @@ void Speaker::loop() {
     if (clear_requested_) {
       clear_requested_ = false;
       media_.clear_playback();
+      if (tap_) tap_->cleared();
     }
     if (stopping_) return;
     if (jobs_.empty()) continue;
@@ -108,10 +110,16 @@ void Speaker::loop() {
   }
 }
 
+std::size_t Speaker::enqueue(Samples audio_8k) {
+  const std::size_t accepted = media_.enqueue_audio(audio_8k);
+  if (tap_ && accepted > 0) tap_->queued(audio_8k.first(accepted));
+  return accepted;
+}
+
 bool Speaker::play(Samples audio_8k, const CancelToken& cancel) {
   while (!audio_8k.empty()) {
     if (cancel.cancelled()) return false;
-    const std::size_t accepted = media_.enqueue_audio(audio_8k);
+    const std::size_t accepted = enqueue(audio_8k);
     audio_8k = audio_8k.subspan(accepted);
     if (!audio_8k.empty()) std::this_thread::sleep_for(kPoll);  // queue full: let it play
   }
@@ -146,12 +154,15 @@ bool Speaker::say(const std::string& text, const CancelToken& cancel,
     }
     if (first && on_first_audio) on_first_audio();
     first = false;
-    if (overflow.empty()) chunk = chunk.subspan(media_.enqueue_audio(chunk));
+    if (overflow.empty()) chunk = chunk.subspan(enqueue(chunk));
     overflow.insert(overflow.end(), chunk.begin(), chunk.end());
     return !cancel.cancelled();
   };
   auto status = tts_.synthesize(text, kTelephoneRate, queue, cancel);
-  if (!status) spdlog::warn("tts failed, sentence skipped: {}", status.error().message);
+  if (!status) {
+    spdlog::warn("tts failed, sentence skipped: {}", status.error().message);
+    if (!cancel.cancelled()) count_provider_error(Provider::kTts, status.error().message);
+  }
   return play(overflow, cancel);
 }
 

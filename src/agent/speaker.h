@@ -30,13 +30,23 @@ class PromptCache {
   std::map<std::string, Audio> audio_;
 };
 
+// Told what the speaker queues for playback and when it drops the queue (the call recorder).
+// Called on the speaker thread.
+class PlaybackTap {
+ public:
+  virtual ~PlaybackTap() = default;
+  virtual void queued(Samples audio_8k) = 0;
+  virtual void cleared() = 0;
+};
+
 class Speaker {
  public:
   // A job runs on the speaker thread; it speaks through the Speaker's say()/play() helpers and
   // should return soon after `cancel` is set.
   using Job = std::function<void(Speaker& speaker, const CancelToken& cancel)>;
 
-  Speaker(MediaSession& media, Tts& tts, const PromptCache& prompts);
+  // `tap`, if any, must outlive the speaker.
+  Speaker(MediaSession& media, Tts& tts, const PromptCache& prompts, PlaybackTap* tap = nullptr);
   ~Speaker();  // cancels the running job and joins the thread
   Speaker(const Speaker&) = delete;
   Speaker& operator=(const Speaker&) = delete;
@@ -64,10 +74,13 @@ class Speaker {
 
  private:
   void loop();
+  std::size_t enqueue(Samples audio_8k);  // to the media session, and the tap
+
 
   MediaSession& media_;
   Tts& tts_;
   const PromptCache& prompts_;
+  PlaybackTap* tap_;
 
   mutable std::mutex mutex_;
   std::condition_variable wake_;

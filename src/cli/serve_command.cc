@@ -4,13 +4,17 @@
 #include <cstdio>
 #include <ctime>
 #include <iostream>
+#include <optional>
 
 #include "agent/call_agent.h"
 #include "agent/engines.h"
 #include "cli/cli.h"
 #include "core/config.h"
 #include "core/log.h"
+#include "core/build_config.h"
+#include "server/admin_server.h"
 #include "server/gateway.h"
+#include "server/timed_store.h"
 
 namespace chalkbot::cli {
 namespace {
@@ -35,6 +39,29 @@ std::string default_node_id(const Settings& settings) {
   return std::string(host) + ":" + std::to_string(port != 0 ? port : static_cast<int>(getpid()));
 }
 
+// admin.listen, checked before anything starts: beyond loopback the API needs a token.
+Result<std::optional<ListenAddress>> admin_address(const AdminSettings& admin) {
+  if (admin.listen == "off") return std::optional<ListenAddress>();
+  auto address = parse_listen_address(admin.listen);
+  if (!address) return address.error();
+  if (!address->loopback && admin.token.empty()) {
+    return make_error("admin.listen: " + admin.listen +
+                      " is beyond loopback; set CHALKBOT_ADMIN_TOKEN (admin.token) so the admin "
+                      "API needs a bearer token, or listen on 127.0.0.1");
+  }
+  return std::optional<ListenAddress>(*address);
+}
+
+// /readyz: SIP listening, the store answering and its file writable, an LLM configured.
+Status readiness(const Gateway& gateway, ConversationStore& store, const Settings& settings) {
+  if (gateway.sip_port() <= 0) return make_error("SIP is not listening");
+  if (auto counted = store.count_calls(); !counted) return counted.error();
+  if (settings.store.backend == "sqlite" && ::access(settings.store.path.c_str(), W_OK) != 0) {
+    return make_error("store: " + settings.store.path + " is not writable");
+  }
+  return require_llm_endpoint(settings);
+}
+
 }  // namespace
 
 void add_serve_command(CLI::App& app, Context& context) {
@@ -49,12 +76,15 @@ void add_serve_command(CLI::App& app, Context& context) {
     auto flow = CallFlow::from(settings->flow);
     if (!flow) return context.fail(flow.error().message);
     if (settings->cluster.node_id.empty()) settings->cluster.node_id = default_node_id(*settings);
+    auto admin_at = admin_address(settings->admin);
+    if (!admin_at) return context.fail(admin_at.error().message);
     auto engines = open_engines(*settings);
     if (!engines) return context.fail(engines.error().message);
+    TimedStore store(*engines->store, metrics().store_write_seconds);
     const PromptCache prompts(*engines->tts, {settings->flow.greeting, settings->flow.reprompt,
                                               settings->flow.farewell, kApology});
 
-    const CallServices services{*engines->asr, *engines->tts, *engines->model, *engines->store,
+    const CallServices services{*engines->asr, *engines->tts, *engines->model, store,
                                 *settings,     *flow,         prompts};
     Gateway gateway(services);
     if (auto started = gateway.start(); !started) {
@@ -66,6 +96,24 @@ void add_serve_command(CLI::App& app, Context& context) {
     // Tests and scripts read the port from this line when sip.port is 0.
     std::cout << "chalkbot: listening on " << settings->sip.bind_address << ":"
               << gateway.sip_port() << std::endl;
+
+    // Declared after the gateway: stopped before it, as its hooks use it.
+    const AdminApi api(
+        {[&gateway] { return gateway.live_calls(); },
+         [&gateway](const std::string& id) { return gateway.hang_up(id); },
+         [&] { return readiness(gateway, store, *settings); }},
+        store, metrics().registry,
+        {settings->admin.token,
+         settings->admin.web_dir.empty() ? CHALKBOT_WEB_DIR : settings->admin.web_dir,
+         settings->recording.enabled ? settings->recording.dir : ""});
+    AdminServer admin(api);
+    if (*admin_at) {
+      if (auto started = admin.start(**admin_at); !started) {
+        return context.fail("serve: " + started.error().message);
+      }
+      spdlog::info("admin API and dashboard on http://{}:{}/", (*admin_at)->host, admin.port());
+      std::cout << "chalkbot: admin on " << (*admin_at)->host << ":" << admin.port() << std::endl;
+    }
 
     const timespec tick{1, 0};
     while (true) {

@@ -309,6 +309,17 @@ void declare_options(OptionTable& t, Settings& s) {
   t.integer("flow.shutdown_grace_s", flow.shutdown_grace_s, 10, 0, 600,
             "SIGTERM: time current turns get to finish before BYE");
 
+  auto& admin = s.admin;
+  t.text("admin.listen", admin.listen, "127.0.0.1:8080",
+         "admin HTTP server (API, metrics, dashboard) host:port; 'off' disables it; beyond "
+         "loopback it needs admin.token");
+  t.secret("admin.token", admin.token,
+           "bearer token the admin API requires; environment only (CHALKBOT_ADMIN_TOKEN)");
+  t.text("admin.web_dir", admin.web_dir, "", "dashboard files ('' = the ones installed)");
+  t.boolean("recording.enabled", s.recording.enabled, false,
+            "record each call, both directions, to a 2-channel WAV (caller left, bot right)");
+  t.text("recording.dir", s.recording.dir, "recordings", "where call recordings are written");
+
   t.text("log.level", s.log.level, "info", "log level: trace | debug | info | warn | error | off",
          {"trace", "debug", "info", "warn", "error", "off"});
 }

@@ -109,6 +109,17 @@ struct LogSettings {
   std::string level;
 };
 
+struct AdminSettings {
+  std::string listen;   // host:port of the admin HTTP server; "off" disables it
+  std::string token;    // secret: environment only (CHALKBOT_ADMIN_TOKEN)
+  std::string web_dir;  // dashboard files; empty = the ones built in
+};
+
+struct RecordingSettings {
+  bool enabled = false;
+  std::string dir;  // one WAV per call: <dir>/<call id>.wav
+};
+
 struct Settings {
   LlmSettings llm;
   AsrSettings asr;
@@ -120,6 +131,8 @@ struct Settings {
   FlowSettings flow;
   LogSettings log;
   ClusterSettings cluster;
+  AdminSettings admin;
+  RecordingSettings recording;
 };
 
 }  // namespace chalkbot

@@ -1,8 +1,11 @@
 #include "server/gateway.h"
 
+#include <algorithm>
+
 #include "core/clock.h"
 #include "core/ids.h"
 #include "core/log.h"
+#include "server/metrics.h"
 
 namespace chalkbot {
 
@@ -16,12 +19,7 @@ Gateway::Gateway(const CallServices& services) : services_(services) {
 
 Gateway::~Gateway() {
   if (sip_) sip_->shutdown();
-  std::map<sip::CallId, std::shared_ptr<Call>> calls;
-  {
-    std::lock_guard lock(mutex_);
-    calls.swap(calls_);
-  }
-  for (auto& [id, call] : calls) {
+  for (auto& call : take_calls(false)) {
     if (call->agent) call->agent->remote_ended("shutdown");
     if (call->thread.joinable()) call->thread.join();
   }
@@ -51,6 +49,8 @@ sip::Admission Gateway::on_invite(const sip::IncomingCall& invite) {
   }
   auto call = std::make_shared<Call>();
   call->invite = invite;
+  call->store_id = new_id();
+  call->started_ms = wall_ms();
   call->media = std::move(*session);
   sip::LocalMedia local{"", call->media->local_port(), invite.codec,
                         invite.remote.telephone_event_pt};
@@ -58,6 +58,8 @@ sip::Admission Gateway::on_invite(const sip::IncomingCall& invite) {
     std::lock_guard lock(mutex_);
     calls_[invite.id] = call;
   }
+  metrics().calls_started.inc();
+  metrics().calls_active.add(1);
   spdlog::info("call {} from {} (Call-ID {}), codec {}", invite.id, invite.from_uri, invite.call_id,
                invite.codec.name);
   const int delay_ms = services_.settings.sip.answer_delay_ms;
@@ -96,7 +98,7 @@ void Gateway::on_established(sip::CallId id) {
     return;
   }
   call->media->hold(remote.on_hold());
-  CallInfo info{new_id(), call->invite.from_uri, call->invite.to_uri};
+  CallInfo info{call->store_id, call->invite.from_uri, call->invite.to_uri};
   auto agent =
       std::make_unique<CallAgent>(services_, info, call->media, [this, id] { sip_->hangup(id); });
   if (draining_) agent->drain();
@@ -106,7 +108,15 @@ void Gateway::on_established(sip::CallId id) {
   }
   // One thread per call runs its conversation; the heavy lifting (ASR, LLM, TTS) blocks there.
   call->thread = std::thread([call] {
-    call->agent->run();
+    const std::string reason = call->agent->run();
+    ChalkbotMetrics& m = metrics();
+    m.call_ended(reason).inc();
+    const MediaStats stats = call->media->stats();
+    m.rtp_packets_received.inc(stats.packets_in);
+    m.rtp_packets_sent.inc(stats.packets_out);
+    m.rtp_packets_lost.inc(stats.concealed_frames);
+    m.rtp_packets_late.inc(stats.late_in);
+    m.rtp_jitter_buffer_seconds.observe(call->media->jitter_target_ms() / 1000.0);
     call->finished = true;
   });
 }
@@ -129,8 +139,9 @@ void Gateway::on_ended(sip::CallId id, const sip::CallEnd& end) {
   if (it == calls_.end()) return;
   Call& call = *it->second;
   if (call.agent) {
-    call.agent->remote_ended(sip::to_string(end.reason));
+    call.agent->remote_ended(call.hung_up_by_admin ? "admin_hangup" : sip::to_string(end.reason));
   } else {
+    metrics().call_ended(call.hung_up_by_admin ? "admin_hangup" : sip::to_string(end.reason)).inc();
     // Ended before it was established (CANCEL): no agent ever ran.
     call.ended_before_answer = true;
     call.media->close();
@@ -138,22 +149,51 @@ void Gateway::on_ended(sip::CallId id, const sip::CallEnd& end) {
   }
 }
 
-void Gateway::reap() {
-  std::vector<std::shared_ptr<Call>> done;
-  {
-    std::lock_guard lock(mutex_);
-    for (auto it = calls_.begin(); it != calls_.end();) {
-      if (it->second->finished) {
-        done.push_back(it->second);
-        it = calls_.erase(it);
-      } else {
-        ++it;
-      }
+std::vector<std::shared_ptr<Gateway::Call>> Gateway::take_calls(bool only_finished) {
+  std::vector<std::shared_ptr<Call>> taken;
+  std::lock_guard lock(mutex_);
+  for (auto it = calls_.begin(); it != calls_.end();) {
+    if (!only_finished || it->second->finished) {
+      taken.push_back(it->second);
+      it = calls_.erase(it);
+    } else {
+      ++it;
     }
   }
-  for (auto& call : done) {
+  metrics().calls_active.add(-static_cast<double>(taken.size()));
+  return taken;
+}
+
+void Gateway::reap() {
+  for (auto& call : take_calls(true)) {
     if (call->thread.joinable()) call->thread.join();
   }
+}
+
+std::vector<LiveCall> Gateway::live_calls() const {
+  std::vector<LiveCall> live;
+  {
+    std::lock_guard lock(mutex_);
+    for (const auto& [id, call] : calls_) {
+      if (call->finished) continue;
+      live.push_back({call->store_id, call->invite.from_uri, call->invite.to_uri, call->started_ms,
+                      call->agent ? "talking" : "ringing"});
+    }
+  }
+  std::sort(live.begin(), live.end(),
+            [](const LiveCall& a, const LiveCall& b) { return a.started_ms < b.started_ms; });
+  return live;
+}
+
+bool Gateway::hang_up(const std::string& call_id) {
+  std::lock_guard lock(mutex_);
+  for (const auto& [id, call] : calls_) {
+    if (call->store_id != call_id || call->finished) continue;
+    call->hung_up_by_admin = true;
+    sip_->hangup(id);  // BYE, or 480 while it rings
+    return true;
+  }
+  return false;
 }
 
 void Gateway::drain(std::chrono::seconds grace) {
@@ -173,13 +213,7 @@ void Gateway::drain(std::chrono::seconds grace) {
   }
   // Whoever is still talking gets BYE now.
   sip_->shutdown();
-  std::vector<std::shared_ptr<Call>> rest;
-  {
-    std::lock_guard lock(mutex_);
-    for (auto& [id, call] : calls_) rest.push_back(call);
-    calls_.clear();
-  }
-  for (auto& call : rest) {
+  for (auto& call : take_calls(false)) {
     if (call->agent) call->agent->remote_ended("shutdown");
     if (call->thread.joinable()) call->thread.join();
   }

@@ -6,13 +6,24 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <string>
 #include <thread>
+#include <vector>
 
 #include "agent/call_agent.h"
 #include "media/media_engine.h"
 #include "sip/sip_endpoint.h"
 
 namespace chalkbot {
+
+// A call in progress, as the admin API shows it.
+struct LiveCall {
+  std::string id;  // the store's call id
+  std::string from;
+  std::string to;
+  std::int64_t started_ms = 0;  // wall clock, when the INVITE came
+  std::string state;            // "ringing" (not answered yet) or "talking"
+};
 
 class Gateway final : public sip::CallHandler {
  public:
@@ -24,6 +35,12 @@ class Gateway final : public sip::CallHandler {
   Status start();
   int sip_port() const;
   std::size_t active_calls() const;
+
+  // Any thread: the calls in progress, oldest first.
+  std::vector<LiveCall> live_calls() const;
+  // Any thread: hangs up the call with this store id (BYE, or 480 while it rings); false when no
+  // such call is in progress.
+  bool hang_up(const std::string& call_id);
 
   // Joins the threads of calls that have ended. Call periodically from the owner's thread.
   void reap();
@@ -40,12 +57,18 @@ class Gateway final : public sip::CallHandler {
  private:
   struct Call {
     sip::IncomingCall invite;
+    std::string store_id;
+    std::int64_t started_ms = 0;
+    std::atomic<bool> hung_up_by_admin{false};
     std::shared_ptr<MediaSession> media;
     std::unique_ptr<CallAgent> agent;
     std::thread thread;  // the agent's; before the answer, the ringing delay's
     std::atomic<bool> ended_before_answer{false};
     std::atomic<bool> finished{false};
   };
+
+  // Removes finished calls from calls_ (under mutex_) and returns them to be joined.
+  std::vector<std::shared_ptr<Call>> take_calls(bool only_finished);
 
   const CallServices& services_;
   std::unique_ptr<MediaEngine> media_engine_;

@@ -17,6 +17,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "server/metrics.h"
 #include "sip/access.h"
 
 namespace chalkbot::sip {
@@ -38,6 +39,14 @@ struct Call;
 
 namespace chalkbot::sip {
 namespace {
+
+// Every response we send goes through here, so chalkbot_sip_responses_total sees it. (Responses
+// the stack sends by itself, such as 100 Trying and the 200 to a BYE, are not counted.)
+template <class... Tags>
+void respond(nua_handle_t* nh, int status, const char* phrase, Tags... tags) {
+  metrics().sip_response(status).inc();
+  nua_respond(nh, status, phrase, tags...);
+}
 
 // What we implement; sofia's defaults (100rel, MESSAGE, SUBSCRIBE ...) are trimmed to this.
 constexpr const char* kAllow = "INVITE, ACK, BYE, CANCEL, OPTIONS, UPDATE";
@@ -427,7 +436,7 @@ void SipEndpoint::Stack::event(nua_event_t event, int status, const char* phrase
       if (call != nullptr) {
         reoffer(*call, nh, sip, true);
       } else {
-        nua_respond(nh, SIP_481_NO_TRANSACTION, NUTAG_WITH_THIS(nua_), TAG_END());
+        respond(nh, SIP_481_NO_TRANSACTION, NUTAG_WITH_THIS(nua_), TAG_END());
       }
       return;
     case nua_i_options:
@@ -497,7 +506,7 @@ std::string SipEndpoint::Stack::sdp_for(Call& call) {
 
 void SipEndpoint::Stack::respond_sdp(nua_handle_t* nh, int status, const char* phrase,
                                      const std::string& sdp, bool in_callback) {
-  nua_respond(nh, status, phrase, SIPTAG_CONTENT_TYPE_STR("application/sdp"),
+  respond(nh, status, phrase, SIPTAG_CONTENT_TYPE_STR("application/sdp"),
               SIPTAG_PAYLOAD_STR(sdp.c_str()),
               TAG_IF(in_callback, NUTAG_WITH_THIS(nua_)), TAG_END());
 }
@@ -505,9 +514,9 @@ void SipEndpoint::Stack::respond_sdp(nua_handle_t* nh, int status, const char* p
 void SipEndpoint::Stack::incoming_invite(int, nua_handle_t* nh, const sip_t* sip) {
   auto refuse = [&](int code, const char* phrase, const char* retry_after = nullptr) {
     if (retry_after != nullptr) {
-      nua_respond(nh, code, phrase, SIPTAG_RETRY_AFTER_STR(retry_after), TAG_END());
+      respond(nh, code, phrase, SIPTAG_RETRY_AFTER_STR(retry_after), TAG_END());
     } else {
-      nua_respond(nh, code, phrase, TAG_END());
+      respond(nh, code, phrase, TAG_END());
     }
     nua_handle_destroy(nh);
   };
@@ -583,13 +592,13 @@ void SipEndpoint::Stack::incoming_invite(int, nua_handle_t* nh, const sip_t* sip
     case Admission::Kind::kDefer:
       call.local.direction = mirror(remote->direction);
       call.state = Call::State::kDeferred;
-      nua_respond(nh, SIP_180_RINGING, TAG_END());
+      respond(nh, SIP_180_RINGING, TAG_END());
       return;
     case Admission::Kind::kReject: {
       const int code = admission.status >= 300 && admission.status < 700 ? admission.status : 480;
       const std::string phrase = admission.reason.empty() ? sip_status_phrase(code)
                                                           : admission.reason;
-      nua_respond(nh, code, phrase.c_str(), TAG_END());
+      respond(nh, code, phrase.c_str(), TAG_END());
       // The handler said no: it needs no on_ended.
       nua_handle_bind(nh, nullptr);
       nua_handle_destroy(nh);
@@ -623,7 +632,7 @@ void SipEndpoint::Stack::do_reject(CallId id, int status, const std::string& rea
   Call& call = *it->second;
   const int code = status >= 300 && status < 700 ? status : 480;
   const std::string phrase = reason.empty() ? sip_status_phrase(code) : reason;
-  nua_respond(call.nh, code, phrase.c_str(), TAG_END());
+  respond(call.nh, code, phrase.c_str(), TAG_END());
   set_reason(call, EndReason::kLocalHangup, code, phrase.c_str());
   finish(call);
 }
@@ -633,7 +642,7 @@ void SipEndpoint::Stack::reoffer(Call& call, nua_handle_t* nh, const sip_t* sip,
   if (body.empty()) {
     // A refresh without an offer. re-INVITE: we must offer (our current description).
     if (is_update) {
-      nua_respond(nh, SIP_200_OK, NUTAG_WITH_THIS(nua_), TAG_END());
+      respond(nh, SIP_200_OK, NUTAG_WITH_THIS(nua_), TAG_END());
     } else {
       respond_sdp(nh, SIP_200_OK, sdp_for(call), true);
     }
@@ -641,14 +650,14 @@ void SipEndpoint::Stack::reoffer(Call& call, nua_handle_t* nh, const sip_t* sip,
   }
   auto remote = parse_sdp(body);
   if (!remote) {
-    nua_respond(nh, SIP_488_NOT_ACCEPTABLE, NUTAG_WITH_THIS(nua_), TAG_END());
+    respond(nh, SIP_488_NOT_ACCEPTABLE, NUTAG_WITH_THIS(nua_), TAG_END());
     return;
   }
   // The codec stays: the media engine keeps running; a re-offer without it is refused.
   const bool keeps_codec = std::any_of(remote->codecs.begin(), remote->codecs.end(),
                                        [&](const Codec& c) { return c.name == call.codec.name; });
   if (!keeps_codec) {
-    nua_respond(nh, SIP_488_NOT_ACCEPTABLE, NUTAG_WITH_THIS(nua_), TAG_END());
+    respond(nh, SIP_488_NOT_ACCEPTABLE, NUTAG_WITH_THIS(nua_), TAG_END());
     return;
   }
   for (const auto& c : remote->codecs) {
@@ -722,7 +731,7 @@ void SipEndpoint::Stack::do_hangup(CallId id, EndReason reason) {
     case Call::State::kEnding:
       return;
     case Call::State::kDeferred:
-      nua_respond(call.nh, SIP_480_TEMPORARILY_UNAVAILABLE, TAG_END());
+      respond(call.nh, SIP_480_TEMPORARILY_UNAVAILABLE, TAG_END());
       set_reason(call, reason, 480, "Temporarily Unavailable");
       finish(call);
       return;

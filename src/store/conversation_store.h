@@ -58,6 +58,11 @@ class ConversationStore {
   virtual Result<std::optional<CallRecord>> call(const std::string& call_id) = 0;
   virtual Result<std::vector<CallRecord>> recent_calls(int limit) = 0;
   virtual Result<std::vector<TurnRecord>> turns(const std::string& call_id) = 0;
+
+  // A page of calls, newest first (the admin API's call list). The defaults read everything
+  // through recent_calls(); backends override them with real paging.
+  virtual Result<std::vector<CallRecord>> list_calls(int offset, int limit);
+  virtual Result<std::int64_t> count_calls();
 };
 
 Result<std::unique_ptr<ConversationStore>> make_store(const StoreSettings& settings);

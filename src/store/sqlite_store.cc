@@ -176,18 +176,31 @@ class SqliteStore final : public ConversationStore {
     return std::optional<CallRecord>(read_call(*stmt));
   }
 
-  Result<std::vector<CallRecord>> recent_calls(int limit) override {
+  Result<std::vector<CallRecord>> recent_calls(int limit) override { return list_calls(0, limit); }
+
+  Result<std::vector<CallRecord>> list_calls(int offset, int limit) override {
+    if (offset < 0 || limit < 0) return make_error("list_calls: negative offset or limit");
     const std::lock_guard<std::mutex> lock(mutex_);
     auto stmt = prepare(
         "SELECT " + std::string(kCallColumns) + " FROM calls "
-        "ORDER BY started_ms DESC, rowid DESC LIMIT ?");
+        "ORDER BY started_ms DESC, rowid DESC LIMIT ? OFFSET ?");
     if (!stmt) return stmt.error();
     sqlite3_bind_int(*stmt, 1, limit);
+    sqlite3_bind_int(*stmt, 2, offset);
     std::vector<CallRecord> calls;
     int rc = 0;
     while ((rc = sqlite3_step(*stmt)) == SQLITE_ROW) calls.push_back(read_call(*stmt));
-    if (rc != SQLITE_DONE) return fail("read recent calls");
+    if (rc != SQLITE_DONE) return fail("list calls");
     return calls;
+  }
+
+  Result<std::int64_t> count_calls() override {
+    const std::lock_guard<std::mutex> lock(mutex_);
+    auto stmt = prepare("SELECT COUNT(*) FROM calls");
+    if (!stmt) return stmt.error();
+    const ResetOnExit reset{*stmt};
+    if (sqlite3_step(*stmt) != SQLITE_ROW) return fail("count calls");
+    return static_cast<std::int64_t>(sqlite3_column_int64(*stmt, 0));
   }
 
   Result<std::vector<TurnRecord>> turns(const std::string& call_id) override {

@@ -211,6 +211,30 @@ TEST_P(StoreContract, RoundTripOfCallsTurnsAndStageTimes) {
   EXPECT_EQ((*one)[0].id, "c2");
 }
 
+TEST_P(StoreContract, CallsArePagedNewestFirstAndCounted) {
+  auto store = open();
+  ASSERT_TRUE(store);
+  for (int i = 0; i < 5; ++i) {
+    ASSERT_TRUE(store->begin_call(make_call("c" + std::to_string(i), 1000 + i)).ok());
+  }
+  auto count = store->count_calls();
+  ASSERT_TRUE(count.ok());
+  EXPECT_EQ(*count, 5);
+  auto first = store->list_calls(0, 2);
+  ASSERT_TRUE(first.ok());
+  ASSERT_EQ(first->size(), 2U);
+  EXPECT_EQ((*first)[0].id, "c4");
+  EXPECT_EQ((*first)[1].id, "c3");
+  auto last = store->list_calls(4, 2);
+  ASSERT_TRUE(last.ok());
+  ASSERT_EQ(last->size(), 1U);
+  EXPECT_EQ((*last)[0].id, "c0");
+  auto beyond = store->list_calls(10, 2);
+  ASSERT_TRUE(beyond.ok());
+  EXPECT_TRUE(beyond->empty());
+  EXPECT_FALSE(store->list_calls(-1, 2).ok());
+}
+
 TEST_P(StoreContract, TurnOfAnUnknownCallIsRefused) {
   auto store = open();
   ASSERT_TRUE(store);

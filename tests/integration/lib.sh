@@ -35,17 +35,20 @@ start_standin() {
 }
 
 # start_serve [global flags...]: starts `chalkbot serve` against the stand-in on a free SIP port,
-# with its store at $work/calls.db (override with CHALKBOT_STORE_PATH); sets SIP_PORT, serve_pid.
-# Its output goes to $work/$SERVE_NAME.out/.err (default serve), so several can run at once.
+# with its store at $work/calls.db (override with CHALKBOT_STORE_PATH) and its admin API on a free
+# loopback port; sets SIP_PORT, ADMIN_URL, serve_pid. Its output goes to $work/$SERVE_NAME.out/.err
+# (default serve), so several can run at once.
 start_serve() {
   local name=${SERVE_NAME:-serve}
   CHALKBOT_LLM_BASE_URL="$STANDIN_URL" CHALKBOT_STORE_PATH="${CHALKBOT_STORE_PATH:-$work/calls.db}" \
-    CHALKBOT_SIP_PORT=0 "$CHALKBOT" "$@" serve >"$work/$name.out" 2>>"$work/$name.err" &
+    CHALKBOT_SIP_PORT=0 CHALKBOT_ADMIN_LISTEN="${CHALKBOT_ADMIN_LISTEN:-127.0.0.1:0}" \
+    "$CHALKBOT" "$@" serve >"$work/$name.out" 2>>"$work/$name.err" &
   serve_pid=$!
   SIP_PORT=""
   for _ in $(seq 100); do
     SIP_PORT=$(sed -n 's/^chalkbot: listening on .*:\([0-9]*\)$/\1/p' "$work/$name.out")
-    [ -n "$SIP_PORT" ] && return 0
+    ADMIN_URL=$(sed -n 's|^chalkbot: admin on \(.*\)$|http://\1|p' "$work/$name.out")
+    [ -n "$SIP_PORT" ] && { [ -n "$ADMIN_URL" ] || [ "${CHALKBOT_ADMIN_LISTEN:-}" = off ]; } && return 0
     kill -0 "$serve_pid" 2>/dev/null || { cat "$work/$name.err"; fail "serve exited"; }
     sleep 0.1
   done

@@ -1,0 +1,269 @@
+#include "server/metrics.h"
+
+#include <algorithm>
+#include <cmath>
+#include <sstream>
+
+namespace chalkbot {
+namespace {
+
+std::string render_labels(const Labels& labels) {
+  if (labels.empty()) return {};
+  std::string out = "{";
+  for (std::size_t i = 0; i < labels.size(); ++i) {
+    if (i > 0) out += ',';
+    out += labels[i].first + "=\"";
+    for (char c : labels[i].second) {
+      if (c == '\\' || c == '"') out += '\\';
+      if (c == '\n') {
+        out += "\\n";
+        continue;
+      }
+      out += c;
+    }
+    out += '"';
+  }
+  return out + "}";
+}
+
+// `labels` ({a="b"} or empty) with one more label appended (for histogram buckets).
+std::string with_label(const std::string& labels, const std::string& extra) {
+  if (labels.empty()) return "{" + extra + "}";
+  return labels.substr(0, labels.size() - 1) + "," + extra + "}";
+}
+
+std::string number(double v) {
+  if (std::isinf(v)) return v > 0 ? "+Inf" : "-Inf";
+  std::ostringstream out;
+  out.precision(10);
+  out << v;
+  return out.str();
+}
+
+// Latency buckets from 5 ms to 10 s.
+std::vector<double> latency_buckets() {
+  return {0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1, 1.5, 2, 3, 5, 10};
+}
+
+}  // namespace
+
+Histogram::Histogram(std::vector<double> upper_bounds)
+    : bounds_(std::move(upper_bounds)),
+      buckets_(std::make_unique<std::atomic<std::uint64_t>[]>(bounds_.size() + 1)) {
+  std::sort(bounds_.begin(), bounds_.end());
+}
+
+void Histogram::observe(double value) {
+  const auto bucket = static_cast<std::size_t>(
+      std::lower_bound(bounds_.begin(), bounds_.end(), value) - bounds_.begin());
+  buckets_[bucket].fetch_add(1, std::memory_order_relaxed);
+  sum_.fetch_add(value, std::memory_order_relaxed);
+  count_.fetch_add(1, std::memory_order_relaxed);
+}
+
+std::vector<std::uint64_t> Histogram::cumulative() const {
+  std::vector<std::uint64_t> out(bounds_.size() + 1);
+  std::uint64_t total = 0;
+  for (std::size_t i = 0; i < out.size(); ++i) {
+    total += buckets_[i].load(std::memory_order_relaxed);
+    out[i] = total;
+  }
+  return out;
+}
+
+MetricRegistry::Family& MetricRegistry::family(const std::string& name, const std::string& help,
+                                               Type type) {
+  auto [it, inserted] = families_.try_emplace(name, Family{help, type, {}});
+  return it->second;
+}
+
+Counter& MetricRegistry::counter(const std::string& name, const std::string& help,
+                                 const Labels& labels) {
+  std::lock_guard lock(mutex_);
+  Counter& c = counters_.emplace_back();
+  family(name, help, Type::kCounter).series.push_back({render_labels(labels), &c, nullptr, nullptr});
+  return c;
+}
+
+Gauge& MetricRegistry::gauge(const std::string& name, const std::string& help,
+                             const Labels& labels) {
+  std::lock_guard lock(mutex_);
+  Gauge& g = gauges_.emplace_back();
+  family(name, help, Type::kGauge).series.push_back({render_labels(labels), nullptr, &g, nullptr});
+  return g;
+}
+
+Histogram& MetricRegistry::histogram(const std::string& name, const std::string& help,
+                                     std::vector<double> upper_bounds, const Labels& labels) {
+  std::lock_guard lock(mutex_);
+  Histogram& h = *histograms_.emplace_back(std::make_unique<Histogram>(std::move(upper_bounds)));
+  family(name, help, Type::kHistogram)
+      .series.push_back({render_labels(labels), nullptr, nullptr, &h});
+  return h;
+}
+
+std::string MetricRegistry::expose() const {
+  std::lock_guard lock(mutex_);
+  std::string out;
+  for (const auto& [name, f] : families_) {
+    const char* type = f.type == Type::kCounter ? "counter"
+                       : f.type == Type::kGauge ? "gauge"
+                                                : "histogram";
+    out += "# HELP " + name + " " + f.help + "\n# TYPE " + name + " " + type + "\n";
+    for (const Series& s : f.series) {
+      if (s.counter) out += name + s.labels + " " + std::to_string(s.counter->value()) + "\n";
+      if (s.gauge) out += name + s.labels + " " + number(s.gauge->value()) + "\n";
+      if (s.histogram) {
+        const auto counts = s.histogram->cumulative();
+        const auto& bounds = s.histogram->bounds();
+        for (std::size_t i = 0; i < counts.size(); ++i) {
+          const double le = i < bounds.size() ? bounds[i] : INFINITY;
+          out += name + "_bucket" + with_label(s.labels, "le=\"" + number(le) + "\"") + " " +
+                 std::to_string(counts[i]) + "\n";
+        }
+        out += name + "_sum" + s.labels + " " + number(s.histogram->sum()) + "\n";
+        out += name + "_count" + s.labels + " " + std::to_string(counts.back()) + "\n";
+      }
+    }
+  }
+  return out;
+}
+
+const char* to_string(Provider provider) {
+  switch (provider) {
+    case Provider::kAsr: return "asr";
+    case Provider::kLlm: return "llm";
+    case Provider::kTts: return "tts";
+  }
+  return "unknown";
+}
+
+const char* to_string(ProviderErrorKind kind) {
+  switch (kind) {
+    case ProviderErrorKind::kTimeout: return "timeout";
+    case ProviderErrorKind::kConnect: return "connect";
+    case ProviderErrorKind::kRateLimited: return "http_429";
+    case ProviderErrorKind::kHttp4xx: return "http_4xx";
+    case ProviderErrorKind::kHttp5xx: return "http_5xx";
+    case ProviderErrorKind::kStream: return "stream";
+    case ProviderErrorKind::kOther: return "other";
+  }
+  return "other";
+}
+
+ProviderErrorKind classify_provider_error(std::string_view message) {
+  const auto has = [&](std::string_view s) { return message.find(s) != std::string_view::npos; };
+  if (has("HTTP 429")) return ProviderErrorKind::kRateLimited;
+  if (has("HTTP 5")) return ProviderErrorKind::kHttp5xx;
+  if (has("HTTP 4")) return ProviderErrorKind::kHttp4xx;
+  if (has("timeout") || has("timed out")) return ProviderErrorKind::kTimeout;
+  if (has("connect")) return ProviderErrorKind::kConnect;
+  if (has("stream")) return ProviderErrorKind::kStream;
+  return ProviderErrorKind::kOther;
+}
+
+ChalkbotMetrics::ChalkbotMetrics(MetricRegistry& r)
+    : registry(r),
+      calls_active(r.gauge("chalkbot_calls_active", "calls in progress (ringing or talking)")),
+      calls_started(r.counter("chalkbot_calls_started_total", "calls admitted")),
+      turns(r.counter("chalkbot_turns_total", "question-and-answer turns stored")),
+      endpoint_seconds(r.histogram("chalkbot_endpoint_seconds",
+                                   "caller's speech end to end of utterance detected",
+                                   latency_buckets())),
+      asr_seconds(r.histogram("chalkbot_asr_seconds", "end of utterance to transcript ready",
+                              latency_buckets())),
+      llm_first_token_seconds(r.histogram("chalkbot_llm_first_token_seconds",
+                                          "transcript ready to the model's first token",
+                                          latency_buckets())),
+      tts_first_audio_seconds(r.histogram("chalkbot_tts_first_audio_seconds",
+                                          "first sentence to its first synthesized audio",
+                                          latency_buckets())),
+      response_latency_seconds(r.histogram("chalkbot_response_latency_seconds",
+                                           "caller's speech end to the answer's first RTP packet",
+                                           latency_buckets())),
+      store_write_seconds(r.histogram("chalkbot_store_write_seconds",
+                                      "conversation store writes (begin call, turn, end call)",
+                                      {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
+                                       0.5, 1})),
+      rtp_packets_received(r.counter("chalkbot_rtp_packets_received_total",
+                                     "RTP packets accepted from callers (added at call end)")),
+      rtp_packets_sent(r.counter("chalkbot_rtp_packets_sent_total",
+                                 "RTP packets sent to callers (added at call end)")),
+      rtp_packets_lost(r.counter("chalkbot_rtp_packets_lost_total",
+                                 "caller frames concealed because their packet never came")),
+      rtp_packets_late(r.counter("chalkbot_rtp_packets_late_total",
+                                 "caller packets that came too late for the jitter buffer")),
+      rtp_jitter_buffer_seconds(r.histogram("chalkbot_rtp_jitter_buffer_seconds",
+                                            "jitter-buffer playout delay of each call at its end",
+                                            {0.02, 0.04, 0.06, 0.08, 0.1, 0.15, 0.2, 0.5})) {
+  const char* reasons_help = "calls ended, by reason";
+  for (const char* reason :
+       {"remote-bye", "cancelled", "local-hangup", "timeout", "transport-error", "shutdown",
+        "caller_goodbye", "silence", "max_duration", "rtp_timeout", "dtmf_hangup", "admin_hangup",
+        "store_error", "vad_error"}) {
+    ended_by_reason_[reason] = &r.counter("chalkbot_calls_ended_total", reasons_help,
+                                          {{"reason", reason}});
+  }
+  ended_other_ = &r.counter("chalkbot_calls_ended_total", reasons_help, {{"reason", "other"}});
+
+  const char* sip_help = "SIP responses sent, by status code";
+  for (int code : {100, 180, 183, 200, 202, 400, 401, 403, 404, 405, 406, 407, 408, 415, 420, 480,
+                   481, 482, 483, 486, 487, 488, 491, 500, 501, 503, 504, 513, 603}) {
+    sip_by_code_[static_cast<std::size_t>(code)] =
+        &r.counter("chalkbot_sip_responses_total", sip_help, {{"code", std::to_string(code)}});
+  }
+  sip_other_ = &r.counter("chalkbot_sip_responses_total", sip_help, {{"code", "other"}});
+
+  for (std::size_t p = 0; p < kProviderCount; ++p) {
+    for (std::size_t k = 0; k < kProviderErrorKindCount; ++k) {
+      provider_errors_[p][k] = &r.counter(
+          "chalkbot_provider_errors_total", "failed calls to ASR, LLM and TTS providers, by kind",
+          {{"provider", to_string(static_cast<Provider>(p))},
+           {"kind", to_string(static_cast<ProviderErrorKind>(k))}});
+    }
+  }
+}
+
+Counter& ChalkbotMetrics::call_ended(std::string_view reason) {
+  const auto it = ended_by_reason_.find(reason);
+  return it == ended_by_reason_.end() ? *ended_other_ : *it->second;
+}
+
+Counter& ChalkbotMetrics::sip_response(int code) {
+  if (code < 0 || code >= static_cast<int>(sip_by_code_.size())) return *sip_other_;
+  Counter* c = sip_by_code_[static_cast<std::size_t>(code)];
+  return c ? *c : *sip_other_;
+}
+
+Counter& ChalkbotMetrics::provider_error(Provider provider, ProviderErrorKind kind) {
+  return *provider_errors_[static_cast<std::size_t>(provider)][static_cast<std::size_t>(kind)];
+}
+
+void ChalkbotMetrics::observe_turn(const StageTimes& t) {
+  turns.inc();
+  const auto stage = [](Histogram& h, const std::optional<std::int64_t>& from,
+                        const std::optional<std::int64_t>& to) {
+    if (from && to && *to >= *from) h.observe(static_cast<double>(*to - *from) / 1000.0);
+  };
+  stage(endpoint_seconds, t.speech_end, t.endpoint);
+  stage(asr_seconds, t.endpoint, t.asr_done);
+  stage(llm_first_token_seconds, t.asr_done, t.llm_first_token);
+  stage(tts_first_audio_seconds, t.first_sentence, t.tts_first_audio);
+  stage(response_latency_seconds, t.speech_end, t.first_rtp_out);
+}
+
+ChalkbotMetrics& metrics() {
+  static MetricRegistry registry;
+  static ChalkbotMetrics instance(registry);
+  return instance;
+}
+
+void count_provider_error(Provider provider, ProviderErrorKind kind) {
+  metrics().provider_error(provider, kind).inc();
+}
+
+void count_provider_error(Provider provider, std::string_view error_message) {
+  count_provider_error(provider, classify_provider_error(error_message));
+}
+
+}  // namespace chalkbot

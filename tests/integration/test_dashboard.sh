@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# The dashboard in a real browser: headless Debian chromium driven by playwright-core
+# (tests/browser/dashboard_test.js) watches a real `chalkbot call` appear live, opens it and checks
+# the transcript, the latency waterfall and the recording's player. Screenshots stay in the work
+# dir (KEEP_WORK=1 keeps it).
+source "$(dirname "$0")/lib.sh"
+
+# playwright-core from npm, pinned by tests/browser/package-lock.json, installed once per build
+# directory (never a browser download: the test uses /usr/bin/chromium).
+deps="${BUILD_DIR:-$WORK_DIR}/browser-deps"
+if [ ! -d "$deps/node_modules/playwright-core" ] ||
+   ! cmp -s "$TESTS_DIR/browser/package-lock.json" "$deps/package-lock.json"; then
+  mkdir -p "$deps"
+  cp "$TESTS_DIR/browser/package.json" "$TESTS_DIR/browser/package-lock.json" "$deps/"
+  (cd "$deps" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --ignore-scripts --no-audit --no-fund \
+    --loglevel=error) || fail "npm ci of playwright-core failed"
+fi
+
+start_standin --script "$TESTS_DIR/data/standin_script.json" --tokens-per-sec 40
+start_serve --set recording.enabled=true --set "recording.dir=$work/recordings"
+CHALKBOT_STORE_PATH="$work/say.db" "$CHALKBOT" say "What is the capital of France?" \
+  -o "$work/capital.wav" --rate 8000 2>/dev/null
+
+ADMIN_URL="$ADMIN_URL" SIP_TARGET="sip:bot@127.0.0.1:$SIP_PORT" QUESTION="$work/capital.wav" \
+  ANSWER_WORD="Paris" WORK_DIR="$work" NODE_PATH="$deps/node_modules" \
+  timeout 120 node "$TESTS_DIR/browser/dashboard_test.js" || fail "dashboard test failed"
+ls "$work"/dashboard-*.png >/dev/null || fail "no screenshot"
+# Keep the screenshots as the test's artifacts, outside the scratch dir.
+mkdir -p "$WORK_DIR/artifacts" && cp "$work"/dashboard-*.png "$WORK_DIR/artifacts/"
+stop_serve
+pass "dashboard: live call, list, transcript, waterfall, audio; screenshots in $WORK_DIR/artifacts"
