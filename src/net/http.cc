@@ -205,6 +205,11 @@ HttpResponse http_perform(const HttpRequest& request, const BodySink& sink,
     curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, static_cast<long>(request.total_timeout_ms));
   }
   curl_easy_setopt(easy, CURLOPT_HTTPHEADER, header_list);
+  if (!request.aws_sigv4.empty()) {
+    curl_easy_setopt(easy, CURLOPT_AWS_SIGV4, request.aws_sigv4.c_str());
+    curl_easy_setopt(easy, CURLOPT_USERNAME, request.username.c_str());
+    curl_easy_setopt(easy, CURLOPT_PASSWORD, request.password.c_str());
+  }
   if (!request.parts.empty()) {
     mime = curl_mime_init(easy);
     for (const auto& part : request.parts) {
