@@ -74,7 +74,8 @@ std::int64_t DynamoDbChatHistory::conflicts() const { return conflicts_.load(); 
 
 Result<SessionHistory> DynamoDbChatHistory::load(const std::string& session_id) const {
   auto reply = client_.call(
-      "GetItem", {{"TableName", table_.name}, {"Key", key_of(session_id)}, {"ConsistentRead", true}});
+      "GetItem",
+      {{"TableName", table_.name}, {"Key", key_of(session_id)}, {"ConsistentRead", true}});
   if (!reply) return reply.error();
   if (!reply->ok()) return dynamodb_failure("GetItem", *reply);
   SessionHistory history;

@@ -21,8 +21,8 @@ namespace chalkbot {
 
 struct HistoryTable {
   std::string name;
-  int ttl_s = 0;               // 0: no TTL attribute written
-  std::string ttl_attribute;   // LangChain's default: expireAt
+  int ttl_s = 0;                // 0: no TTL attribute written
+  std::string ttl_attribute;    // LangChain's default: expireAt
   int max_write_attempts = 20;  // conditional-write retries before giving up on a contended item
 };
 
@@ -31,7 +31,7 @@ nlohmann::json langchain_message(const std::string& type, const std::string& con
                                  const nlohmann::json& extra = nullptr);
 
 struct SessionHistory {
-  bool exists = false;               // the item exists
+  bool exists = false;                   // the item exists
   std::vector<nlohmann::json> messages;  // LangChain's {type, data} objects, oldest first
   std::optional<std::int64_t> version;   // absent on items LangChain wrote
   nlohmann::json item;                   // the whole item as plain JSON (other attributes too)

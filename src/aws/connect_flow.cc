@@ -16,12 +16,12 @@ using nlohmann::json;
 // language and gender carry over; the sound does not.
 const std::map<std::string, std::string>& polly_to_espeak() {
   static const std::map<std::string, std::string> table{
-      {"Joanna", "en-us+f3"},  {"Salli", "en-us+f3"},    {"Kimberly", "en-us+f3"},
-      {"Kendra", "en-us+f3"},  {"Ivy", "en-us+f3"},      {"Ruth", "en-us+f3"},
-      {"Danielle", "en-us+f3"}, {"Matthew", "en-us"},    {"Joey", "en-us"},
-      {"Justin", "en-us"},     {"Kevin", "en-us"},       {"Stephen", "en-us"},
-      {"Gregory", "en-us"},    {"Amy", "en-gb+f3"},      {"Emma", "en-gb+f3"},
-      {"Brian", "en-gb"},      {"Arthur", "en-gb"},
+      {"Joanna", "en-us+f3"},   {"Salli", "en-us+f3"}, {"Kimberly", "en-us+f3"},
+      {"Kendra", "en-us+f3"},   {"Ivy", "en-us+f3"},   {"Ruth", "en-us+f3"},
+      {"Danielle", "en-us+f3"}, {"Matthew", "en-us"},  {"Joey", "en-us"},
+      {"Justin", "en-us"},      {"Kevin", "en-us"},    {"Stephen", "en-us"},
+      {"Gregory", "en-us"},     {"Amy", "en-gb+f3"},   {"Emma", "en-gb+f3"},
+      {"Brian", "en-gb"},       {"Arthur", "en-gb"},
   };
   return table;
 }
@@ -46,9 +46,8 @@ std::vector<Action> read_actions(const json& actions) {
     Action action;
     action.id = text_param(a, "Identifier");
     action.type = text_param(a, "Type");
-    action.parameters = a.contains("Parameters") && a["Parameters"].is_object()
-                            ? a["Parameters"]
-                            : json::object();
+    action.parameters =
+        a.contains("Parameters") && a["Parameters"].is_object() ? a["Parameters"] : json::object();
     const json transitions = a.contains("Transitions") && a["Transitions"].is_object()
                                  ? a["Transitions"]
                                  : json::object();

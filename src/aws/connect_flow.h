@@ -11,9 +11,9 @@
 namespace chalkbot {
 
 struct FlowSetting {
-  std::string key;    // e.g. "flow.greeting"
+  std::string key;  // e.g. "flow.greeting"
   std::string value;
-  std::string from;   // the block it came from: "MessageParticipant 3f2a..."
+  std::string from;  // the block it came from: "MessageParticipant 3f2a..."
 };
 
 struct UnmappedBlock {

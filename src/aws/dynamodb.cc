@@ -20,8 +20,8 @@ Result<DynamoDbEndpoint> dynamodb_endpoint_from(const std::string& endpoint_url,
     return make_error(
         "dynamodb: no AWS region: set AWS_REGION or store.dynamodb_region (e.g. us-east-1)");
   }
-  endpoint.url =
-      endpoint_url.empty() ? "https://dynamodb." + endpoint.region + ".amazonaws.com" : endpoint_url;
+  endpoint.url = endpoint_url.empty() ? "https://dynamodb." + endpoint.region + ".amazonaws.com"
+                                      : endpoint_url;
   while (!endpoint.url.empty() && endpoint.url.back() == '/') endpoint.url.pop_back();
   endpoint.credentials.access_key_id = env("AWS_ACCESS_KEY_ID").value_or("");
   endpoint.credentials.secret_access_key = env("AWS_SECRET_ACCESS_KEY").value_or("");
@@ -69,8 +69,8 @@ Result<DynamoDbReply> DynamoDbClient::call(std::string_view operation,
   }
   if (response.status >= 200 && response.status < 300) return reply;
   // "__type": "com.amazonaws.dynamodb.v20120810#ConditionalCheckFailedException"
-  std::string type = reply.body.value("__type", std::string("HTTP ") +
-                                                    std::to_string(response.status));
+  std::string type =
+      reply.body.value("__type", std::string("HTTP ") + std::to_string(response.status));
   if (const auto hash = type.rfind('#'); hash != std::string::npos) type = type.substr(hash + 1);
   reply.error_type = type;
   reply.error_message = reply.body.value("message", reply.body.value("Message", ""));
@@ -80,12 +80,16 @@ Result<DynamoDbReply> DynamoDbClient::call(std::string_view operation,
 nlohmann::json to_attribute_value(const nlohmann::json& value) {
   using nlohmann::json;
   switch (value.type()) {
-    case json::value_t::null: return {{"NULL", true}};
-    case json::value_t::boolean: return {{"BOOL", value.get<bool>()}};
-    case json::value_t::string: return {{"S", value.get<std::string>()}};
+    case json::value_t::null:
+      return {{"NULL", true}};
+    case json::value_t::boolean:
+      return {{"BOOL", value.get<bool>()}};
+    case json::value_t::string:
+      return {{"S", value.get<std::string>()}};
     case json::value_t::number_integer:
     case json::value_t::number_unsigned:
-    case json::value_t::number_float: return {{"N", value.dump()}};
+    case json::value_t::number_float:
+      return {{"N", value.dump()}};
     case json::value_t::array: {
       json list = json::array();
       for (const auto& item : value) list.push_back(to_attribute_value(item));
@@ -96,7 +100,8 @@ nlohmann::json to_attribute_value(const nlohmann::json& value) {
       for (const auto& [key, item] : value.items()) map[key] = to_attribute_value(item);
       return {{"M", std::move(map)}};
     }
-    default: return {{"NULL", true}};  // binary and discarded values do not occur in our JSON
+    default:
+      return {{"NULL", true}};  // binary and discarded values do not occur in our JSON
   }
 }
 
@@ -127,10 +132,10 @@ Result<nlohmann::json> from_attribute_value(const nlohmann::json& attribute) {
   if ((type == "L" || type == "SS" || type == "NS") && value.is_array()) {
     json out = json::array();
     for (const auto& item : value) {
-      Result<json> plain = type == "L"    ? from_attribute_value(item)
-                           : type == "SS" ? Result<json>(item)
-                                          : parse_number(item.is_string() ? item.get<std::string>()
-                                                                          : item.dump());
+      Result<json> plain =
+          type == "L"    ? from_attribute_value(item)
+          : type == "SS" ? Result<json>(item)
+                         : parse_number(item.is_string() ? item.get<std::string>() : item.dump());
       if (!plain) return plain.error();
       out.push_back(std::move(*plain));
     }

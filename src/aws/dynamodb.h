@@ -19,7 +19,7 @@ struct AwsCredentials {
 };
 
 struct DynamoDbEndpoint {
-  std::string url;     // e.g. https://dynamodb.eu-west-1.amazonaws.com or http://127.0.0.1:8000
+  std::string url;  // e.g. https://dynamodb.eu-west-1.amazonaws.com or http://127.0.0.1:8000
   std::string region;
   AwsCredentials credentials;
   int timeout_ms = 5000;

@@ -86,7 +86,8 @@ class DynamoDbStore final : public ConversationStore {
     }
     std::sort(calls.begin(), calls.end(),
               [](const CallRecord& a, const CallRecord& b) { return a.started_ms > b.started_ms; });
-    if (limit >= 0 && calls.size() > static_cast<std::size_t>(limit)) calls.resize(limit);
+    if (limit >= 0 && calls.size() > static_cast<std::size_t>(limit))
+      calls.resize(static_cast<std::size_t>(limit));
     return calls;
   }
 
@@ -154,7 +155,8 @@ Result<std::unique_ptr<ConversationStore>> open_dynamodb_store(const StoreSettin
   if (!endpoint) return endpoint.error();
   HistoryTable table{settings.dynamodb_table, settings.dynamodb_ttl_s,
                      settings.dynamodb_ttl_attribute};
-  return std::unique_ptr<ConversationStore>(std::make_unique<DynamoDbStore>(DynamoDbClient(std::move(*endpoint)), std::move(table)));
+  return std::unique_ptr<ConversationStore>(
+      std::make_unique<DynamoDbStore>(DynamoDbClient(std::move(*endpoint)), std::move(table)));
 }
 
 }  // namespace chalkbot

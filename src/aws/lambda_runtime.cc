@@ -49,7 +49,8 @@ Status LambdaRuntimeClient::post(const std::string& path, const std::string& bod
   request.url = base_ + path;
   request.body = body;
   request.headers = {{"Content-Type", "application/json"}};
-  if (!error_type.empty()) request.headers.push_back({"Lambda-Runtime-Function-Error-Type", error_type});
+  if (!error_type.empty())
+    request.headers.push_back({"Lambda-Runtime-Function-Error-Type", error_type});
   request.total_timeout_ms = kPostTimeoutMs;
   auto response = http_fetch(request, CancelToken{});
   if (!response) return response.error();
@@ -89,10 +90,10 @@ Status run_lambda_loop(const LambdaRuntimeClient& runtime, const LambdaHandler& 
     } catch (const std::exception& e) {
       result = make_error(std::string("unexpected exception: ") + e.what());
     }
-    const Status posted =
-        result ? runtime.respond(invocation->request_id, *result)
-               : runtime.report_error(invocation->request_id, "Runtime.HandlerError",
-                                      result.error().message);
+    const Status posted = result
+                              ? runtime.respond(invocation->request_id, *result)
+                              : runtime.report_error(invocation->request_id, "Runtime.HandlerError",
+                                                     result.error().message);
     if (!posted) spdlog::warn("lambda: {}", posted.error().message);
   }
   return {};

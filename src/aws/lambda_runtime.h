@@ -11,9 +11,9 @@
 namespace chalkbot {
 
 struct LambdaInvocation {
-  std::string request_id;  // Lambda-Runtime-Aws-Request-Id
+  std::string request_id;        // Lambda-Runtime-Aws-Request-Id
   std::int64_t deadline_ms = 0;  // Lambda-Runtime-Deadline-Ms (0 when absent)
-  std::string event;       // the event body (JSON)
+  std::string event;             // the event body (JSON)
 };
 
 class LambdaRuntimeClient {

@@ -45,9 +45,8 @@ json lex_response(const LexEvent& event, LexDialog dialog, const std::string& me
   if (dialog == LexDialog::kClose) {
     state["dialogAction"] = {{"type", "Close"}};
     // Close needs the intent and how it ended.
-    state["intent"] = {
-        {"name", event.intent_name.empty() ? "FallbackIntent" : event.intent_name},
-        {"state", "Fulfilled"}};
+    state["intent"] = {{"name", event.intent_name.empty() ? "FallbackIntent" : event.intent_name},
+                       {"state", "Fulfilled"}};
   } else {
     state["dialogAction"] = {{"type", "ElicitIntent"}};
   }
@@ -57,12 +56,18 @@ json lex_response(const LexEvent& event, LexDialog dialog, const std::string& me
 
 std::string_view to_string(LexOutcome outcome) {
   switch (outcome) {
-    case LexOutcome::kAnswered: return "answered";
-    case LexOutcome::kGoodbye: return "goodbye";
-    case LexOutcome::kReprompt: return "reprompt";
-    case LexOutcome::kMalformedEvent: return "malformed_event";
-    case LexOutcome::kModelFailed: return "model_failed";
-    case LexOutcome::kStoreFailed: return "store_failed";
+    case LexOutcome::kAnswered:
+      return "answered";
+    case LexOutcome::kGoodbye:
+      return "goodbye";
+    case LexOutcome::kReprompt:
+      return "reprompt";
+    case LexOutcome::kMalformedEvent:
+      return "malformed_event";
+    case LexOutcome::kModelFailed:
+      return "model_failed";
+    case LexOutcome::kStoreFailed:
+      return "store_failed";
   }
   return "unknown";
 }
@@ -91,8 +96,7 @@ LexTurn LexHandler::handle(std::string_view event_body) {
         spdlog::warn("lambda: session {}: {}", event->session_id, stored.error().message);
       }
     }
-    return {lex_response(*event, LexDialog::kClose, settings_.flow.farewell),
-            LexOutcome::kGoodbye};
+    return {lex_response(*event, LexDialog::kClose, settings_.flow.farewell), LexOutcome::kGoodbye};
   }
   Conversation conversation(model_, store_, settings_, event->session_id);
   StageTimes times;

@@ -17,8 +17,8 @@ namespace chalkbot {
 
 struct LexEvent {
   std::string session_id;
-  std::string transcript;    // inputTranscript: what the caller said ('' on no input)
-  std::string intent_name;   // sessionState.intent.name ('' when absent)
+  std::string transcript;   // inputTranscript: what the caller said ('' on no input)
+  std::string intent_name;  // sessionState.intent.name ('' when absent)
   nlohmann::json session_attributes = nlohmann::json::object();  // echoed back unchanged
 };
 
@@ -35,7 +35,14 @@ enum class LexDialog {
 nlohmann::json lex_response(const LexEvent& event, LexDialog dialog, const std::string& message);
 
 // How a turn went, for logs and tests.
-enum class LexOutcome { kAnswered, kGoodbye, kReprompt, kMalformedEvent, kModelFailed, kStoreFailed };
+enum class LexOutcome {
+  kAnswered,
+  kGoodbye,
+  kReprompt,
+  kMalformedEvent,
+  kModelFailed,
+  kStoreFailed
+};
 std::string_view to_string(LexOutcome outcome);
 
 struct LexTurn {

@@ -48,21 +48,24 @@ Result<std::unique_ptr<LambdaEngines>> open_lambda_engines(const Context& contex
 
 void add_aws_commands(CLI::App& app, Context& context) {
   auto* lambda = app.add_subcommand(
-      "lambda", "AWS Lambda custom runtime: answer Amazon Lex V2 code-hook events, memory in "
-                "DynamoDB (store.dynamodb_*)");
+      "lambda",
+      "AWS Lambda custom runtime: answer Amazon Lex V2 code-hook events, memory in "
+      "DynamoDB (store.dynamodb_*)");
   static int max_invocations = 0;
   static std::string runtime_api;
-  lambda->add_option("--max-invocations", max_invocations,
-                     "stop after this many events (0 = serve forever, as in Lambda)")
+  lambda
+      ->add_option("--max-invocations", max_invocations,
+                   "stop after this many events (0 = serve forever, as in Lambda)")
       ->check(CLI::NonNegativeNumber);
   lambda->add_option("--runtime-api", runtime_api,
                      "Runtime API host:port (default: AWS_LAMBDA_RUNTIME_API)");
   lambda->callback([&context] {
     if (runtime_api.empty()) runtime_api = process_env("AWS_LAMBDA_RUNTIME_API").value_or("");
     if (runtime_api.empty()) {
-      return context.fail("lambda: AWS_LAMBDA_RUNTIME_API is not set (run inside AWS Lambda, "
-                          "or pass --runtime-api host:port)",
-                          2);
+      return context.fail(
+          "lambda: AWS_LAMBDA_RUNTIME_API is not set (run inside AWS Lambda, "
+          "or pass --runtime-api host:port)",
+          2);
     }
     const LambdaRuntimeClient runtime(runtime_api);
     auto engines = open_lambda_engines(context);
@@ -98,27 +101,27 @@ void add_aws_commands(CLI::App& app, Context& context) {
   import->add_flag("--strict", strict, "exit with status 3 when any block could not be mapped");
   import->callback([&context] {
     std::ifstream in(export_path);
-    std::stringstream text;
-    text << in.rdbuf();
-    if (!in) return context.fail("flow import: cannot read " + export_path);
-    auto imported = import_connect_flow(text.str());
-    if (!imported) return context.fail(imported.error().message);
-    const std::string yaml = flow_import_to_yaml(*imported);
-    if (out_path.empty()) {
-      std::cout << yaml;
-    } else {
-      std::ofstream out(out_path);
-      out << yaml;
-      if (!out) return context.fail("flow import: cannot write " + out_path);
-    }
-    for (const auto& block : imported->unmapped) {
-      std::cerr << "unmapped: " << block.type << " " << block.identifier << ": " << block.reason
-                << "\n";
-    }
-    std::cerr << "flow import: " << imported->settings.size() << " settings, "
-              << imported->unmapped.size() << " unmapped blocks\n";
-    if (strict && !imported->unmapped.empty()) context.exit_code = 3;
-  });
-}
+  std::stringstream text;
+  text << in.rdbuf();
+  if (!in) return context.fail("flow import: cannot read " + export_path);
+  auto imported = import_connect_flow(text.str());
+  if (!imported) return context.fail(imported.error().message);
+  const std::string yaml = flow_import_to_yaml(*imported);
+  if (out_path.empty()) {
+    std::cout << yaml;
+  } else {
+    std::ofstream out(out_path);
+    out << yaml;
+    if (!out) return context.fail("flow import: cannot write " + out_path);
+  }
+  for (const auto& block : imported->unmapped) {
+    std::cerr << "unmapped: " << block.type << " " << block.identifier << ": " << block.reason
+              << "\n";
+  }
+  std::cerr << "flow import: " << imported->settings.size() << " settings, "
+            << imported->unmapped.size() << " unmapped blocks\n";
+  if (strict && !imported->unmapped.empty()) context.exit_code = 3;
+});
+}  // namespace chalkbot::cli
 
 }  // namespace chalkbot::cli

@@ -46,9 +46,7 @@ class DynamoDbHistoryTest : public ::testing::Test {
       ASSERT_LT(std::chrono::steady_clock::now(), deadline) << dynalite_->output();
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }
-    auto created = client.call(
-        "CreateTable",
-        json::parse(R"({"TableName": "SessionTable",
+    auto created = client.call("CreateTable", json::parse(R"({"TableName": "SessionTable",
           "KeySchema": [{"AttributeName": "SessionId", "KeyType": "HASH"}],
           "AttributeDefinitions": [{"AttributeName": "SessionId", "AttributeType": "S"}],
           "BillingMode": "PAY_PER_REQUEST"})"));
@@ -61,8 +59,10 @@ class DynamoDbHistoryTest : public ::testing::Test {
   }
 
   static DynamoDbEndpoint endpoint() {
-    return {"http://127.0.0.1:" + std::to_string(port_), "us-east-1",
-            {"AKIDTESTCHALKBOT", "test-secret-not-real", ""}, 5000};
+    return {"http://127.0.0.1:" + std::to_string(port_),
+            "us-east-1",
+            {"AKIDTESTCHALKBOT", "test-secret-not-real", ""},
+            5000};
   }
 
   static StoreSettings store_settings(int ttl_s = 0) {
@@ -89,14 +89,16 @@ class DynamoDbHistoryTest : public ::testing::Test {
 
   // The item exactly as DynamoDB holds it (typed attribute values).
   static json raw_item(const std::string& session) {
-    auto reply = DynamoDbClient(endpoint()).call(
-        "GetItem", {{"TableName", kTable}, {"Key", {{"SessionId", {{"S", session}}}}}});
+    auto reply =
+        DynamoDbClient(endpoint())
+            .call("GetItem", {{"TableName", kTable}, {"Key", {{"SessionId", {{"S", session}}}}}});
     EXPECT_TRUE(reply.ok() && reply->ok());
     return reply.ok() ? reply->body.value("Item", json()) : json();
   }
 
   static void raw_put(const json& item) {
-    auto reply = DynamoDbClient(endpoint()).call("PutItem", {{"TableName", kTable}, {"Item", item}});
+    auto reply =
+        DynamoDbClient(endpoint()).call("PutItem", {{"TableName", kTable}, {"Item", item}});
     ASSERT_TRUE(reply.ok() && reply->ok()) << (reply.ok() ? reply->error_message : "");
   }
 
@@ -119,7 +121,8 @@ TEST_F(DynamoDbHistoryTest, TurnsRoundTripInLangChainsItemShape) {
   const json& history = item["History"]["L"];
   ASSERT_EQ(history.size(), 2u);
   EXPECT_EQ(history[0]["M"]["type"], json({{"S", "human"}}));
-  EXPECT_EQ(history[0]["M"]["data"]["M"]["content"], json({{"S", "What is the capital of France?"}}));
+  EXPECT_EQ(history[0]["M"]["data"]["M"]["content"],
+            json({{"S", "What is the capital of France?"}}));
   EXPECT_EQ(history[0]["M"]["data"]["M"]["additional_kwargs"], json({{"M", json::object()}}));
   EXPECT_EQ(history[1]["M"]["type"], json({{"S", "ai"}}));
   EXPECT_EQ(history[1]["M"]["data"]["M"]["content"], json({{"S", "Paris."}}));
@@ -198,7 +201,8 @@ TEST_F(DynamoDbHistoryTest, RacingWritersLoseNothing) {
     threads.emplace_back([&, w] {
       for (int i = 0; i < kMessagesEach; ++i) {
         const std::string text = "writer " + std::to_string(w) + " message " + std::to_string(i);
-        if (!writers[static_cast<std::size_t>(w)]->append("race", {langchain_message("human", text)})) {
+        if (!writers[static_cast<std::size_t>(w)]->append("race",
+                                                          {langchain_message("human", text)})) {
           ++failures;
         }
       }

@@ -23,8 +23,12 @@ std::string data_file(const std::string& name) {
 }
 
 TEST(DynamoDbAttributes, PlainJsonRoundTripsThroughTypedValues) {
-  const json plain = {{"s", "text"}, {"n", 42},   {"f", 1.5},
-                      {"b", true},   {"z", nullptr}, {"l", {1, "two", json::object()}},
+  const json plain = {{"s", "text"},
+                      {"n", 42},
+                      {"f", 1.5},
+                      {"b", true},
+                      {"z", nullptr},
+                      {"l", {1, "two", json::object()}},
                       {"m", {{"inner", json::array()}}}};
   const json typed = to_attribute_value(plain);
   EXPECT_EQ(typed["M"]["s"], json({{"S", "text"}}));
@@ -104,8 +108,7 @@ TEST(LangChainShape, TurnsBecomeMessagesAndBack) {
   ASSERT_TRUE(theirs.has_value());
   EXPECT_EQ(theirs->role, "user");
   EXPECT_FALSE(turn_from_message("c", 0, langchain_message("system", "rules")).has_value());
-  EXPECT_FALSE(
-      turn_from_message("c", 0, {{"type", "ai"}, {"data", {{"content", json::array()}}}}));
+  EXPECT_FALSE(turn_from_message("c", 0, {{"type", "ai"}, {"data", {{"content", json::array()}}}}));
 }
 
 TEST(LangChainShape, HistoryFromItemRejectsWhatIsNotAHistory) {
