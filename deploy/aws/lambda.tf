@@ -8,19 +8,24 @@ resource "aws_ecr_repository" "lambda" {
   }
 }
 
-data "aws_iam_policy_document" "lambda_assume" {
+# Who may assume each role: the Lambda service and Lex V2.
+data "aws_iam_policy_document" "assume" {
+  for_each = {
+    lambda = "lambda.amazonaws.com"
+    lex    = "lexv2.amazonaws.com"
+  }
   statement {
     actions = ["sts:AssumeRole"]
     principals {
       type        = "Service"
-      identifiers = ["lambda.amazonaws.com"]
+      identifiers = [each.value]
     }
   }
 }
 
 resource "aws_iam_role" "lambda" {
   name               = "${var.name}-lambda"
-  assume_role_policy = data.aws_iam_policy_document.lambda_assume.json
+  assume_role_policy = data.aws_iam_policy_document.assume["lambda"].json
 }
 
 resource "aws_iam_role_policy_attachment" "lambda_logs" {
@@ -55,14 +60,14 @@ resource "aws_lambda_function" "chalkbot" {
 
   environment {
     variables = {
-      OPENAI_API_KEY                   = var.openai_api_key
-      CHALKBOT_LLM_MODEL               = var.llm_model
-      CHALKBOT_LLM_TOTAL_TIMEOUT_MS    = "20000"
-      CHALKBOT_STORE_BACKEND           = "dynamodb"
-      CHALKBOT_STORE_DYNAMODB_TABLE    = aws_dynamodb_table.history.name
-      CHALKBOT_STORE_DYNAMODB_TTL_S    = tostring(var.history_ttl_days * 86400)
+      OPENAI_API_KEY                        = var.openai_api_key
+      CHALKBOT_LLM_MODEL                    = var.llm_model
+      CHALKBOT_LLM_TOTAL_TIMEOUT_MS         = "20000"
+      CHALKBOT_STORE_BACKEND                = "dynamodb"
+      CHALKBOT_STORE_DYNAMODB_TABLE         = aws_dynamodb_table.history.name
+      CHALKBOT_STORE_DYNAMODB_TTL_S         = tostring(var.history_ttl_days * 86400)
       CHALKBOT_STORE_DYNAMODB_TTL_ATTRIBUTE = "expireAt"
-      CHALKBOT_LOG_LEVEL               = "info"
+      CHALKBOT_LOG_LEVEL                    = "info"
     }
   }
 

@@ -1,19 +1,9 @@
 # The Lex V2 bot transcribes the caller and hands every utterance to the Lambda: its only intents
 # are a greeting catch-all and the built-in FallbackIntent, both with the code hook on, so the
 # LLM (not Lex's NLU) decides what to say.
-data "aws_iam_policy_document" "lex_assume" {
-  statement {
-    actions = ["sts:AssumeRole"]
-    principals {
-      type        = "Service"
-      identifiers = ["lexv2.amazonaws.com"]
-    }
-  }
-}
-
 resource "aws_iam_role" "lex" {
   name               = "${var.name}-lex"
-  assume_role_policy = data.aws_iam_policy_document.lex_assume.json
+  assume_role_policy = data.aws_iam_policy_document.assume["lex"].json
 }
 
 data "aws_iam_policy_document" "lex_polly" {
@@ -85,7 +75,7 @@ resource "awscc_lex_bot" "chalkbot" {
 
   test_bot_alias_settings = {
     bot_alias_locale_settings = [{
-      locale_id                 = local.lex_locale
+      locale_id                = local.lex_locale
       bot_alias_locale_setting = local.lambda_code_hook
     }]
   }
@@ -106,7 +96,7 @@ resource "awscc_lex_bot_alias" "chalkbot" {
   bot_alias_name = "live"
   bot_version    = awscc_lex_bot_version.chalkbot.bot_version
   bot_alias_locale_settings = [{
-    locale_id                 = local.lex_locale
+    locale_id                = local.lex_locale
     bot_alias_locale_setting = local.lambda_code_hook
   }]
 }
