@@ -249,5 +249,41 @@ TEST_F(DynamoDbHistoryTest, FailuresAreErrorsNamingTheCause) {
   EXPECT_FALSE(reply.ok());
 }
 
+// Signs like AWS checks: a verifier that recomputes SigV4 from the request (the same canonical
+// request, scope and key derivation AWS documents) accepts our requests, session token included,
+// and rejects a wrong secret.
+TEST(DynamoDbSigning, RequestsCarryAValidSigV4Signature) {
+  const std::string dir = testing::make_temp_dir();
+  testing::Subprocess verifier(
+      {"python3", testing::tests_dir() + "/aws/sigv4_verifier.py", "--port", "0", "--access-key",
+       "AKIDSIGNED", "--secret", "the-secret", "--token", "session-token"},
+      dir, "verifier");
+  int port = 0;
+  for (int i = 0; i < 200 && port == 0; ++i) {
+    const std::string out = verifier.output();
+    if (const auto at = out.find("LISTENING ");
+        at != std::string::npos && out.find('\n', at) != std::string::npos) {
+      port = std::stoi(out.substr(at + 10));
+    } else {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+  }
+  ASSERT_NE(port, 0) << verifier.output();
+  DynamoDbEndpoint endpoint{"http://127.0.0.1:" + std::to_string(port),
+                            "eu-west-1",
+                            {"AKIDSIGNED", "the-secret", "session-token"},
+                            5000};
+  // Big enough that curl would otherwise ask for 100-continue.
+  const json request{{"Limit", 10}, {"Padding", std::string(4000, 'x')}};
+  auto signed_ok = DynamoDbClient(endpoint).call("ListTables", request);
+  ASSERT_TRUE(signed_ok.ok()) << signed_ok.error().message;
+  EXPECT_TRUE(signed_ok->ok()) << signed_ok->error_type << ": " << signed_ok->error_message;
+
+  endpoint.credentials.secret_access_key = "not-the-secret";
+  auto wrong = DynamoDbClient(endpoint).call("ListTables", request);
+  ASSERT_TRUE(wrong.ok());
+  EXPECT_EQ(wrong->error_type, "InvalidSignatureException");
+}
+
 }  // namespace
 }  // namespace chalkbot
