@@ -167,7 +167,8 @@ Result<FlowImport> import_connect_flow(std::string_view export_json) {
         continue;
       }
       const std::string text = text_param(a.parameters, "Text");
-      if (!text.empty() && !reached_from_lex) add_greeting(a, text);
+      // Its prompt opens the conversation (Connect replays it on each loop; we say it once).
+      if (!text.empty()) add_greeting(a, text);
       import.notes.push_back("ConnectParticipantWithLexBot " + a.id +
                              ": the Lex bot and its loop become Chalkbot's LLM conversation "
                              "(llm.*); its intents and slots are not imported");

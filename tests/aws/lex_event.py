@@ -1,15 +1,17 @@
 #!/usr/bin/env python3
-"""Prints a Lex V2 code-hook event shaped as AWS documents it (tests/data/aws/lex_v2_event.json)
-with the given session and transcript: lex_event.py SESSION_ID TRANSCRIPT."""
+"""Prints Lex V2 code-hook events shaped as AWS documents them (tests/data/aws/lex_v2_event.json),
+one {"event": ...} line per SESSION_ID TRANSCRIPT pair: lex_event.py SESSION_ID TRANSCRIPT ..."""
 import json
 import os
 import sys
 
 here = os.path.dirname(os.path.abspath(__file__))
 with open(os.path.join(here, "..", "data", "aws", "lex_v2_event.json")) as f:
-    event = json.load(f)
-event["sessionId"] = sys.argv[1]
-event["inputTranscript"] = sys.argv[2]
-event["rawInputTranscript"] = sys.argv[2]
-event["transcriptions"][0]["transcription"] = sys.argv[2]
-print(json.dumps({"event": event}))
+    template = f.read()
+for session, transcript in zip(sys.argv[1::2], sys.argv[2::2]):
+    event = json.loads(template)
+    event["sessionId"] = session
+    event["inputTranscript"] = transcript
+    event["rawInputTranscript"] = transcript
+    event["transcriptions"][0]["transcription"] = transcript
+    print(json.dumps({"event": event}))
