@@ -51,6 +51,13 @@ if CHALKBOT_STORE_DYNAMODB_TABLE="" timeout 20 "$CHALKBOT" lambda --max-invocati
   fail "lambda started without a table"
 fi
 
+# The same DynamoDB store serves the rest of Chalkbot: `ask` continues the Lambda's session.
+CHALKBOT_STORE_BACKEND=dynamodb "$CHALKBOT" ask --session contact-0001 "one more thing" \
+  >"$work/ask.out" 2>>"$work/ask.err" || { cat "$work/ask.err"; fail "ask on dynamodb failed"; }
+grep -q "You have told me 2 things before this." "$work/ask.out" ||
+  fail "ask did not see the Lambda's session: $(cat "$work/ask.out")"
+pass "store.backend=dynamodb: the CLI continues the Lambda's session"
+
 curl -sf "http://$runtime_api/results" >"$work/results.json"
 curl -sf "${STANDIN_URL%/v1}/requests" >"$work/llm_requests.json"
 dynamo GetItem '{"TableName": "SessionTable", "Key": {"SessionId": {"S": "contact-0001"}}}' \
@@ -95,10 +102,11 @@ print("ok: two turns over two cold starts: the second answer was given with the 
 
 item = json.load(open(work + "/item.json"))["Item"]
 history = item["History"]["L"]
-check("history types", [m["M"]["type"]["S"] for m in history], ["human", "ai", "human", "ai"])
+check("history types", [m["M"]["type"]["S"] for m in history],
+      ["human", "ai", "human", "ai", "human", "ai"])
 check("history content", history[2]["M"]["data"]["M"]["content"]["S"], "and what about spain")
 check("history data type", history[3]["M"]["data"]["M"]["type"]["S"], "ai")
-check("version", item["Version"]["N"], "4")
+check("version", item["Version"]["N"], "6")
 print("ok: history stored as LangChain's DynamoDBChatMessageHistory item")
 
 for i in (2, 3):
