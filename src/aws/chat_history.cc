@@ -57,8 +57,8 @@ Result<std::vector<json>> history_from_item(const json& item) {
   if (history == item.end() || history->is_null()) return messages;
   if (!history->is_array()) return make_error("dynamodb: History is not a list");
   for (const auto& message : *history) {
-    if (!message.is_object() || !message.contains("type") || !message["type"].is_string() ||
-        !message.contains("data") || !message["data"].is_object()) {
+    if (string_field(message, "type").empty() || !message.contains("data") ||
+        !message.at("data").is_object()) {
       return make_error("dynamodb: History entry is not {type, data}: " +
                         message.dump().substr(0, 100));
     }

@@ -1,5 +1,7 @@
 #include "aws/connect_flow.h"
 
+#include "aws/dynamodb.h"
+
 #include <yaml-cpp/yaml.h>
 
 #include <deque>
@@ -34,24 +36,19 @@ struct Action {
   std::string next_action;        // the plain NextAction ('' when none)
 };
 
-std::string text_param(const json& parameters, const char* name) {
-  const auto it = parameters.find(name);
-  return it != parameters.end() && it->is_string() ? it->get<std::string>() : "";
-}
-
 std::vector<Action> read_actions(const json& actions) {
   std::vector<Action> out;
   for (const auto& a : actions) {
     if (!a.is_object()) continue;
     Action action;
-    action.id = text_param(a, "Identifier");
-    action.type = text_param(a, "Type");
+    action.id = string_field(a, "Identifier");
+    action.type = string_field(a, "Type");
     action.parameters =
         a.contains("Parameters") && a["Parameters"].is_object() ? a["Parameters"] : json::object();
     const json transitions = a.contains("Transitions") && a["Transitions"].is_object()
                                  ? a["Transitions"]
                                  : json::object();
-    action.next_action = text_param(transitions, "NextAction");
+    action.next_action = string_field(transitions, "NextAction");
     if (!action.next_action.empty()) action.next.push_back(action.next_action);
     for (const char* branch : {"Errors", "Conditions"}) {
       const auto list = transitions.find(branch);
@@ -103,7 +100,7 @@ Result<FlowImport> import_connect_flow(std::string_view export_json) {
   if (!flow.contains("Actions") || !flow["Actions"].is_array()) {
     return make_error("flow import: no Actions list: not an Amazon Connect flow export");
   }
-  const std::string start = text_param(flow, "StartAction");
+  const std::string start = string_field(flow, "StartAction");
   const std::vector<Action> actions = read_actions(flow["Actions"]);
   std::map<std::string, const Action*> by_id;
   for (const auto& a : actions) by_id[a.id] = &a;
@@ -146,7 +143,7 @@ Result<FlowImport> import_connect_flow(std::string_view export_json) {
     const Action& a = *by_id.at(id);
     const bool reached_from_lex = after_lex.count(id) > 0;
     if (a.type == "MessageParticipant") {
-      const std::string text = text_param(a.parameters, "Text");
+      const std::string text = string_field(a.parameters, "Text");
       if (text.empty()) {
         unmapped(a, "only plain Text messages map (this one is SSML, an audio prompt or empty)");
       } else if (!reached_from_lex) {
@@ -166,7 +163,7 @@ Result<FlowImport> import_connect_flow(std::string_view export_json) {
         unmapped(a, "a second Lex conversation: Chalkbot has one conversation per call");
         continue;
       }
-      const std::string text = text_param(a.parameters, "Text");
+      const std::string text = string_field(a.parameters, "Text");
       // Its prompt opens the conversation (Connect replays it on each loop; we say it once).
       if (!text.empty()) add_greeting(a, text);
       import.notes.push_back("ConnectParticipantWithLexBot " + a.id +
@@ -175,7 +172,7 @@ Result<FlowImport> import_connect_flow(std::string_view export_json) {
     } else if (a.type == "DisconnectParticipant") {
       // Chalkbot hangs up after flow.farewell: nothing to set.
     } else if (a.type == "UpdateContactTextToSpeechVoice") {
-      const std::string voice = text_param(a.parameters, "TextToSpeechVoice");
+      const std::string voice = string_field(a.parameters, "TextToSpeechVoice");
       const auto match = polly_to_espeak().find(voice);
       if (match == polly_to_espeak().end()) {
         unmapped(a, "Amazon Polly voice '" + voice + "' has no local equivalent: set tts.voice");
@@ -189,7 +186,7 @@ Result<FlowImport> import_connect_flow(std::string_view export_json) {
         have_voice = true;
       }
     } else if (a.type == "TransferParticipantToThirdParty") {
-      const std::string number = text_param(a.parameters, "ThirdPartyPhoneNumber");
+      const std::string number = string_field(a.parameters, "ThirdPartyPhoneNumber");
       unmapped(a, "Chalkbot cannot transfer calls (no SIP REFER yet)" +
                       (number.empty() ? std::string() : "; the target was " + number));
     } else {

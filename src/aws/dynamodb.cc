@@ -69,12 +69,19 @@ Result<DynamoDbReply> DynamoDbClient::call(std::string_view operation,
   }
   if (response.status >= 200 && response.status < 300) return reply;
   // "__type": "com.amazonaws.dynamodb.v20120810#ConditionalCheckFailedException"
-  std::string type =
-      reply.body.value("__type", std::string("HTTP ") + std::to_string(response.status));
+  std::string type = string_field(reply.body, "__type");
+  if (type.empty()) type = "HTTP " + std::to_string(response.status);
   if (const auto hash = type.rfind('#'); hash != std::string::npos) type = type.substr(hash + 1);
   reply.error_type = type;
-  reply.error_message = reply.body.value("message", reply.body.value("Message", ""));
+  reply.error_message = string_field(reply.body, "message");
+  if (reply.error_message.empty()) reply.error_message = string_field(reply.body, "Message");
   return reply;
+}
+
+std::string string_field(const nlohmann::json& object, const char* key) {
+  if (!object.is_object()) return "";
+  const auto it = object.find(key);
+  return it != object.end() && it->is_string() ? it->get<std::string>() : "";
 }
 
 nlohmann::json to_attribute_value(const nlohmann::json& value) {

@@ -55,6 +55,10 @@ class DynamoDbClient {
   DynamoDbEndpoint endpoint_;
 };
 
+// object[key] when `object` is an object holding a string there, else '' (never throws: the data
+// comes from outside).
+std::string string_field(const nlohmann::json& object, const char* key);
+
 // Plain JSON <-> DynamoDB attribute values, the way boto3's resource layer writes Python values
 // (LangChain's table is written through it): string S, number N, bool BOOL, null NULL, array L,
 // object M.

@@ -35,13 +35,13 @@ std::optional<CallRecord> call_from_item(const std::string& id, const json& item
   if (!item.contains(kStarted) || !item[kStarted].is_number_integer()) return std::nullopt;
   CallRecord call;
   call.id = id;
-  call.from = item.value(kFrom, "");
-  call.to = item.value(kTo, "");
+  call.from = string_field(item, kFrom);
+  call.to = string_field(item, kTo);
   call.started_ms = item[kStarted].get<std::int64_t>();
   if (item.contains(kEnded) && item[kEnded].is_number_integer()) {
     call.ended_ms = item[kEnded].get<std::int64_t>();
   }
-  call.end_reason = item.value(kEndReason, "");
+  call.end_reason = string_field(item, kEndReason);
   return call;
 }
 
@@ -82,7 +82,7 @@ class DynamoDbStore final : public ConversationStore {
     if (!items) return items.error();
     std::vector<CallRecord> calls;
     for (const auto& item : *items) {
-      if (auto call = call_from_item(item.value("SessionId", ""), item)) calls.push_back(*call);
+      if (auto call = call_from_item(string_field(item, "SessionId"), item)) calls.push_back(*call);
     }
     std::sort(calls.begin(), calls.end(),
               [](const CallRecord& a, const CallRecord& b) { return a.started_ms > b.started_ms; });
@@ -111,23 +111,26 @@ class DynamoDbStore final : public ConversationStore {
 
 std::optional<TurnRecord> turn_from_message(const std::string& call_id, int index,
                                             const json& message) {
-  const std::string type = message.value("type", "");
-  const json& data = message["data"];
-  if ((type != "human" && type != "ai") || !data.contains("content") ||
-      !data["content"].is_string()) {
+  const std::string type = string_field(message, "type");
+  if ((type != "human" && type != "ai") || !message.contains("data")) return std::nullopt;
+  const json& data = message.at("data");
+  if (!data.is_object() || !data.contains("content") || !data.at("content").is_string()) {
     return std::nullopt;
   }
   TurnRecord turn;
   turn.call_id = call_id;
   turn.index = index;
   turn.role = type == "human" ? "user" : "assistant";
-  turn.text = data["content"].get<std::string>();
+  turn.text = data.at("content").get<std::string>();
   if (const auto ours = data.find("chalkbot"); ours != data.end() && ours->is_object()) {
-    turn.interrupted = ours->value("interrupted", false);
+    const auto interrupted = ours->find("interrupted");
+    turn.interrupted =
+        interrupted != ours->end() && interrupted->is_boolean() && interrupted->get<bool>();
     if (const auto times = ours->find("times"); times != ours->end() && times->is_object()) {
       for (const auto& [name, field] : kStages) {
-        if (times->contains(name) && (*times)[name].is_number_integer()) {
-          turn.times.*field = (*times)[name].get<std::int64_t>();
+        const auto stamp = times->find(name);
+        if (stamp != times->end() && stamp->is_number_integer()) {
+          turn.times.*field = stamp->get<std::int64_t>();
         }
       }
     }

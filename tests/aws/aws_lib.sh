@@ -37,6 +37,12 @@ create_history_table() {
     '{"TableName": "'"$1"'", "KeySchema": [{"AttributeName": "SessionId", "KeyType": "HASH"}],
       "AttributeDefinitions": [{"AttributeName": "SessionId", "AttributeType": "S"}],
       "BillingMode": "PAY_PER_REQUEST"}')" >/dev/null
+  # A new table is CREATING at first (for dynalite, until its next timer tick).
+  for _ in $(seq 100); do
+    dynamo DescribeTable '{"TableName": "'"$1"'"}' | grep -q '"TableStatus":"ACTIVE"' && return 0
+    sleep 0.1
+  done
+  fail "table $1 never became ACTIVE"
 }
 
 # dynamo OPERATION JSON: one raw call; prints the answer's JSON.

@@ -51,6 +51,16 @@ class DynamoDbHistoryTest : public ::testing::Test {
           "AttributeDefinitions": [{"AttributeName": "SessionId", "AttributeType": "S"}],
           "BillingMode": "PAY_PER_REQUEST"})"));
     ASSERT_TRUE(created.ok() && created->ok()) << created->error_message;
+    // A new table is CREATING at first (for dynalite, until its next timer tick).
+    while (true) {
+      auto described = client.call("DescribeTable", {{"TableName", kTable}});
+      if (described.ok() && described->ok() &&
+          described->body["Table"]["TableStatus"] == "ACTIVE") {
+        break;
+      }
+      ASSERT_LT(std::chrono::steady_clock::now(), deadline) << "table never became ACTIVE";
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
   }
 
   static void TearDownTestSuite() {
@@ -112,8 +122,12 @@ TEST_F(DynamoDbHistoryTest, TurnsRoundTripInLangChainsItemShape) {
   ASSERT_TRUE(store);
   TurnRecord question{"round-trip", 0, "user", "What is the capital of France?", false, {}};
   question.times.asr_done = 1700000000000;
-  ASSERT_EQ(*store->append_turn(question), 0);
-  ASSERT_EQ(*store->append_turn({"round-trip", 0, "assistant", "Paris.", false, {}}), 1);
+  auto first = store->append_turn(question);
+  ASSERT_TRUE(first.ok()) << first.error().message;
+  EXPECT_EQ(*first, 0);
+  auto second = store->append_turn({"round-trip", 0, "assistant", "Paris.", false, {}});
+  ASSERT_TRUE(second.ok()) << second.error().message;
+  EXPECT_EQ(*second, 1);
 
   const json item = raw_item("round-trip");
   ASSERT_TRUE(item.is_object());
@@ -160,7 +174,9 @@ TEST_F(DynamoDbHistoryTest, ReadsAndExtendsAnItemLangChainWrote) {
   EXPECT_EQ((*turns)[0].text, "My name is Ada.");
   EXPECT_EQ((*turns)[1].role, "assistant");
 
-  ASSERT_EQ(*store->append_turn({"from-langchain", 0, "user", "What is my name?", false, {}}), 3);
+  auto appended = store->append_turn({"from-langchain", 0, "user", "What is my name?", false, {}});
+  ASSERT_TRUE(appended.ok()) << appended.error().message;
+  EXPECT_EQ(*appended, 3);
   const json item = raw_item("from-langchain");
   ASSERT_EQ(item["History"]["L"].size(), 4u);
   for (std::size_t i = 0; i < 3; ++i) {

@@ -87,6 +87,20 @@ TEST(LangChainShape, MessagesCarryTheFieldsLangChainWrites) {
   EXPECT_FALSE(langchain_message("system", "rules")["data"].contains("example"));
 }
 
+TEST(LangChainShape, ForeignDataOfTheWrongShapeIsSkippedNotThrown) {
+  EXPECT_FALSE(turn_from_message("c", 0, {{"type", "ai"}}).has_value());
+  EXPECT_FALSE(turn_from_message("c", 0, json::array()).has_value());
+  EXPECT_FALSE(turn_from_message("c", 0, {{"type", 7}, {"data", {{"content", "x"}}}}).has_value());
+  auto odd = turn_from_message(
+      "c", 0,
+      {{"type", "ai"}, {"data", {{"content", "x"}, {"chalkbot", {{"interrupted", "yes"}}}}}});
+  ASSERT_TRUE(odd.has_value());
+  EXPECT_FALSE(odd->interrupted);
+  EXPECT_EQ(string_field({{"k", "v"}}, "k"), "v");
+  EXPECT_EQ(string_field({{"k", 1}}, "k"), "");
+  EXPECT_EQ(string_field("k", "k"), "");
+}
+
 TEST(LangChainShape, TurnsBecomeMessagesAndBack) {
   TurnRecord answer{"call-1", 0, "assistant", "Paris.", true, {}};
   answer.times.llm_first_token = 1000;
