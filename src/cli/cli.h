@@ -28,5 +28,6 @@ void add_store_commands(CLI::App& app, Context& context);   // calls, show
 void add_config_command(CLI::App& app, Context& context);   // config
 void add_serve_command(CLI::App& app, Context& context);    // serve
 void add_call_command(CLI::App& app, Context& context);     // call
+void add_aws_commands(CLI::App& app, Context& context);     // lambda, flow import
 
 }  // namespace chalkbot::cli

@@ -46,6 +46,7 @@ int main(int argc, char** argv) {
   chalkbot::cli::add_store_commands(app, context);
   chalkbot::cli::add_config_command(app, context);
   chalkbot::cli::add_call_command(app, context);
+  chalkbot::cli::add_aws_commands(app, context);
 
   CLI11_PARSE(app, argc, argv);
   return context.exit_code;

@@ -228,8 +228,9 @@ void declare_options(OptionTable& t, Settings& s) {
 
   auto& store = s.store;
   t.text("store.backend", store.backend, "sqlite",
-         "conversation store: sqlite (one node) | postgres (nodes sharing one database)",
-         {"sqlite", "postgres"});
+         "conversation store: sqlite (one node) | postgres (nodes sharing one database) | "
+         "dynamodb (LangChain's chat history table)",
+         {"sqlite", "postgres", "dynamodb"});
   t.text("store.path", store.path, "chalkbot.db", "sqlite database file");
   t.integer("store.memory_budget_chars", store.memory_budget_chars, 6000, 0, 1000000,
             "how much of the call's earlier turns is sent to the model");
@@ -241,6 +242,21 @@ void declare_options(OptionTable& t, Settings& s) {
   t.integer("store.postgres_retry_ms", store.postgres_retry_ms, 5000, 0, 600000,
             "postgres: how long one store operation retries transient errors (lost connection, "
             "server restart, serialization failure)");
+
+  t.text("store.dynamodb_table", store.dynamodb_table, "SessionTable",
+         "dynamodb: table in LangChain's shape (partition key SessionId, attribute History)");
+  t.text("store.dynamodb_region", store.dynamodb_region, "",
+         "dynamodb: AWS region ('' = AWS_REGION, then AWS_DEFAULT_REGION); credentials from "
+         "AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN only");
+  t.text("store.dynamodb_endpoint", store.dynamodb_endpoint, "",
+         "dynamodb: endpoint URL ('' = AWS's for the region; e.g. http://127.0.0.1:8000 for a "
+         "local DynamoDB)");
+  t.integer("store.dynamodb_ttl_s", store.dynamodb_ttl_s, 0, 0, 315360000,
+            "dynamodb: items expire this long after their last write (0 = never)");
+  t.text("store.dynamodb_ttl_attribute", store.dynamodb_ttl_attribute, "expireAt",
+         "dynamodb: TTL attribute name (LangChain's default: expireAt)");
+  t.integer("store.dynamodb_timeout_ms", store.dynamodb_timeout_ms, 5000, 100, 600000,
+            "dynamodb: time allowed for one request");
 
   t.text("cluster.node_id", s.cluster.node_id, "",
          "this node's name, stored with each call so a cluster view shows where a live call is "

@@ -51,12 +51,20 @@ struct VadSettings {
 };
 
 struct StoreSettings {
-  std::string backend;  // sqlite | postgres
+  std::string backend;  // sqlite | postgres | dynamodb
   std::string path;     // sqlite database file
   int memory_budget_chars = 0;  // how much of the call's past turns is sent to the model
   std::string postgres_url;     // secret: environment only (CHALKBOT_STORE_POSTGRES_URL)
   int postgres_pool_size = 0;   // connections per node
   int postgres_retry_ms = 0;    // how long an operation retries transient errors
+  // dynamodb: a table in LangChain's DynamoDBChatMessageHistory shape (key SessionId, History).
+  // Credentials come from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY / AWS_SESSION_TOKEN only.
+  std::string dynamodb_table;
+  std::string dynamodb_region;    // '' = AWS_REGION, then AWS_DEFAULT_REGION
+  std::string dynamodb_endpoint;  // '' = https://dynamodb.<region>.amazonaws.com
+  int dynamodb_ttl_s = 0;         // 0 = items never expire
+  std::string dynamodb_ttl_attribute;
+  int dynamodb_timeout_ms = 0;
 };
 
 // Several nodes behind one SIP load balancer, sharing one store.

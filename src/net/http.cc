@@ -188,8 +188,10 @@ HttpResponse http_perform(const HttpRequest& request, const BodySink& sink,
   for (const auto& h : request.headers) {
     header_list = curl_slist_append(header_list, (h.name + ": " + h.value).c_str());
   }
-  // No "Expect: 100-continue" round trip before larger bodies.
-  header_list = curl_slist_append(header_list, "Expect:");
+  // No "Expect: 100-continue" round trip before larger bodies. Not when signing: curl 7.88's
+  // SigV4 would sign the removed header as an empty one, and AWS rejects the signature (curl
+  // issue 11664).
+  if (request.aws_sigv4.empty()) header_list = curl_slist_append(header_list, "Expect:");
   curl_mime* mime = nullptr;
 
   curl_easy_setopt(easy, CURLOPT_URL, request.url.c_str());
@@ -205,6 +207,11 @@ HttpResponse http_perform(const HttpRequest& request, const BodySink& sink,
     curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, static_cast<long>(request.total_timeout_ms));
   }
   curl_easy_setopt(easy, CURLOPT_HTTPHEADER, header_list);
+  if (!request.aws_sigv4.empty()) {
+    curl_easy_setopt(easy, CURLOPT_AWS_SIGV4, request.aws_sigv4.c_str());
+    curl_easy_setopt(easy, CURLOPT_USERNAME, request.username.c_str());
+    curl_easy_setopt(easy, CURLOPT_PASSWORD, request.password.c_str());
+  }
   if (!request.parts.empty()) {
     mime = curl_mime_init(easy);
     for (const auto& part : request.parts) {

@@ -40,6 +40,11 @@ struct HttpRequest {
   // Polled about every 20 ms on the caller's thread; return true to abandon the request
   // (outcome kAborted). Used for deadlines the HTTP layer cannot know (first chat token).
   std::function<bool()> should_abort;
+  // AWS Signature Version 4, done by libcurl: e.g. "aws:amz:eu-west-1:dynamodb" with the access
+  // key id and secret as user and password (empty: not signed). Never logged.
+  std::string aws_sigv4;
+  std::string username;
+  std::string password;
 };
 
 // Builds a JSON POST with an optional bearer token.

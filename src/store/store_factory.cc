@@ -1,3 +1,5 @@
+#include "aws/dynamodb_store.h"
+#include "core/config.h"
 #include "core/settings.h"
 #include "store/conversation_store.h"
 #include "store/postgres_store.h"
@@ -14,8 +16,9 @@ Result<std::unique_ptr<ConversationStore>> make_store(const StoreSettings& setti
     return open_postgres_store(
         {settings.postgres_url, settings.postgres_pool_size, settings.postgres_retry_ms});
   }
+  if (settings.backend == "dynamodb") return open_dynamodb_store(settings, process_env);
   return make_error("store.backend: unknown backend '" + settings.backend +
-                    "' (expected sqlite or postgres)");
+                    "' (expected sqlite, postgres or dynamodb)");
 }
 
 }  // namespace chalkbot

@@ -1,0 +1,165 @@
+#include "aws/dynamodb_store.h"
+
+#include <algorithm>
+
+#include "aws/chat_history.h"
+#include "aws/dynamodb.h"
+
+namespace chalkbot {
+namespace {
+
+using nlohmann::json;
+
+using StageField = std::optional<std::int64_t> StageTimes::*;
+constexpr std::pair<const char*, StageField> kStages[] = {
+    {"speech_start", &StageTimes::speech_start},
+    {"speech_end", &StageTimes::speech_end},
+    {"endpoint", &StageTimes::endpoint},
+    {"asr_done", &StageTimes::asr_done},
+    {"llm_first_token", &StageTimes::llm_first_token},
+    {"first_sentence", &StageTimes::first_sentence},
+    {"tts_first_audio", &StageTimes::tts_first_audio},
+    {"first_rtp_out", &StageTimes::first_rtp_out},
+    {"done", &StageTimes::done},
+};
+
+// The call record's attributes on the session item.
+constexpr const char* kFrom = "CallFrom";
+constexpr const char* kTo = "CallTo";
+constexpr const char* kStarted = "CallStartedMs";
+constexpr const char* kEnded = "CallEndedMs";
+constexpr const char* kEndReason = "CallEndReason";
+constexpr int kMaxScanPages = 50;
+
+std::optional<CallRecord> call_from_item(const std::string& id, const json& item) {
+  if (!item.contains(kStarted) || !item[kStarted].is_number_integer()) return std::nullopt;
+  CallRecord call;
+  call.id = id;
+  call.from = string_field(item, kFrom);
+  call.to = string_field(item, kTo);
+  call.started_ms = item[kStarted].get<std::int64_t>();
+  if (item.contains(kEnded) && item[kEnded].is_number_integer()) {
+    call.ended_ms = item[kEnded].get<std::int64_t>();
+  }
+  call.end_reason = string_field(item, kEndReason);
+  return call;
+}
+
+class DynamoDbStore final : public ConversationStore {
+ public:
+  DynamoDbStore(DynamoDbClient client, HistoryTable table)
+      : history_(std::move(client), std::move(table)) {}
+
+  Status begin_call(const CallRecord& call) override {
+    return history_.set_attributes(
+        call.id, {{kFrom, call.from}, {kTo, call.to}, {kStarted, call.started_ms}});
+  }
+
+  Status end_call(const std::string& call_id, std::int64_t ended_ms,
+                  const std::string& reason) override {
+    return history_.set_attributes(call_id, {{kEnded, ended_ms}, {kEndReason, reason}});
+  }
+
+  Result<int> append_turn(const TurnRecord& turn) override {
+    auto length = history_.append(turn.call_id, {message_from_turn(turn)});
+    if (!length) return length.error();
+    return static_cast<int>(*length) - 1;
+  }
+
+  Result<std::optional<CallRecord>> call(const std::string& call_id) override {
+    auto loaded = history_.load(call_id);
+    if (!loaded) return loaded.error();
+    if (!loaded->exists) return std::optional<CallRecord>{};
+    auto call = call_from_item(call_id, loaded->item);
+    if (call) return call;
+    // A session LangChain or the Lambda wrote: it exists, without a call record.
+    return std::optional<CallRecord>{CallRecord{call_id, "", "", 0, {}, ""}};
+  }
+
+  Result<std::vector<CallRecord>> recent_calls(int limit) override {
+    // A Scan reads the whole table: fine for the CLI's occasional listing, not for hot paths.
+    auto items = history_.scan({kFrom, kTo, kStarted, kEnded, kEndReason}, kMaxScanPages);
+    if (!items) return items.error();
+    std::vector<CallRecord> calls;
+    for (const auto& item : *items) {
+      if (auto call = call_from_item(string_field(item, "SessionId"), item)) calls.push_back(*call);
+    }
+    std::sort(calls.begin(), calls.end(),
+              [](const CallRecord& a, const CallRecord& b) { return a.started_ms > b.started_ms; });
+    if (limit >= 0 && calls.size() > static_cast<std::size_t>(limit))
+      calls.resize(static_cast<std::size_t>(limit));
+    return calls;
+  }
+
+  Result<std::vector<TurnRecord>> turns(const std::string& call_id) override {
+    auto loaded = history_.load(call_id);
+    if (!loaded) return loaded.error();
+    std::vector<TurnRecord> turns;
+    int index = 0;
+    for (const auto& message : loaded->messages) {
+      if (auto turn = turn_from_message(call_id, index, message)) turns.push_back(*turn);
+      ++index;
+    }
+    return turns;
+  }
+
+ private:
+  DynamoDbChatHistory history_;
+};
+
+}  // namespace
+
+std::optional<TurnRecord> turn_from_message(const std::string& call_id, int index,
+                                            const json& message) {
+  const std::string type = string_field(message, "type");
+  if ((type != "human" && type != "ai") || !message.contains("data")) return std::nullopt;
+  const json& data = message.at("data");
+  if (!data.is_object() || !data.contains("content") || !data.at("content").is_string()) {
+    return std::nullopt;
+  }
+  TurnRecord turn;
+  turn.call_id = call_id;
+  turn.index = index;
+  turn.role = type == "human" ? "user" : "assistant";
+  turn.text = data.at("content").get<std::string>();
+  if (const auto ours = data.find("chalkbot"); ours != data.end() && ours->is_object()) {
+    const auto interrupted = ours->find("interrupted");
+    turn.interrupted =
+        interrupted != ours->end() && interrupted->is_boolean() && interrupted->get<bool>();
+    if (const auto times = ours->find("times"); times != ours->end() && times->is_object()) {
+      for (const auto& [name, field] : kStages) {
+        const auto stamp = times->find(name);
+        if (stamp != times->end() && stamp->is_number_integer()) {
+          turn.times.*field = stamp->get<std::int64_t>();
+        }
+      }
+    }
+  }
+  return turn;
+}
+
+json message_from_turn(const TurnRecord& turn) {
+  json times = json::object();
+  for (const auto& [name, field] : kStages) {
+    if (turn.times.*field) times[name] = *(turn.times.*field);
+  }
+  json ours{{"interrupted", turn.interrupted}};
+  if (!times.empty()) ours["times"] = std::move(times);
+  return langchain_message(turn.role == "user" ? "human" : "ai", turn.text, ours);
+}
+
+Result<std::unique_ptr<ConversationStore>> open_dynamodb_store(const StoreSettings& settings,
+                                                               const EnvLookup& env) {
+  if (settings.dynamodb_table.empty()) {
+    return make_error("store.dynamodb_table: empty (the LangChain history table's name)");
+  }
+  auto endpoint = dynamodb_endpoint_from(settings.dynamodb_endpoint, settings.dynamodb_region,
+                                         settings.dynamodb_timeout_ms, env);
+  if (!endpoint) return endpoint.error();
+  HistoryTable table{settings.dynamodb_table, settings.dynamodb_ttl_s,
+                     settings.dynamodb_ttl_attribute};
+  return std::unique_ptr<ConversationStore>(
+      std::make_unique<DynamoDbStore>(DynamoDbClient(std::move(*endpoint)), std::move(table)));
+}
+
+}  // namespace chalkbot
