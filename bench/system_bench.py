@@ -429,11 +429,14 @@ def bench_conversation(args, work):
                 failed += 1
             latencies += [t["response_latency_ms"] for t in turns
                           if t.get("response_latency_ms") is not None]
-        asr = [breakdown(a)["asr"] for answers in stored.values() for a in answers]
+        parts = [breakdown(a) for answers in stored.values() for a in answers]
+        stage = lambda key: summary([p[key] for p in parts if p[key] is not None])
         worst = max(latencies, default=None)
         steps.append({"callers": n, "failed_calls": failed, "answers": len(latencies),
                       "latency": summary(latencies),
-                      "asr_after_endpoint": summary([a for a in asr if a is not None]),
+                      "endpoint_wait": stage("endpoint_wait"),
+                      "asr_after_endpoint": stage("asr"),
+                      "server_speech_end_to_rtp": stage("server_speech_end_to_rtp"),
                       "within_target": failed == 0 and worst is not None and worst <= 700})
         if not steps[-1]["within_target"]:
             break

@@ -7,9 +7,11 @@ set -euo pipefail
 mkdir -p "${WORK_DIR:-/tmp}"
 work=$(mktemp -d "${WORK_DIR:-/tmp}/$(basename "$0" .sh).XXXXXX")
 standin_pid=""
+serve_pids=()  # every serve started: a test that fails must not leave one running
 
 cleanup() {
   [ -n "$standin_pid" ] && kill "$standin_pid" 2>/dev/null || true
+  for pid in "${serve_pids[@]}"; do kill -KILL "$pid" 2>/dev/null || true; done
   [ -n "${KEEP_WORK:-}" ] || rm -rf "$work"
 }
 trap cleanup EXIT
@@ -44,6 +46,7 @@ start_serve() {
     CHALKBOT_SIP_PORT=0 CHALKBOT_ADMIN_LISTEN="${CHALKBOT_ADMIN_LISTEN:-127.0.0.1:0}" \
     "$CHALKBOT" "$@" serve >"$work/$name.out" 2>>"$work/$name.err" &
   serve_pid=$!
+  serve_pids+=("$serve_pid")
   SIP_PORT=""
   for _ in $(seq 100); do
     SIP_PORT=$(sed -n 's/^chalkbot: listening on .*:\([0-9]*\)$/\1/p' "$work/$name.out")
