@@ -1,5 +1,7 @@
 #include "agent/engines.h"
 
+#include "store/buffered_store.h"
+
 namespace chalkbot {
 
 Result<Engines> open_engines(const Settings& settings) {
@@ -11,7 +13,9 @@ Result<Engines> open_engines(const Settings& settings) {
   if (!tts) return tts.error();
   auto store = make_store(settings.store);
   if (!store) return store.error();
-  return Engines{std::move(*model), std::move(*asr), std::move(*tts), std::move(*store)};
+  // Calls go on while the store cannot write: writes queue in memory and are retried.
+  return Engines{std::move(*model), std::move(*asr), std::move(*tts),
+                 std::make_unique<BufferedStore>(std::move(*store))};
 }
 
 }  // namespace chalkbot

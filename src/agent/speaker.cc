@@ -33,8 +33,14 @@ const Audio* PromptCache::find(const std::string& text) const {
   return it == audio_.end() ? nullptr : &it->second;
 }
 
-Speaker::Speaker(MediaSession& media, Tts& tts, const PromptCache& prompts)
-    : media_(media), tts_(tts), prompts_(prompts), thread_([this] { loop(); }) {}
+Speaker::Speaker(MediaSession& media, Tts& tts, const PromptCache& prompts,
+                 std::function<void(const std::string& cause)> on_tts_failure, std::string apology)
+    : media_(media),
+      tts_(tts),
+      prompts_(prompts),
+      on_tts_failure_(std::move(on_tts_failure)),
+      apology_(std::move(apology)),
+      thread_([this] { loop(); }) {}
 
 Speaker::~Speaker() {
   {
@@ -127,8 +133,16 @@ bool Speaker::say(const std::string& text, const CancelToken& cancel,
     return !cancel.cancelled();
   };
   auto status = tts_.synthesize(text, kTelephoneRate, queue, cancel);
-  if (!status) spdlog::warn("tts failed, sentence skipped: {}", status.error().message);
-  return play(overflow, cancel);
+  const bool played = play(overflow, cancel);
+  if (status) return played;
+  if (on_tts_failure_) {
+    on_tts_failure_(status.error().message);
+  } else {
+    spdlog::warn("tts failed, sentence skipped: {}", status.error().message);
+  }
+  const Audio* sorry = text != apology_ ? prompts_.find(apology_) : nullptr;
+  if (sorry != nullptr) play(sorry->samples, cancel);
+  return false;
 }
 
 bool Speaker::wait_played(const CancelToken& cancel) {

@@ -5,6 +5,7 @@
 #include "agent/call_agent.h"
 #include "agent/engines.h"
 #include "cli/cli.h"
+#include "core/clock.h"
 #include "core/config.h"
 #include "core/log.h"
 #include "server/gateway.h"
@@ -38,6 +39,16 @@ void add_serve_command(CLI::App& app, Context& context) {
     if (!flow) return context.fail(flow.error().message);
     auto engines = open_engines(*settings);
     if (!engines) return context.fail(engines.error().message);
+    if (settings->store.backend == "sqlite") {  // this server owns the file: no call is live yet
+      auto closed = close_unended_calls(*engines->store, wall_ms(), "lost");
+      if (!closed) {
+        spdlog::warn("store: cannot close the calls a previous run left open: {}",
+                     closed.error().message);
+      } else if (*closed > 0) {
+        spdlog::warn("store: {} calls left open by a previous run (killed mid-call) closed as "
+                     "'lost'", *closed);
+      }
+    }
     const PromptCache prompts(*engines->tts, {settings->flow.greeting, settings->flow.reprompt,
                                               settings->flow.farewell, kApology});
 
