@@ -176,7 +176,7 @@ void declare_options(OptionTable& t, Settings& s) {
             "time allowed for one attempt until its first answer token");
   t.integer("llm.total_timeout_ms", llm.total_timeout_ms, 60000, 1, 3600000,
             "time allowed for a whole answer");
-  t.integer("llm.stall_timeout_ms", llm.stall_timeout_ms, 2000, 0, 600000,
+  t.integer("llm.stall_timeout_ms", llm.stall_timeout_ms, 1500, 0, 600000,
             "an answer stream silent this long has failed (0 = no limit)");
   t.integer("llm.max_retries", llm.max_retries, 2, 0, 10,
             "retries on 408/409/429/5xx or connection failure, before any token arrived");
@@ -197,7 +197,7 @@ void declare_options(OptionTable& t, Settings& s) {
   t.text("asr.base_url", asr.base_url, "", "openai: transcription API root ('' = llm.base_url)");
   t.secret("asr.api_key", asr.api_key, "openai: API key ('' = llm.api_key); environment only");
   t.text("asr.model", asr.model, "whisper-1", "openai: transcription model");
-  t.integer("asr.timeout_ms", asr.timeout_ms, 2000, 1, 600000,
+  t.integer("asr.timeout_ms", asr.timeout_ms, 1500, 1, 600000,
             "openai: time allowed for a transcription, one retry included (the caller waits)");
 
   auto& tts = s.tts;
@@ -210,7 +210,7 @@ void declare_options(OptionTable& t, Settings& s) {
   t.text("tts.model", tts.model, "tts-1", "openai: speech model");
   t.integer("tts.timeout_ms", tts.timeout_ms, 15000, 1, 600000,
             "openai: time allowed for one sentence's audio");
-  t.integer("tts.stall_timeout_ms", tts.stall_timeout_ms, 2000, 0, 600000,
+  t.integer("tts.stall_timeout_ms", tts.stall_timeout_ms, 1500, 0, 600000,
             "openai: a speech stream silent this long has failed (0 = no limit)");
 
   auto& vad = s.vad;

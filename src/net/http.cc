@@ -273,8 +273,9 @@ HttpResponse http_perform(const HttpRequest& request, const BodySink& sink,
   long status = 0;
   curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
   response.status = static_cast<int>(status);
-  curl_off_t connect_us = 0;
-  curl_easy_getinfo(easy, CURLINFO_CONNECT_TIME_T, &connect_us);
+  // Whether the request went out: a reused keep-alive connection has no connect time of its own.
+  long request_bytes = 0;
+  curl_easy_getinfo(easy, CURLINFO_REQUEST_SIZE, &request_bytes);
   curl_multi_remove_handle(multi, easy);  // mid-transfer this closes the connection
   curl_slist_free_all(header_list);
   if (mime != nullptr) curl_mime_free(mime);
@@ -292,7 +293,7 @@ HttpResponse http_perform(const HttpRequest& request, const BodySink& sink,
         code == CURLE_COULDNT_RESOLVE_PROXY) {
       response.outcome = HttpOutcome::kConnectFailed;
     } else if (code == CURLE_OPERATION_TIMEDOUT) {
-      response.outcome = connect_us > 0 ? HttpOutcome::kTimedOut : HttpOutcome::kConnectFailed;
+      response.outcome = request_bytes > 0 ? HttpOutcome::kTimedOut : HttpOutcome::kConnectFailed;
     } else {
       response.outcome = HttpOutcome::kFailed;
     }
