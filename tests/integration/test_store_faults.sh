@@ -7,7 +7,9 @@ source "$(dirname "$0")/lib.sh"
 start_standin --transcript "what is the capital of France"
 cd "$work"
 export OPENAI_API_KEY="sk-chalkbot-storetest-1b2c3d4e"
-serve_flags=(--set asr.provider=openai)
+# The model may think long here: part 2 kills the server while it does.
+serve_flags=(--set asr.provider=openai --set llm.first_token_timeout_ms=30000
+  --set llm.retry_budget_ms=30000 --set llm.stall_timeout_ms=30000)
 CHALKBOT_STORE_PATH="$work/say.db" "$CHALKBOT" say "What is the capital of France?" \
   -o question.wav --rate 8000 2>/dev/null
 control() {
@@ -60,7 +62,7 @@ for _ in $(seq 600); do [ "$(chat_requests)" -ge 3 ] && break; sleep 0.05; done
 [ "$(chat_requests)" -ge 3 ] || fail "kill -9: the third question never reached the model"
 kill -KILL "$serve_pid"
 wait "$serve_pid" 2>/dev/null || true
-kill "$caller" 2>/dev/null || true
+kill -KILL "$caller" 2>/dev/null || true  # the far end is gone: no need to wait for its timeout
 wait "$caller" 2>/dev/null || true
 call=$(newest_call "$db")
 [ "$(sqlite3 "$db" "pragma integrity_check")" = ok ] || fail "kill -9: the database is damaged"
@@ -68,7 +70,7 @@ call=$(newest_call "$db")
 [[ "$(stored_turns "$db" "$call")" =~ ^user,assistant,user,assistant(,user)?$ ]] ||
   fail "kill -9: turns stored: '$(stored_turns "$db" "$call")'"
 start_serve "${serve_flags[@]}"
-[ "$(sqlite3 "$db" "select end_reason from calls where id='$call'")" = lost ] ||
+wait_for "$db" "select end_reason from calls where id='$call'" lost ||
   fail "kill -9: the restart did not close the interrupted call"
 stop_serve
 pass "kill -9 mid-call: both answered questions stored ($(stored_turns "$db" "$call")); the" \
