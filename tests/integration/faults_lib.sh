@@ -55,6 +55,18 @@ run_fault_call() {
   local specs=()
   while [ "$1" != "--" ]; do specs+=("$1"); shift; done
   shift
+  # Every text the bot will say, spoken by the stand-in once now: on a loaded machine starting
+  # `chalkbot say` can take longer than the stall timeout, which would look like a fault.
+  "$CHALKBOT" config --print 2>/dev/null | sed -n 's/^  \(greeting\|reprompt\|farewell\): "\(.*\)"$/\2/p' \
+    >prompts.txt
+  printf '%s\n' "$apology" "$answer" >>prompts.txt
+  python3 - "$STANDIN_URL/audio/speech" prompts.txt <<'PY'
+import json, sys, urllib.request
+for text in open(sys.argv[2]).read().splitlines():
+    body = json.dumps({"model": "tts-1", "input": text, "voice": "alloy"}).encode()
+    urllib.request.urlopen(urllib.request.Request(sys.argv[1], body, method="POST")).read()
+PY
+  [ "$(wc -l <prompts.txt)" = 5 ] || fail "the prompts were not found in config --print"
   start_serve --set asr.provider=openai --set tts.provider=openai "$@"
   local text
   for text in "A question." "$apology" "$answer"; do

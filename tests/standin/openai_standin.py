@@ -356,15 +356,25 @@ def tone_pcm(text):
     return period * (count // SPEECH_RATE) + period[:2 * (count % SPEECH_RATE)]
 
 
+SPOKEN = {}  # text -> PCM: a busy machine can take seconds to start `chalkbot say`
+
+
 def spoken_pcm(text):
     """Real speech for `text` at 24 kHz from `chalkbot say`, so tests can transcribe it back."""
+    text = text.strip()
+    with STATE_LOCK:
+        if text in SPOKEN:
+            return SPOKEN[text]
     with tempfile.TemporaryDirectory() as tmp:
         out = os.path.join(tmp, "say.wav")
         env = dict(os.environ, CHALKBOT_STORE_PATH=os.path.join(tmp, "say.db"))
         subprocess.run([OPTIONS.say_with, "say", text, "-o", out, "--rate", str(SPEECH_RATE)],
                        check=True, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         with wave.open(out, "rb") as w:
-            return w.readframes(w.getnframes())
+            pcm = w.readframes(w.getnframes())
+    with STATE_LOCK:
+        SPOKEN[text] = pcm
+    return pcm
 
 
 def tone_second():
