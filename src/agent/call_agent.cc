@@ -80,7 +80,8 @@ std::string CallAgent::run() {
     return "vad_error";
   }
   UtteranceDetector detector(std::move(*vad), EndpointerConfig::from(settings.vad));
-  Conversation conversation(services_.model, store, settings, info_.id);
+  Conversation conversation(services_.model, store, settings, info_.id,
+                            Conversation::History::kNewCall);
   LastAnswer last_answer;
   std::unique_ptr<CallRecorder> recorder;
   if (settings.recording.enabled) {
@@ -91,8 +92,13 @@ std::string CallAgent::run() {
       spdlog::warn("call {}: not recorded: {}", info_.id, opened.error().message);
     }
   }
+  const auto provider_failed = [&](const std::string& provider, const std::string& cause) {
+    report_provider_failure(services_.on_provider_failure, info_.id, provider, cause);
+  };
   // Declared last so it is destroyed first: its jobs use the objects above.
-  Speaker speaker(*media_, services_.tts, services_.prompts, recorder.get());
+  Speaker speaker(
+      *media_, services_.tts, services_.prompts, recorder.get(),
+      [&](const std::string& cause) { provider_failed("tts", cause); }, kApology);
 
   std::string reason;
   bool say_farewell = true;
@@ -180,10 +186,14 @@ std::string CallAgent::run() {
           };
           auto result = conversation.answer(question, times, callbacks, cancel);
           if (!result) {
-            spdlog::error("call {}: turn not stored: {}", info_.id, result.error().message);
+            spdlog::error("call {}: no answer: {}", info_.id, result.error().message);
             return;
           }
           metrics().observe_turn(times);
+          if (result->model_failed) provider_failed("llm", result->error);
+          if (!result->store_error.empty()) {
+            spdlog::error("call {}: turn not stored: {}", info_.id, result->store_error);
+          }
           if (!result->interrupted) last_answer.set(result->text);
         });
   };
@@ -263,11 +273,14 @@ std::string CallAgent::run() {
         const Status finished = asr->finish();
         times.asr_done = wall_ms();
         std::string text = finished ? asr->result() : std::string();
-        if (!finished) {
-          spdlog::warn("call {}: ASR: {}", info_.id, finished.error().message);
-          count_provider_error(Provider::kAsr, finished.error().message);
-        }
         listen_afresh();
+        if (!finished) {
+          // The caller did say something: apologise rather than leave them in silence.
+          conversation.discard_prefetch();
+          provider_failed("asr", finished.error().message);
+          speaker.post([](Speaker& s, const CancelToken& cancel) { s.say(kApology, cancel); });
+          break;
+        }
         if (text.empty()) {
           conversation.discard_prefetch();
           break;

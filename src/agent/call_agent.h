@@ -9,6 +9,7 @@
 
 #include "agent/call_flow.h"
 #include "agent/conversation.h"
+#include "agent/provider_failure.h"
 #include "agent/speaker.h"
 #include "core/settings.h"
 #include "media/media_engine.h"
@@ -27,6 +28,8 @@ struct CallServices {
   const Settings& settings;
   const CallFlow& flow;
   const PromptCache& prompts;
+  // Every provider failure in a call is reported here (after it is logged): metrics hook in.
+  ProviderFailureSink on_provider_failure = {};
 };
 
 struct CallInfo {

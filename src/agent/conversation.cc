@@ -3,24 +3,38 @@
 #include "core/clock.h"
 #include "core/log.h"
 #include "llm/sentence_splitter.h"
-#include "server/metrics.h"
 
 namespace chalkbot {
 
 Conversation::Conversation(ChatModel& model, ConversationStore& store, const Settings& settings,
-                           std::string call_id)
-    : model_(model), store_(store), settings_(settings), call_id_(std::move(call_id)) {}
+                           std::string call_id, History history)
+    : model_(model), store_(store), settings_(settings), call_id_(std::move(call_id)) {
+  if (history == History::kNewCall) history_.emplace();
+}
 
 Result<std::vector<ChatMessage>> Conversation::messages_for(const std::string& question) {
-  auto earlier = store_.turns(call_id_);
-  if (!earlier) return earlier.error();
+  const std::lock_guard lock(history_mutex_);
+  if (!history_) {
+    auto earlier = store_.turns(call_id_);
+    if (!earlier) return earlier.error();
+    history_ = std::move(*earlier);
+  }
   std::vector<ChatMessage> messages{{"system", settings_.llm.system_prompt}};
   for (auto& message :
-       memory_from_turns(*earlier, static_cast<std::size_t>(settings_.store.memory_budget_chars))) {
+       memory_from_turns(*history_, static_cast<std::size_t>(settings_.store.memory_budget_chars))) {
     messages.push_back(std::move(message));
   }
   messages.push_back({"user", question});
   return messages;
+}
+
+void Conversation::remember(TurnRecord turn, std::string& errors) {
+  if (auto stored = store_.append_turn(turn); !stored) {
+    if (!errors.empty()) errors += "; ";
+    errors += stored.error().message;
+  }
+  const std::lock_guard lock(history_mutex_);
+  history_->push_back(std::move(turn));
 }
 
 void Conversation::prefetch(const std::string& likely_question) {
@@ -34,16 +48,17 @@ Result<Answer> Conversation::answer(const std::string& question, StageTimes& tim
   if (!built) return built.error();
   const std::vector<ChatMessage>& messages = *built;
 
-  TurnRecord user_turn{call_id_, 0, "user", question, false, times};
-  if (auto stored = store_.append_turn(user_turn); !stored) return stored.error();
-
   Answer answer;
+  remember(TurnRecord{call_id_, 0, "user", question, false, times}, answer.store_error);
+
   SentenceSplitter splitter;
+  std::string spoken;  // the sentences handed to the caller so far
   bool keep_going = true;
   const auto speak = [&](const std::vector<std::string>& sentences) {
     for (const auto& sentence : sentences) {
       if (!keep_going) return;
       if (!times.first_sentence) times.first_sentence = wall_ms();
+      spoken += (spoken.empty() ? "" : " ") + sentence;
       if (callbacks.on_sentence && !callbacks.on_sentence(sentence)) keep_going = false;
     }
   };
@@ -60,20 +75,19 @@ Result<Answer> Conversation::answer(const std::string& question, StageTimes& tim
     answer.interrupted = reply->stopped || !keep_going;
     if (!answer.interrupted) speak(splitter.finish());
   } else {
-    // The caller hears a short apology and the call goes on.
-    spdlog::warn("call {}: model failed: {}", call_id_, reply.error().message);
-    if (!cancel.cancelled()) count_provider_error(Provider::kLlm, reply.error().message);
+    // The caller hears a short apology (after whatever was already said) and the call goes on.
+    // The caller of answer() reports the failure: it is logged (and counted) there, once.
     answer.model_failed = true;
     answer.error = reply.error().message;
-    answer.text = kApology;
+    answer.text = spoken.empty() ? std::string(kApology) : spoken + " " + kApology;
     if (callbacks.on_token) callbacks.on_token(kApology);
     if (!cancel.cancelled()) speak({kApology});
   }
   answer.interrupted = answer.interrupted || cancel.cancelled();
   times.done = wall_ms();
 
-  TurnRecord bot_turn{call_id_, 0, "assistant", answer.text, answer.interrupted, times};
-  if (auto stored = store_.append_turn(bot_turn); !stored) return stored.error();
+  remember(TurnRecord{call_id_, 0, "assistant", answer.text, answer.interrupted, times},
+           answer.store_error);
   return answer;
 }
 

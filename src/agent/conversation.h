@@ -3,7 +3,10 @@
 // conversation's earlier turns from the store (trimmed to the memory budget) and the new question.
 // Both turns are appended to the store, so a completed turn is on disk before the next begins.
 #include <functional>
+#include <mutex>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "core/cancel.h"
 #include "core/result.h"
@@ -22,22 +25,31 @@ struct AnswerCallbacks {
 };
 
 struct Answer {
-  std::string text;           // what the caller heard (the apology when the model failed)
-  bool model_failed = false;  // the apology was spoken instead of a model answer
+  // What the caller heard: the answer; on a model failure the sentences already spoken (if any)
+  // and then the apology.
+  std::string text;
+  bool model_failed = false;  // the apology was spoken instead of (the rest of) a model answer
   bool interrupted = false;   // stopped early by cancel or a callback
   std::string error;          // why the model failed, for logs
+  std::string store_error;    // a turn could not be stored (the answer was still given)
 };
 
 class Conversation {
  public:
+  // Where the model's memory of earlier turns comes from: the store (a CLI session that may be
+  // continued), or nothing for a call that begins now. Either way it is then kept in memory, so
+  // the store is never read in the middle of a call (a locked or failing store cannot stall it).
+  enum class History { kFromStore, kNewCall };
+
   Conversation(ChatModel& model, ConversationStore& store, const Settings& settings,
-               std::string call_id);
+               std::string call_id, History history = History::kFromStore);
 
   // Stores the question, streams the answer through `callbacks` and stores it. `times` comes in
   // with the caller's speech stamps (speech start/end, endpoint, ASR done) and goes out with the
   // LLM stamps added; callbacks may add TTS/RTP stamps to it as they happen, and the stored answer
   // turn carries the whole timeline. A model failure is not an error: the apology is spoken and
-  // stored instead. Errors are store failures only.
+  // stored instead; a store failure is not either (Answer::store_error). Errors: the earlier
+  // turns could not be read.
   Result<Answer> answer(const std::string& question, StageTimes& times,
                         const AnswerCallbacks& callbacks, const CancelToken& cancel);
 
@@ -54,14 +66,18 @@ class Conversation {
  private:
   // The system prompt, the call's memory and the question.
   Result<std::vector<ChatMessage>> messages_for(const std::string& question);
+  // Stores `turn` and keeps it for the model's memory; a store failure is added to `errors`.
+  void remember(TurnRecord turn, std::string& errors);
 
   PrefetchingChatModel model_;
   ConversationStore& store_;
   const Settings& settings_;
   std::string call_id_;
+  std::mutex history_mutex_;  // answer() (speaker thread) and prefetch() (agent thread)
+  std::optional<std::vector<TurnRecord>> history_;  // loaded on the first answer
 };
 
-inline constexpr const char* kApology =
-    "Sorry, I could not get an answer just now. Please try again in a moment.";
+// Short: said when a provider (model, recognizer, synthesizer) fails, then the call goes on.
+inline constexpr const char* kApology = "Sorry, something went wrong there. Please ask again.";
 
 }  // namespace chalkbot

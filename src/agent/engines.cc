@@ -1,8 +1,10 @@
 #include "agent/engines.h"
 
+#include "store/buffered_store.h"
+
 namespace chalkbot {
 
-Result<Engines> open_engines(const Settings& settings) {
+Result<Engines> open_engines(const Settings& settings, BufferedStore::Options store_options) {
   auto model = make_chat_model(settings.llm);
   if (!model) return model.error();
   auto asr = make_asr(settings.asr);
@@ -11,7 +13,9 @@ Result<Engines> open_engines(const Settings& settings) {
   if (!tts) return tts.error();
   auto store = make_store(settings.store);
   if (!store) return store.error();
-  return Engines{std::move(*model), std::move(*asr), std::move(*tts), std::move(*store)};
+  // Calls go on while the store cannot write: writes queue in memory and are retried.
+  return Engines{std::move(*model), std::move(*asr), std::move(*tts),
+                 std::make_unique<BufferedStore>(std::move(*store), std::move(store_options))};
 }
 
 }  // namespace chalkbot

@@ -7,6 +7,7 @@
 #include "llm/chat_model.h"
 #include "speech/asr/asr.h"
 #include "speech/tts/tts.h"
+#include "store/buffered_store.h"
 #include "store/conversation_store.h"
 
 namespace chalkbot {
@@ -18,7 +19,8 @@ struct Engines {
   std::unique_ptr<ConversationStore> store;
 };
 
-// Opens every engine; the first failure is returned with the configuration key at fault.
-Result<Engines> open_engines(const Settings& settings);
+// Opens every engine; the first failure is returned with the configuration key at fault. The store
+// is a BufferedStore (calls go on while the backend cannot write) with `store_options`.
+Result<Engines> open_engines(const Settings& settings, BufferedStore::Options store_options = {});
 
 }  // namespace chalkbot

@@ -48,8 +48,15 @@ const Audio* PromptCache::find(const std::string& text) const {
   return it == audio_.end() ? nullptr : &it->second;
 }
 
-Speaker::Speaker(MediaSession& media, Tts& tts, const PromptCache& prompts, PlaybackTap* tap)
-    : media_(media), tts_(tts), prompts_(prompts), tap_(tap), thread_([this] { loop(); }) {}
+Speaker::Speaker(MediaSession& media, Tts& tts, const PromptCache& prompts, PlaybackTap* tap,
+                 std::function<void(const std::string& cause)> on_tts_failure, std::string apology)
+    : media_(media),
+      tts_(tts),
+      prompts_(prompts),
+      tap_(tap),
+      on_tts_failure_(std::move(on_tts_failure)),
+      apology_(std::move(apology)),
+      thread_([this] { loop(); }) {}
 
 Speaker::~Speaker() {
   {
@@ -159,11 +166,17 @@ bool Speaker::say(const std::string& text, const CancelToken& cancel,
     return !cancel.cancelled();
   };
   auto status = tts_.synthesize(text, kTelephoneRate, queue, cancel);
-  if (!status) {
+  const bool played = play(overflow, cancel);
+  if (status) return played;
+  if (cancel.cancelled()) return false;  // stopped on purpose (barge-in), not a failure
+  if (on_tts_failure_) {
+    on_tts_failure_(status.error().message);
+  } else {
     spdlog::warn("tts failed, sentence skipped: {}", status.error().message);
-    if (!cancel.cancelled()) count_provider_error(Provider::kTts, status.error().message);
   }
-  return play(overflow, cancel);
+  const Audio* sorry = text != apology_ ? prompts_.find(apology_) : nullptr;
+  if (sorry != nullptr) play(sorry->samples, cancel);
+  return false;
 }
 
 bool Speaker::wait_played(const CancelToken& cancel) {

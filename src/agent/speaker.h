@@ -45,8 +45,12 @@ class Speaker {
   // should return soon after `cancel` is set.
   using Job = std::function<void(Speaker& speaker, const CancelToken& cancel)>;
 
-  // `tap`, if any, must outlive the speaker.
-  Speaker(MediaSession& media, Tts& tts, const PromptCache& prompts, PlaybackTap* tap = nullptr);
+  // `tap`, if any, must outlive the speaker. A synthesis failure is passed to `on_tts_failure` (on
+  // the speaker thread), and `apology` is played from the prompt cache in place of what could not
+  // be said.
+  Speaker(MediaSession& media, Tts& tts, const PromptCache& prompts, PlaybackTap* tap = nullptr,
+          std::function<void(const std::string& cause)> on_tts_failure = {},
+          std::string apology = {});
   ~Speaker();  // cancels the running job and joins the thread
   Speaker(const Speaker&) = delete;
   Speaker& operator=(const Speaker&) = delete;
@@ -63,7 +67,8 @@ class Speaker {
 
   // --- for jobs, on the speaker thread ---
   // Speaks `text` (from the prompt cache when it is there); `on_first_audio` runs when its first
-  // audio is queued. Returns false when cancelled.
+  // audio is queued. Returns false when cancelled, or when synthesis failed (the apology was
+  // played instead: the job should not go on with more of its text).
   bool say(const std::string& text, const CancelToken& cancel,
            const std::function<void()>& on_first_audio = {});
   // Queues 8 kHz audio, waiting for room in the playback queue. Returns false when cancelled.
@@ -81,6 +86,8 @@ class Speaker {
   Tts& tts_;
   const PromptCache& prompts_;
   PlaybackTap* tap_;
+  std::function<void(const std::string& cause)> on_tts_failure_;
+  std::string apology_;
 
   mutable std::mutex mutex_;
   std::condition_variable wake_;

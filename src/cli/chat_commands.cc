@@ -66,6 +66,7 @@ void add_chat_commands(CLI::App& app, Context& context) {
     auto answer = conversation.answer(question, times, print, CancelToken{});
     std::cout << "\n";
     if (!answer) return context.fail(answer.error().message);
+    if (!answer->store_error.empty()) return context.fail(answer->store_error);
     std::cerr << "session: " << *id << "\n";
     if (answer->model_failed) context.fail("the model failed: " + answer->error, 3);
   });
@@ -96,6 +97,7 @@ void add_chat_commands(CLI::App& app, Context& context) {
     auto result =
         run_voice_turn(*input, *engines->asr, *engines->tts, conversation, *settings, out_rate);
     if (!result) return context.fail(result.error().message);
+    if (!result->answer.store_error.empty()) return context.fail(result->answer.store_error);
     if (auto written = write_wav(out_path, result->answer_audio); !written) {
       return context.fail(written.error().message);
     }

@@ -9,12 +9,12 @@
 #include "agent/call_agent.h"
 #include "agent/engines.h"
 #include "cli/cli.h"
+#include "core/clock.h"
 #include "core/config.h"
 #include "core/log.h"
 #include "core/build_config.h"
 #include "server/admin_server.h"
 #include "server/gateway.h"
-#include "server/timed_store.h"
 
 namespace chalkbot::cli {
 namespace {
@@ -56,6 +56,10 @@ Result<std::optional<ListenAddress>> admin_address(const AdminSettings& admin) {
 Status readiness(const Gateway& gateway, ConversationStore& store, const Settings& settings) {
   if (gateway.sip_port() <= 0) return make_error("SIP is not listening");
   if (auto counted = store.count_calls(); !counted) return counted.error();
+  if (const StoreHealth health = store.health(); !health.writable) {
+    return make_error("store: cannot write (" + health.last_error + "); " +
+                      std::to_string(health.pending_writes) + " writes waiting");
+  }
   if (settings.store.backend == "sqlite" && ::access(settings.store.path.c_str(), W_OK) != 0) {
     return make_error("store: " + settings.store.path + " is not writable");
   }
@@ -78,14 +82,33 @@ void add_serve_command(CLI::App& app, Context& context) {
     if (settings->cluster.node_id.empty()) settings->cluster.node_id = default_node_id(*settings);
     auto admin_at = admin_address(settings->admin);
     if (!admin_at) return context.fail(admin_at.error().message);
-    auto engines = open_engines(*settings);
+    BufferedStore::Options store_options;
+    store_options.on_write = [](double seconds) { metrics().store_write_seconds.observe(seconds); };
+    auto engines = open_engines(*settings, std::move(store_options));
     if (!engines) return context.fail(engines.error().message);
-    TimedStore store(*engines->store, metrics().store_write_seconds);
+    if (settings->store.backend == "sqlite") {  // this server owns the file: no call is live yet
+      auto closed = close_unended_calls(*engines->store, wall_ms(), "lost");
+      if (!closed) {
+        spdlog::warn("store: cannot close the calls a previous run left open: {}",
+                     closed.error().message);
+      } else if (*closed > 0) {
+        spdlog::warn("store: {} calls left open by a previous run (killed mid-call) closed as "
+                     "'lost'", *closed);
+      }
+    }
+    ConversationStore& store = *engines->store;
     const PromptCache prompts(*engines->tts, {settings->flow.greeting, settings->flow.reprompt,
                                               settings->flow.farewell, kApology});
 
+    // Provider failures are logged by the call (report_provider_failure) and counted here.
+    const auto count_failure = [](const ProviderFailure& failure) {
+      const Provider provider = failure.provider == "asr"   ? Provider::kAsr
+                                : failure.provider == "tts" ? Provider::kTts
+                                                            : Provider::kLlm;
+      count_provider_error(provider, failure.cause);
+    };
     const CallServices services{*engines->asr, *engines->tts, *engines->model, store,
-                                *settings,     *flow,         prompts};
+                                *settings,     *flow,         prompts,         count_failure};
     Gateway gateway(services);
     if (auto started = gateway.start(); !started) {
       return context.fail("serve: " + started.error().message);

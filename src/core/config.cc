@@ -170,14 +170,19 @@ void declare_options(OptionTable& t, Settings& s) {
   t.integer("llm.max_tokens", llm.max_tokens, 200, 0, 100000, "answer length cap (0 = none)");
   t.integer("llm.connect_timeout_ms", llm.connect_timeout_ms, 3000, 1, 600000,
             "TCP/TLS connect timeout");
-  t.integer("llm.first_token_timeout_ms", llm.first_token_timeout_ms, 8000, 1, 600000,
-            "time allowed until the first answer token");
+  // A phone caller hears silence until the first token: with the defaults a failing model is
+  // given up after 1.5 s and the apology starts within 3 s of the caller's last word.
+  t.integer("llm.first_token_timeout_ms", llm.first_token_timeout_ms, 1500, 1, 600000,
+            "time allowed for one attempt until its first answer token");
   t.integer("llm.total_timeout_ms", llm.total_timeout_ms, 60000, 1, 3600000,
             "time allowed for a whole answer");
+  t.integer("llm.stall_timeout_ms", llm.stall_timeout_ms, 1500, 0, 600000,
+            "an answer stream silent this long has failed (0 = no limit)");
   t.integer("llm.max_retries", llm.max_retries, 2, 0, 10,
             "retries on 408/409/429/5xx or connection failure, before any token arrived");
-  t.integer("llm.retry_budget_ms", llm.retry_budget_ms, 4000, 0, 600000,
-            "total time retries may wait, Retry-After included");
+  t.integer("llm.retry_budget_ms", llm.retry_budget_ms, 1500, 0, 600000,
+            "longest wait for the first token, all attempts and Retry-After waits included "
+            "(0 = only max_retries bounds it)");
   t.integer("llm.prefetch_pause_ms", llm.prefetch_pause_ms, 150, 0, 5000,
             "calls: after this much silence the model is asked with the caller's words so far, "
             "and the answer kept if they have finished (hides the model's time to first token; a "
@@ -200,7 +205,8 @@ void declare_options(OptionTable& t, Settings& s) {
   t.text("asr.base_url", asr.base_url, "", "openai: transcription API root ('' = llm.base_url)");
   t.secret("asr.api_key", asr.api_key, "openai: API key ('' = llm.api_key); environment only");
   t.text("asr.model", asr.model, "whisper-1", "openai: transcription model");
-  t.integer("asr.timeout_ms", asr.timeout_ms, 15000, 1, 600000, "openai: request timeout");
+  t.integer("asr.timeout_ms", asr.timeout_ms, 1500, 1, 600000,
+            "openai: time allowed for a transcription, one retry included (the caller waits)");
 
   auto& tts = s.tts;
   t.text("tts.provider", tts.provider, "flite", "speech synthesis: flite | espeak | openai",
@@ -210,7 +216,10 @@ void declare_options(OptionTable& t, Settings& s) {
   t.text("tts.base_url", tts.base_url, "", "openai: speech API root ('' = llm.base_url)");
   t.secret("tts.api_key", tts.api_key, "openai: API key ('' = llm.api_key); environment only");
   t.text("tts.model", tts.model, "tts-1", "openai: speech model");
-  t.integer("tts.timeout_ms", tts.timeout_ms, 15000, 1, 600000, "openai: request timeout");
+  t.integer("tts.timeout_ms", tts.timeout_ms, 15000, 1, 600000,
+            "openai: time allowed for one sentence's audio");
+  t.integer("tts.stall_timeout_ms", tts.stall_timeout_ms, 1500, 0, 600000,
+            "openai: a speech stream silent this long has failed (0 = no limit)");
 
   auto& vad = s.vad;
   t.integer("vad.mode", vad.mode, 3, 0, 3, "WebRTC VAD aggressiveness (3 = most eager to cut)");

@@ -15,8 +15,9 @@ struct LlmSettings {
   int connect_timeout_ms = 0;
   int first_token_timeout_ms = 0;
   int total_timeout_ms = 0;
+  int stall_timeout_ms = 0;  // longest gap in a streaming answer
   int max_retries = 0;
-  int retry_budget_ms = 0;  // total time retries may take, Retry-After waits included
+  int retry_budget_ms = 0;  // longest wait for the first token: all attempts and retry waits
   int prefetch_pause_ms = 0;  // calls: ask the model at a pause this long (0 = at the endpoint)
 };
 
@@ -39,6 +40,7 @@ struct TtsSettings {
   std::string api_key;   // openai: empty means llm.api_key
   std::string model;     // openai: e.g. tts-1
   int timeout_ms = 0;
+  int stall_timeout_ms = 0;  // openai: longest wait for the next audio bytes
 };
 
 struct VadSettings {

@@ -1,14 +1,14 @@
 // OpenAI-compatible streaming Chat Completions client: POST {base_url}/chat/completions with
 // stream:true, SSE parsed by complete events, retries only before the first token reached the
 // sink. Every *_ms setting of 0 means "no limit" (retry_budget_ms 0: retries bounded only by
-// max_retries).
+// max_retries). retry_budget_ms bounds the whole wait for the first token, every attempt and
+// Retry-After included: on a phone call that wait is silence.
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
 #include <chrono>
 #include <optional>
 #include <random>
-#include <regex>
 #include <thread>
 
 #include "core/clock.h"
@@ -54,9 +54,15 @@ class OpenAiChat final : public ChatModel {
     reply.attempts = 0;
     const auto started = SteadyClock::now();
     const int max_attempts = std::max(0, settings_.max_retries) + 1;
+    // The caller waits in silence until the first token: all attempts share one deadline.
+    std::optional<SteadyClock::time_point> first_token_deadline;
+    if (settings_.retry_budget_ms > 0) {
+      first_token_deadline = started + Millis(std::max(settings_.retry_budget_ms,
+                                                       settings_.first_token_timeout_ms));
+    }
     while (true) {
       ++reply.attempts;
-      AttemptResult attempt = attempt_once(body, sink, cancel, reply);
+      AttemptResult attempt = attempt_once(body, sink, cancel, reply, first_token_deadline);
       if (!attempt.error) return reply;
       AttemptError& error = *attempt.error;
       const std::string tried =
@@ -124,14 +130,7 @@ class OpenAiChat final : public ChatModel {
 
   // Error text never contains the key, even when a server echoes it back.
   std::string redact(std::string text) const {
-    if (!settings_.api_key.empty()) {
-      for (auto pos = text.find(settings_.api_key); pos != std::string::npos;
-           pos = text.find(settings_.api_key, pos)) {
-        text.replace(pos, settings_.api_key.size(), "[redacted]");
-      }
-    }
-    static const std::regex kKeyLike("sk-[A-Za-z0-9_*-]{6,}");
-    return std::regex_replace(text, kKeyLike, "sk-[redacted]");
+    return redact_secrets(std::move(text), settings_.api_key);
   }
 
   AttemptError http_error(const HttpResponse& response) const {
@@ -153,24 +152,14 @@ class OpenAiChat final : public ChatModel {
     if (!code.empty()) error.message += " (" + code + ")";
     if (!server_message.empty()) error.message += ": " + redact(server_message);
     const bool no_quota = code == "insufficient_quota" || type == "insufficient_quota";
-    error.retryable = !no_quota && (status == 408 || status == 409 || status == 429 ||
-                                    (status >= 500 && status < 600));
-    if (error.retryable) {
-      if (auto ms = response.header("retry-after-ms")) {
-        error.retry_after = parse_retry_after(*ms, std::chrono::system_clock::now());
-        if (error.retry_after) *error.retry_after /= 1000;  // the value was milliseconds
-      }
-      if (!error.retry_after) {
-        if (auto ra = response.header("retry-after")) {
-          error.retry_after = parse_retry_after(*ra, std::chrono::system_clock::now());
-        }
-      }
-    }
+    error.retryable = !no_quota && transient_status(status);
+    if (error.retryable) error.retry_after = retry_after_of(response);
     return error;
   }
 
   AttemptResult attempt_once(const std::string& body, const TokenSink& sink,
-                             const CancelToken& cancel, ChatReply& reply) const {
+                             const CancelToken& cancel, ChatReply& reply,
+                             std::optional<SteadyClock::time_point> first_token_deadline) const {
     AttemptResult result;
     SseParser parser;
     bool done = false;
@@ -181,13 +170,16 @@ class OpenAiChat final : public ChatModel {
     request.headers.push_back({"Accept", "text/event-stream"});
     request.connect_timeout_ms = settings_.connect_timeout_ms;
     request.total_timeout_ms = settings_.total_timeout_ms;
+    request.stall_timeout_ms = settings_.stall_timeout_ms;
     const auto started = SteadyClock::now();
     const int first_token_ms = settings_.first_token_timeout_ms;
     bool first_token_expired = false;
-    if (first_token_ms > 0) {
+    if (first_token_ms > 0 || first_token_deadline) {
       request.should_abort = [&] {
         if (result.delivered) return false;
-        first_token_expired = SteadyClock::now() - started >= Millis(first_token_ms);
+        const auto now = SteadyClock::now();
+        first_token_expired = (first_token_ms > 0 && now - started >= Millis(first_token_ms)) ||
+                              (first_token_deadline && now >= *first_token_deadline);
         return first_token_expired;
       };
     }
@@ -252,8 +244,11 @@ class OpenAiChat final : public ChatModel {
     AttemptError error;
     switch (response.outcome) {
       case HttpOutcome::kAborted:
-        error.message = "chat completion: no token within the first-token timeout of " +
-                        std::to_string(first_token_ms) + " ms";
+        error.message = "chat completion: no token within " +
+                        std::to_string(std::chrono::duration_cast<Millis>(SteadyClock::now() -
+                                                                          started).count()) +
+                        " ms (first-token timeout " + std::to_string(first_token_ms) +
+                        " ms, retry budget " + std::to_string(settings_.retry_budget_ms) + " ms)";
         error.retryable = first_token_expired;
         break;
       case HttpOutcome::kConnectFailed:
@@ -261,8 +256,11 @@ class OpenAiChat final : public ChatModel {
         error.retryable = true;
         break;
       case HttpOutcome::kTimedOut:
-        error.message = "chat completion: total timeout of " +
-                        std::to_string(settings_.total_timeout_ms) + " ms reached";
+        error.message = "chat completion: " +
+                        (response.error.starts_with("no data")
+                             ? response.error + " (llm.stall_timeout_ms)"
+                             : "total timeout of " + std::to_string(settings_.total_timeout_ms) +
+                                   " ms reached");
         break;
       case HttpOutcome::kComplete:
         error.message = "chat stream closed without [DONE]";

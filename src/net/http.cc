@@ -3,11 +3,15 @@
 #include <curl/curl.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cctype>
 #include <charconv>
 #include <cmath>
 #include <ctime>
 #include <mutex>
+#include <regex>
+
+#include <nlohmann/json.hpp>
 
 namespace chalkbot {
 namespace {
@@ -80,8 +84,12 @@ struct Transfer {
   const BodySink* sink = nullptr;
   const CancelToken* cancel = nullptr;
   const std::function<bool()>* should_abort = nullptr;
+  const std::function<bool(const std::vector<HttpHeader>&)>* accept_headers = nullptr;
+  bool headers_accepted = false;
   HttpResponse* response = nullptr;
   std::optional<HttpOutcome> ended;  // set when we ended the transfer ourselves
+  int stall_timeout_ms = 0;
+  std::chrono::steady_clock::time_point last_bytes = std::chrono::steady_clock::now();
 
   bool check_stop() {
     if (ended) return true;
@@ -89,6 +97,10 @@ struct Transfer {
       ended = HttpOutcome::kCancelled;
     } else if (*should_abort && (*should_abort)()) {
       ended = HttpOutcome::kAborted;
+    } else if (stall_timeout_ms > 0 && std::chrono::steady_clock::now() - last_bytes >=
+                                           std::chrono::milliseconds(stall_timeout_ms)) {
+      ended = HttpOutcome::kTimedOut;
+      response->error = "no data from the server for " + std::to_string(stall_timeout_ms) + " ms";
     }
     return ended.has_value();
   }
@@ -97,6 +109,7 @@ struct Transfer {
 std::size_t on_body(char* data, std::size_t size, std::size_t count, void* user) {
   auto& t = *static_cast<Transfer*>(user);
   const std::size_t len = size * count;
+  t.last_bytes = std::chrono::steady_clock::now();
   if (t.check_stop()) return 0;
   long status = 0;
   curl_easy_getinfo(t.easy, CURLINFO_RESPONSE_CODE, &status);
@@ -106,6 +119,11 @@ std::size_t on_body(char* data, std::size_t size, std::size_t count, void* user)
     t.response->body.append(data, len);
     return len;
   }
+  if (!t.headers_accepted && *t.accept_headers && !(*t.accept_headers)(t.response->headers)) {
+    t.ended = HttpOutcome::kStopped;
+    return 0;
+  }
+  t.headers_accepted = true;
   if (!(*t.sink)(std::string_view(data, len))) {
     t.ended = HttpOutcome::kStopped;
     return 0;
@@ -116,6 +134,7 @@ std::size_t on_body(char* data, std::size_t size, std::size_t count, void* user)
 std::size_t on_header(char* data, std::size_t size, std::size_t count, void* user) {
   auto& t = *static_cast<Transfer*>(user);
   const std::size_t len = size * count;
+  t.last_bytes = std::chrono::steady_clock::now();
   const std::string_view line = trim(std::string_view(data, len));
   if (line.starts_with("HTTP/")) {
     t.response->headers.clear();  // a new response (after 100 Continue or a redirect)
@@ -181,7 +200,9 @@ HttpResponse http_perform(const HttpRequest& request, const BodySink& sink,
   transfer.sink = &sink;
   transfer.cancel = &cancel;
   transfer.should_abort = &request.should_abort;
+  transfer.accept_headers = &request.accept_headers;
   transfer.response = &response;
+  transfer.stall_timeout_ms = request.stall_timeout_ms;
 
   char errbuf[CURL_ERROR_SIZE] = {};
   curl_slist* header_list = nullptr;
@@ -259,8 +280,9 @@ HttpResponse http_perform(const HttpRequest& request, const BodySink& sink,
   long status = 0;
   curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
   response.status = static_cast<int>(status);
-  curl_off_t connect_us = 0;
-  curl_easy_getinfo(easy, CURLINFO_CONNECT_TIME_T, &connect_us);
+  // Whether the request went out: a reused keep-alive connection has no connect time of its own.
+  long request_bytes = 0;
+  curl_easy_getinfo(easy, CURLINFO_REQUEST_SIZE, &request_bytes);
   curl_multi_remove_handle(multi, easy);  // mid-transfer this closes the connection
   curl_slist_free_all(header_list);
   if (mime != nullptr) curl_mime_free(mime);
@@ -278,7 +300,7 @@ HttpResponse http_perform(const HttpRequest& request, const BodySink& sink,
         code == CURLE_COULDNT_RESOLVE_PROXY) {
       response.outcome = HttpOutcome::kConnectFailed;
     } else if (code == CURLE_OPERATION_TIMEDOUT) {
-      response.outcome = connect_us > 0 ? HttpOutcome::kTimedOut : HttpOutcome::kConnectFailed;
+      response.outcome = request_bytes > 0 ? HttpOutcome::kTimedOut : HttpOutcome::kConnectFailed;
     } else {
       response.outcome = HttpOutcome::kFailed;
     }
@@ -317,6 +339,45 @@ std::optional<std::chrono::milliseconds> parse_retry_after(
   const auto wait = std::chrono::system_clock::from_time_t(when) - now;
   return std::max(std::chrono::milliseconds(0),
                   std::chrono::duration_cast<std::chrono::milliseconds>(wait));
+}
+
+std::string describe_failure(const HttpResponse& response) {
+  if (response.outcome != HttpOutcome::kComplete || response.status == 0) {
+    std::string text(to_string(response.outcome));
+    if (!response.error.empty()) text += " (" + response.error + ")";
+    return text;
+  }
+  std::string text = "HTTP " + std::to_string(response.status);
+  const auto parsed = nlohmann::json::parse(response.body, nullptr, false);
+  if (parsed.is_object() && parsed.contains("error") && parsed["error"].is_object() &&
+      parsed["error"].contains("message") && parsed["error"]["message"].is_string()) {
+    return text + ": " + parsed["error"]["message"].get<std::string>();
+  }
+  if (!response.body.empty()) text += ": " + response.body.substr(0, 200);
+  return text;
+}
+
+bool transient_status(int status) {
+  return status == 408 || status == 409 || status == 429 || (status >= 500 && status < 600);
+}
+
+std::optional<std::chrono::milliseconds> retry_after_of(const HttpResponse& response) {
+  const auto now = std::chrono::system_clock::now();
+  if (auto ms = response.header("retry-after-ms")) {
+    if (auto wait = parse_retry_after(*ms, now)) return *wait / 1000;  // the value was ms
+  }
+  if (auto value = response.header("retry-after")) return parse_retry_after(*value, now);
+  return std::nullopt;
+}
+
+std::string redact_secrets(std::string text, const std::string& secret) {
+  if (!secret.empty()) {
+    for (auto pos = text.find(secret); pos != std::string::npos; pos = text.find(secret, pos)) {
+      text.replace(pos, secret.size(), "[redacted]");
+    }
+  }
+  static const std::regex kKeyLike("sk-[A-Za-z0-9_*-]{6,}");
+  return std::regex_replace(text, kKeyLike, "sk-[redacted]");
 }
 
 }  // namespace chalkbot

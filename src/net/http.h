@@ -37,6 +37,9 @@ struct HttpRequest {
   std::vector<MultipartPart> parts;  // non-empty: multipart/form-data POST
   int connect_timeout_ms = 0;        // 0: curl's default (300 s)
   int total_timeout_ms = 0;          // whole request; 0: no limit
+  // Longest wait for the next bytes from the server (response headers or body) once the request
+  // is sent: a server that hangs mid-stream fails fast without a limit on long streams. 0: none.
+  int stall_timeout_ms = 0;
   // Polled about every 20 ms on the caller's thread; return true to abandon the request
   // (outcome kAborted). Used for deadlines the HTTP layer cannot know (first chat token).
   std::function<bool()> should_abort;
@@ -45,6 +48,9 @@ struct HttpRequest {
   std::string aws_sigv4;
   std::string username;
   std::string password;
+  // Called once with a 2xx response's headers before its body reaches the sink; return false to
+  // refuse the body (outcome kStopped), e.g. a Content-Type that is not what was asked for.
+  std::function<bool(const std::vector<HttpHeader>& headers)> accept_headers;
 };
 
 // Builds a JSON POST with an optional bearer token.
@@ -55,7 +61,7 @@ enum class HttpOutcome {
   kStopped,        // the body sink returned false
   kCancelled,      // the cancel token was set
   kAborted,        // should_abort returned true
-  kTimedOut,       // total_timeout_ms passed
+  kTimedOut,       // total_timeout_ms or stall_timeout_ms passed
   kConnectFailed,  // resolve/connect failed or timed out: nothing was sent
   kFailed,         // any other transport error (reset, protocol error ...)
 };
@@ -95,5 +101,18 @@ std::optional<std::chrono::milliseconds> parse_retry_after(
 
 // Short text for an outcome, for messages.
 std::string_view to_string(HttpOutcome outcome);
+
+// Why a request did not succeed, for messages: "HTTP 503: <the server's error message>" (from an
+// OpenAI-style {"error": {"message"}} body, else the body's start) or the transport outcome.
+std::string describe_failure(const HttpResponse& response);
+
+// Statuses worth trying again (408, 409, 429, 5xx), and the wait the server asked for
+// (retry-after-ms, then Retry-After), when it did.
+bool transient_status(int status);
+std::optional<std::chrono::milliseconds> retry_after_of(const HttpResponse& response);
+
+// `text` with `secret` and anything shaped like an OpenAI key replaced: servers echo keys back in
+// error messages (a wrong key in a 401), and error messages end up in logs.
+std::string redact_secrets(std::string text, const std::string& secret);
 
 }  // namespace chalkbot

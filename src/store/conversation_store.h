@@ -45,10 +45,20 @@ struct TurnRecord {
   StageTimes times;
 };
 
+// Whether the store is taking writes, for /readyz and metrics.
+struct StoreHealth {
+  bool writable = true;            // false while writes are failing (they are retried)
+  std::size_t pending_writes = 0;  // accepted but not stored yet (in memory only)
+  std::size_t dropped_writes = 0;  // refused because too many were pending (each one logged)
+  std::string last_error;          // why writes fail, while they do
+};
+
 // Thread-safe.
 class ConversationStore {
  public:
   virtual ~ConversationStore() = default;
+  // A backend that writes synchronously reports healthy: its errors come back from each call.
+  virtual StoreHealth health() const { return {}; }
   virtual Status begin_call(const CallRecord& call) = 0;
   virtual Status end_call(const std::string& call_id, std::int64_t ended_ms,
                           const std::string& reason) = 0;
@@ -66,6 +76,12 @@ class ConversationStore {
 };
 
 Result<std::unique_ptr<ConversationStore>> make_store(const StoreSettings& settings);
+
+// Closes, with `reason`, the phone calls a previous run left without an end (it was killed or
+// crashed mid-call); CLI sessions (from "cli:...") stay open. Returns how many were closed. Only
+// for a store one server owns: on a store shared by several nodes it would close their calls.
+Result<int> close_unended_calls(ConversationStore& store, std::int64_t now_ms,
+                                const std::string& reason);
 
 // The call's memory for the model: its turns as chat messages, oldest dropped first so the total
 // text stays within `budget_chars` (the newest turn is always kept).

@@ -19,4 +19,18 @@ std::vector<ChatMessage> memory_from_turns(const std::vector<TurnRecord>& turns,
   return {kept.rbegin(), kept.rend()};
 }
 
+Result<int> close_unended_calls(ConversationStore& store, std::int64_t now_ms,
+                                const std::string& reason) {
+  constexpr int kLookBack = 10000;  // calls, newest first: far more than one run leaves open
+  auto calls = store.recent_calls(kLookBack);
+  if (!calls) return calls.error();
+  int closed = 0;
+  for (const auto& call : *calls) {
+    if (call.ended_ms || call.from.starts_with("cli:")) continue;
+    if (auto ended = store.end_call(call.id, now_ms, reason); !ended) return ended.error();
+    ++closed;
+  }
+  return closed;
+}
+
 }  // namespace chalkbot

@@ -180,5 +180,76 @@ TEST(RemoteTts, EmptyTextSendsNothingAndErrorsAreReported) {
   EXPECT_NE(status.error().message.find("HTTP 503"), std::string::npos) << status.error().message;
 }
 
+// Issue 6: a transient failure is retried once within asr.timeout_ms; the caller waits meanwhile.
+TEST(RemoteAsr, TransientFailureIsRetriedOnceWithinTheTimeout) {
+  Standin standin({"--transcript", "second time lucky"});
+  standin.push_faults({"reset"});
+  auto asr = make_openai_asr(asr_settings(standin));
+  ASSERT_TRUE(asr);
+  auto stream = (*asr)->open(8000);
+  ASSERT_TRUE(stream);
+  (*stream)->accept(std::vector<Sample>(1600, 100));
+  auto finished = (*stream)->finish();
+  ASSERT_TRUE(finished) << finished.error().message;
+  EXPECT_EQ((*stream)->result(), "second time lucky");
+  EXPECT_EQ(standin.requests().size(), 2U);
+}
+
+TEST(RemoteAsr, HangFailsAtTheTimeoutAndMalformedRepliesAreNamed) {
+  Standin standin;
+  auto settings = asr_settings(standin);
+  settings.timeout_ms = 500;
+  auto asr = make_openai_asr(settings);
+  ASSERT_TRUE(asr);
+  auto stream = (*asr)->open(8000);
+  ASSERT_TRUE(stream);
+  standin.push_faults({"hang"});
+  (*stream)->accept(std::vector<Sample>(1600, 100));
+  const auto start = SteadyClock::now();
+  auto hung = (*stream)->finish();
+  ASSERT_FALSE(hung);
+  EXPECT_LT(elapsed_ms(start), 900);
+  standin.push_faults({"malformed"});
+  (*stream)->accept(std::vector<Sample>(1600, 100));
+  auto malformed = (*stream)->finish();
+  ASSERT_FALSE(malformed);
+  EXPECT_NE(malformed.error().message.find("malformed reply"), std::string::npos)
+      << malformed.error().message;
+}
+
+TEST(RemoteTts, AReplyThatIsNotAudioIsNeverPlayed) {
+  Standin standin;
+  auto tts = make_openai_tts(tts_settings(standin));
+  ASSERT_TRUE(tts);
+  std::size_t received = 0;
+  const AudioSink count = [&](Samples chunk) {
+    received += chunk.size();
+    return true;
+  };
+  standin.push_faults({"malformed"});
+  auto status = (*tts)->synthesize("hello", 8000, count, CancelToken{});
+  ASSERT_FALSE(status);
+  EXPECT_NE(status.error().message.find("not audio (text/html)"), std::string::npos)
+      << status.error().message;
+  EXPECT_EQ(received, 0U);
+}
+
+TEST(RemoteTts, AStalledStreamFailsAtTheStallTimeout) {
+  Standin standin;
+  auto settings = tts_settings(standin);
+  settings.stall_timeout_ms = 300;
+  auto tts = make_openai_tts(settings);
+  ASSERT_TRUE(tts);
+  const AudioSink ignore = [](Samples) { return true; };
+  standin.push_faults({"hang_after_first_token"});
+  const auto start = SteadyClock::now();
+  auto status = (*tts)->synthesize("a sentence long enough for several chunks", 8000, ignore,
+                                   CancelToken{});
+  ASSERT_FALSE(status);
+  EXPECT_NE(status.error().message.find("no data from the server for 300 ms"), std::string::npos)
+      << status.error().message;
+  EXPECT_LT(elapsed_ms(start), 1000);
+}
+
 }  // namespace
 }  // namespace chalkbot

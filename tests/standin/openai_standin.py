@@ -3,16 +3,21 @@
 injectable faults. Python 3 standard library only.
 
   openai_standin.py --port 0 [--script FILE.json] [--ttft-ms N] [--tokens-per-sec N]
-                    [--transcript TEXT] [--fault KIND] [--retry-after SECONDS]
+                    [--transcript TEXT] [--fault KIND] [--retry-after SECONDS] [--say-with BINARY]
 
 Prints exactly one line "LISTENING <port>" on stdout once it accepts connections.
 
 Endpoints (under /v1): POST chat/completions (stream or not), audio/transcriptions (multipart),
-audio/speech (raw 24 kHz 16-bit mono PCM). Test helpers: POST /control {"faults": [...],
-"ttft_ms": N, "tokens_per_sec": N, "clear_requests": true}, GET /requests, GET /healthz.
+audio/speech (raw 24 kHz 16-bit mono PCM: a tone, or real speech from `BINARY say` with
+--say-with). Test helpers: POST /control {"faults": [...], "endpoint": "chat"|"transcriptions"|
+"speech", "fault": KIND|null, "ttft_ms": N, "tokens_per_sec": N, "clear_requests": true},
+GET /requests, GET /healthz.
 
-Fault kinds (queued by /control, one per request, or --fault for every request): 429 (with
-Retry-After), 500, 503, 401, insufficient_quota, hang, hang_after_first_token, reset, malformed.
+Fault kinds (queued by /control "faults", one per request, for one endpoint when "endpoint" is
+given, "ok" for a normal reply; or for every request: /control "fault", --fault): 429 (with Retry-After), 500, 503, 401, insufficient_quota, hang, reset, malformed on every
+endpoint; hang_after_first_token on chat and speech. reset: chat breaks the connection after the
+first tokens, speech after the first audio, transcription before any reply. malformed: chat sends a
+broken SSE event, transcription a 200 that is not JSON, speech a 200 HTML page instead of audio.
 """
 
 import argparse
@@ -20,17 +25,22 @@ import email.parser
 import email.policy
 import json
 import math
+import os
 import re
 import select
 import socket
 import struct
+import subprocess
 import sys
+import tempfile
 import threading
 import time
+import wave
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 STATE_LOCK = threading.Lock()
 FAULTS = []        # queued fault kinds, applied one per request
+ENDPOINT_FAULTS = {}  # endpoint ("chat", "transcriptions", "speech") -> its own queue, used first
 REQUESTS = []      # what the server received, for GET /requests
 OPTIONS = None     # argparse namespace, mutable through /control
 SCRIPT = None      # {"rules": [...], "default": "..."} or None
@@ -64,8 +74,11 @@ def split_tokens(text):
     return re.findall(r"\s*\S+", text) or [text]
 
 
-def take_fault():
+def take_fault(endpoint):
     with STATE_LOCK:
+        queue = ENDPOINT_FAULTS.get(endpoint)
+        if queue:
+            return queue.pop(0)
         if FAULTS:
             return FAULTS.pop(0)
     return OPTIONS.fault
@@ -85,9 +98,11 @@ class Handler(BaseHTTPRequestHandler):
         return self.rfile.read(length) if length > 0 else b""
 
     def send_json(self, status, obj, extra_headers=None):
-        data = json.dumps(obj).encode()
+        self.send_raw(status, "application/json", json.dumps(obj).encode(), extra_headers)
+
+    def send_raw(self, status, content_type, data, extra_headers=None):
         self.send_response(status)
-        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(data)))
         for name, value in (extra_headers or {}).items():
             self.send_header(name, value)
@@ -186,7 +201,7 @@ class Handler(BaseHTTPRequestHandler):
         route = routes.get(self.path.split("?")[0])
         if route is None:
             return self.send_json(404, error_body("no route " + self.path, "invalid_request_error"))
-        fault = take_fault()
+        fault = take_fault(self.path.split("?")[0].rsplit("/", 1)[-1].replace("completions", "chat"))
         try:
             route(body, fault)
         except (BrokenPipeError, ConnectionResetError):
@@ -198,7 +213,13 @@ class Handler(BaseHTTPRequestHandler):
         except ValueError:
             return self.send_json(400, error_body("bad JSON", "invalid_request_error"))
         with STATE_LOCK:
-            FAULTS.extend(str(f) for f in cmd.get("faults", []))
+            if "endpoint" in cmd:  # faults for that endpoint only ("ok": a normal reply)
+                ENDPOINT_FAULTS.setdefault(str(cmd["endpoint"]), []).extend(
+                    str(f) for f in cmd.get("faults", []))
+            else:
+                FAULTS.extend(str(f) for f in cmd.get("faults", []))
+            if "fault" in cmd:
+                OPTIONS.fault = None if cmd["fault"] is None else str(cmd["fault"])
             if "ttft_ms" in cmd:
                 OPTIONS.ttft_ms = float(cmd["ttft_ms"])
             if "tokens_per_sec" in cmd:
@@ -285,6 +306,10 @@ class Handler(BaseHTTPRequestHandler):
         self.record(entry)
         if self.apply_error_fault(fault):
             return
+        if fault == "reset":
+            return self.abort_connection()
+        if fault == "malformed":
+            return self.send_raw(200, "application/json", b'{"text": "hello')
         if wav is None:
             return self.send_json(400, error_body("no 'file' part in the form",
                                                   "invalid_request_error"))
@@ -302,22 +327,54 @@ class Handler(BaseHTTPRequestHandler):
         text = (req or {}).get("input") or ""
         if not text.strip():
             return self.send_json(400, error_body("'input' is empty", "invalid_request_error"))
-        # A 440 Hz tone: 0.2 s plus 50 ms per character of input.
-        seconds = 0.2 + 0.05 * len(text)
-        count = int(SPEECH_RATE * seconds)
-        period = tone_second()  # 440 Hz repeats exactly every second at 24 kHz
-        pcm = period * (count // SPEECH_RATE) + period[:2 * (count % SPEECH_RATE)]
+        if fault == "malformed":
+            # What a misconfigured proxy sends: a 200 page, not audio.
+            return self.send_raw(200, "text/html",
+                                 b"<html><body>Service temporarily unavailable</body></html>")
+        pcm = spoken_pcm(text) if OPTIONS.say_with else tone_pcm(text)
         time.sleep(OPTIONS.ttft_ms / 1000.0)
         self.start_chunked("application/octet-stream")
         step = OPTIONS.speech_chunk_bytes
         for start in range(0, len(pcm), step):
             self.chunk(pcm[start:start + step])
+            if fault == "hang_after_first_token":
+                return self.wait_for_disconnect()
+            if fault == "reset":
+                return self.abort_connection()
             if OPTIONS.speech_chunk_ms > 0:
                 time.sleep(OPTIONS.speech_chunk_ms / 1000.0)
         self.end_chunked()
 
 
 TONE = None
+
+
+def tone_pcm(text):
+    """A 440 Hz tone: 0.2 s plus 50 ms per character of input."""
+    count = int(SPEECH_RATE * (0.2 + 0.05 * len(text)))
+    period = tone_second()  # 440 Hz repeats exactly every second at 24 kHz
+    return period * (count // SPEECH_RATE) + period[:2 * (count % SPEECH_RATE)]
+
+
+SPOKEN = {}  # text -> PCM: a busy machine can take seconds to start `chalkbot say`
+
+
+def spoken_pcm(text):
+    """Real speech for `text` at 24 kHz from `chalkbot say`, so tests can transcribe it back."""
+    text = text.strip()
+    with STATE_LOCK:
+        if text in SPOKEN:
+            return SPOKEN[text]
+    with tempfile.TemporaryDirectory() as tmp:
+        out = os.path.join(tmp, "say.wav")
+        env = dict(os.environ, CHALKBOT_STORE_PATH=os.path.join(tmp, "say.db"))
+        subprocess.run([OPTIONS.say_with, "say", text, "-o", out, "--rate", str(SPEECH_RATE)],
+                       check=True, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        with wave.open(out, "rb") as w:
+            pcm = w.readframes(w.getnframes())
+    with STATE_LOCK:
+        SPOKEN[text] = pcm
+    return pcm
 
 
 def tone_second():
@@ -355,6 +412,8 @@ def main():
                         help="PCM bytes per chunk (odd on purpose: clients must carry a byte)")
     parser.add_argument("--speech-chunk-ms", type=float, default=5.0,
                         help="pause between speech chunks")
+    parser.add_argument("--say-with", default=None,
+                        help="speak audio/speech input with this chalkbot binary instead of a tone")
     parser.add_argument("--verbose", action="store_true")
     OPTIONS = parser.parse_args()
     if OPTIONS.script:

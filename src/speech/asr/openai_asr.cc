@@ -2,6 +2,11 @@
 // sent as one 16-bit mono WAV when it ends.
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
+#include <thread>
+
+#include "core/clock.h"
+
 #include "core/settings.h"
 #include "net/http.h"
 #include "speech/asr/backends.h"
@@ -48,35 +53,71 @@ class OpenAiAsrStream final : public AsrStream {
     samples_.insert(samples_.end(), samples.begin(), samples.end());
   }
 
+  // The caller waits in silence meanwhile, so the whole transcription, one retry of a transient
+  // failure included, gets asr.timeout_ms.
   Status finish() override {
     text_.clear();
     if (samples_.empty()) return {};  // nothing said: no request
+    const std::string wav = wav_bytes(samples_, sample_rate_);
+    samples_.clear();
+    const auto deadline = SteadyClock::now() + Millis(settings_.timeout_ms);
+    std::string failure;
+    int attempts = 0;
+    while (true) {
+      ++attempts;
+      const auto left = std::chrono::duration_cast<Millis>(deadline - SteadyClock::now());
+      const HttpResponse response = http_perform(make_request(wav, left), BodySink{}, CancelToken{});
+      if (response.success()) return read_reply(response.body);
+      failure = redact_secrets(describe_failure(response), settings_.api_key);
+      const bool transient = response.outcome == HttpOutcome::kComplete
+                                 ? transient_status(response.status)
+                                 : response.outcome != HttpOutcome::kTimedOut;
+      if (!transient || attempts >= kMaxAttempts) break;
+      const Millis wait = retry_after_of(response).value_or(kRetryWait);
+      if (SteadyClock::now() + wait + kShortestAttempt > deadline) {
+        failure += "; no time left to retry within asr.timeout_ms " +
+                   std::to_string(settings_.timeout_ms) + " ms";
+        break;
+      }
+      std::this_thread::sleep_for(wait);
+    }
+    if (attempts > 1) failure += " (after " + std::to_string(attempts) + " attempts)";
+    return make_error("transcription failed: " + failure);
+  }
+
+  std::string result() const override { return text_; }
+
+ private:
+  static constexpr int kMaxAttempts = 2;
+  static constexpr Millis kRetryWait{100};
+  static constexpr Millis kShortestAttempt{300};
+
+  HttpRequest make_request(const std::string& wav, Millis time_left) const {
     HttpRequest request;
     request.method = "POST";
     request.url = url_;
     if (!settings_.api_key.empty()) {
       request.headers.push_back({"Authorization", "Bearer " + settings_.api_key});
     }
-    request.parts.push_back({"file", wav_bytes(samples_, sample_rate_), "audio.wav", "audio/wav"});
+    request.parts.push_back({"file", wav, "audio.wav", "audio/wav"});
     request.parts.push_back({"model", settings_.model, "", ""});
     request.parts.push_back({"response_format", "json", "", ""});
-    request.total_timeout_ms = settings_.timeout_ms;
-    request.connect_timeout_ms = settings_.timeout_ms;
-    auto response = http_fetch(request, CancelToken{});
-    samples_.clear();
-    if (!response) return make_error("transcription failed: " + response.error().message);
-    const auto parsed = nlohmann::json::parse(response->body, nullptr, false);
+    const int ms = std::max(1, static_cast<int>(time_left.count()));
+    request.total_timeout_ms = ms;
+    request.connect_timeout_ms = ms;
+    return request;
+  }
+
+  Status read_reply(const std::string& body) {
+    const auto parsed = nlohmann::json::parse(body, nullptr, false);
     if (!parsed.is_object() || !parsed.contains("text") || !parsed["text"].is_string()) {
-      return make_error("transcription failed: no \"text\" in the reply: " +
-                        response->body.substr(0, 200));
+      return make_error("transcription failed: malformed reply (no \"text\"): " +
+                        redact_secrets(body.substr(0, 120), settings_.api_key));
     }
     text_ = parsed["text"].get<std::string>();
     return {};
   }
 
-  std::string result() const override { return text_; }
-
- private:
   const AsrSettings& settings_;
   std::string url_;
   int sample_rate_;

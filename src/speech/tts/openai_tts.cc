@@ -2,6 +2,10 @@
 // streamed to the sink chunk by chunk as it arrives, resampled to the asked rate.
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
+#include <cctype>
+#include <optional>
+
 #include "core/settings.h"
 #include "media/resampler.h"
 #include "net/http.h"
@@ -11,6 +15,12 @@ namespace chalkbot {
 namespace {
 
 constexpr int kPcmRate = 24000;
+
+bool iequals_ascii(std::string_view a, std::string_view b) {
+  return std::equal(a.begin(), a.end(), b.begin(), b.end(), [](char x, char y) {
+    return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
+  });
+}
 
 class OpenAiTts final : public Tts {
  public:
@@ -34,10 +44,23 @@ class OpenAiTts final : public Tts {
                                     settings_.api_key);
     request.total_timeout_ms = settings_.timeout_ms;
     request.connect_timeout_ms = settings_.timeout_ms;
+    request.stall_timeout_ms = settings_.stall_timeout_ms;
 
     bool stopped = false;
+    std::optional<std::string> not_audio;  // the Content-Type of a 2xx reply that is not audio
     std::optional<unsigned char> carry;  // odd byte left from the previous chunk
     std::vector<Sample> pcm;
+    // A proxy's HTML page or a JSON error sent with 200 must never be played as PCM.
+    request.accept_headers = [&](const std::vector<HttpHeader>& headers) {
+      for (const auto& h : headers) {
+        if (!iequals_ascii(h.name, "content-type")) continue;
+        if (h.value.starts_with("text/") || h.value.starts_with("application/json")) {
+          not_audio = h.value;
+          return false;
+        }
+      }
+      return true;
+    };
     const BodySink on_bytes = [&](std::string_view bytes) {
       pcm.clear();
       std::size_t i = 0;
@@ -62,24 +85,16 @@ class OpenAiTts final : public Tts {
       return !cancel.cancelled();
     };
     const HttpResponse response = http_perform(request, on_bytes, cancel);
+    if (not_audio) {
+      return make_error("speech request failed: malformed reply: not audio (" + *not_audio + ")");
+    }
     if (stopped || response.outcome == HttpOutcome::kCancelled ||
         response.outcome == HttpOutcome::kStopped) {
       return {};
     }
     if (!response.success()) {
-      std::string message = "speech request failed: ";
-      if (response.status != 0 && response.outcome == HttpOutcome::kComplete) {
-        message += "HTTP " + std::to_string(response.status);
-        const auto parsed = nlohmann::json::parse(response.body, nullptr, false);
-        if (parsed.is_object() && parsed.contains("error") && parsed["error"].is_object() &&
-            parsed["error"].contains("message") && parsed["error"]["message"].is_string()) {
-          message += ": " + parsed["error"]["message"].get<std::string>();
-        }
-      } else {
-        message += std::string(to_string(response.outcome));
-        if (!response.error.empty()) message += " (" + response.error + ")";
-      }
-      return make_error(message);
+      return make_error("speech request failed: " +
+                        redact_secrets(describe_failure(response), settings_.api_key));
     }
     const auto tail = resampler->flush();
     if (!tail.empty()) sink(tail);

@@ -1,0 +1,28 @@
+#pragma once
+// A remote provider (LLM, ASR, TTS) failed during a call. Every such failure goes through
+// report_provider_failure(): it is logged there, once, with its cause, and handed to the sink
+// the server installs (metrics count it there).
+#include <functional>
+#include <string>
+#include <string_view>
+
+namespace chalkbot {
+
+struct ProviderFailure {
+  std::string call_id;
+  std::string provider;  // "llm" | "asr" | "tts"
+  // rate_limited | quota | auth | server_error | timeout | reset | malformed | connect | other
+  std::string kind;
+  std::string cause;  // the provider's error message (API keys already redacted)
+};
+
+using ProviderFailureSink = std::function<void(const ProviderFailure&)>;
+
+// The kind of failure an error message from our provider clients describes.
+std::string provider_failure_kind(std::string_view message);
+
+// Logs one error line naming the call, provider, kind and cause; then calls `sink` if set.
+void report_provider_failure(const ProviderFailureSink& sink, const std::string& call_id,
+                             const std::string& provider, const std::string& cause);
+
+}  // namespace chalkbot

@@ -1,0 +1,172 @@
+#include "store/buffered_store.h"
+
+#include <algorithm>
+#include <optional>
+#include <utility>
+
+#include "core/log.h"
+
+namespace chalkbot {
+
+using Clock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+
+BufferedStore::BufferedStore(std::unique_ptr<ConversationStore> backend)
+    : BufferedStore(std::move(backend), Options{}) {}
+
+BufferedStore::BufferedStore(std::unique_ptr<ConversationStore> backend, Options options)
+    : backend_(std::move(backend)), options_(options), writer_([this] { writer_loop(); }) {}
+
+BufferedStore::~BufferedStore() {
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+  }
+  wake_.notify_all();
+  writer_.join();
+  if (!queue_.empty()) {
+    spdlog::error("store: {} writes could not be stored before exit and are lost ({}); first: {}",
+                  queue_.size(), last_error_, queue_.front().what);
+  }
+}
+
+Status BufferedStore::enqueue(std::string what, Write write) {
+  {
+    std::lock_guard lock(mutex_);
+    if (queue_.size() >= options_.max_pending) {
+      ++dropped_;
+      spdlog::error("store: {} writes pending, {} refused: {}", queue_.size(), what, last_error_);
+      return make_error("store: too many writes pending (" + last_error_ + "); " + what +
+                        " not stored");
+    }
+    queue_.push_back(Pending{std::move(what), std::move(write)});
+  }
+  wake_.notify_all();
+  return {};
+}
+
+Status BufferedStore::begin_call(const CallRecord& call) {
+  {
+    std::lock_guard lock(mutex_);
+    next_index_[call.id] = 0;
+  }
+  return enqueue("call " + call.id,
+                 [call](ConversationStore& backend) { return backend.begin_call(call); });
+}
+
+Status BufferedStore::end_call(const std::string& call_id, std::int64_t ended_ms,
+                               const std::string& reason) {
+  {
+    std::lock_guard lock(mutex_);
+    next_index_.erase(call_id);
+  }
+  return enqueue("end of call " + call_id, [=](ConversationStore& backend) {
+    return backend.end_call(call_id, ended_ms, reason);
+  });
+}
+
+Result<int> BufferedStore::append_turn(const TurnRecord& turn) {
+  int index = -1;
+  bool known = false;
+  {
+    std::lock_guard lock(mutex_);
+    if (auto it = next_index_.find(turn.call_id); it != next_index_.end()) {
+      index = it->second++;
+      known = true;
+    }
+  }
+  if (!known) {
+    // A call begun by another process or run (a continued CLI session): count its turns once.
+    if (auto earlier = turns(turn.call_id); earlier) {
+      std::lock_guard lock(mutex_);
+      auto [it, inserted] = next_index_.emplace(turn.call_id, static_cast<int>(earlier->size()));
+      index = it->second++;
+    }
+  }
+  auto status = enqueue("turn " + std::to_string(index) + " of call " + turn.call_id,
+                        [turn](ConversationStore& backend) -> Status {
+                          auto stored = backend.append_turn(turn);
+                          if (!stored) return stored.error();
+                          return {};
+                        });
+  if (!status) return status.error();
+  return index;
+}
+
+Result<std::optional<CallRecord>> BufferedStore::call(const std::string& call_id) {
+  flush(options_.read_flush);
+  return backend_->call(call_id);
+}
+
+Result<std::vector<CallRecord>> BufferedStore::recent_calls(int limit) {
+  flush(options_.read_flush);
+  return backend_->recent_calls(limit);
+}
+
+Result<std::vector<TurnRecord>> BufferedStore::turns(const std::string& call_id) {
+  flush(options_.read_flush);
+  return backend_->turns(call_id);
+}
+
+StoreHealth BufferedStore::health() const {
+  std::lock_guard lock(mutex_);
+  return StoreHealth{writable_, queue_.size(), dropped_, writable_ ? std::string() : last_error_};
+}
+
+bool BufferedStore::flush(milliseconds timeout) {
+  std::unique_lock lock(mutex_);
+  return drained_.wait_for(lock, timeout, [this] { return queue_.empty(); });
+}
+
+void BufferedStore::writer_loop() {
+  std::unique_lock lock(mutex_);
+  milliseconds backoff = options_.retry_min;
+  std::optional<Clock::time_point> stop_by;  // set once stopping: the last chance to store
+  auto failing_since = Clock::now();
+  while (true) {
+    if (stopping_ && !stop_by) stop_by = Clock::now() + options_.close_flush;
+    if (queue_.empty()) {
+      if (stopping_) return;
+      wake_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+      continue;
+    }
+    if (stop_by && Clock::now() >= *stop_by) return;
+    // The head stays in place while it is written: producers only push at the back.
+    Pending& head = queue_.front();
+    lock.unlock();
+    const auto started = Clock::now();
+    const Status status = head.write(*backend_);
+    if (status && options_.on_write) {
+      options_.on_write(std::chrono::duration<double>(Clock::now() - started).count());
+    }
+    lock.lock();
+    if (status) {
+      queue_.pop_front();
+      if (!writable_) {
+        writable_ = true;
+        const auto seconds =
+            std::chrono::duration_cast<std::chrono::seconds>(Clock::now() - failing_since).count();
+        spdlog::warn("store: writable again after {} s; {} pending writes are being stored",
+                     seconds, queue_.size() + 1);
+        last_error_.clear();
+      }
+      backoff = options_.retry_min;
+      drained_.notify_all();
+      continue;
+    }
+    // Logged when writes start failing, not at every retry: the health says it meanwhile.
+    if (writable_) {
+      writable_ = false;
+      failing_since = Clock::now();
+      spdlog::error("store: cannot write ({}); {} writes kept in memory and retried until it works",
+                    status.error().message, queue_.size());
+    }
+    last_error_ = status.error().message;
+    auto retry_at = Clock::now() + backoff;
+    if (stop_by) retry_at = std::min(retry_at, *stop_by);
+    wake_.wait_until(lock, retry_at, [&] { return stopping_ && !stop_by; });
+    backoff = std::min(options_.retry_max, backoff * 2);
+  }
+}
+
+}  // namespace chalkbot

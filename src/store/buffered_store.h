@@ -1,0 +1,90 @@
+#pragma once
+// A ConversationStore in front of any backend that keeps calls going while the backend cannot
+// write (disk full, read-only file system, a lock held by another process, a database restart).
+// Writes are queued in memory and applied in order by one writer thread; a write that fails stays
+// at the head of the queue and is retried with backoff until it succeeds, so nothing accepted is
+// lost while the process lives. health() tells /readyz and metrics whether writes are failing.
+//
+// Durability: with a healthy backend a write is stored within milliseconds of being accepted.
+// While the backend fails, pending writes exist in memory only (a kill -9 then loses them); the
+// queue is bounded (Options::max_pending) and a refused write is logged, never dropped silently.
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "store/conversation_store.h"
+
+namespace chalkbot {
+
+class BufferedStore final : public ConversationStore {
+ public:
+  struct Options {
+    std::size_t max_pending = 100000;  // writes; a turn is well under 1 KiB
+    std::chrono::milliseconds retry_min{100};
+    std::chrono::milliseconds retry_max{2000};
+    std::chrono::milliseconds read_flush{1000};    // reads wait this long for pending writes
+    std::chrono::milliseconds close_flush{10000};  // the destructor's last chance to store
+    std::function<void(double seconds)> on_write;  // each stored write's time (metrics)
+  };
+
+  explicit BufferedStore(std::unique_ptr<ConversationStore> backend);
+  BufferedStore(std::unique_ptr<ConversationStore> backend, Options options);
+  // Stores what is pending (up to Options::close_flush); what still cannot be stored is logged.
+  ~BufferedStore() override;
+  BufferedStore(const BufferedStore&) = delete;
+  BufferedStore& operator=(const BufferedStore&) = delete;
+
+  // Queued: ok unless the queue is full. append_turn returns the index the turn will have (-1
+  // when it cannot be known: a call begun elsewhere whose turns cannot be read now).
+  Status begin_call(const CallRecord& call) override;
+  Status end_call(const std::string& call_id, std::int64_t ended_ms,
+                  const std::string& reason) override;
+  Result<int> append_turn(const TurnRecord& turn) override;
+
+  // Read the backend after waiting (up to Options::read_flush) for pending writes.
+  Result<std::optional<CallRecord>> call(const std::string& call_id) override;
+  Result<std::vector<CallRecord>> recent_calls(int limit) override;
+  Result<std::vector<TurnRecord>> turns(const std::string& call_id) override;
+  // Listing for the admin API: straight from the backend (a call just begun may be missing).
+  Result<std::vector<CallRecord>> list_calls(int offset, int limit) override {
+    return backend_->list_calls(offset, limit);
+  }
+  Result<std::int64_t> count_calls() override { return backend_->count_calls(); }
+
+  StoreHealth health() const override;
+
+  // Waits until every accepted write is stored; false when `timeout` passed first.
+  bool flush(std::chrono::milliseconds timeout);
+
+ private:
+  using Write = std::function<Status(ConversationStore& backend)>;
+  struct Pending {
+    std::string what;  // for messages: "turn 3 of call X"
+    Write write;
+  };
+
+  Status enqueue(std::string what, Write write);
+  void writer_loop();
+
+  std::unique_ptr<ConversationStore> backend_;
+  const Options options_;
+
+  mutable std::mutex mutex_;
+  std::condition_variable wake_;     // the writer: new work or stop
+  std::condition_variable drained_;  // flush(): the queue got shorter
+  std::deque<Pending> queue_;
+  std::map<std::string, int> next_index_;  // calls begun here: the next turn's index
+  bool writable_ = true;
+  std::string last_error_;
+  std::size_t dropped_ = 0;
+  bool stopping_ = false;
+  std::thread writer_;  // last: started once everything above exists
+};
+
+}  // namespace chalkbot

@@ -1,0 +1,166 @@
+// BufferedStore over a real SQLite file, with the backend's writes failing on demand the way
+// SQLite reports a full disk, a read-only file or a lock held elsewhere (fault injection in front
+// of the real backend, as LevelDB's fault_injection_test does).
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <filesystem>
+#include <mutex>
+
+#include "store/buffered_store.h"
+#include "store/sqlite_store.h"
+#include "support/test_support.h"
+
+namespace chalkbot {
+namespace {
+
+using std::chrono::milliseconds;
+
+// Passes everything to the real store, except that writes fail while `fault` is set.
+class FaultyBackend final : public ConversationStore {
+ public:
+  explicit FaultyBackend(std::unique_ptr<ConversationStore> real) : real_(std::move(real)) {}
+  void set_fault(std::string message) {
+    std::lock_guard lock(mutex_);
+    fault_ = std::move(message);
+  }
+  int failed_writes() const { return failed_; }
+
+  Status begin_call(const CallRecord& call) override {
+    if (auto f = fault()) return *f;
+    return real_->begin_call(call);
+  }
+  Status end_call(const std::string& id, std::int64_t ms, const std::string& reason) override {
+    if (auto f = fault()) return *f;
+    return real_->end_call(id, ms, reason);
+  }
+  Result<int> append_turn(const TurnRecord& turn) override {
+    if (auto f = fault()) return *f;
+    return real_->append_turn(turn);
+  }
+  Result<std::optional<CallRecord>> call(const std::string& id) override { return real_->call(id); }
+  Result<std::vector<CallRecord>> recent_calls(int limit) override {
+    return real_->recent_calls(limit);
+  }
+  Result<std::vector<TurnRecord>> turns(const std::string& id) override { return real_->turns(id); }
+
+ private:
+  std::optional<Error> fault() {
+    std::lock_guard lock(mutex_);
+    if (fault_.empty()) return std::nullopt;
+    ++failed_;
+    return make_error("store: append_turn failed on test.db: " + fault_);
+  }
+  std::unique_ptr<ConversationStore> real_;
+  std::mutex mutex_;
+  std::string fault_;
+  std::atomic<int> failed_{0};
+};
+
+class BufferedStoreTest : public ::testing::TestWithParam<const char*> {
+ protected:
+  void SetUp() override {
+    dir_ = testing::make_temp_dir();
+    auto real = open_sqlite_store(dir_ + "/calls.db");
+    ASSERT_TRUE(real) << real.error().message;
+    auto faulty = std::make_unique<FaultyBackend>(std::move(*real));
+    backend_ = faulty.get();
+    BufferedStore::Options options;
+    options.retry_min = milliseconds(10);
+    options.retry_max = milliseconds(50);
+    store_ = std::make_unique<BufferedStore>(std::move(faulty), options);
+  }
+  void TearDown() override {
+    store_.reset();
+    std::filesystem::remove_all(dir_);
+  }
+  static TurnRecord turn(const std::string& call, const std::string& role, const std::string& text) {
+    return TurnRecord{call, 0, role, text, false, {}};
+  }
+
+  std::string dir_;
+  FaultyBackend* backend_ = nullptr;
+  std::unique_ptr<BufferedStore> store_;
+};
+
+// SQLite's own messages for the three faults of issue 6.
+INSTANTIATE_TEST_SUITE_P(SqliteFaults, BufferedStoreTest,
+                         ::testing::Values("database or disk is full",
+                                           "attempt to write a readonly database",
+                                           "database is locked"));
+
+TEST_P(BufferedStoreTest, WritesDuringAFaultAreKeptAndStoredInOrderOnceItClears) {
+  ASSERT_TRUE(store_->begin_call({"c1", "sip:a@x", "sip:bot@x", 1000, {}, ""}));
+  auto first = store_->append_turn(turn("c1", "user", "before the fault"));
+  ASSERT_TRUE(first);
+  EXPECT_EQ(*first, 0);
+  ASSERT_TRUE(store_->flush(milliseconds(2000)));
+  EXPECT_TRUE(store_->health().writable);
+
+  backend_->set_fault(GetParam());
+  // The call goes on: every write is accepted at once, whatever the backend says.
+  for (int i = 1; i <= 5; ++i) {
+    auto index = store_->append_turn(turn("c1", i % 2 ? "assistant" : "user", "t" + std::to_string(i)));
+    ASSERT_TRUE(index);
+    EXPECT_EQ(*index, i);
+  }
+  ASSERT_TRUE(store_->end_call("c1", 2000, "caller_goodbye"));
+  EXPECT_FALSE(store_->flush(milliseconds(200)));
+  const StoreHealth sick = store_->health();
+  EXPECT_FALSE(sick.writable);
+  EXPECT_EQ(sick.pending_writes, 6U);
+  EXPECT_NE(sick.last_error.find(GetParam()), std::string::npos) << sick.last_error;
+  EXPECT_GE(backend_->failed_writes(), 2) << "the failed write is retried";
+
+  backend_->set_fault("");
+  ASSERT_TRUE(store_->flush(milliseconds(2000)));
+  const StoreHealth healthy = store_->health();
+  EXPECT_TRUE(healthy.writable);
+  EXPECT_EQ(healthy.pending_writes, 0U);
+  auto turns = store_->turns("c1");
+  ASSERT_TRUE(turns);
+  ASSERT_EQ(turns->size(), 6U);
+  for (std::size_t i = 0; i < turns->size(); ++i) EXPECT_EQ((*turns)[i].index, static_cast<int>(i));
+  EXPECT_EQ((*turns)[5].text, "t5");
+  auto call = store_->call("c1");
+  ASSERT_TRUE(call && call->has_value());
+  EXPECT_EQ((*call)->end_reason, "caller_goodbye");
+}
+
+TEST_P(BufferedStoreTest, ClosingStoresWhatIsPendingWhenTheFaultClearsInTime) {
+  backend_->set_fault(GetParam());
+  ASSERT_TRUE(store_->begin_call({"c2", "sip:a@x", "sip:bot@x", 1000, {}, ""}));
+  ASSERT_TRUE(store_->append_turn(turn("c2", "user", "kept")));
+  std::thread clear([this] {
+    std::this_thread::sleep_for(milliseconds(200));
+    backend_->set_fault("");
+  });
+  store_.reset();  // waits for the fault to clear and stores the turn
+  clear.join();
+  auto reopened = open_sqlite_store(dir_ + "/calls.db");
+  ASSERT_TRUE(reopened);
+  auto turns = (*reopened)->turns("c2");
+  ASSERT_TRUE(turns);
+  ASSERT_EQ(turns->size(), 1U);
+  EXPECT_EQ((*turns)[0].text, "kept");
+}
+
+TEST(CloseUnendedCalls, ClosesPhoneCallsLeftOpenAndKeepsCliSessions) {
+  const std::string dir = testing::make_temp_dir();
+  auto store = open_sqlite_store(dir + "/calls.db");
+  ASSERT_TRUE(store);
+  ASSERT_TRUE((*store)->begin_call({"open", "sip:a@x", "sip:bot@x", 1000, {}, ""}));
+  ASSERT_TRUE((*store)->begin_call({"done", "sip:a@x", "sip:bot@x", 1000, {}, ""}));
+  ASSERT_TRUE((*store)->end_call("done", 1500, "caller_goodbye"));
+  ASSERT_TRUE((*store)->begin_call({"session", "cli:ask", "chalkbot", 1000, {}, ""}));
+  auto closed = close_unended_calls(**store, 3000, "lost");
+  ASSERT_TRUE(closed) << closed.error().message;
+  EXPECT_EQ(*closed, 1);
+  EXPECT_EQ((*(*store)->call("open"))->end_reason, "lost");
+  EXPECT_EQ((*(*store)->call("done"))->end_reason, "caller_goodbye");
+  EXPECT_FALSE((*(*store)->call("session"))->ended_ms.has_value());
+  std::filesystem::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace chalkbot
