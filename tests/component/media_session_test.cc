@@ -224,9 +224,7 @@ TEST(MediaSession, StrangerFirstDoesNotHijackTheStreamFromTheSdpAddress) {
     peer.send_to(s->local_port(), rtp(0, i, 160u * i, 99, std::vector<std::uint8_t>(160, 0xFF)));
   }
   std::this_thread::sleep_for(60ms);
-  while (stranger.recv_rtp(60ms)) {
-  }
-  while (peer.recv_rtp(60ms)) {
+  while (stranger.recv_rtp(60ms)) {  // what was in flight before the switch
   }
   const auto rejected_before = s->stats().rejected_in;
   stranger.send_to(s->local_port(), rtp(0, 9, 1440, 66, std::vector<std::uint8_t>(160, 0x00)));
