@@ -4,7 +4,7 @@ JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?= -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCHALKBOT_WITH_ESPEAK=ON
 CONFIG ?= chalkbot.yaml
 
-.PHONY: all deps build run test unit bench clean
+.PHONY: all deps build run test unit bench clean test-sanitize test-tsan fuzz-build fuzz-smoke
 
 all: build
 
@@ -31,6 +31,39 @@ bench: build
 	$(BUILD_DIR)/bench/chalkbot_bench
 	python3 bench/system_bench.py --chalkbot $(BUILD_DIR)/src/chalkbot \
 	  --sink $(BUILD_DIR)/bench/chalkbot_rtp_sink
+
+# Sanitizer builds, each in its own directory (see README "Tests"). Runtime options: stop at the
+# first error; leaks and races inside third-party libraries are suppressed by name.
+SAN_CMAKE_FLAGS ?= -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCHALKBOT_WITH_ESPEAK=ON
+SAN_DIR = $(CURDIR)/tests/sanitizers
+SAN_ENV = ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:strict_string_checks=1 \
+  LSAN_OPTIONS=suppressions=$(SAN_DIR)/lsan.supp:print_suppressions=0 \
+  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:suppressions=$(SAN_DIR)/ubsan.supp \
+  TSAN_OPTIONS=suppressions=$(SAN_DIR)/tsan.supp:halt_on_error=1:second_deadlock_stack=1
+# ASan+UBSan over the unit, component and integration tiers.
+test-sanitize: deps
+	cmake -S . -B build-asan $(SAN_CMAKE_FLAGS) -DCHALKBOT_SANITIZE=address
+	cmake --build build-asan -j $(JOBS)
+	cd build-asan && $(SAN_ENV) ctest --output-on-failure -j $(JOBS) --timeout 900 \
+	  -L 'unit|component|integration'
+# TSan over the threaded parts: media engine, SIP endpoint, store, LLM streaming, the test caller,
+# and (through the binary) gateway, call agent and speaker in two integration scripts.
+TSAN_TESTS ?= Media|Spsc|Jitter|Caller|Store|Memory|SipEndpoint|Http|LlmChat|test_sipp|test_voice_turn
+test-tsan: deps
+	cmake -S . -B build-tsan $(SAN_CMAKE_FLAGS) -DCHALKBOT_SANITIZE=thread
+	cmake --build build-tsan -j $(JOBS)
+	cd build-tsan && $(SAN_ENV) ctest --output-on-failure -j $(JOBS) --timeout 900 \
+	  -L 'unit|component|integration' -R '$(TSAN_TESTS)'
+
+# libFuzzer targets (tests/fuzz, clang). fuzz-smoke runs each for FUZZ_SECONDS on its seed corpus
+# and fails on the first crash (the input is kept in build-fuzz/crashes/).
+FUZZ_SECONDS ?= 30
+FUZZ_CMAKE_FLAGS ?= -DCMAKE_BUILD_TYPE=RelWithDebInfo
+fuzz-build: deps
+	cmake -S . -B build-fuzz $(FUZZ_CMAKE_FLAGS) -DCMAKE_CXX_COMPILER=clang++-14 -DCHALKBOT_FUZZ=ON
+	cmake --build build-fuzz -j $(JOBS)
+fuzz-smoke: fuzz-build
+	scripts/fuzz-smoke build-fuzz $(FUZZ_SECONDS)
 
 clean:
 	rm -rf $(BUILD_DIR)

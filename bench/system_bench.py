@@ -282,7 +282,8 @@ def bench_setup(args, work):
     rates = [50] if args.smoke else [100, 200, 400, 600, 800, 1000, 1200, 1500, 2000]
     seconds = 1 if args.smoke else 4
     steps = []
-    env = {"CHALKBOT_ASR_PROVIDER": "none", "CHALKBOT_SIP_MAX_CALLS": "5000"}
+    env = {"CHALKBOT_ASR_PROVIDER": "none", "CHALKBOT_SIP_MAX_CALLS": "5000",
+           "CHALKBOT_SIP_RATE_LIMIT_PER_S": "0"}  # sipp is one source: measure, do not police
     with Stack(args.chalkbot, work, env=env) as stack:
         for rate in rates:
             calls = rate * seconds
@@ -320,7 +321,8 @@ def bench_memory(args, work):
     churn_calls = 300 if args.smoke else 10000
     result = {}
     os.symlink("/usr/share/sip-tester", Path(work) / "pcap")  # uac_pcap's audio
-    env = {"CHALKBOT_SIP_MAX_CALLS": "5000", "CHALKBOT_ASR_POOL_SIZE": "2"}
+    env = {"CHALKBOT_SIP_MAX_CALLS": "5000", "CHALKBOT_ASR_POOL_SIZE": "2",
+           "CHALKBOT_SIP_RATE_LIMIT_PER_S": "0", "CHALKBOT_VAD_NO_INPUT_TIMEOUT_MS": "120000"}
     with Stack(args.chalkbot, work, env=env) as stack:
         pid = stack.serve.pid
         time.sleep(1)
@@ -467,6 +469,7 @@ def bench_media(args, work):
     measure_s = 4 if args.smoke else 12
     steps = []
     env = {"CHALKBOT_ASR_PROVIDER": "none", "CHALKBOT_SIP_MAX_CALLS": "4000",
+           "CHALKBOT_SIP_RATE_LIMIT_PER_S": "0",
            "CHALKBOT_VAD_NO_INPUT_TIMEOUT_MS": "120000", "CHALKBOT_FLOW_MAX_SILENT_PROMPTS": "0"}
     for n in levels:
         level_dir = Path(work) / f"n{n}"

@@ -289,6 +289,22 @@ void declare_options(OptionTable& t, Settings& s) {
   t.text("sip.allow_callers", sip.allow_callers, "",
          "comma list of caller URI fragments allowed to call ('' = any caller from an allowed "
          "network)");
+  t.number("sip.rate_limit_per_s", sip.rate_limit_per_s, 30, 0, 100000,
+           "new INVITEs, OPTIONS ... allowed per second from one source address; more get 503 "
+           "with Retry-After (calls in progress are never limited; 0 = no limit)");
+  t.integer("sip.rate_limit_burst", sip.rate_limit_burst, 60, 1, 1000000,
+            "requests one source address may send at once before sip.rate_limit_per_s applies");
+  t.text("sip.scanner_user_agents", sip.scanner_user_agents,
+         "friendly-scanner,sipvicious,sipcli,vaxsipuseragent,sip-scan,iwar,sundayddr,"
+         "smap,pplsip,sipptk,sipscan,nmap",
+         "comma list of User-Agent fragments (any case) of SIP scanners: refused at once, "
+         "never offered to the application ('' = none)");
+  t.text("sip.auth_user", sip.auth_user, "",
+         "inbound digest auth: callers must authenticate as this user ('' = no auth; the "
+         "allowlists still apply)");
+  t.secret("sip.auth_password", sip.auth_password,
+           "inbound digest auth password; environment only (CHALKBOT_SIP_AUTH_PASSWORD)");
+  t.text("sip.auth_realm", sip.auth_realm, "chalkbot", "inbound digest auth realm");
   t.integer("sip.session_expires_s", sip.session_expires_s, 1800, 0, 86400,
             "session timer (RFC 4028) interval; 0 = off");
   t.text("sip.register_uri", sip.register_uri, "",
@@ -376,12 +392,16 @@ Status apply_yaml_file(const OptionTable& table, const std::string& path) {
   if (root.IsNull()) return {};
   if (!root.IsMap()) return make_error(source + ": expected sections (a mapping) at the top");
   for (const auto& section : root) {
-    const auto section_name = section.first.as<std::string>();
+    if (!section.first.IsScalar()) return make_error(source + ": a section name is not a name");
+    const auto section_name = section.first.Scalar();
     if (!section.second.IsMap()) {
       return make_error(source + ": '" + section_name + "' must be a section of keys");
     }
     for (const auto& entry : section.second) {
-      const std::string key = section_name + "." + entry.first.as<std::string>();
+      if (!entry.first.IsScalar()) {
+        return make_error(source + ": a key in '" + section_name + "' is not a name");
+      }
+      const std::string key = section_name + "." + entry.first.Scalar();
       if (!entry.second.IsScalar()) {
         return make_error(source + ": " + key + ": expected a single value");
       }

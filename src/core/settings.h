@@ -84,6 +84,12 @@ struct SipSettings {
   int answer_delay_ms = 0;     // ring (180) this long before answering
   std::string allow_networks;  // comma list of CIDRs allowed to call; others get 403
   std::string allow_callers;   // comma list of caller URI substrings ('' = any caller)
+  double rate_limit_per_s = 0; // out-of-dialog requests per source address (0 = no limit)
+  int rate_limit_burst = 0;
+  std::string scanner_user_agents;  // comma list of User-Agent fragments refused at once
+  std::string auth_user;       // inbound digest auth ('' = off)
+  std::string auth_password;   // secret: environment only
+  std::string auth_realm;
   int session_expires_s = 0;   // RFC 4028 session timer (0 = off)
   std::string register_uri;    // registrar of a SIP trunk ('' = do not register)
   std::string register_user;

@@ -850,8 +850,14 @@ void MediaEngine::on_rtp(MediaSession& s, std::size_t size, const void* from,
     std::memcpy(s.latched_.data(), from, from_len);
     s.latched_len_ = from_len;
   } else if (!same_address(s.latched_, s.latched_len_, from, from_len)) {
-    s.rejected_in_.fetch_add(1, std::memory_order_relaxed);  // a stranger on our port
-    return;
+    // A stranger on our port is ignored, unless it is the address the SDP named: a stranger that
+    // got in first (guessing the port before the peer's media arrived) must not keep the stream.
+    if (!same_address(s.remote_.addr, s.remote_.addr_len, from, from_len)) {
+      s.rejected_in_.fetch_add(1, std::memory_order_relaxed);
+      return;
+    }
+    std::memcpy(s.latched_.data(), from, from_len);
+    s.latched_len_ = from_len;
   }
   s.packets_in_.fetch_add(1, std::memory_order_relaxed);
   s.bytes_in_.fetch_add(size, std::memory_order_relaxed);

@@ -2,6 +2,8 @@
 
 #include <arpa/inet.h>
 
+#include <algorithm>
+#include <cctype>
 #include <charconv>
 #include <cstring>
 
@@ -37,6 +39,24 @@ bool to_bytes(std::string_view text, bool& v6, std::array<std::uint8_t, 16>& out
     return true;
   }
   return false;
+}
+
+std::vector<std::string> split_list(std::string_view list) {
+  std::vector<std::string> items;
+  while (!list.empty()) {
+    const auto comma = list.find(',');
+    const auto item = trim(list.substr(0, comma));
+    list = comma == std::string_view::npos ? std::string_view() : list.substr(comma + 1);
+    if (!item.empty()) items.emplace_back(item);
+  }
+  return items;
+}
+
+std::string lower(std::string_view s) {
+  std::string out(s);
+  std::transform(out.begin(), out.end(), out.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return out;
 }
 
 }  // namespace
@@ -87,14 +107,7 @@ bool NetworkList::contains(std::string_view address) const {
   return false;
 }
 
-CallerFilter::CallerFilter(std::string_view list) {
-  while (!list.empty()) {
-    const auto comma = list.find(',');
-    const auto item = trim(list.substr(0, comma));
-    list = comma == std::string_view::npos ? std::string_view() : list.substr(comma + 1);
-    if (!item.empty()) fragments_.emplace_back(item);
-  }
-}
+CallerFilter::CallerFilter(std::string_view list) : fragments_(split_list(list)) {}
 
 bool CallerFilter::admits(std::string_view from_uri) const {
   if (fragments_.empty()) return true;
@@ -102,6 +115,17 @@ bool CallerFilter::admits(std::string_view from_uri) const {
     if (from_uri.find(f) != std::string_view::npos) return true;
   }
   return false;
+}
+
+ScannerFilter::ScannerFilter(std::string_view list) {
+  for (const auto& item : split_list(list)) fragments_.push_back(lower(item));
+}
+
+bool ScannerFilter::matches(std::string_view user_agent) const {
+  if (fragments_.empty() || user_agent.empty()) return false;
+  const std::string ua = lower(user_agent);
+  return std::any_of(fragments_.begin(), fragments_.end(),
+                     [&](const std::string& f) { return ua.find(f) != std::string::npos; });
 }
 
 }  // namespace chalkbot::sip

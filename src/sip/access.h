@@ -37,4 +37,15 @@ class CallerFilter {
   std::vector<std::string> fragments_;
 };
 
+// Comma list of User-Agent fragments of known SIP scanners (friendly-scanner, sipvicious ...),
+// matched case-insensitively; empty list matches nothing.
+class ScannerFilter {
+ public:
+  explicit ScannerFilter(std::string_view list);
+  bool matches(std::string_view user_agent) const;
+
+ private:
+  std::vector<std::string> fragments_;  // lower case
+};
+
 }  // namespace chalkbot::sip

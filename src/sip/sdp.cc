@@ -1,5 +1,7 @@
 #include "sip/sdp.h"
 
+#include <arpa/inet.h>
+
 #include <algorithm>
 #include <cctype>
 #include <charconv>
@@ -50,7 +52,9 @@ bool connection_address(std::string_view value, std::string& out) {
   const auto w = words(value);
   if (w.size() < 3 || w[0] != "IN" || (w[1] != "IP4" && w[1] != "IP6")) return false;
   out = std::string(w[2].substr(0, w[2].find('/')));
-  return !out.empty();
+  // An IP literal of the stated family: we do not resolve names on the SIP thread.
+  unsigned char bytes[16];
+  return inet_pton(w[1] == "IP4" ? AF_INET : AF_INET6, out.c_str(), bytes) == 1;
 }
 
 bool parse_direction(std::string_view attribute, Direction& out) {
@@ -148,6 +152,7 @@ Result<RemoteMedia> parse_sdp(std::string_view sdp) {
         pts.push_back(pt);
       }
     } else if (type == 'c') {
+      if (seen_audio && !in_audio) continue;  // c= of a stream we do not use
       std::string address;
       if (!connection_address(value, address)) return make_error("bad c= line");
       if (!seen_audio) session_address = address;

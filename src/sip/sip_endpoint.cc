@@ -10,15 +10,20 @@
 #include <condition_variable>
 #include <deque>
 #include <functional>
+#include <map>
 #include <future>
 #include <mutex>
 #include <thread>
+#include <tuple>
+#include <utility>
 #include <unordered_map>
 
 #include <spdlog/spdlog.h>
 
 #include "server/metrics.h"
 #include "sip/access.h"
+#include "sip/digest.h"
+#include "sip/rate_limit.h"
 
 namespace chalkbot::sip {
 struct Call;
@@ -29,11 +34,13 @@ struct Call;
 #define NUA_MAGIC_T chalkbot::sip::SipEndpoint::Stack
 #define NUA_HMAGIC_T chalkbot::sip::Call
 #include <sofia-sip/msg_addr.h>
+#include <sofia-sip/nta_tag.h>
 #include <sofia-sip/nua.h>
 #include <sofia-sip/nua_tag.h>
 #include <sofia-sip/sip_header.h>
 #include <sofia-sip/sip_status.h>
 #include <sofia-sip/su.h>
+#include <sofia-sip/su_string.h>
 #include <sofia-sip/su_tag_io.h>
 #include <sofia-sip/su_wait.h>
 
@@ -51,6 +58,8 @@ void respond(nua_handle_t* nh, int status, const char* phrase, Tags... tags) {
 // What we implement; sofia's defaults (100rel, MESSAGE, SUBSCRIBE ...) are trimmed to this.
 constexpr const char* kAllow = "INVITE, ACK, BYE, CANCEL, OPTIONS, UPDATE";
 constexpr const char* kSupported = "timer";
+constexpr unsigned kMaxMessageBytes = 64 * 1024;
+constexpr std::size_t kMaxSdpBytes = 16 * 1024;  // a rich WebRTC-style offer is under 10 KB
 constexpr auto kShutdownWait = std::chrono::milliseconds(2000);  // BYEs and un-REGISTER
 constexpr auto kStackShutdownWait = std::chrono::milliseconds(3000);
 
@@ -184,7 +193,13 @@ struct Call {
 class SipEndpoint::Stack {
  public:
   Stack(SipSettings sip, MediaSettings media, CallHandler& handler)
-      : sip_(std::move(sip)), media_(std::move(media)), handler_(handler), callers_("") {}
+      : sip_(std::move(sip)),
+        media_(std::move(media)),
+        handler_(handler),
+        callers_(""),
+        scanners_(sip_.scanner_user_agents),
+        limiter_(sip_.rate_limit_per_s, sip_.rate_limit_burst),
+        auth_(sip_.auth_user, sip_.auth_password, sip_.auth_realm) {}
 
   ~Stack() { shutdown(); }
 
@@ -225,6 +240,15 @@ class SipEndpoint::Stack {
              const sip_t* sip, tagi_t tags[]);
 
   void incoming_invite(int status, nua_handle_t* nh, const sip_t* sip);
+  void incoming_options(int status, nua_handle_t* nh, Call* call, const sip_t* sip);
+  // Where the request being reported came from (transport source, not Via): ip, port.
+  std::pair<std::string, int> request_source() const;
+  // Scanners and over-rate sources, before anything else looks at the request: the status to
+  // refuse it with (403 or 503), or 0 to go on.
+  int screen_out_of_dialog(const sip_t* sip, const std::string& source_ip);
+  void refuse(nua_handle_t* nh, int status, bool in_callback);
+  // sip.auth_user set: true when the INVITE carries valid credentials, else sends 401.
+  bool authenticated(nua_handle_t* nh, const sip_t* sip);
   void reoffer(Call& call, nua_handle_t* nh, const sip_t* sip, bool is_update);
   void outgoing_invite_result(Call& call, int status, const char* phrase, const sip_t* sip);
   void call_state(Call& call, int status, const char* phrase, tagi_t tags[]);
@@ -244,6 +268,9 @@ class SipEndpoint::Stack {
   std::vector<Codec> codecs_;
   NetworkList networks_;
   CallerFilter callers_;
+  ScannerFilter scanners_;
+  SourceRateLimiter limiter_;
+  DigestAuth auth_;
   int port_ = 0;
 
   std::thread thread_;
@@ -280,6 +307,9 @@ Status SipEndpoint::Stack::start() {
   if (!networks) return make_error("sip.allow_networks: " + networks.error().message);
   networks_ = *networks;
   callers_ = CallerFilter(sip_.allow_callers);
+  if (!sip_.auth_user.empty() && sip_.auth_password.empty()) {
+    return make_error("sip.auth_user is set but its password is not (CHALKBOT_SIP_AUTH_PASSWORD)");
+  }
   const std::string adv = sip_.public_address.empty() ? sip_.bind_address : sip_.public_address;
   if (adv == "0.0.0.0" || adv == "::" || adv.empty()) {
     return make_error("sip.public_address must be set when sip.bind_address is a wildcard");
@@ -319,9 +349,8 @@ void SipEndpoint::Stack::run(std::promise<Status>& ready) {
                     NUTAG_MEDIA_ENABLE(0),  // our own SDP (sdp.h), no soa
                     NUTAG_AUTOALERT(0), NUTAG_AUTOANSWER(0), NUTAG_AUTOACK(1),
                     NUTAG_ENABLEMESSAGE(0), NUTAG_ENABLEMESSENGER(0),
-                    // We answer UPDATE offers ourselves, and OPTIONS: a load balancer probes
-                    // with it and must see a draining node as unavailable (503).
-                    NUTAG_APPL_METHOD("UPDATE"), NUTAG_APPL_METHOD("OPTIONS"),
+                    NUTAG_APPL_METHOD("UPDATE"),  // we answer UPDATE offers ourselves
+                    NUTAG_APPL_METHOD("OPTIONS"),  // and OPTIONS: rate limit, scanners
                     NUTAG_SESSION_TIMER(static_cast<unsigned>(sip_.session_expires_s)),
                     NUTAG_MIN_SE(90),
                     // Refreshing needs a new offer, so leave it to the caller where we may.
@@ -329,6 +358,8 @@ void SipEndpoint::Stack::run(std::promise<Status>& ready) {
                     NUTAG_UPDATE_REFRESH(1),
                     // No outbound keepalive OPTIONS/validation probes towards the registrar.
                     NUTAG_OUTBOUND("no-options-keepalive no-validate"),
+                    // Nothing we take is near this big; larger messages are refused unread.
+                    NTATAG_MAXSIZE(kMaxMessageBytes),
                     SIPTAG_ALLOW_STR(kAllow),
                     SIPTAG_SUPPORTED_STR(sip_.session_expires_s > 0 ? kSupported : ""),
                     SIPTAG_ACCEPT_STR("application/sdp"),
@@ -440,14 +471,7 @@ void SipEndpoint::Stack::event(nua_event_t event, int status, const char* phrase
       }
       return;
     case nua_i_options:
-      if (accepting_) {
-        nua_respond(nh, SIP_200_OK, NUTAG_WITH_THIS(nua_), TAG_END());
-      } else {
-        const std::string retry = std::to_string(sip_.retry_after_s);
-        nua_respond(nh, SIP_503_SERVICE_UNAVAILABLE, NUTAG_WITH_THIS(nua_),
-                    SIPTAG_RETRY_AFTER_STR(retry.c_str()), TAG_END());
-      }
-      if (call == nullptr) nua_handle_destroy(nh);  // out of dialog: nua made the handle for it
+      incoming_options(status, nh, call, sip);
       return;
     case nua_i_state:
       if (call != nullptr) call_state(*call, status, phrase, tags);
@@ -511,61 +535,140 @@ void SipEndpoint::Stack::respond_sdp(nua_handle_t* nh, int status, const char* p
               TAG_IF(in_callback, NUTAG_WITH_THIS(nua_)), TAG_END());
 }
 
-void SipEndpoint::Stack::incoming_invite(int, nua_handle_t* nh, const sip_t* sip) {
-  auto refuse = [&](int code, const char* phrase, const char* retry_after = nullptr) {
-    if (retry_after != nullptr) {
-      respond(nh, code, phrase, SIPTAG_RETRY_AFTER_STR(retry_after), TAG_END());
-    } else {
-      respond(nh, code, phrase, TAG_END());
+std::pair<std::string, int> SipEndpoint::Stack::request_source() const {
+  msg_t* msg = nua_current_request(nua_);
+  su_addrinfo_t* ai = msg != nullptr ? msg_addrinfo(msg) : nullptr;
+  if (ai == nullptr || ai->ai_addr == nullptr) return {"", 0};
+  char text[INET6_ADDRSTRLEN] = {};
+  const auto* su = reinterpret_cast<const su_sockaddr_t*>(ai->ai_addr);
+  if (su->su_family == AF_INET6) {
+    inet_ntop(AF_INET6, &su->su_sin6.sin6_addr, text, sizeof text);
+    return {text, ntohs(su->su_sin6.sin6_port)};
+  }
+  inet_ntop(AF_INET, &su->su_sin.sin_addr, text, sizeof text);
+  return {text, ntohs(su->su_sin.sin_port)};
+}
+
+int SipEndpoint::Stack::screen_out_of_dialog(const sip_t* sip, const std::string& source_ip) {
+  const char* agent = sip != nullptr && sip->sip_user_agent != nullptr
+                          ? sip->sip_user_agent->g_string : nullptr;
+  if (agent != nullptr && scanners_.matches(agent)) {
+    spdlog::debug("sip: scanner '{}' from {} refused", agent, source_ip);
+    return 403;
+  }
+  // Charged before the allowlist, so a flood from anywhere costs a 503 and nothing more.
+  if (!limiter_.admit(source_ip)) {
+    spdlog::debug("sip: {} over sip.rate_limit_per_s: 503", source_ip);
+    return 503;
+  }
+  return 0;
+}
+
+void SipEndpoint::Stack::refuse(nua_handle_t* nh, int status, bool in_callback) {
+  const std::string retry = std::to_string(sip_.retry_after_s);
+  respond(nh, status, sip_status_phrase(status),
+              TAG_IF(status == 503, SIPTAG_RETRY_AFTER_STR(retry.c_str())),
+              TAG_IF(in_callback, NUTAG_WITH_THIS(nua_)), TAG_END());
+}
+
+bool SipEndpoint::Stack::authenticated(nua_handle_t* nh, const sip_t* sip) {
+  const auto now = std::chrono::duration_cast<std::chrono::seconds>(
+                       std::chrono::system_clock::now().time_since_epoch()).count();
+  auto verdict = DigestAuth::Verdict::kBad;
+  if (const msg_auth_t* auth = sip->sip_authorization;
+      auth != nullptr && auth->au_scheme != nullptr && su_casematch(auth->au_scheme, "Digest")) {
+    std::map<std::string, std::string> params;
+    for (const msg_param_t* p = auth->au_params; p != nullptr && *p != nullptr; ++p) {
+      const std::string item = *p;
+      const auto eq = item.find('=');
+      if (eq == std::string::npos) continue;
+      std::string value = item.substr(eq + 1);
+      if (value.size() >= 2 && value.front() == '"' && value.back() == '"') {
+        std::vector<char> plain(value.size() + 1);
+        value = msg_unquote(plain.data(), value.c_str()) != nullptr ? plain.data() : "";
+      }
+      params[item.substr(0, eq)] = value;
     }
+    verdict = auth_.verify(params, "INVITE", now);
+  }
+  if (verdict == DigestAuth::Verdict::kOk) return true;
+  const std::string challenge = auth_.challenge(now, verdict == DigestAuth::Verdict::kStale);
+  respond(nh, SIP_401_UNAUTHORIZED, SIPTAG_WWW_AUTHENTICATE_STR(challenge.c_str()), TAG_END());
+  return false;
+}
+
+void SipEndpoint::Stack::incoming_options(int status, nua_handle_t* nh, Call* call,
+                                          const sip_t* sip) {
+  if (status >= 200) {  // the stack answered it already (a malformed request)
+    if (call == nullptr) nua_handle_destroy(nh);
+    return;
+  }
+  if (call == nullptr) {
+    // Outside a dialog: a keepalive, a monitor, or a scanner's first probe.
+    if (const int refusal = screen_out_of_dialog(sip, request_source().first); refusal != 0) {
+      refuse(nh, refusal, true);
+      nua_handle_destroy(nh);
+      return;
+    }
+  }
+  // A load balancer probes with OPTIONS: a draining node must look unavailable (503).
+  if (accepting_) {
+    respond(nh, SIP_200_OK, NUTAG_WITH_THIS(nua_), TAG_END());
+  } else {
+    refuse(nh, 503, true);
+  }
+  if (call == nullptr) nua_handle_destroy(nh);
+}
+
+void SipEndpoint::Stack::incoming_invite(int, nua_handle_t* nh, const sip_t* sip) {
+  auto refuse_invite = [&](int code) {
+    refuse(nh, code, false);
     nua_handle_destroy(nh);
   };
   if (sip == nullptr || sip->sip_from == nullptr || sip->sip_to == nullptr ||
       sip->sip_call_id == nullptr) {
-    refuse(400, "Bad Request");
+    refuse_invite(400);
     return;
   }
   IncomingCall ic;
   ic.call_id = sip->sip_call_id->i_id != nullptr ? sip->sip_call_id->i_id : "";
   ic.from_uri = url_text(home_, sip->sip_from->a_url);
   ic.to_uri = url_text(home_, sip->sip_to->a_url);
-  if (msg_t* msg = nua_current_request(nua_); msg != nullptr) {
-    if (su_addrinfo_t* ai = msg_addrinfo(msg); ai != nullptr && ai->ai_addr != nullptr) {
-      char text[INET6_ADDRSTRLEN] = {};
-      const auto* su = reinterpret_cast<const su_sockaddr_t*>(ai->ai_addr);
-      if (su->su_family == AF_INET6) {
-        inet_ntop(AF_INET6, &su->su_sin6.sin6_addr, text, sizeof text);
-        ic.source_port = ntohs(su->su_sin6.sin6_port);
-      } else {
-        inet_ntop(AF_INET, &su->su_sin.sin_addr, text, sizeof text);
-        ic.source_port = ntohs(su->su_sin.sin_port);
-      }
-      ic.source_ip = text;
-    }
+  std::tie(ic.source_ip, ic.source_port) = request_source();
+  if (const int status = screen_out_of_dialog(sip, ic.source_ip); status != 0) {
+    refuse_invite(status);
+    return;
   }
   if (!networks_.contains(ic.source_ip) || !callers_.admits(ic.from_uri)) {
     spdlog::info("sip: 403 for {} from {}", ic.from_uri, ic.source_ip);
-    refuse(403, "Forbidden");
+    refuse_invite(403);
     return;
   }
-  const std::string retry = std::to_string(sip_.retry_after_s);
+  if (auth_.enabled() && !authenticated(nh, sip)) {
+    nua_handle_destroy(nh);
+    return;
+  }
   if (!accepting_ || active_incoming_.load() >= static_cast<std::size_t>(sip_.max_calls)) {
-    refuse(503, "Service Unavailable", retry.c_str());
+    refuse_invite(503);
     return;
   }
   const std::string body = payload_of(sip);
+  if (body.size() > kMaxSdpBytes) {
+    refuse_invite(413);
+    return;
+  }
   if (body.empty()) {
-    refuse(488, "Not Acceptable Here");  // no offer: late-offer INVITEs are not supported
+    refuse_invite(488);  // no offer: late-offer INVITEs are not supported
     return;
   }
   auto remote = parse_sdp(body);
   if (!remote) {
-    refuse(488, "Not Acceptable Here");
+    refuse_invite(488);
     return;
   }
   auto codec = choose_codec(*remote, codecs_);
   if (!codec) {
-    refuse(488, "Not Acceptable Here");
+    refuse_invite(488);
     return;
   }
   auto owned = std::make_unique<Call>();
@@ -639,6 +742,10 @@ void SipEndpoint::Stack::do_reject(CallId id, int status, const std::string& rea
 
 void SipEndpoint::Stack::reoffer(Call& call, nua_handle_t* nh, const sip_t* sip, bool is_update) {
   const std::string body = payload_of(sip);
+  if (body.size() > kMaxSdpBytes) {
+    nua_respond(nh, SIP_488_NOT_ACCEPTABLE, NUTAG_WITH_THIS(nua_), TAG_END());
+    return;
+  }
   if (body.empty()) {
     // A refresh without an offer. re-INVITE: we must offer (our current description).
     if (is_update) {

@@ -255,6 +255,32 @@ TEST(MediaSession, SymmetricRtpRepliesToTheSourcePort) {
   EXPECT_TRUE(nat_port.recv_rtp(200ms).has_value());
 }
 
+TEST(MediaSession, StrangerFirstDoesNotHijackTheStreamFromTheSdpAddress) {
+  auto e = engine(46000, 46099);
+  auto s = open(*e);
+  RawUdp peer;  // the address the SDP named
+  RawUdp stranger;
+  ASSERT_TRUE(s->start("127.0.0.1", peer.port(), 0, -1).ok());
+  // The stranger guesses our port and sends before the peer does: it latches for now.
+  for (std::uint16_t i = 0; i < 3; ++i) {
+    stranger.send_to(s->local_port(),
+                     rtp(0, i, 160u * i, 66, std::vector<std::uint8_t>(160, 0x00)));
+  }
+  ASSERT_TRUE(stranger.recv_rtp(500ms).has_value());
+  // The real peer's packets take the stream back; the stranger gets nothing more.
+  for (std::uint16_t i = 0; i < 3; ++i) {
+    peer.send_to(s->local_port(), rtp(0, i, 160u * i, 99, std::vector<std::uint8_t>(160, 0xFF)));
+  }
+  std::this_thread::sleep_for(60ms);
+  while (stranger.recv_rtp(60ms)) {  // what was in flight before the switch
+  }
+  const auto rejected_before = s->stats().rejected_in;
+  stranger.send_to(s->local_port(), rtp(0, 9, 1440, 66, std::vector<std::uint8_t>(160, 0x00)));
+  EXPECT_TRUE(peer.recv_rtp(200ms).has_value());
+  EXPECT_FALSE(stranger.recv_rtp(200ms).has_value());
+  EXPECT_EQ(s->stats().rejected_in, rejected_before + 1);
+}
+
 TEST(MediaSession, WrongPayloadTypeIsIgnored) {
   auto e = engine(41400, 41499);
   auto s = open(*e);

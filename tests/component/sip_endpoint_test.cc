@@ -9,11 +9,13 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <condition_variable>
 #include <filesystem>
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -148,9 +150,11 @@ class SipEndpointTest : public ::testing::Test {
   }
 
   // sipp as a UAC towards our endpoint. `args` e.g. {"-sf", file} or {"-sn", "uac"}.
+  // `from`: the loopback address sipp sends from (all of 127/8 is ours).
   std::unique_ptr<Subprocess> sipp_uac(std::vector<std::string> args, const std::string& name,
-                                       int calls = 1, const std::string& timeout = "25s") {
-    std::vector<std::string> argv = {"sipp", "-i", "127.0.0.1", "-mi", "127.0.0.1", "-nostdin",
+                                       int calls = 1, const std::string& timeout = "25s",
+                                       const std::string& from = "127.0.0.1") {
+    std::vector<std::string> argv = {"sipp", "-i", from, "-mi", from, "-nostdin",
                                      "-timeout", timeout, "-timeout_error", "-trace_err",
                                      "-trace_msg", "-m", std::to_string(calls),
                                      "-p", std::to_string(chalkbot::testing::free_port())};
@@ -425,28 +429,43 @@ TEST_F(SipEndpointTest, PlaceCallToNobodyFails) {
   EXPECT_FALSE(out->answered);
 }
 
-// Sends one datagram from a fresh socket and returns the first reply ('' if none within 2 s).
-// "PORT" in the datagram becomes the socket's own port, so Via points back at it.
-std::string udp_exchange(int port, std::string datagram) {
+// A UDP socket on `ip` (loopback), any port.
+int bound_udp(const char* ip = "127.0.0.1") {
   const int fd = socket(AF_INET, SOCK_DGRAM, 0);
   sockaddr_in self{};
   self.sin_family = AF_INET;
-  self.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  inet_pton(AF_INET, ip, &self.sin_addr);
+  bind(fd, reinterpret_cast<sockaddr*>(&self), sizeof self);
+  return fd;
+}
+
+int local_port(int fd) {
+  sockaddr_in self{};
   socklen_t len = sizeof self;
-  bind(fd, reinterpret_cast<sockaddr*>(&self), len);
   getsockname(fd, reinterpret_cast<sockaddr*>(&self), &len);
-  for (auto at = datagram.find("PORT"); at != std::string::npos; at = datagram.find("PORT")) {
-    datagram.replace(at, 4, std::to_string(ntohs(self.sin_port)));
-  }
-  timeval tv{2, 0};
-  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  return ntohs(self.sin_port);
+}
+
+void send_udp(int fd, int port, const std::string& datagram) {
   sockaddr_in to{};
   to.sin_family = AF_INET;
   to.sin_port = htons(static_cast<std::uint16_t>(port));
   to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   sendto(fd, datagram.data(), datagram.size(), 0, reinterpret_cast<sockaddr*>(&to), sizeof to);
+}
+
+// Sends one datagram from a fresh socket and returns the first reply ('' if none within 2 s).
+// "PORT" in the datagram becomes the socket's own port, so Via points back at it.
+std::string udp_exchange(int port, std::string datagram) {
+  const int fd = bound_udp();
+  for (auto at = datagram.find("PORT"); at != std::string::npos; at = datagram.find("PORT")) {
+    datagram.replace(at, 4, std::to_string(local_port(fd)));
+  }
+  timeval tv{2, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  send_udp(fd, port, datagram);
   std::string reply;
-  char buf[4096];
+  char buf[65536];
   // Skip provisional responses.
   while (true) {
     const auto n = recv(fd, buf, sizeof buf, 0);
@@ -494,6 +513,222 @@ TEST_F(SipEndpointTest, MalformedSipDoesNotCrash) {
   ASSERT_EQ(sipp->wait(20s), 0) << sipp->output() << errors();
 }
 
+// A request from 127.0.0.1 ("PORT" = the sender's port): `method`, extra header lines, body.
+std::string request(const std::string& method, const std::string& tag,
+                    const std::string& extra_headers = "", const std::string& body = "") {
+  std::string r = method + " sip:bot@127.0.0.1 SIP/2.0\r\n"
+                  "Via: SIP/2.0/UDP 127.0.0.1:PORT;branch=z9hG4bK-" + tag + "\r\n"
+                  "From: <sip:x@127.0.0.1>;tag=" + tag + "\r\n"
+                  "To: <sip:bot@127.0.0.1>\r\n"
+                  "Call-ID: " + tag + "\r\n"
+                  "CSeq: 1 " + method + "\r\n"
+                  "Contact: <sip:x@127.0.0.1:PORT>\r\n"
+                  "Max-Forwards: 70\r\n" + extra_headers;
+  if (!body.empty()) r += "Content-Type: application/sdp\r\n";
+  return r + "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
+}
+
+std::string sdp_offer(const std::string& address, const std::string& payload_types,
+                      const std::string& extra = "") {
+  return "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 " + address +
+         "\r\nt=0 0\r\nm=audio 40100 RTP/AVP " + payload_types + "\r\n" + extra;
+}
+
+int status_of(const std::string& reply) {
+  if (reply.rfind("SIP/2.0 ", 0) != 0 || reply.size() < 11) return 0;
+  return std::atoi(reply.substr(8, 3).c_str());
+}
+
+// Sends `message` over a fresh TCP connection; the first reply, or '' if the server closed it
+// or said nothing within 3 s.
+std::string tcp_exchange(int port, const std::string& message) {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in to{};
+  to.sin_family = AF_INET;
+  to.sin_port = htons(static_cast<std::uint16_t>(port));
+  to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  std::string reply;
+  if (connect(fd, reinterpret_cast<sockaddr*>(&to), sizeof to) == 0) {
+    timeval tv{3, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    (void)send(fd, message.data(), message.size(), MSG_NOSIGNAL);
+    char buf[4096];
+    const auto n = recv(fd, buf, sizeof buf, 0);
+    if (n > 0) reply.assign(buf, static_cast<size_t>(n));
+  }
+  close(fd);
+  return reply;
+}
+
+TEST_F(SipEndpointTest, HostileRequestsGetErrorsAndTheEndpointKeepsServing) {
+  start();
+  const int port = endpoint_->port();
+  auto udp = [&](const std::string& m) { return status_of(udp_exchange(port, m)); };
+  const std::string pcmu = sdp_offer("127.0.0.1", "0");
+
+  // Methods we do not implement, and in-dialog requests without a dialog.
+  const int unknown = udp(request("FROB", "unknown-1"));
+  EXPECT_TRUE(unknown == 405 || unknown == 501) << unknown;
+  EXPECT_EQ(udp(request("REGISTER", "register-1")), 405);
+  EXPECT_EQ(udp(request("MESSAGE", "message-1")), 405);
+  EXPECT_EQ(udp(request("BYE", "bye-1")), 481);
+  // Bad SDP: no media, no common codec, an address that is not an IP, a huge body.
+  EXPECT_EQ(udp(request("INVITE", "nomedia-1", "",
+                        "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\n")),
+            488);
+  EXPECT_EQ(udp(request("INVITE", "g729-1", "", sdp_offer("127.0.0.1", "18"))), 488);
+  EXPECT_EQ(udp(request("INVITE", "bogus-addr-1", "", sdp_offer("999.0.0.1", "0"))), 488);
+  EXPECT_EQ(udp(request("INVITE", "bogus-addr-2", "", sdp_offer("pbx.invalid", "0"))), 488);
+  std::string padding;
+  while (padding.size() < 40000) padding += "a=x-padding:" + std::string(100, 'z') + "\r\n";
+  EXPECT_EQ(udp(request("INVITE", "huge-sdp-1", "", sdp_offer("127.0.0.1", "0", padding))), 413);
+  // Broken headers: the stack refuses them with 400 (or drops what it cannot answer).
+  const int no_call_id = udp("OPTIONS sip:bot@127.0.0.1 SIP/2.0\r\n"
+                             "Via: SIP/2.0/UDP 127.0.0.1:PORT;branch=z9hG4bK-nocid\r\n"
+                             "From: <sip:x@127.0.0.1>;tag=1\r\nTo: <sip:bot@127.0.0.1>\r\n"
+                             "CSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n");
+  EXPECT_TRUE(no_call_id == 400 || no_call_id == 0) << no_call_id;
+  std::string broken_from = request("INVITE", "badfrom-1", "", pcmu);
+  broken_from.replace(broken_from.find("From: "), 6, "From: <<<>>>\r\nX-Was-From: ");
+  const int bad_from = udp(broken_from);
+  EXPECT_TRUE(bad_from == 400 || bad_from == 0) << bad_from;
+  // A body shorter than its Content-Length (truncated datagram).
+  std::string truncated = request("INVITE", "truncated-1", "", pcmu);
+  truncated.resize(truncated.size() - 20);
+  const int trunc = udp(truncated);
+  EXPECT_TRUE(trunc == 400 || trunc == 0) << trunc;
+  // A header 30 KB long, and binary junk after a valid start line.
+  const int long_header = udp(request("OPTIONS", "longhdr-1",
+                                      "X-Junk: " + std::string(30000, 'A') + "\r\n"));
+  EXPECT_TRUE(long_header == 200 || long_header == 400 || long_header == 0) << long_header;
+  const int junk = udp(std::string("OPTIONS sip:bot@127.0.0.1 SIP/2.0\r\n\0\xff\xfe\r\n\r\n", 43));
+  EXPECT_TRUE(junk == 400 || junk == 0) << junk;
+  // Oversized (over 64 KB, so TCP): refused or the connection closed, never read into a call.
+  const std::string big_body(200000, 'v');
+  const int oversized =
+      status_of(tcp_exchange(port, request("INVITE", "oversized-1", "", big_body)));
+  EXPECT_TRUE(oversized == 0 || oversized == 413 || oversized == 400 || oversized == 513)
+      << oversized;
+
+  // Nothing reached the application, and the endpoint still answers and takes a real call.
+  EXPECT_TRUE(handler_.locked([&] { return handler_.invites.empty(); }));
+  EXPECT_EQ(udp(request("OPTIONS", "alive-1")), 200);
+  auto sipp = sipp_uac({"-sn", "uac"}, "after_hostile");
+  ASSERT_EQ(sipp->wait(20s), 0) << sipp->output() << errors();
+  EXPECT_EQ(handler_.locked([&] { return handler_.established.size(); }), 1u);
+}
+
+TEST_F(SipEndpointTest, DigestAuthChallengesThenAdmitsTheRightPassword) {
+  sip_.auth_user = "caller";
+  sip_.auth_password = "s3cret";
+  start();
+  // Without credentials: 401 with a challenge, nothing reaches the application.
+  const std::string reply = udp_exchange(
+      endpoint_->port(), request("INVITE", "noauth-1", "", sdp_offer("127.0.0.1", "0")));
+  EXPECT_EQ(status_of(reply), 401) << reply;
+  EXPECT_NE(reply.find("WWW-Authenticate: Digest realm=\"chalkbot\""), std::string::npos) << reply;
+  EXPECT_TRUE(handler_.locked([&] { return handler_.invites.empty(); }));
+  // A wrong password is challenged again (the scenario wants 200 after its retry: it fails).
+  auto wrong = sipp_uac({"-sf", scenario("uac_digest.xml"), "-au", "caller", "-ap", "guess"},
+                        "digest_wrong", 1, "4s");
+  EXPECT_NE(wrong->wait(20s), 0);
+  EXPECT_TRUE(handler_.locked([&] { return handler_.invites.empty(); }));
+  // The right one is admitted.
+  auto right = sipp_uac({"-sf", scenario("uac_digest.xml"), "-au", "caller", "-ap", "s3cret"},
+                        "digest_right");
+  ASSERT_EQ(right->wait(20s), 0) << right->output() << errors();
+  EXPECT_EQ(handler_.locked([&] { return handler_.established.size(); }), 1u);
+}
+
+TEST_F(SipEndpointTest, ScannerUserAgentsAreRefusedBeforeTheApplication) {
+  start();
+  const int port = endpoint_->port();
+  const std::string pcmu = sdp_offer("127.0.0.1", "0");
+  EXPECT_EQ(status_of(udp_exchange(
+                port, request("INVITE", "scan-1", "User-Agent: friendly-scanner\r\n", pcmu))),
+            403);
+  EXPECT_EQ(status_of(udp_exchange(
+                port, request("OPTIONS", "scan-2", "User-Agent: SIPVicious 0.3\r\n"))),
+            403);
+  EXPECT_EQ(status_of(udp_exchange(
+                port, request("OPTIONS", "friendly-1", "User-Agent: baresip v1.0\r\n"))),
+            200);
+  EXPECT_TRUE(handler_.locked([&] { return handler_.invites.empty(); }));
+}
+
+// Sends `count` OPTIONS from one socket on 127.0.0.1 as fast as the server answers them, and
+// counts the answers.
+struct FloodResult {
+  int ok = 0;
+  int limited = 0;  // 503 with Retry-After
+  int other = 0;
+};
+FloodResult options_flood(int port, int count) {
+  const int fd = bound_udp();
+  const std::string me = std::to_string(local_port(fd));
+  timeval tv{1, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  FloodResult r;
+  int answers = 0;
+  char buf[4096];
+  auto take = [&](int flags) {
+    const auto n = recv(fd, buf, sizeof buf, flags);
+    if (n <= 0) return false;
+    const std::string reply(buf, static_cast<size_t>(n));
+    const int status = status_of(reply);
+    if (status == 200) ++r.ok;
+    else if (status == 503 && reply.find("Retry-After: 5") != std::string::npos) ++r.limited;
+    else ++r.other;
+    ++answers;
+    return true;
+  };
+  // At most 50 requests in flight: more would overflow the server's socket buffer (the kernel
+  // drops them) and this test counts answers, not losses.
+  for (int sent = 0; sent < count; ++sent) {
+    while (sent - answers >= 50 && take(0)) {
+    }
+    std::string m = request("OPTIONS", "flood-" + std::to_string(sent));
+    for (auto at = m.find("PORT"); at != std::string::npos; at = m.find("PORT")) {
+      m.replace(at, 4, me);
+    }
+    send_udp(fd, port, m);
+  }
+  while (answers < count && take(0)) {
+  }
+  close(fd);
+  return r;
+}
+
+TEST_F(SipEndpointTest, FloodFromOneAddressGets503WhileCallsAndOtherAddressesAreUnaffected) {
+  sip_.rate_limit_per_s = 0.2;  // one token back every 5 s: the flooder stays limited below
+  sip_.rate_limit_burst = 10;
+  sip_.retry_after_s = 5;
+  start();
+  // A call from 127.0.0.2, in progress through the flood (its BYE comes after it).
+  auto call = sipp_uac({"-sn", "uac", "-d", "3000"}, "in_progress", 1, "25s", "127.0.0.2");
+  ASSERT_TRUE(handler_.wait_for([&] { return handler_.established.size() == 1; }));
+
+  const FloodResult flood = options_flood(endpoint_->port(), 300);
+  EXPECT_EQ(flood.other, 0);
+  EXPECT_GE(flood.ok, 10);  // the burst
+  EXPECT_LE(flood.ok, 11);  // and at most one token that refilled while the flood lasted
+  EXPECT_EQ(flood.ok + flood.limited, 300);
+  // New calls from the flooding address are refused too ...
+  auto refused = sipp_uac({"-sf", scenario("uac_expect_503.xml")}, "flooder_invite");
+  ASSERT_EQ(refused->wait(20s), 0) << refused->output() << errors();
+  // ... while another address calls as usual, and the call in progress ends normally.
+  auto other = sipp_uac({"-sn", "uac"}, "other_source", 1, "25s", "127.0.0.3");
+  ASSERT_EQ(other->wait(20s), 0) << other->output() << errors();
+  ASSERT_EQ(call->wait(20s), 0) << call->output() << errors();
+  ASSERT_TRUE(handler_.wait_for([&] { return handler_.ended.size() == 2; }));
+  handler_.locked([&] {
+    EXPECT_EQ(handler_.invites.size(), 2u);
+    for (const auto& [id, end] : handler_.ended) EXPECT_EQ(end.reason, EndReason::kRemoteBye);
+    return 0;
+  });
+}
+
 }  // namespace
 }  // namespace chalkbot::sip
 
@@ -517,6 +752,7 @@ TEST_F(SipEndpointTest, LoadMeasurement) {
   int calls = 0, rate = 0, rounds = 1;
   if (std::sscanf(spec, "%d,%d,%d", &calls, &rate, &rounds) < 2) GTEST_SKIP() << "bad spec";
   sip_.max_calls = 10000;
+  sip_.rate_limit_per_s = 0;  // one sipp address at full speed
   start();
   std::printf("RSS idle: %s\n", proc_status("VmRSS").c_str());
   for (int round = 0; round < rounds; ++round) {

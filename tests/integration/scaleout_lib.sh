@@ -27,14 +27,16 @@ start_postgres() {
 sql() { psql "$PG_URL" -XAtq -c "$1"; }
 
 # start_node NAME [global flags...]: a `chalkbot serve` node on the shared store, its own RTP
-# port range (nodes share the host). Sets node_pid[NAME], node_port[NAME].
+# port range (nodes share the host), no per-source rate limit (every request comes from the
+# front, which limits per caller itself). Sets node_pid[NAME], node_port[NAME].
 node_count=0
 start_node() {
   local name=$1; shift
   local rtp_min=$((30000 + node_count * 4000))
   node_count=$((node_count + 1))
   SERVE_NAME=$name CHALKBOT_STORE_BACKEND=postgres CHALKBOT_STORE_POSTGRES_URL="$PG_URL" \
-    CHALKBOT_CLUSTER_NODE_ID=$name start_serve --set "media.rtp_port_min=$rtp_min" \
+    CHALKBOT_CLUSTER_NODE_ID=$name CHALKBOT_SIP_RATE_LIMIT_PER_S=0 \
+    start_serve --set "media.rtp_port_min=$rtp_min" \
     --set "media.rtp_port_max=$((rtp_min + 3999))" "$@"
   node_pid[$name]=$serve_pid
   node_port[$name]=$SIP_PORT

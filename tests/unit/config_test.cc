@@ -93,6 +93,9 @@ TEST_F(ConfigTest, MalformedYamlAndWrongShape) {
   EXPECT_FALSE(load_settings(sources(write("- a\n- b\n"))).ok());
   EXPECT_FALSE(load_settings(sources(write("llm: 5\n"))).ok());
   EXPECT_FALSE(load_settings(sources(dir_ + "/missing.yaml")).ok());
+  // Keys that are not plain scalars: these used to throw out of load_settings.
+  EXPECT_FALSE(load_settings(sources(write("? [a]\n: b\n"))).ok());
+  EXPECT_FALSE(load_settings(sources(write("llm:\n  ? {x: 1}\n  : 2\n"))).ok());
 }
 
 TEST_F(ConfigTest, BadEnvironmentValueNamesTheVariable) {

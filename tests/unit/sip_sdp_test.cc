@@ -70,6 +70,14 @@ TEST(SipSdp, RejectsBrokenBodies) {
   EXPECT_FALSE(parse_sdp("v=0\r\nc=IN IP4 1.2.3.4\r\nm=audio 99999 RTP/AVP 0\r\n").ok());
   EXPECT_FALSE(parse_sdp("v=0\r\nc=IN IP4 1.2.3.4\r\nm=audio 1 RTP/AVP 300\r\n").ok());
   EXPECT_FALSE(parse_sdp("v=0\r\nc=garbage\r\nm=audio 1 RTP/AVP 0\r\n").ok());
+  // Addresses must be IP literals of the stated family (we do not resolve names).
+  EXPECT_FALSE(parse_sdp("v=0\r\nc=IN IP4 999.1.1.1\r\nm=audio 1 RTP/AVP 0\r\n").ok());
+  EXPECT_FALSE(parse_sdp("v=0\r\nc=IN IP4 pbx.example\r\nm=audio 1 RTP/AVP 0\r\n").ok());
+  EXPECT_FALSE(parse_sdp("v=0\r\nc=IN IP6 10.0.0.1\r\nm=audio 1 RTP/AVP 0\r\n").ok());
+  EXPECT_TRUE(parse_sdp("v=0\r\nc=IN IP6 ::1\r\nm=audio 1 RTP/AVP 0\r\n").ok());
+  // A stream we ignore may say what it likes.
+  EXPECT_TRUE(parse_sdp("v=0\r\nc=IN IP4 10.0.0.1\r\nm=audio 1 RTP/AVP 0\r\n"
+                        "m=video 2 RTP/AVP 31\r\nc=IN IP4 cam.example\r\n").ok());
 }
 
 TEST(SipSdp, ChoosesByOurPreference) {

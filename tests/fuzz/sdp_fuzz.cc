@@ -1,0 +1,27 @@
+// The SDP we own: parsing an offer or answer, choosing a codec, and answering it.
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+
+#include "sip/sdp.h"
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  using namespace chalkbot::sip;
+  const std::string_view text(reinterpret_cast<const char*>(data), size);
+  auto remote = parse_sdp(text);
+  if (!remote) return 0;
+  (void)remote->on_hold();
+  static const auto preferences = parse_codec_list("PCMU,PCMA");
+  auto codec = choose_codec(*remote, *preferences);
+  if (!codec) return 0;
+  LocalSdp local;
+  local.address = "127.0.0.1";
+  local.port = 40000;
+  local.codecs = {*codec};
+  local.telephone_event_pt = remote->telephone_event_pt;
+  local.direction = mirror(remote->direction);
+  // Our answer must parse back as the same choice.
+  auto back = parse_sdp(build_sdp(local));
+  if (!back || back->codecs.empty() || back->codecs[0].name != codec->name) __builtin_trap();
+  return 0;
+}
