@@ -89,6 +89,7 @@ async function loadCalls() {
   el('td', {}, time(c.started_ms)),
   el('td', {}, el('a', { href: '#/calls/' + c.id }, shortId(c.id))),
   el('td', {}, c.from),
+  el('td', {}, c.node || '—'),
   el('td', {}, c.ended_ms ? seconds(c.ended_ms - c.started_ms) : 'live'),
   el('td', {}, c.end_reason || '—'))));
   $('#calls-total').textContent = page.total;
@@ -167,6 +168,7 @@ async function showCall(id) {
     const call = await api('/api/calls/' + encodeURIComponent(id));
     $('#call-title').textContent = 'Call ' + call.id;
     $('#call-meta').textContent = `${call.from} → ${call.to} · ${time(call.started_ms)} · ` +
+      (call.node ? `node ${call.node} · ` : '') +
       (call.ended_ms ? `${seconds(call.ended_ms - call.started_ms)}, ended by ${call.end_reason}` : 'in progress');
     if (call.recording) {
       const src = `/api/calls/${call.id}/audio` + (token ? '?token=' + encodeURIComponent(token) : '');

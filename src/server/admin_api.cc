@@ -97,7 +97,9 @@ bool plausible_id(const std::string& id) {
 }
 
 json call_json(const CallRecord& c) {
-  json j{{"id", c.id}, {"from", c.from}, {"to", c.to}, {"started_ms", c.started_ms},
+  // node: which Chalkbot node holds (or held) the call, when several share one store.
+  json j{{"id", c.id},          {"from", c.from},    {"to", c.to},
+         {"node", c.node},      {"started_ms", c.started_ms},
          {"ended_ms", nullptr}, {"end_reason", c.end_reason}};
   if (c.ended_ms) j["ended_ms"] = *c.ended_ms;
   return j;

@@ -61,8 +61,19 @@ for name in node1 node2; do
   [ "$got" = "$want" ] || fail "chalkbot calls lists $got calls of $name, the store has $want"
   listed+="$name=$got "
 done
+# The same cluster view through one node's admin API (the dashboard's call list): every call of
+# both nodes, each with the node that held it.
+curl -sf "$ADMIN_URL/api/calls?limit=200" >api_calls.json || fail "GET /api/calls failed"
+api_nodes=$(python3 -c "import json,collections,sys; d=json.load(open('api_calls.json'))
+print(' '.join(f'{k}={v}' for k,v in sorted(collections.Counter(c['node'] for c in d['calls']).items())))")
+for name in node1 node2; do
+  [[ " $api_nodes " == *" $name="* ]] || fail "/api/calls shows no call of $name ($api_nodes)"
+done
+[ "$(python3 -c "import json; print(json.load(open('api_calls.json'))['total'])")" = \
+  "$(sql "select count(*) from calls")" ] || fail "/api/calls total is not the shared store's count"
 pass "chalkbot call through Kamailio: 2 questions, memory kept, 4 turns in PostgreSQL;" \
-  "listed live on $held_by by chalkbot calls, which lists both nodes' calls ($listed)"
+  "listed live on $held_by by chalkbot calls, which lists both nodes' calls ($listed);" \
+  "one node's /api/calls shows both nodes' calls with their node ($api_nodes)"
 
 # 3. Kill node1 (SIGKILL: no goodbye, no 503) while calls are flowing. Calls it held die with it;
 #    calls sent to it after its death fail over to node2 (no reply within NODE_TIMEOUT_MS).
