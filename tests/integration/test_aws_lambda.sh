@@ -80,7 +80,7 @@ def said(r):
     return r["body"]["messages"][0]["content"]
 def dialog(r):
     return r["body"]["sessionState"]["dialogAction"]["type"]
-apology = "Sorry, I could not get an answer just now. Please try again in a moment."
+apology = "Sorry, something went wrong there. Please ask again."  # kApology in agent/conversation.h
 check("results", len(results), 7)
 
 turn1, turn2 = results[0], results[1]
