@@ -16,8 +16,9 @@ using namespace std::chrono_literals;
 // that a barge-in throws away little synthesis work.
 constexpr int kQueueAheadMs = 4000;
 constexpr auto kPoll = 10ms;
-constexpr Sample kQuiet = 200;  // below this a TTS engine's lead-in counts as silence
-constexpr std::size_t kLeadIn = 80;  // 10 ms at 8 kHz kept before the first sound
+// flite's lead-in is dither below ~60; a soft onset ("s", "th") starts near 100 and rises slowly.
+constexpr Sample kQuiet = 90;         // below this a TTS engine's lead-in counts as silence
+constexpr std::size_t kLeadIn = 320;  // 40 ms at 8 kHz kept before the first sound
 
 // How many samples at the start of `chunk` may be skipped as silence (at most `limit`), keeping
 // kLeadIn samples before the first sound so its onset is not clipped.
