@@ -26,7 +26,7 @@ heard_in() {  # FILE.json TURN: what the caller heard during that turn's answer
   len=$(json "$1" "d['turns'][$2].get('answer_ms') or 0")
   sox heard.wav slice.wav trim "$(python3 -c "print(max($start - 300, 0)/1000)")" \
     "$(python3 -c "print(($len + 600)/1000)")"
-  "$CHALKBOT" --set asr.pool_size=1 transcribe slice.wav 2>/dev/null
+  CHALKBOT_ASR_SECOND_PASS=true "$CHALKBOT" --set asr.pool_size=1 transcribe slice.wav 2>/dev/null
 }
 # sounds_like HEARD WANTED OTHER: HEARD has WANTED's words, clearly more than OTHER's.
 sounds_like() {
