@@ -111,65 +111,6 @@ TEST_F(StoreTest, DatabaseFromANewerVersionIsRefused) {
   EXPECT_EQ(raw_query("PRAGMA user_version"), std::to_string(kSqliteSchemaVersion + 1));
 }
 
-TEST_F(StoreTest, ConcurrentAppendsGetUniqueConsecutiveIndexes) {
-  auto store = open();
-  ASSERT_TRUE(store);
-  ASSERT_TRUE(store->begin_call(make_call("c", 1)).ok());
-  constexpr int kThreads = 4;
-  constexpr int kPerThread = 15;
-  std::vector<std::vector<int>> got(kThreads);
-  std::vector<std::thread> threads;
-  for (int t = 0; t < kThreads; ++t) {
-    threads.emplace_back([&store, &got, t] {
-      for (int i = 0; i < kPerThread; ++i) {
-        auto index = store->append_turn(make_turn("c", "user", std::to_string(t)));
-        got[static_cast<std::size_t>(t)].push_back(index.ok() ? *index : -1);
-      }
-    });
-  }
-  for (auto& th : threads) th.join();
-  std::set<int> all;
-  for (const auto& v : got) all.insert(v.begin(), v.end());
-  ASSERT_EQ(all.size(), static_cast<std::size_t>(kThreads * kPerThread));
-  EXPECT_EQ(*all.begin(), 0);
-  EXPECT_EQ(*all.rbegin(), kThreads * kPerThread - 1);
-  auto turns = store->turns("c");
-  ASSERT_TRUE(turns.ok());
-  ASSERT_EQ(turns->size(), static_cast<std::size_t>(kThreads * kPerThread));
-  for (std::size_t i = 0; i < turns->size(); ++i) EXPECT_EQ((*turns)[i].index, static_cast<int>(i));
-}
-
-TEST_F(StoreTest, TurnSurvivesTheProcessDyingRightAfterAppend) {
-  {
-    auto store = open();
-    ASSERT_TRUE(store);
-    ASSERT_TRUE(store->begin_call(make_call("c", 1)).ok());
-  }  // closed: no connection crosses the fork
-  const pid_t child = fork();
-  ASSERT_GE(child, 0);
-  if (child == 0) {
-    StoreSettings settings;
-    settings.backend = "sqlite";
-    settings.path = path_;
-    auto store = make_store(settings);
-    if (!store.ok()) _exit(2);
-    auto index = (*store)->append_turn(make_turn("c", "user", "I said this before dying"));
-    if (!index.ok()) _exit(3);
-    (void)store->release();  // never closed: the connection dies with the process
-    _exit(0);
-  }
-  int status = 0;
-  ASSERT_EQ(waitpid(child, &status, 0), child);
-  ASSERT_TRUE(WIFEXITED(status));
-  ASSERT_EQ(WEXITSTATUS(status), 0);
-  auto store = open();
-  ASSERT_TRUE(store);
-  auto turns = store->turns("c");
-  ASSERT_TRUE(turns.ok());
-  ASSERT_EQ(turns->size(), 1U);
-  EXPECT_EQ((*turns)[0].text, "I said this before dying");
-}
-
 TEST_F(StoreTest, AppendLatencyWithFullSync) {
   auto store = open();
   ASSERT_TRUE(store);
