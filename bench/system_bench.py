@@ -1,13 +1,14 @@
 #!/usr/bin/env python3
 """System benchmarks of the real binary over SIP/RTP on loopback: response latency, conversational
-capacity, call setup rate and memory (media-only capacity is bench/media_capacity.py's).
+capacity, media capacity, call setup rate, memory, and the soak of many short calls.
 
-  system_bench.py --chalkbot PATH [--smoke] [--only latency,setup,memory,conversation]
-                  [--results DIR]
+  system_bench.py --chalkbot PATH [--smoke] [--only latency,conversation,media,setup,memory,soak]
+                  [--results DIR] [--check]
 
 Each benchmark prints its figures beside their targets and writes bench/results/<name>.json.
 Benchmarks never fail on a time: the exit status is non-zero only when one could not run at all
-(a server did not start, a call failed to connect...). --smoke runs each in a few seconds so that
+(a server did not start, a call failed to connect...), or, with --check, when the soak misses its
+memory, file-descriptor or stored-calls target. --smoke runs each in a few seconds so that
 `make test` keeps them working.
 """
 
@@ -318,11 +319,9 @@ def setup_rows(result):
 
 
 def bench_memory(args, work):
-    """RSS per idle and per active call, RSS growth over many short calls, and file descriptors
-    back at the baseline."""
+    """RSS per idle and per active call."""
     idle_calls = 20 if args.smoke else 200
     active_calls = 4 if args.smoke else 40
-    churn_calls = 300 if args.smoke else 10000
     result = {}
     os.symlink("/usr/share/sip-tester", Path(work) / "pcap")  # uac_pcap's audio
     env = {"CHALKBOT_SIP_MAX_CALLS": "5000", "CHALKBOT_ASR_POOL_SIZE": "2",
@@ -362,20 +361,6 @@ def bench_memory(args, work):
             "asr_decoders_max": 2}
         time.sleep(2)
 
-        # Churn: many short calls; growth measured after a warm-up of a tenth of them.
-        warm = churn_calls // 10
-        run_sipp(args, stack.port, "uac", warm, 200, work=work)
-        time.sleep(2)
-        warm_rss = rss_kb(pid)
-        ok, failed = run_sipp(args, stack.port, "uac", churn_calls - warm, 300,
-                              timeout_s=churn_calls // 100 + 120, work=work)
-        time.sleep(3)
-        end_rss, end_fds = rss_kb(pid), open_fds(pid)
-        result["churn"] = {"calls": churn_calls, "failed": failed,
-                           "rss_after_warmup_mb": round(warm_rss / 1024, 1),
-                           "rss_after_mb": round(end_rss / 1024, 1),
-                           "rss_growth_percent": round(100 * (end_rss - warm_rss) / warm_rss, 2),
-                           "fds_before": base_fds, "fds_after": end_fds}
     return result
 
 
@@ -389,10 +374,65 @@ def memory_rows(r):
          "MB)", ""),
         ("ASR decoders held", f"at most {r['active_calls']['asr_decoders_max']} (asr.pool_size)",
          ""),
-        (f"RSS growth over {r['churn']['calls']} calls",
-         f"{r['churn']['rss_growth_percent']} % ({r['churn']['rss_after_warmup_mb']} -> "
-         f"{r['churn']['rss_after_mb']} MB, {r['churn']['failed']} failed)", "<= 5 %"),
-        ("file descriptors", f"{r['churn']['fds_before']} before, {r['churn']['fds_after']} after",
+    ]
+
+
+SOAK_MAX_GROWTH_PERCENT = 5
+
+
+def bench_soak(args, work):
+    """Many short calls (sipp's uac: INVITE, 200, ACK, BYE) at a steady rate. RSS after a warm-up
+    of a tenth of them against RSS after the rest, both measured once the server is idle again and
+    sofia-sip's transaction timers (32 s after a BYE) have run out; and file descriptors back at
+    the baseline. With --check a miss is a failure: this is the soak test of `make test`."""
+    calls = 300 if args.smoke else args.soak_calls
+    warm = calls // 10
+    settle_s = 0 if args.smoke else 45  # timers (32 s) + the server's next memory trim (10 s)
+    env = {"CHALKBOT_SIP_MAX_CALLS": "5000", "CHALKBOT_SIP_RATE_LIMIT_PER_S": "0"}
+    with Stack(args.chalkbot, work, env=env) as stack:
+        pid = stack.serve.pid
+        time.sleep(1)
+        base_fds = open_fds(pid)
+        _, warm_failed = run_sipp(args, stack.port, "uac", warm, args.soak_rate, work=work)
+        time.sleep(settle_s)
+        warm_rss = rss_kb(pid)
+        started = time.monotonic()
+        ok, failed = run_sipp(args, stack.port, "uac", calls - warm, args.soak_rate,
+                              timeout_s=calls // 50 + 120, work=work)
+        seconds = time.monotonic() - started
+        time.sleep(settle_s)
+        end_rss, end_fds = rss_kb(pid), open_fds(pid)
+        stored = sqlite3.connect(stack.db).execute(
+            "SELECT count(*), count(ended_ms) FROM calls").fetchone()
+    result = {"calls": calls, "warmup_calls": warm, "rate": args.soak_rate,
+              "failed": warm_failed + failed, "achieved_cps": round(ok / seconds, 1),
+              "stored_calls": stored[0], "stored_ended": stored[1],
+              "rss_after_warmup_mb": round(warm_rss / 1024, 1),
+              "rss_after_mb": round(end_rss / 1024, 1),
+              "rss_growth_percent": round(100 * (end_rss - warm_rss) / warm_rss, 2),
+              "fds_before": base_fds, "fds_after": end_fds}
+    if args.check:
+        misses = []
+        if result["failed"]:
+            misses.append(f"{result['failed']} calls failed")
+        if stored != (calls, calls):
+            misses.append(f"the store holds {stored[0]} calls ({stored[1]} ended), not {calls}")
+        if result["rss_growth_percent"] > SOAK_MAX_GROWTH_PERCENT:
+            misses.append(f"RSS grew {result['rss_growth_percent']} %")
+        if end_fds > base_fds:
+            misses.append(f"{end_fds - base_fds} file descriptors leaked")
+        result["misses"] = misses
+    return result
+
+
+def soak_rows(r):
+    return [
+        (f"RSS growth over {r['calls']} calls",
+         f"{r['rss_growth_percent']} % ({r['rss_after_warmup_mb']} -> {r['rss_after_mb']} MB "
+         f"after a {r['warmup_calls']}-call warm-up)", f"<= {SOAK_MAX_GROWTH_PERCENT} %"),
+        ("calls", f"{r['calls'] - r['failed']}/{r['calls']} ok at {r['rate']} calls/s offered "
+         f"({r['achieved_cps']} achieved); {r['stored_ended']} stored and ended", "all"),
+        ("file descriptors", f"{r['fds_before']} before, {r['fds_after']} after",
          "back to baseline"),
     ]
 
@@ -534,17 +574,21 @@ def main():
     parser.add_argument("--chalkbot", required=True)
     parser.add_argument("--sink", help="chalkbot_rtp_sink (default: beside chalkbot's build)")
     parser.add_argument("--smoke", action="store_true", help="a few seconds each")
-    parser.add_argument("--only", default="latency,conversation,media,setup,memory",
+    parser.add_argument("--only", default="latency,conversation,media,setup,memory,soak",
                         help="comma list of benchmarks")
     parser.add_argument("--results", default=str(SOURCE / "bench" / "results"))
     parser.add_argument("--latency-calls", type=int, default=12,
                         help="calls per model setting (4 questions each)")
+    parser.add_argument("--soak-calls", type=int, default=10000)
+    parser.add_argument("--soak-rate", type=int, default=300, help="calls per second")
+    parser.add_argument("--check", action="store_true",
+                        help="fail when the soak misses its target (RSS, fds, lost calls)")
     args = parser.parse_args()
     args.chalkbot = str(Path(args.chalkbot).resolve())
     if not args.sink:
         args.sink = str(Path(args.chalkbot).parent.parent / "bench" / "chalkbot_rtp_sink")
     benches = {"latency": (bench_latency, latency_rows), "setup": (bench_setup, setup_rows),
-               "memory": (bench_memory, memory_rows),
+               "memory": (bench_memory, memory_rows), "soak": (bench_soak, soak_rows),
                "conversation": (bench_conversation, conversation_rows),
                "media": (bench_media, media_rows)}
     status = 0
@@ -566,6 +610,9 @@ def main():
         out = results_dir / f"{name}{'-smoke' if args.smoke else ''}.json"
         out.write_text(json.dumps(record, indent=2) + "\n")
         print_table(f"{name} ({out})", rows(result))
+        if result.get("misses"):
+            print(f"{name}: missed: " + "; ".join(result["misses"]), file=sys.stderr)
+            status = 1
     return status
 
 

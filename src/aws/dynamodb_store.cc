@@ -73,7 +73,7 @@ class DynamoDbStore final : public ConversationStore {
     auto call = call_from_item(call_id, loaded->item);
     if (call) return call;
     // A session LangChain or the Lambda wrote: it exists, without a call record.
-    return std::optional<CallRecord>{CallRecord{call_id, "", "", 0, {}, ""}};
+    return std::optional<CallRecord>{CallRecord{call_id, "", "", 0, {}, "", ""}};
   }
 
   Result<std::vector<CallRecord>> recent_calls(int limit) override {

@@ -15,6 +15,7 @@
 #include "core/build_config.h"
 #include "server/admin_server.h"
 #include "server/gateway.h"
+#include "server/memory_trim.h"
 
 namespace chalkbot::cli {
 namespace {
@@ -52,14 +53,22 @@ Result<std::optional<ListenAddress>> admin_address(const AdminSettings& admin) {
   return std::optional<ListenAddress>(*address);
 }
 
+// Where writes the store refuses are kept: beside the SQLite file, else in the working directory.
+std::string rejected_writes_path(const StoreSettings& store) {
+  if (!store.rejected_path.empty()) return store.rejected_path;
+  if (store.backend == "sqlite") return store.path + ".rejected.jsonl";
+  return "chalkbot-rejected.jsonl";
+}
+
 // /readyz: SIP listening, the store answering and its file writable, an LLM configured.
 Status readiness(const Gateway& gateway, ConversationStore& store, const Settings& settings) {
   if (gateway.sip_port() <= 0) return make_error("SIP is not listening");
-  if (auto counted = store.count_calls(); !counted) return counted.error();
+  // Health first: it answers at once, while a read waits behind a write that is retrying.
   if (const StoreHealth health = store.health(); !health.writable) {
     return make_error("store: cannot write (" + health.last_error + "); " +
                       std::to_string(health.pending_writes) + " writes waiting");
   }
+  if (auto counted = store.count_calls(); !counted) return counted.error();
   if (settings.store.backend == "sqlite" && ::access(settings.store.path.c_str(), W_OK) != 0) {
     return make_error("store: " + settings.store.path + " is not writable");
   }
@@ -84,6 +93,7 @@ void add_serve_command(CLI::App& app, Context& context) {
     if (!admin_at) return context.fail(admin_at.error().message);
     BufferedStore::Options store_options;
     store_options.on_write = [](double seconds) { metrics().store_write_seconds.observe(seconds); };
+    store_options.rejected_path = rejected_writes_path(settings->store);
     auto engines = open_engines(*settings, std::move(store_options));
     if (!engines) return context.fail(engines.error().message);
     if (settings->store.backend == "sqlite") {  // this server owns the file: no call is live yet
@@ -138,6 +148,8 @@ void add_serve_command(CLI::App& app, Context& context) {
       std::cout << "chalkbot: admin on " << (*admin_at)->host << ":" << admin.port() << std::endl;
     }
 
+    metrics().store_writable.set(1);
+    MemoryTrimmer memory_trimmer;
     const timespec tick{1, 0};
     while (true) {
       const int signal = sigtimedwait(&signals, nullptr, &tick);
@@ -148,7 +160,8 @@ void add_serve_command(CLI::App& app, Context& context) {
         spdlog::info("all calls ended; store closed");
         return;
       }
-      gateway.reap();
+      memory_trimmer.tick(gateway.reap(), SteadyClock::now());
+      metrics().observe_store(store.health());
     }
   });
 }

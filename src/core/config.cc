@@ -241,6 +241,9 @@ void declare_options(OptionTable& t, Settings& s) {
          "dynamodb (LangChain's chat history table)",
          {"sqlite", "postgres", "dynamodb"});
   t.text("store.path", store.path, "chalkbot.db", "sqlite database file");
+  t.text("store.rejected_path", store.rejected_path, "",
+         "where records the store refuses (a constraint, bad data) are kept, one JSON object per "
+         "line ('' = <store.path>.rejected.jsonl for sqlite, chalkbot-rejected.jsonl otherwise)");
   t.integer("store.memory_budget_chars", store.memory_budget_chars, 6000, 0, 1000000,
             "how much of the call's earlier turns is sent to the model");
   t.secret("store.postgres_url", store.postgres_url,

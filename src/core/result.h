@@ -9,6 +9,9 @@ namespace chalkbot {
 
 struct Error {
   std::string message;
+  // The other side refused this particular request (a constraint, bad data): retrying the same
+  // request cannot help, unlike a failure of the service itself (disk full, connection lost).
+  bool rejected = false;
 };
 
 template <class T>
@@ -51,6 +54,7 @@ class [[nodiscard]] Result<void> {
 
 using Status = Result<void>;
 
-inline Error make_error(std::string message) { return Error{std::move(message)}; }
+inline Error make_error(std::string message) { return Error{std::move(message), false}; }
+inline Error make_rejection(std::string message) { return Error{std::move(message), true}; }
 
 }  // namespace chalkbot

@@ -55,6 +55,7 @@ struct VadSettings {
 struct StoreSettings {
   std::string backend;  // sqlite | postgres | dynamodb
   std::string path;     // sqlite database file
+  std::string rejected_path;  // writes the store refused, as JSON lines ('' = beside the store)
   int memory_budget_chars = 0;  // how much of the call's past turns is sent to the model
   std::string postgres_url;     // secret: environment only (CHALKBOT_STORE_POSTGRES_URL)
   int postgres_pool_size = 0;   // connections per node

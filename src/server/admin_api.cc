@@ -8,6 +8,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "store/record_json.h"
+
 namespace chalkbot {
 namespace {
 
@@ -96,35 +98,9 @@ bool plausible_id(const std::string& id) {
          });
 }
 
-json call_json(const CallRecord& c) {
-  // node: which Chalkbot node holds (or held) the call, when several share one store.
-  json j{{"id", c.id},          {"from", c.from},    {"to", c.to},
-         {"node", c.node},      {"started_ms", c.started_ms},
-         {"ended_ms", nullptr}, {"end_reason", c.end_reason}};
-  if (c.ended_ms) j["ended_ms"] = *c.ended_ms;
-  return j;
-}
-
 json live_call_json(const LiveCall& c) {
   return {{"id", c.id}, {"from", c.from}, {"to", c.to}, {"started_ms", c.started_ms},
           {"state", c.state}};
-}
-
-json times_json(const StageTimes& t) {
-  json j = json::object();
-  const auto put = [&](const char* name, const std::optional<std::int64_t>& v) {
-    j[name] = v ? json(*v) : json(nullptr);
-  };
-  put("speech_start", t.speech_start);
-  put("speech_end", t.speech_end);
-  put("endpoint", t.endpoint);
-  put("asr_done", t.asr_done);
-  put("llm_first_token", t.llm_first_token);
-  put("first_sentence", t.first_sentence);
-  put("tts_first_audio", t.tts_first_audio);
-  put("first_rtp_out", t.first_rtp_out);
-  put("done", t.done);
-  return j;
 }
 
 std::optional<std::int64_t> response_latency_ms(const StageTimes& t) {
@@ -308,8 +284,7 @@ AdminReply AdminApi::call_detail(const std::string& id) const {
   json out = call_json(**call);
   json list = json::array();
   for (const TurnRecord& t : *turns) {
-    json turn{{"index", t.index}, {"role", t.role}, {"text", t.text},
-              {"interrupted", t.interrupted}, {"times", times_json(t.times)}};
+    json turn = turn_json(t);
     json bars = json::array();
     for (const StageBar& b : stage_bars(t.times)) {
       bars.push_back({{"stage", b.name}, {"start_ms", b.start_ms}, {"end_ms", b.end_ms}});

@@ -164,10 +164,12 @@ std::vector<std::shared_ptr<Gateway::Call>> Gateway::take_calls(bool only_finish
   return taken;
 }
 
-void Gateway::reap() {
-  for (auto& call : take_calls(true)) {
+std::size_t Gateway::reap() {
+  const auto finished = take_calls(true);
+  for (const auto& call : finished) {
     if (call->thread.joinable()) call->thread.join();
   }
+  return finished.size();
 }
 
 std::vector<LiveCall> Gateway::live_calls() const {

@@ -42,8 +42,9 @@ class Gateway final : public sip::CallHandler {
   // such call is in progress.
   bool hang_up(const std::string& call_id);
 
-  // Joins the threads of calls that have ended. Call periodically from the owner's thread.
-  void reap();
+  // Joins the threads of calls that have ended and returns how many. Call periodically from the
+  // owner's thread.
+  std::size_t reap();
   // SIGTERM: new calls get 503, current calls finish their turn and say goodbye (up to `grace`),
   // the rest get BYE; returns when every call has ended.
   void drain(std::chrono::seconds grace);

@@ -185,6 +185,14 @@ ChalkbotMetrics::ChalkbotMetrics(MetricRegistry& r)
                                       "conversation store writes (begin call, turn, end call)",
                                       {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
                                        0.5, 1})),
+      store_writable(r.gauge("chalkbot_store_writable",
+                             "1 while the store takes writes, 0 while they fail (kept, retried)")),
+      store_pending_writes(r.gauge("chalkbot_store_pending_writes",
+                                   "writes accepted and not stored yet (in memory)")),
+      store_dropped_writes(r.counter("chalkbot_store_dropped_writes_total",
+                                     "writes refused because too many were pending")),
+      store_rejected_writes(r.counter("chalkbot_store_rejected_writes_total",
+                                      "writes the store refused, kept in the rejected file")),
       rtp_packets_received(r.counter("chalkbot_rtp_packets_received_total",
                                      "RTP packets accepted from callers (added at call end)")),
       rtp_packets_sent(r.counter("chalkbot_rtp_packets_sent_total",
@@ -237,6 +245,17 @@ Counter& ChalkbotMetrics::sip_response(int code) {
 
 Counter& ChalkbotMetrics::provider_error(Provider provider, ProviderErrorKind kind) {
   return *provider_errors_[static_cast<std::size_t>(provider)][static_cast<std::size_t>(kind)];
+}
+
+void ChalkbotMetrics::observe_store(const StoreHealth& health) {
+  store_writable.set(health.writable ? 1 : 0);
+  store_pending_writes.set(static_cast<double>(health.pending_writes));
+  // The store counts since start; the counters catch up with it.
+  const auto catch_up = [](Counter& counter, std::size_t total) {
+    if (total > counter.value()) counter.inc(total - counter.value());
+  };
+  catch_up(store_dropped_writes, health.dropped_writes);
+  catch_up(store_rejected_writes, health.rejected_writes);
 }
 
 void ChalkbotMetrics::observe_turn(const StageTimes& t) {

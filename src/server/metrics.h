@@ -118,6 +118,10 @@ class ChalkbotMetrics {
   Histogram& tts_first_audio_seconds;
   Histogram& response_latency_seconds;
   Histogram& store_write_seconds;
+  Gauge& store_writable;        // 0 while writes fail (they are kept and retried)
+  Gauge& store_pending_writes;  // accepted, not stored yet
+  Counter& store_dropped_writes;   // refused: too many pending
+  Counter& store_rejected_writes;  // refused by the backend, set aside in the rejected file
   Counter& rtp_packets_received;
   Counter& rtp_packets_sent;
   Counter& rtp_packets_lost;  // frames concealed for packets that never came
@@ -131,6 +135,8 @@ class ChalkbotMetrics {
   Counter& provider_error(Provider provider, ProviderErrorKind kind);
   // An answered turn: counts it and observes each stage it has both ends of.
   void observe_turn(const StageTimes& times);
+  // The store's health, sampled by the server's housekeeping loop.
+  void observe_store(const StoreHealth& health);
 
  private:
   std::map<std::string, Counter*, std::less<>> ended_by_reason_;

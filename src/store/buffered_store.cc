@@ -1,10 +1,13 @@
 #include "store/buffered_store.h"
 
 #include <algorithm>
+#include <fstream>
 #include <optional>
 #include <utility>
 
+#include "core/clock.h"
 #include "core/log.h"
+#include "store/record_json.h"
 
 namespace chalkbot {
 
@@ -30,7 +33,7 @@ BufferedStore::~BufferedStore() {
   }
 }
 
-Status BufferedStore::enqueue(std::string what, Write write) {
+Status BufferedStore::enqueue(std::string what, std::string record, Write write) {
   {
     std::lock_guard lock(mutex_);
     if (queue_.size() >= options_.max_pending) {
@@ -39,7 +42,7 @@ Status BufferedStore::enqueue(std::string what, Write write) {
       return make_error("store: too many writes pending (" + last_error_ + "); " + what +
                         " not stored");
     }
-    queue_.push_back(Pending{std::move(what), std::move(write)});
+    queue_.push_back(Pending{std::move(what), std::move(record), std::move(write)});
   }
   wake_.notify_all();
   return {};
@@ -50,7 +53,7 @@ Status BufferedStore::begin_call(const CallRecord& call) {
     std::lock_guard lock(mutex_);
     next_index_[call.id] = 0;
   }
-  return enqueue("call " + call.id,
+  return enqueue("call " + call.id, call_json(call).dump(),
                  [call](ConversationStore& backend) { return backend.begin_call(call); });
 }
 
@@ -60,7 +63,8 @@ Status BufferedStore::end_call(const std::string& call_id, std::int64_t ended_ms
     std::lock_guard lock(mutex_);
     next_index_.erase(call_id);
   }
-  return enqueue("end of call " + call_id, [=](ConversationStore& backend) {
+  const nlohmann::json end{{"id", call_id}, {"ended_ms", ended_ms}, {"end_reason", reason}};
+  return enqueue("end of call " + call_id, end.dump(), [=](ConversationStore& backend) {
     return backend.end_call(call_id, ended_ms, reason);
   });
 }
@@ -83,8 +87,10 @@ Result<int> BufferedStore::append_turn(const TurnRecord& turn) {
       index = it->second++;
     }
   }
+  TurnRecord numbered = turn;
+  numbered.index = index;
   auto status = enqueue("turn " + std::to_string(index) + " of call " + turn.call_id,
-                        [turn](ConversationStore& backend) -> Status {
+                        turn_json(numbered).dump(), [turn](ConversationStore& backend) -> Status {
                           auto stored = backend.append_turn(turn);
                           if (!stored) return stored.error();
                           return {};
@@ -110,7 +116,8 @@ Result<std::vector<TurnRecord>> BufferedStore::turns(const std::string& call_id)
 
 StoreHealth BufferedStore::health() const {
   std::lock_guard lock(mutex_);
-  return StoreHealth{writable_, queue_.size(), dropped_, writable_ ? std::string() : last_error_};
+  return StoreHealth{writable_, queue_.size(), dropped_, rejected_,
+                     writable_ ? std::string() : last_error_};
 }
 
 bool BufferedStore::flush(milliseconds timeout) {
@@ -140,6 +147,16 @@ void BufferedStore::writer_loop() {
       options_.on_write(std::chrono::duration<double>(Clock::now() - started).count());
     }
     lock.lock();
+    if (!status && status.error().rejected) {
+      const Pending rejected = std::move(queue_.front());
+      queue_.pop_front();
+      ++rejected_;
+      lock.unlock();
+      set_aside(rejected, status.error());
+      lock.lock();
+      drained_.notify_all();
+      continue;
+    }
     if (status) {
       queue_.pop_front();
       if (!writable_) {
@@ -166,6 +183,28 @@ void BufferedStore::writer_loop() {
     if (stop_by) retry_at = std::min(retry_at, *stop_by);
     wake_.wait_until(lock, retry_at, [&] { return stopping_ && !stop_by; });
     backoff = std::min(options_.retry_max, backoff * 2);
+  }
+}
+
+void BufferedStore::set_aside(const Pending& rejected, const Error& why) {
+  if (options_.rejected_path.empty()) {
+    spdlog::error("store: {} rejected ({}); set aside, not stored: {}", rejected.what, why.message,
+                  rejected.record);
+    return;
+  }
+  std::ofstream out(options_.rejected_path, std::ios::app);
+  const nlohmann::json line{{"rejected_ms", wall_ms()},
+                            {"write", rejected.what},
+                            {"error", why.message},
+                            {"record", nlohmann::json::parse(rejected.record)}};
+  out << line.dump() << '\n';
+  out.flush();
+  if (out) {
+    spdlog::error("store: {} rejected ({}); its record is kept in {}", rejected.what, why.message,
+                  options_.rejected_path);
+  } else {
+    spdlog::error("store: {} rejected ({}); cannot write {} either, the record: {}", rejected.what,
+                  why.message, options_.rejected_path, rejected.record);
   }
 }
 

@@ -5,6 +5,10 @@
 // at the head of the queue and is retried with backoff until it succeeds, so nothing accepted is
 // lost while the process lives. health() tells /readyz and metrics whether writes are failing.
 //
+// A write the backend rejects (Error::rejected: a constraint, bad data) would fail the same way
+// forever and hold up every call behind it; it is set aside instead: logged, counted in health(),
+// and its record appended to Options::rejected_path (JSON lines) so that nothing is lost.
+//
 // Durability: with a healthy backend a write is stored within milliseconds of being accepted.
 // While the backend fails, pending writes exist in memory only (a kill -9 then loses them); the
 // queue is bounded (Options::max_pending) and a refused write is logged, never dropped silently.
@@ -31,6 +35,7 @@ class BufferedStore final : public ConversationStore {
     std::chrono::milliseconds read_flush{1000};    // reads wait this long for pending writes
     std::chrono::milliseconds close_flush{10000};  // the destructor's last chance to store
     std::function<void(double seconds)> on_write;  // each stored write's time (metrics)
+    std::string rejected_path;  // rejected writes' records, one JSON object per line ('' = none)
   };
 
   explicit BufferedStore(std::unique_ptr<ConversationStore> backend);
@@ -65,12 +70,14 @@ class BufferedStore final : public ConversationStore {
  private:
   using Write = std::function<Status(ConversationStore& backend)>;
   struct Pending {
-    std::string what;  // for messages: "turn 3 of call X"
+    std::string what;    // for messages: "turn 3 of call X"
+    std::string record;  // the record as JSON, kept in case the backend rejects it
     Write write;
   };
 
-  Status enqueue(std::string what, Write write);
+  Status enqueue(std::string what, std::string record, Write write);
   void writer_loop();
+  void set_aside(const Pending& rejected, const Error& why);
 
   std::unique_ptr<ConversationStore> backend_;
   const Options options_;
@@ -83,6 +90,7 @@ class BufferedStore final : public ConversationStore {
   bool writable_ = true;
   std::string last_error_;
   std::size_t dropped_ = 0;
+  std::size_t rejected_ = 0;
   bool stopping_ = false;
   std::thread writer_;  // last: started once everything above exists
 };

@@ -50,6 +50,7 @@ struct StoreHealth {
   bool writable = true;            // false while writes are failing (they are retried)
   std::size_t pending_writes = 0;  // accepted but not stored yet (in memory only)
   std::size_t dropped_writes = 0;  // refused because too many were pending (each one logged)
+  std::size_t rejected_writes = 0;  // refused by the backend itself, set aside (each one logged)
   std::string last_error;          // why writes fail, while they do
 };
 

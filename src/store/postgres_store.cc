@@ -99,10 +99,12 @@ bool transient_sqlstate(std::string_view state) {
          || state == "53300";            // too many connections
 }
 
-// One attempt's failure; `transient` failures are retried with backoff.
+// One attempt's failure; `transient` failures are retried with backoff, `rejected` ones are the
+// statement's own fault (SQLSTATE class 22 data exception, 23 integrity constraint violation).
 struct Failure {
   std::string message;
   bool transient = false;
+  bool rejected = false;
 };
 
 // A connection lent to one operation. Records why the last statement failed.
@@ -123,6 +125,8 @@ class Session {
     const char* state = result ? PQresultErrorField(result.get(), PG_DIAG_SQLSTATE) : nullptr;
     failure_.transient =
         PQstatus(conn_) == CONNECTION_BAD || (state != nullptr && transient_sqlstate(state));
+    const std::string_view sqlstate = state != nullptr ? state : "";
+    failure_.rejected = sqlstate.starts_with("22") || sqlstate.starts_with("23");
     std::string text = result ? PQresultErrorMessage(result.get()) : PQerrorMessage(conn_);
     while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.pop_back();
     failure_.message = text.empty() ? "unknown error" : text;
@@ -142,7 +146,9 @@ class Session {
   void rollback() { PgResult(PQexec(conn_, "ROLLBACK")); }
 
   const Failure& failure() const { return failure_; }
-  void fail(std::string message) { failure_ = {std::move(message), false}; }
+  void fail(std::string message, bool rejected = false) {
+    failure_ = {std::move(message), false, rejected};
+  }
 
  private:
   PGconn* conn_;
@@ -263,7 +269,7 @@ class PostgresStore final : public ConversationStore {
       return std::string_view(PQcmdTuples(r.get())) != "0";
     });
     if (!changed) return changed.error();
-    if (!*changed) return make_error("store: no call '" + call_id + "'");
+    if (!*changed) return make_rejection("store: no call '" + call_id + "'");
     return {};
   }
 
@@ -276,7 +282,7 @@ class PostgresStore final : public ConversationStore {
       // sees the turns committed before it, so MAX(idx) + 1 is free.
       if (!s.exec("BEGIN")) return std::nullopt;
       PgResult locked = s.exec("SELECT 1 FROM calls WHERE id = $1 FOR UPDATE", {turn.call_id});
-      if (locked && PQntuples(locked.get()) == 0) s.fail("no call '" + turn.call_id + "'");
+      if (locked && PQntuples(locked.get()) == 0) s.fail("no call '" + turn.call_id + "'", true);
       PgResult inserted;
       if (locked && PQntuples(locked.get()) == 1) {
         inserted = s.exec("INSERT INTO turns(" + std::string(kTurnColumns) +
@@ -380,9 +386,11 @@ class PostgresStore final : public ConversationStore {
       const Failure& failure = session.failure();
       const bool retry = failure.transient || bad;
       if (!retry || std::chrono::steady_clock::now() + pause > deadline) {
-        return make_error("store: " + what + " failed on PostgreSQL " + target_ + ": " +
-                          failure.message +
-                          (retry ? " (gave up after " + std::to_string(attempt) + " attempts)" : ""));
+        std::string message =
+            "store: " + what + " failed on PostgreSQL " + target_ + ": " + failure.message +
+            (retry ? " (gave up after " + std::to_string(attempt) + " attempts)" : "");
+        if (failure.rejected && !retry) return make_rejection(std::move(message));
+        return make_error(std::move(message));
       }
       spdlog::warn("store: {} on {}: {}; retrying in {} ms", what, target_, failure.message,
                    pause.count());

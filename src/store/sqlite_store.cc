@@ -90,8 +90,8 @@ std::optional<std::int64_t> optional_int_column(sqlite3_stmt* stmt, int col) {
   return sqlite3_column_int64(stmt, col);
 }
 
-// Thread-safety: one connection behind one mutex. The server will later give the store its own
-// writer thread that batches turns; this class stays the single owner of the connection.
+// Thread-safety: one connection behind one mutex (the server writes through BufferedStore's one
+// writer thread; admin API reads share the connection).
 class SqliteStore final : public ConversationStore {
  public:
   SqliteStore(std::string path, Db db) : path_(std::move(path)), db_(std::move(db)) {}
@@ -100,6 +100,10 @@ class SqliteStore final : public ConversationStore {
     if (auto s = exec("PRAGMA journal_mode=WAL"); !s) return s;
     if (auto s = exec("PRAGMA synchronous=FULL"); !s) return s;
     if (auto s = exec("PRAGMA foreign_keys=ON"); !s) return s;
+    // Writes append at the right edge of the b-trees and reads page through recent calls, so a
+    // small page cache holds what is hot; the OS caches the rest of the file. SQLite's default
+    // (2 MiB) would fill as the database grows and show up as RSS growth in the soak.
+    if (auto s = exec("PRAGMA cache_size=-512"); !s) return s;
     if (auto s = migrate(); !s) return s;
     // Checked after the first real read: a non-database file fails above, not here.
     auto mode = query_text("PRAGMA journal_mode");
@@ -136,7 +140,7 @@ class SqliteStore final : public ConversationStore {
     bind_text(s, 2, reason);
     bind_text(s, 3, call_id);
     if (sqlite3_step(s) != SQLITE_DONE) return fail("end_call " + call_id);
-    if (sqlite3_changes(db_.get()) == 0) return make_error("store: no call '" + call_id + "'");
+    if (sqlite3_changes(db_.get()) == 0) return make_rejection("store: no call '" + call_id + "'");
     return {};
   }
 
@@ -267,7 +271,13 @@ class SqliteStore final : public ConversationStore {
   }
 
   Error fail(const std::string& what) const {
-    return make_error("store: " + what + " failed on " + path_ + ": " + sqlite3_errmsg(db_.get()));
+    std::string message = "store: " + what + " failed on " + path_ + ": " + sqlite3_errmsg(db_.get());
+    // The database refused this row: retrying it would fail the same way.
+    const int code = sqlite3_errcode(db_.get());
+    if (code == SQLITE_CONSTRAINT || code == SQLITE_MISMATCH || code == SQLITE_TOOBIG) {
+      return make_rejection(std::move(message));
+    }
+    return make_error(std::move(message));
   }
 
   Status exec(const std::string& sql) {

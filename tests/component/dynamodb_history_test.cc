@@ -187,7 +187,7 @@ TEST_F(DynamoDbHistoryTest, ReadsAndExtendsAnItemLangChainWrote) {
 
 TEST_F(DynamoDbHistoryTest, CallRecordsLiveBesideTheHistory) {
   auto store = open_store();
-  ASSERT_TRUE(store->begin_call({"call-record", "sip:alice@127.0.0.1", "chalkbot", 1000, {}, ""}));
+  ASSERT_TRUE(store->begin_call({"call-record", "sip:alice@127.0.0.1", "chalkbot", 1000, {}, "", ""}));
   ASSERT_TRUE(store->append_turn({"call-record", 0, "user", "hello", false, {}}).ok());
   ASSERT_TRUE(store->end_call("call-record", 2000, "caller hung up"));
   auto call = store->call("call-record");

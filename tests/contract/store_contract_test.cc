@@ -241,6 +241,20 @@ TEST_P(StoreContract, TurnOfAnUnknownCallIsRefused) {
   auto refused = store->append_turn(make_turn("ghost", "user", "boo"));
   ASSERT_FALSE(refused.ok());
   EXPECT_NE(refused.error().message.find("ghost"), std::string::npos) << refused.error().message;
+  // Refused for good (BufferedStore sets it aside instead of retrying it forever).
+  EXPECT_TRUE(refused.error().rejected) << refused.error().message;
+  const auto unknown_end = store->end_call("ghost", 2000, "caller_goodbye");
+  ASSERT_FALSE(unknown_end.ok());
+  EXPECT_TRUE(unknown_end.error().rejected) << unknown_end.error().message;
+}
+
+TEST_P(StoreContract, ASecondCallWithTheSameIdIsRejected) {
+  auto store = open();
+  ASSERT_TRUE(store);
+  ASSERT_TRUE(store->begin_call({"twice", "sip:a@x", "sip:bot@x", 1000, {}, "", ""}));
+  const auto again = store->begin_call({"twice", "sip:b@x", "sip:bot@x", 2000, {}, "", ""});
+  ASSERT_FALSE(again.ok());
+  EXPECT_TRUE(again.error().rejected) << again.error().message;
 }
 
 TEST_P(StoreContract, ReopenPersists) {

@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # Store faults (issue 6): the call goes on while the database cannot be written (a lock held by
-# another process; a full disk, on a small tmpfs when this machine lets us mount one), the turns
-# are kept and stored once it can; kill -9 mid-call loses no completed turn and the restart closes
-# the interrupted call as 'lost'.
+# another process; a full disk, on a small tmpfs when this machine lets us mount one), /readyz
+# and the metrics say so, the turns are kept and stored once it can; a row the database refuses is
+# set aside in the rejected file, not retried forever; kill -9 mid-call loses no completed turn and
+# the restart closes the interrupted call as 'lost'. (A read-only file system cannot be made under
+# a running server: remount refuses while it has files open for writing; SQLite's read-only error
+# is covered by the BufferedStore unit tests.)
 source "$(dirname "$0")/lib.sh"
 start_standin --transcript "what is the capital of France"
 cd "$work"
@@ -24,6 +27,16 @@ import json, sys, urllib.request
 print(sum(r["path"].endswith("/chat/completions") for r in json.load(urllib.request.urlopen(sys.argv[1]))))
 PY
 }
+metric() { curl -s "$ADMIN_URL/metrics" | awk -v m="$1" '$1 == m {print $2}'; }
+readyz() { curl -s -o /dev/null -w '%{http_code}' "$ADMIN_URL/readyz"; }
+# wait_until_unwritable: polls (10 s) until /readyz and then the metrics (sampled every second)
+# show the store failing.
+wait_until_unwritable() {
+  local i
+  for i in $(seq 100); do [ "$(readyz)" = 503 ] && break; sleep 0.1; done
+  for i in $(seq "$i" 100); do [ "$(metric chalkbot_store_writable)" = 0 ] && return 0; sleep 0.1; done
+  return 1
+}
 newest_call() { sqlite3 "$1" "select id from calls order by started_ms desc limit 1"; }
 # stored_turns DB CALL: "user,assistant,user,assistant" of that call.
 stored_turns() { sqlite3 "$1" "select group_concat(role) from (select role from turns where call_id='$2' order by idx)"; }
@@ -33,15 +46,22 @@ wait_for() {
   return 1
 }
 
-# 1. A lock held by another process for longer than SQLite's 5 s busy wait.
+# 1. A lock held by another process for 12 s, longer than SQLite's 5 s busy wait.
 db="$work/calls.db"
 start_serve "${serve_flags[@]}"
 sqlite3 "$db" "select 1" >/dev/null
-(echo "BEGIN EXCLUSIVE;"; sleep 9; echo "COMMIT;") | sqlite3 "$db" &
+(echo "BEGIN EXCLUSIVE;"; sleep 12; echo "COMMIT;") | sqlite3 "$db" &
 locker=$!
 sleep 0.5
 "$CHALKBOT" call "sip:bot@127.0.0.1:$SIP_PORT" --say question.wav --say question.wav \
-  --quiet-ms 900 >locked.json || { cat locked.json; fail "locked: the call failed"; }
+  --quiet-ms 900 >locked.json &
+caller=$!
+# The first write waits out SQLite's 5 s busy timeout before it counts as failed.
+wait_until_unwritable || fail "locked: /readyz ($(readyz)) and chalkbot_store_writable" \
+  "($(metric chalkbot_store_writable)) do not show the store failing"
+pending=$(metric chalkbot_store_pending_writes)
+[ "${pending:-0}" -ge 1 ] || fail "locked: chalkbot_store_pending_writes is '$pending'"
+wait "$caller" || { cat locked.json; fail "locked: the call failed"; }
 wait "$locker"
 call=$(newest_call "$db")
 wait_for "$db" "select count(*) from calls where id='$call' and ended_ms is not null" 1 ||
@@ -51,9 +71,36 @@ wait_for "$db" "select count(*) from calls where id='$call' and ended_ms is not 
 [ "$(grep -c "store: cannot write (.*locked" serve.err)" = 1 ] ||
   fail "locked: the store failure is not logged exactly once"
 grep -q "store: writable again" serve.err || fail "locked: the recovery is not logged"
-pass "locked database: both questions answered during the lock, all 4 turns stored after it"
+for _ in $(seq 50); do [ "$(readyz)" = 200 ] && break; sleep 0.1; done
+[ "$(readyz)" = 200 ] && [ "$(metric chalkbot_store_writable)" = 1 ] ||
+  fail "locked: /readyz and the metrics do not show the store writable again"
+pass "locked database: both questions answered during the lock (/readyz 503, metrics showed" \
+  "$pending writes pending), all 4 turns stored after it"
 
-# 2. kill -9 while the model thinks about the third question: both answered turns are stored.
+# 2. A row the database refuses (a trigger stands in for a constraint): that turn is set aside in
+# the rejected file with its text, the turns after it are stored, the metrics count it.
+sqlite3 "$db" "CREATE TRIGGER refuse_answers BEFORE INSERT ON turns WHEN NEW.role = 'assistant'
+  BEGIN SELECT RAISE(ABORT, 'refused by the test'); END;"
+"$CHALKBOT" call "sip:bot@127.0.0.1:$SIP_PORT" --say question.wav --say question.wav \
+  --quiet-ms 900 >rejected.json || { cat rejected.json; fail "rejected: the call failed"; }
+call=$(newest_call "$db")
+wait_for "$db" "select count(*) from calls where id='$call' and ended_ms is not null" 1 ||
+  fail "rejected: the writes after the refused ones were held up"
+[ "$(stored_turns "$db" "$call")" = "user,user" ] ||
+  fail "rejected: turns stored: '$(stored_turns "$db" "$call")' (the answers are refused)"
+rejected_file="$db.rejected.jsonl"
+[ "$(grep -c "\"call_id\":\"$call\"" "$rejected_file")" = 2 ] ||
+  fail "rejected: $rejected_file does not hold the call's two answers: $(cat "$rejected_file")"
+grep -q '"text":"I heard you' "$rejected_file" || fail "rejected: the answer's text is not kept"
+for _ in $(seq 30); do [ "$(metric chalkbot_store_rejected_writes_total)" = 2 ] && break; sleep 0.1; done
+[ "$(metric chalkbot_store_rejected_writes_total)" = 2 ] ||
+  fail "rejected: chalkbot_store_rejected_writes_total is '$(metric chalkbot_store_rejected_writes_total)'"
+[ "$(readyz)" = 200 ] || fail "rejected: a refused row made the server unready"
+sqlite3 "$db" "DROP TRIGGER refuse_answers"
+pass "refused rows: both answers set aside in the rejected file with their text, the call's" \
+  "other writes stored"
+
+# 3. kill -9 while the model thinks about the third question: both answered turns are stored.
 control '{"endpoint": "chat", "faults": ["ok", "ok", "hang"], "clear_requests": true}'
 "$CHALKBOT" call "sip:bot@127.0.0.1:$SIP_PORT" --say question.wav --say question.wav \
   --say question.wav --quiet-ms 900 --timeout-s 60 >killed.json &
@@ -76,7 +123,7 @@ stop_serve
 pass "kill -9 mid-call: both answered questions stored ($(stored_turns "$db" "$call")); the" \
   "database is intact and the restart closed the call as lost"
 
-# 3. A full disk: the database on a small tmpfs, filled up during the call, then freed.
+# 4. A full disk: the database on a small tmpfs, filled up during the call, then freed.
 mnt="$work/small"
 mkdir -p "$mnt"
 if ! mount -t tmpfs -o size=2m tmpfs "$mnt" 2>/dev/null; then
@@ -93,10 +140,12 @@ dd if=/dev/zero of="$mnt/filler" bs=64k 2>/dev/null || true  # until the disk is
 [ "$(python3 -c "import json; print(json.load(open('full.json'))['turns'][1]['answered'])")" = True ] ||
   fail "disk full: the second question was not answered"
 grep -q "store: cannot write (.*full" serve.err || fail "disk full: the store failure is not logged"
+wait_until_unwritable || fail "disk full: /readyz and the metrics do not show the store failing"
 rm -f "$mnt/filler"
 wait_for "$db" "select count(*) from calls where ended_ms is not null" 1 ||
   fail "disk full: the call and its end were not stored once space was freed"
 call=$(newest_call "$db")
 [ "$(stored_turns "$db" "$call")" = "user,assistant,user,assistant" ] ||
   fail "disk full: turns stored: '$(stored_turns "$db" "$call")'"
-pass "disk full: the call went on, all 4 turns stored once space was freed"
+pass "disk full: the call went on, /readyz and the metrics showed it, all 4 turns stored once" \
+  "space was freed"

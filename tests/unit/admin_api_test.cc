@@ -28,7 +28,7 @@ class AdminApiTest : public ::testing::Test {
     store_ = std::move(store).value();
     for (int i = 0; i < 3; ++i) {
       const std::string id = "c" + std::to_string(i);
-      ASSERT_TRUE(store_->begin_call({id, "sip:alice@x", "sip:bot@y", 1000 + i, {}, ""}).ok());
+      ASSERT_TRUE(store_->begin_call({id, "sip:alice@x", "sip:bot@y", 1000 + i, {}, "", ""}).ok());
     }
     TurnRecord question{"c1", 0, "user", "What is the capital of France?", false, {}};
     TurnRecord answer{"c1", 0, "assistant", "Paris.", false, {}};

@@ -5,7 +5,10 @@
 
 #include <atomic>
 #include <filesystem>
+#include <fstream>
 #include <mutex>
+
+#include <nlohmann/json.hpp>
 
 #include "store/buffered_store.h"
 #include "store/sqlite_store.h"
@@ -25,6 +28,11 @@ class FaultyBackend final : public ConversationStore {
     fault_ = std::move(message);
   }
   int failed_writes() const { return failed_; }
+  // Turns with this text are refused the way SQLite refuses a row (a constraint).
+  void reject_text(std::string text) {
+    std::lock_guard lock(mutex_);
+    reject_text_ = std::move(text);
+  }
 
   Status begin_call(const CallRecord& call) override {
     if (auto f = fault()) return *f;
@@ -36,6 +44,13 @@ class FaultyBackend final : public ConversationStore {
   }
   Result<int> append_turn(const TurnRecord& turn) override {
     if (auto f = fault()) return *f;
+    {
+      std::lock_guard lock(mutex_);
+      if (!reject_text_.empty() && turn.text == reject_text_) {
+        return make_rejection("store: append_turn to call " + turn.call_id +
+                              " failed on test.db: CHECK constraint failed: text");
+      }
+    }
     return real_->append_turn(turn);
   }
   Result<std::optional<CallRecord>> call(const std::string& id) override { return real_->call(id); }
@@ -54,6 +69,7 @@ class FaultyBackend final : public ConversationStore {
   std::unique_ptr<ConversationStore> real_;
   std::mutex mutex_;
   std::string fault_;
+  std::string reject_text_;
   std::atomic<int> failed_{0};
 };
 
@@ -68,6 +84,7 @@ class BufferedStoreTest : public ::testing::TestWithParam<const char*> {
     BufferedStore::Options options;
     options.retry_min = milliseconds(10);
     options.retry_max = milliseconds(50);
+    options.rejected_path = dir_ + "/rejected.jsonl";
     store_ = std::make_unique<BufferedStore>(std::move(faulty), options);
   }
   void TearDown() override {
@@ -90,7 +107,7 @@ INSTANTIATE_TEST_SUITE_P(SqliteFaults, BufferedStoreTest,
                                            "database is locked"));
 
 TEST_P(BufferedStoreTest, WritesDuringAFaultAreKeptAndStoredInOrderOnceItClears) {
-  ASSERT_TRUE(store_->begin_call({"c1", "sip:a@x", "sip:bot@x", 1000, {}, ""}));
+  ASSERT_TRUE(store_->begin_call({"c1", "sip:a@x", "sip:bot@x", 1000, {}, "", ""}));
   auto first = store_->append_turn(turn("c1", "user", "before the fault"));
   ASSERT_TRUE(first);
   EXPECT_EQ(*first, 0);
@@ -129,7 +146,7 @@ TEST_P(BufferedStoreTest, WritesDuringAFaultAreKeptAndStoredInOrderOnceItClears)
 
 TEST_P(BufferedStoreTest, ClosingStoresWhatIsPendingWhenTheFaultClearsInTime) {
   backend_->set_fault(GetParam());
-  ASSERT_TRUE(store_->begin_call({"c2", "sip:a@x", "sip:bot@x", 1000, {}, ""}));
+  ASSERT_TRUE(store_->begin_call({"c2", "sip:a@x", "sip:bot@x", 1000, {}, "", ""}));
   ASSERT_TRUE(store_->append_turn(turn("c2", "user", "kept")));
   std::thread clear([this] {
     std::this_thread::sleep_for(milliseconds(200));
@@ -145,14 +162,51 @@ TEST_P(BufferedStoreTest, ClosingStoresWhatIsPendingWhenTheFaultClearsInTime) {
   EXPECT_EQ((*turns)[0].text, "kept");
 }
 
+// A write the backend refuses for good is set aside, with its record, and does not hold up the
+// writes behind it; a failing backend (the parameter) is still waited for.
+TEST_P(BufferedStoreTest, ARejectedWriteIsSetAsideWithItsRecordAndTheRestAreStored) {
+  backend_->reject_text("the refused one");
+  ASSERT_TRUE(store_->begin_call({"c3", "sip:a@x", "sip:bot@x", 1000, {}, "", ""}));
+  ASSERT_TRUE(store_->append_turn(turn("c3", "user", "first")));
+  backend_->set_fault(GetParam());
+  ASSERT_TRUE(store_->append_turn(turn("c3", "assistant", "the refused one")));
+  ASSERT_TRUE(store_->append_turn(turn("c3", "user", "after it")));
+  ASSERT_TRUE(store_->end_call("c3", 2000, "caller_goodbye"));
+  EXPECT_FALSE(store_->flush(milliseconds(100)));  // the fault is retried, not set aside
+  EXPECT_EQ(store_->health().rejected_writes, 0U);
+  backend_->set_fault("");
+  ASSERT_TRUE(store_->flush(milliseconds(2000)));
+
+  const StoreHealth health = store_->health();
+  EXPECT_TRUE(health.writable);
+  EXPECT_EQ(health.rejected_writes, 1U);
+  auto turns = store_->turns("c3");
+  ASSERT_TRUE(turns);
+  ASSERT_EQ(turns->size(), 2U);
+  EXPECT_EQ((*turns)[0].text, "first");
+  EXPECT_EQ((*turns)[1].text, "after it");
+  EXPECT_EQ((*store_->call("c3"))->end_reason, "caller_goodbye");
+
+  std::ifstream file(dir_ + "/rejected.jsonl");
+  std::string line;
+  ASSERT_TRUE(std::getline(file, line)) << "no rejected record kept";
+  const auto kept = nlohmann::json::parse(line);
+  EXPECT_EQ(kept["write"], "turn 1 of call c3");
+  EXPECT_NE(kept["error"].get<std::string>().find("constraint"), std::string::npos);
+  EXPECT_EQ(kept["record"]["text"], "the refused one");
+  EXPECT_EQ(kept["record"]["role"], "assistant");
+  EXPECT_EQ(kept["record"]["call_id"], "c3");
+  EXPECT_FALSE(std::getline(file, line)) << "only the one refused write is kept: " << line;
+}
+
 TEST(CloseUnendedCalls, ClosesPhoneCallsLeftOpenAndKeepsCliSessions) {
   const std::string dir = testing::make_temp_dir();
   auto store = open_sqlite_store(dir + "/calls.db");
   ASSERT_TRUE(store);
-  ASSERT_TRUE((*store)->begin_call({"open", "sip:a@x", "sip:bot@x", 1000, {}, ""}));
-  ASSERT_TRUE((*store)->begin_call({"done", "sip:a@x", "sip:bot@x", 1000, {}, ""}));
+  ASSERT_TRUE((*store)->begin_call({"open", "sip:a@x", "sip:bot@x", 1000, {}, "", ""}));
+  ASSERT_TRUE((*store)->begin_call({"done", "sip:a@x", "sip:bot@x", 1000, {}, "", ""}));
   ASSERT_TRUE((*store)->end_call("done", 1500, "caller_goodbye"));
-  ASSERT_TRUE((*store)->begin_call({"session", "cli:ask", "chalkbot", 1000, {}, ""}));
+  ASSERT_TRUE((*store)->begin_call({"session", "cli:ask", "chalkbot", 1000, {}, "", ""}));
   auto closed = close_unended_calls(**store, 3000, "lost");
   ASSERT_TRUE(closed) << closed.error().message;
   EXPECT_EQ(*closed, 1);
