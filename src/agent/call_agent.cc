@@ -103,6 +103,7 @@ std::string CallAgent::run() {
   std::string reason;
   bool say_farewell = true;
   std::unique_ptr<AsrStream> asr;
+  std::string asr_open_error;   // the recognizer could not be had for this utterance (overload)
   std::size_t asr_fed = 0;      // utterance samples already given to the ASR
   bool heard_over_bot = false;  // the current utterance began while the bot was talking
   bool pause_judged = false;    // this pause's words were looked at (end of turn or a breath)
@@ -118,6 +119,7 @@ std::string CallAgent::run() {
   const auto listen_afresh = [&] {
     detector.reset();
     asr.reset();
+    asr_open_error.clear();
     asr_fed = 0;
     heard_over_bot = false;
     prefetched = pause_judged = prefetch_tried = false;  // a prefetch is the answer's to pick up
@@ -226,8 +228,7 @@ std::string CallAgent::run() {
           asr = std::move(*stream);
           feed_asr();
         } else {
-          spdlog::error("call {}: ASR: {}", info_.id, stream.error().message);
-          count_provider_error(Provider::kAsr, stream.error().message);
+          asr_open_error = stream.error().message;  // reported if this turns out to be a question
         }
         break;
       }
@@ -258,6 +259,14 @@ std::string CallAgent::run() {
         break;
       case EndpointEvent::kSpeechEnded:
       case EndpointEvent::kMaxUtterance: {
+        if (!heard_over_bot && !asr_open_error.empty()) {
+          // A question nobody could listen to: say so rather than leave the caller in silence.
+          conversation.discard_prefetch();
+          provider_failed("asr", asr_open_error);
+          listen_afresh();
+          speaker.post([](Speaker& s, const CancelToken& cancel) { s.say(kApology, cancel); });
+          break;
+        }
         if (heard_over_bot || !asr) {
           // A short noise over the bot's speech (or barge-in is off): not a question.
           conversation.discard_prefetch();

@@ -2,6 +2,7 @@
 // A remote provider (LLM, ASR, TTS) failed during a call. Every such failure goes through
 // report_provider_failure(): it is logged there, once, with its cause, and handed to the sink
 // the server installs (metrics count it there).
+#include <array>
 #include <functional>
 #include <string>
 #include <string_view>
@@ -11,12 +12,16 @@ namespace chalkbot {
 struct ProviderFailure {
   std::string call_id;
   std::string provider;  // "llm" | "asr" | "tts"
-  // rate_limited | quota | auth | server_error | timeout | reset | malformed | connect | other
-  std::string kind;
+  std::string kind;  // one of kProviderFailureKinds
   std::string cause;  // the provider's error message (API keys already redacted)
 };
 
 using ProviderFailureSink = std::function<void(const ProviderFailure&)>;
+
+// What kind of failure it was: in the log line and as the metrics' `kind` label.
+inline constexpr std::array<std::string_view, 9> kProviderFailureKinds{
+    "rate_limited", "quota",   "auth",      "server_error", "timeout",
+    "reset",        "connect", "malformed", "other"};
 
 // The kind of failure an error message from our provider clients describes.
 std::string provider_failure_kind(std::string_view message);

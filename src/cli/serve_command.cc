@@ -110,12 +110,13 @@ void add_serve_command(CLI::App& app, Context& context) {
     const PromptCache prompts(*engines->tts, {settings->flow.greeting, settings->flow.reprompt,
                                               settings->flow.farewell, kApology});
 
-    // Provider failures are logged by the call (report_provider_failure) and counted here.
+    // Provider failures are logged by the call (report_provider_failure) and counted here, by the
+    // kind it found.
     const auto count_failure = [](const ProviderFailure& failure) {
       const Provider provider = failure.provider == "asr"   ? Provider::kAsr
                                 : failure.provider == "tts" ? Provider::kTts
                                                             : Provider::kLlm;
-      count_provider_error(provider, failure.cause);
+      count_provider_error(provider, failure.kind);
     };
     const CallServices services{*engines->asr, *engines->tts, *engines->model, store,
                                 *settings,     *flow,         prompts,         count_failure};

@@ -4,6 +4,8 @@
 #include <cmath>
 #include <sstream>
 
+#include "agent/provider_failure.h"
+
 namespace chalkbot {
 namespace {
 
@@ -138,30 +140,6 @@ const char* to_string(Provider provider) {
   return "unknown";
 }
 
-const char* to_string(ProviderErrorKind kind) {
-  switch (kind) {
-    case ProviderErrorKind::kTimeout: return "timeout";
-    case ProviderErrorKind::kConnect: return "connect";
-    case ProviderErrorKind::kRateLimited: return "http_429";
-    case ProviderErrorKind::kHttp4xx: return "http_4xx";
-    case ProviderErrorKind::kHttp5xx: return "http_5xx";
-    case ProviderErrorKind::kStream: return "stream";
-    case ProviderErrorKind::kOther: return "other";
-  }
-  return "other";
-}
-
-ProviderErrorKind classify_provider_error(std::string_view message) {
-  const auto has = [&](std::string_view s) { return message.find(s) != std::string_view::npos; };
-  if (has("HTTP 429")) return ProviderErrorKind::kRateLimited;
-  if (has("HTTP 5")) return ProviderErrorKind::kHttp5xx;
-  if (has("HTTP 4")) return ProviderErrorKind::kHttp4xx;
-  if (has("timeout") || has("timed out")) return ProviderErrorKind::kTimeout;
-  if (has("connect")) return ProviderErrorKind::kConnect;
-  if (has("stream")) return ProviderErrorKind::kStream;
-  return ProviderErrorKind::kOther;
-}
-
 ChalkbotMetrics::ChalkbotMetrics(MetricRegistry& r)
     : registry(r),
       calls_active(r.gauge("chalkbot_calls_active", "calls in progress (ringing or talking)")),
@@ -222,12 +200,12 @@ ChalkbotMetrics::ChalkbotMetrics(MetricRegistry& r)
   }
   sip_other_ = &r.counter("chalkbot_sip_responses_total", sip_help, {{"code", "other"}});
 
+  // Every series exists from the start (a 0 is a fact too); the map is never changed after this.
   for (std::size_t p = 0; p < kProviderCount; ++p) {
-    for (std::size_t k = 0; k < kProviderErrorKindCount; ++k) {
-      provider_errors_[p][k] = &r.counter(
+    for (std::string_view kind : kProviderFailureKinds) {
+      provider_errors_[p][std::string(kind)] = &r.counter(
           "chalkbot_provider_errors_total", "failed calls to ASR, LLM and TTS providers, by kind",
-          {{"provider", to_string(static_cast<Provider>(p))},
-           {"kind", to_string(static_cast<ProviderErrorKind>(k))}});
+          {{"provider", to_string(static_cast<Provider>(p))}, {"kind", std::string(kind)}});
     }
   }
 }
@@ -243,8 +221,10 @@ Counter& ChalkbotMetrics::sip_response(int code) {
   return c ? *c : *sip_other_;
 }
 
-Counter& ChalkbotMetrics::provider_error(Provider provider, ProviderErrorKind kind) {
-  return *provider_errors_[static_cast<std::size_t>(provider)][static_cast<std::size_t>(kind)];
+Counter& ChalkbotMetrics::provider_error(Provider provider, std::string_view kind) {
+  const auto& by_kind = provider_errors_[static_cast<std::size_t>(provider)];
+  const auto it = by_kind.find(kind);
+  return it != by_kind.end() ? *it->second : *by_kind.find(std::string_view("other"))->second;
 }
 
 void ChalkbotMetrics::observe_store(const StoreHealth& health) {
@@ -277,12 +257,8 @@ ChalkbotMetrics& metrics() {
   return instance;
 }
 
-void count_provider_error(Provider provider, ProviderErrorKind kind) {
+void count_provider_error(Provider provider, std::string_view kind) {
   metrics().provider_error(provider, kind).inc();
-}
-
-void count_provider_error(Provider provider, std::string_view error_message) {
-  count_provider_error(provider, classify_provider_error(error_message));
 }
 
 }  // namespace chalkbot

@@ -92,13 +92,8 @@ class MetricRegistry {
 };
 
 enum class Provider { kAsr, kLlm, kTts };
-enum class ProviderErrorKind { kTimeout, kConnect, kRateLimited, kHttp4xx, kHttp5xx, kStream, kOther };
 inline constexpr std::size_t kProviderCount = 3;
-inline constexpr std::size_t kProviderErrorKindCount = 7;
 const char* to_string(Provider provider);
-const char* to_string(ProviderErrorKind kind);
-// Sorts a provider error message (as our clients word them) into a kind.
-ProviderErrorKind classify_provider_error(std::string_view message);
 
 // Everything Chalkbot counts, registered once in one registry.
 class ChalkbotMetrics {
@@ -132,7 +127,8 @@ class ChalkbotMetrics {
   Counter& call_ended(std::string_view reason);
   // A SIP response we sent; codes without a series of their own are counted as "other".
   Counter& sip_response(int code);
-  Counter& provider_error(Provider provider, ProviderErrorKind kind);
+  // kind: one of kProviderFailureKinds (agent/provider_failure.h); anything else counts as other.
+  Counter& provider_error(Provider provider, std::string_view kind);
   // An answered turn: counts it and observes each stage it has both ends of.
   void observe_turn(const StageTimes& times);
   // The store's health, sampled by the server's housekeeping loop.
@@ -143,17 +139,15 @@ class ChalkbotMetrics {
   Counter* ended_other_;
   std::array<Counter*, 700> sip_by_code_{};
   Counter* sip_other_;
-  std::array<std::array<Counter*, kProviderErrorKindCount>, kProviderCount> provider_errors_{};
+  std::array<std::map<std::string, Counter*, std::less<>>, kProviderCount> provider_errors_;
 };
 
 // The process's metrics (registered on first use).
 ChalkbotMetrics& metrics();
 
-// The one entry point for provider failures (any thread, lock-free): counts
-// chalkbot_provider_errors_total{provider,kind}, with the kind given or read from the error
-// message as our clients word it (classify_provider_error). Count a failure the caller notices
-// (after the client's own retries), not a cancelled request.
-void count_provider_error(Provider provider, ProviderErrorKind kind);
-void count_provider_error(Provider provider, std::string_view error_message);
+// Counts chalkbot_provider_errors_total{provider,kind} (any thread, lock-free). The server calls
+// it for each failure report_provider_failure() hands on: one the caller noticed (after the
+// client's own retries), never a cancelled request.
+void count_provider_error(Provider provider, std::string_view kind);
 
 }  // namespace chalkbot

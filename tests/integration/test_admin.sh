@@ -94,7 +94,7 @@ for m in chalkbot_turns_total chalkbot_response_latency_seconds_count chalkbot_a
          chalkbot_rtp_packets_received_total chalkbot_rtp_packets_sent_total \
          'chalkbot_sip_responses_total{code="200"}' 'chalkbot_calls_ended_total{reason="admin_hangup"}' \
          chalkbot_calls_started_total \
-         'chalkbot_provider_errors_total{provider="llm",kind="http_4xx"}'; do
+         'chalkbot_provider_errors_total{provider="llm",kind="auth"}'; do
   awk -v m="$m" '$1 == m && $2 >= 1 {found = 1} END {exit !found}' metrics.txt ||
     fail "metric $m is not counted: $(grep -F "$m" metrics.txt)"
 done
