@@ -44,8 +44,10 @@ pass "baresip call established"
 
 heard_file=$(ls "$work"/rec/*-dec.wav 2>/dev/null | head -1)
 [ -n "$heard_file" ] || fail "baresip recorded nothing"
-# What the caller heard after its question (greeting 0-5 s, question 5-7 s): the answer.
-sox "$heard_file" "$work/answer.wav" trim 7
+# What the caller heard after its question (greeting 0-5 s, then the question): the answer. It
+# starts within a second of the question's end, so the cut is there, not at a round figure.
+question_end=$(python3 -c "print(5 + $(soxi -D "$work/q.wav"))")
+sox "$heard_file" "$work/answer.wav" trim "$question_end"
 rms=$(sox "$work/answer.wav" -n stat 2>&1 | awk '/RMS +amplitude/ {print $3}')
 at_least "$rms" 0.01 || fail "the answer audio is silent (RMS $rms)"
 heard=$(transcribe "$work/answer.wav")
