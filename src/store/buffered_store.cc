@@ -147,17 +147,10 @@ void BufferedStore::writer_loop() {
       options_.on_write(std::chrono::duration<double>(Clock::now() - started).count());
     }
     lock.lock();
-    if (!status && status.error().rejected) {
-      const Pending rejected = std::move(queue_.front());
-      queue_.pop_front();
-      ++rejected_;
-      lock.unlock();
-      set_aside(rejected, status.error());
-      lock.lock();
-      drained_.notify_all();
-      continue;
-    }
-    if (status) {
+    const bool rejected = !status && status.error().rejected;
+    if (status || rejected) {
+      // The backend answered (stored the write, or refused it for good): it works again.
+      Pending done = std::move(queue_.front());
       queue_.pop_front();
       if (!writable_) {
         writable_ = true;
@@ -168,6 +161,12 @@ void BufferedStore::writer_loop() {
         last_error_.clear();
       }
       backoff = options_.retry_min;
+      if (rejected) {
+        ++rejected_;
+        lock.unlock();
+        set_aside(done, status.error());
+        lock.lock();
+      }
       drained_.notify_all();
       continue;
     }

@@ -199,6 +199,24 @@ TEST_P(BufferedStoreTest, ARejectedWriteIsSetAsideWithItsRecordAndTheRestAreStor
   EXPECT_FALSE(std::getline(file, line)) << "only the one refused write is kept: " << line;
 }
 
+// The backend answering with a refusal is the backend working: a rejected write that was the last
+// one pending must not leave the store reported unwritable.
+TEST_P(BufferedStoreTest, ARejectionAfterAFaultCountsAsTheStoreWorkingAgain) {
+  backend_->reject_text("refused");
+  ASSERT_TRUE(store_->begin_call({"c4", "sip:a@x", "sip:bot@x", 1000, {}, "", ""}));
+  ASSERT_TRUE(store_->flush(milliseconds(2000)));
+  backend_->set_fault(GetParam());
+  ASSERT_TRUE(store_->append_turn(turn("c4", "user", "refused")));
+  EXPECT_FALSE(store_->flush(milliseconds(100)));
+  EXPECT_FALSE(store_->health().writable);
+  backend_->set_fault("");
+  ASSERT_TRUE(store_->flush(milliseconds(2000)));
+  const StoreHealth health = store_->health();
+  EXPECT_TRUE(health.writable);
+  EXPECT_EQ(health.rejected_writes, 1U);
+  EXPECT_EQ(health.pending_writes, 0U);
+}
+
 TEST(CloseUnendedCalls, ClosesPhoneCallsLeftOpenAndKeepsCliSessions) {
   const std::string dir = testing::make_temp_dir();
   auto store = open_sqlite_store(dir + "/calls.db");
