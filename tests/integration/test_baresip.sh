@@ -16,7 +16,28 @@ sox -n -r 8000 -c 1 -b 16 "$work/lead.wav" trim 0 5
 sox -n -r 8000 -c 1 -b 16 "$work/tail.wav" trim 0 10
 sox "$work/lead.wav" "$work/q.wav" "$work/tail.wav" "$work/caller.wav"
 
-sip_port=$(python3 -c 'import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+# baresip listens on UDP and TCP at sip_port and on TLS at sip_port + 1. A port the kernel picks
+# for UDP can be some outgoing connection's TCP port (a clean-clone run failed so), so pick one
+# below the ephemeral range that is free for all three.
+sip_port=$(python3 - <<'PY'
+import random, socket
+def free(kind, port):
+    s = socket.socket(socket.AF_INET, kind)
+    try:
+        s.bind(("127.0.0.1", port))
+        return True
+    except OSError:
+        return False
+    finally:
+        s.close()
+for port in random.sample(range(20000, 32000, 2), 200):
+    if free(socket.SOCK_DGRAM, port) and free(socket.SOCK_STREAM, port) and \
+            free(socket.SOCK_STREAM, port + 1):
+        print(port)
+        break
+PY
+)
+[ -n "$sip_port" ] || fail "no free port for baresip"
 mkdir -p "$work/baresip" "$work/rec"
 cat >"$work/baresip/config" <<CFG
 sip_listen 127.0.0.1:$sip_port
