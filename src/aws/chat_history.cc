@@ -24,8 +24,13 @@ std::int64_t now_s() {
 }
 
 Error dynamodb_failure(const std::string& what, const DynamoDbReply& reply) {
-  return make_error("dynamodb " + what + ": " + reply.error_type +
-                    (reply.error_message.empty() ? "" : ": " + reply.error_message));
+  std::string message = "dynamodb " + what + ": " + reply.error_type +
+                        (reply.error_message.empty() ? "" : ": " + reply.error_message);
+  // DynamoDB refusing the request itself (an item over its 400 KB limit, a value it cannot hold):
+  // sent again it would fail the same way, so the store sets it aside rather than retrying it.
+  const bool refused = reply.error_type == "ValidationException" ||
+                       reply.error_type == "SerializationException";
+  return refused ? make_rejection(std::move(message)) : make_error(std::move(message));
 }
 
 // A short random pause before retrying a lost race, growing with the attempt, so racing writers

@@ -246,6 +246,28 @@ TEST_F(DynamoDbHistoryTest, RacingWritersLoseNothing) {
             << " lost races retried\n";
 }
 
+// LangChain's shape keeps a call's whole history in one item, and DynamoDB refuses an item over
+// 400 KB: that turn is a rejection (the store sets it aside), and the call's history stays usable.
+TEST_F(DynamoDbHistoryTest, ATurnOverTheItemSizeLimitIsRejected) {
+  auto store = open_store();
+  ASSERT_TRUE(store);
+  ASSERT_TRUE(store->append_turn({"oversized", 0, "user", "hello", false, {}}).ok());
+  const std::string huge(500 * 1024, 'x');
+  auto refused = store->append_turn({"oversized", 0, "assistant", huge, false, {}});
+  ASSERT_FALSE(refused.ok());
+  EXPECT_TRUE(refused.error().rejected) << refused.error().message;
+  EXPECT_NE(refused.error().message.find("ValidationException"), std::string::npos)
+      << refused.error().message;
+
+  auto next = store->append_turn({"oversized", 0, "assistant", "Hello there.", false, {}});
+  ASSERT_TRUE(next.ok()) << next.error().message;
+  EXPECT_EQ(*next, 1);
+  auto turns = store->turns("oversized");
+  ASSERT_TRUE(turns.ok()) << turns.error().message;
+  ASSERT_EQ(turns->size(), 2u);
+  EXPECT_EQ((*turns)[1].text, "Hello there.");
+}
+
 TEST_F(DynamoDbHistoryTest, FailuresAreErrorsNamingTheCause) {
   auto settings = store_settings();
   settings.dynamodb_table = "NoSuchTable";
@@ -257,6 +279,7 @@ TEST_F(DynamoDbHistoryTest, FailuresAreErrorsNamingTheCause) {
   ASSERT_FALSE(turns.ok());
   EXPECT_NE(turns.error().message.find("ResourceNotFoundException"), std::string::npos)
       << turns.error().message;
+  EXPECT_FALSE(turns.error().rejected) << "a missing table may be created: worth retrying";
 
   DynamoDbEndpoint closed = endpoint();
   closed.url = "http://127.0.0.1:" + std::to_string(testing::free_port());
