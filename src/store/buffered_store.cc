@@ -33,7 +33,7 @@ BufferedStore::~BufferedStore() {
   }
 }
 
-Status BufferedStore::enqueue(std::string what, std::string record, Write write) {
+Status BufferedStore::enqueue(std::string what, Record record) {
   {
     std::lock_guard lock(mutex_);
     if (queue_.size() >= options_.max_pending) {
@@ -42,7 +42,7 @@ Status BufferedStore::enqueue(std::string what, std::string record, Write write)
       return make_error("store: too many writes pending (" + last_error_ + "); " + what +
                         " not stored");
     }
-    queue_.push_back(Pending{std::move(what), std::move(record), std::move(write)});
+    queue_.push_back(Pending{std::move(what), std::move(record)});
   }
   wake_.notify_all();
   return {};
@@ -53,8 +53,7 @@ Status BufferedStore::begin_call(const CallRecord& call) {
     std::lock_guard lock(mutex_);
     next_index_[call.id] = 0;
   }
-  return enqueue("call " + call.id, call_json(call).dump(),
-                 [call](ConversationStore& backend) { return backend.begin_call(call); });
+  return enqueue("call " + call.id, call);
 }
 
 Status BufferedStore::end_call(const std::string& call_id, std::int64_t ended_ms,
@@ -63,10 +62,7 @@ Status BufferedStore::end_call(const std::string& call_id, std::int64_t ended_ms
     std::lock_guard lock(mutex_);
     next_index_.erase(call_id);
   }
-  const nlohmann::json end{{"id", call_id}, {"ended_ms", ended_ms}, {"end_reason", reason}};
-  return enqueue("end of call " + call_id, end.dump(), [=](ConversationStore& backend) {
-    return backend.end_call(call_id, ended_ms, reason);
-  });
+  return enqueue("end of call " + call_id, CallEnd{call_id, ended_ms, reason});
 }
 
 Result<int> BufferedStore::append_turn(const TurnRecord& turn) {
@@ -90,13 +86,20 @@ Result<int> BufferedStore::append_turn(const TurnRecord& turn) {
   TurnRecord numbered = turn;
   numbered.index = index;
   auto status = enqueue("turn " + std::to_string(index) + " of call " + turn.call_id,
-                        turn_json(numbered).dump(), [turn](ConversationStore& backend) -> Status {
-                          auto stored = backend.append_turn(turn);
-                          if (!stored) return stored.error();
-                          return {};
-                        });
+                        std::move(numbered));
   if (!status) return status.error();
   return index;
+}
+
+Status BufferedStore::write(const Record& record) {
+  if (const auto* call = std::get_if<CallRecord>(&record)) return backend_->begin_call(*call);
+  if (const auto* end = std::get_if<CallEnd>(&record)) {
+    return backend_->end_call(end->call_id, end->ended_ms, end->reason);
+  }
+  // The backend numbers the turn itself (the same index, unless another writer added turns).
+  auto stored = backend_->append_turn(std::get<TurnRecord>(record));
+  if (!stored) return stored.error();
+  return {};
 }
 
 Result<std::optional<CallRecord>> BufferedStore::call(const std::string& call_id) {
@@ -142,7 +145,7 @@ void BufferedStore::writer_loop() {
     Pending& head = queue_.front();
     lock.unlock();
     const auto started = Clock::now();
-    const Status status = head.write(*backend_);
+    const Status status = write(head.record);
     if (status && options_.on_write) {
       options_.on_write(std::chrono::duration<double>(Clock::now() - started).count());
     }
@@ -185,17 +188,34 @@ void BufferedStore::writer_loop() {
   }
 }
 
+namespace {
+
+template <class... Visitors>
+struct Overloaded : Visitors... {
+  using Visitors::operator()...;
+};
+
+}  // namespace
+
 void BufferedStore::set_aside(const Pending& rejected, const Error& why) {
+  const nlohmann::json record = std::visit(
+      Overloaded{[](const CallRecord& call) { return call_json(call); },
+                 [](const CallEnd& end) {
+                   return nlohmann::json{
+                       {"id", end.call_id}, {"ended_ms", end.ended_ms}, {"end_reason", end.reason}};
+                 },
+                 [](const TurnRecord& turn) { return turn_json(turn); }},
+      rejected.record);
   if (options_.rejected_path.empty()) {
     spdlog::error("store: {} rejected ({}); set aside, not stored: {}", rejected.what, why.message,
-                  rejected.record);
+                  record.dump());
     return;
   }
   std::ofstream out(options_.rejected_path, std::ios::app);
   const nlohmann::json line{{"rejected_ms", wall_ms()},
                             {"write", rejected.what},
                             {"error", why.message},
-                            {"record", nlohmann::json::parse(rejected.record)}};
+                            {"record", record}};
   out << line.dump() << '\n';
   out.flush();
   if (out) {
@@ -203,7 +223,7 @@ void BufferedStore::set_aside(const Pending& rejected, const Error& why) {
                   options_.rejected_path);
   } else {
     spdlog::error("store: {} rejected ({}); cannot write {} either, the record: {}", rejected.what,
-                  why.message, options_.rejected_path, rejected.record);
+                  why.message, options_.rejected_path, record.dump());
   }
 }
 

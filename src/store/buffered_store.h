@@ -21,6 +21,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <variant>
 
 #include "store/conversation_store.h"
 
@@ -68,14 +69,19 @@ class BufferedStore final : public ConversationStore {
   bool flush(std::chrono::milliseconds timeout);
 
  private:
-  using Write = std::function<Status(ConversationStore& backend)>;
+  struct CallEnd {
+    std::string call_id;
+    std::int64_t ended_ms = 0;
+    std::string reason;
+  };
+  using Record = std::variant<CallRecord, CallEnd, TurnRecord>;
   struct Pending {
-    std::string what;    // for messages: "turn 3 of call X"
-    std::string record;  // the record as JSON, kept in case the backend rejects it
-    Write write;
+    std::string what;  // for messages: "turn 3 of call X"
+    Record record;     // written by the writer thread; turned into JSON only if rejected
   };
 
-  Status enqueue(std::string what, std::string record, Write write);
+  Status enqueue(std::string what, Record record);
+  Status write(const Record& record);
   void writer_loop();
   void set_aside(const Pending& rejected, const Error& why);
 
