@@ -16,6 +16,10 @@ namespace {
 
 using namespace std::chrono_literals;
 
+// After a transfer is asked for: how long the caller's phone has to report the new call
+// answered (it may ring the new party for a while) before the bot takes the call back.
+constexpr auto kTransferWait = 60s;
+
 // Wall-clock ms of the moment the audio at endpointer position `position_ms` was heard, given
 // that the audio at `now_position_ms` is being heard now.
 std::int64_t heard_at(std::int64_t position_ms, std::int64_t now_position_ms) {
@@ -42,11 +46,11 @@ class LastAnswer {
 }  // namespace
 
 CallAgent::CallAgent(const CallServices& services, CallInfo info,
-                     std::shared_ptr<MediaSession> media, std::function<void()> hang_up)
+                     std::shared_ptr<MediaSession> media, CallControl control)
     : services_(services),
       info_(std::move(info)),
       media_(std::move(media)),
-      hang_up_(std::move(hang_up)) {}
+      control_(std::move(control)) {}
 
 void CallAgent::remote_ended(const std::string& reason) {
   {
@@ -58,6 +62,22 @@ void CallAgent::remote_ended(const std::string& reason) {
 
 void CallAgent::drain() { draining_ = true; }
 
+void CallAgent::transfer_news(TransferNews news, const std::string& detail) {
+  if (news == TransferNews::kAccepted) {
+    spdlog::info("call {}: transfer accepted by the caller's phone ({})", info_.id, detail);
+    transfer_accepted_ = true;
+    return;
+  }
+  std::lock_guard lock(transfer_mutex_);
+  transfer_outcome_ = news;
+  transfer_detail_ = detail;
+}
+
+std::pair<TransferNews, std::string> CallAgent::take_transfer_outcome() {
+  std::lock_guard lock(transfer_mutex_);
+  return {std::exchange(transfer_outcome_, TransferNews::kNone), transfer_detail_};
+}
+
 std::string CallAgent::run() {
   const Settings& settings = services_.settings;
   const FlowSettings& flow = settings.flow;
@@ -67,14 +87,14 @@ std::string CallAgent::run() {
                           settings.cluster.node_id};
   if (auto begun = store.begin_call(record); !begun) {
     spdlog::error("call {}: cannot store the call: {}", info_.id, begun.error().message);
-    hang_up_();
+    control_.hang_up();
     media_->close();
     return "store_error";
   }
   auto vad = make_webrtc_vad(kTelephoneRate, settings.vad.mode);
   if (!vad) {
     spdlog::error("call {}: {}", info_.id, vad.error().message);
-    hang_up_();
+    control_.hang_up();
     media_->close();
     (void)store.end_call(info_.id, wall_ms(), "vad_error");
     return "vad_error";
@@ -115,6 +135,11 @@ std::string CallAgent::run() {
   std::uint64_t spurts_heard = 0;
   const auto deadline = SteadyClock::now() + std::chrono::seconds(flow.max_call_s);
   const Frame silence{};
+  // A transfer: the bot says flow.transfer_message, then asks the caller's phone to call
+  // flow.transfer_to (REFER) and waits for the outcome, not listening meanwhile.
+  enum class TransferStep { kNone, kAnnouncing, kAsked };
+  TransferStep transfer_step = TransferStep::kNone;
+  auto transfer_deadline = SteadyClock::now();
 
   const auto listen_afresh = [&] {
     detector.reset();
@@ -123,6 +148,21 @@ std::string CallAgent::run() {
     asr_fed = 0;
     heard_over_bot = false;
     prefetched = pause_judged = prefetch_tried = false;  // a prefetch is the answer's to pick up
+  };
+  const auto begin_transfer = [&](const std::string& why) {
+    spdlog::info("call {}: transferring to {} ({})", info_.id, flow.transfer_to, why);
+    conversation.discard_prefetch();
+    speaker.interrupt();
+    listen_afresh();
+    speaker.post([&](Speaker& s, const CancelToken& cancel) {
+      if (s.say(flow.transfer_message, cancel)) s.wait_played(cancel);
+    });
+    transfer_step = TransferStep::kAnnouncing;
+  };
+  const auto store_caller_turn = [&](const std::string& text, const StageTimes& times) {
+    if (auto stored = store.append_turn({info_.id, 0, "user", text, false, times}); !stored) {
+      spdlog::error("call {}: turn not stored: {}", info_.id, stored.error().message);
+    }
   };
   const auto feed_asr = [&] {
     const auto& utterance = detector.utterance();
@@ -298,10 +338,13 @@ std::string CallAgent::run() {
         silent_prompts = 0;
         if (services_.flow.is_goodbye(text)) {
           conversation.discard_prefetch();
-          if (auto stored = store.append_turn({info_.id, 0, "user", text, false, times}); !stored) {
-            spdlog::error("call {}: turn not stored: {}", info_.id, stored.error().message);
-          }
+          store_caller_turn(text, times);
           reason = "caller_goodbye";
+          break;
+        }
+        if (services_.flow.wants_transfer(text)) {
+          store_caller_turn(text, times);
+          begin_transfer("the caller asked");
           break;
         }
         answer(std::move(text), times);
@@ -315,7 +358,9 @@ std::string CallAgent::run() {
   while (reason.empty()) {
     if (remote_ended_) {
       std::lock_guard lock(reason_mutex_);
-      reason = remote_reason_;
+      // After a REFER is accepted the caller's phone hangs up on us once it is through.
+      reason = transfer_step == TransferStep::kAsked && transfer_accepted_ ? "transferred"
+                                                                           : remote_reason_;
       say_farewell = false;
       break;
     }
@@ -339,6 +384,9 @@ std::string CallAgent::run() {
       spdlog::info("call {}: DTMF {}", info_.id, *digit);
       const DtmfAction action = services_.flow.action_for(*digit);
       if (action == DtmfAction::kHangup) reason = "dtmf_hangup";
+      if (action == DtmfAction::kTransfer && transfer_step == TransferStep::kNone) {
+        begin_transfer(std::string("DTMF ") + *digit);
+      }
       if (action == DtmfAction::kRepeat) {
         speaker.interrupt();
         listen_afresh();
@@ -349,6 +397,37 @@ std::string CallAgent::run() {
       }
     }
     if (!reason.empty()) break;
+
+    if (transfer_step == TransferStep::kAnnouncing && speaker.quiet()) {
+      control_.transfer(flow.transfer_to);
+      transfer_step = TransferStep::kAsked;
+      transfer_deadline = SteadyClock::now() + kTransferWait;
+    } else if (transfer_step == TransferStep::kAsked) {
+      const auto [news, detail] = take_transfer_outcome();
+      if (news == TransferNews::kSucceeded) {
+        spdlog::info("call {}: transferred to {} ({})", info_.id, flow.transfer_to, detail);
+        reason = "transferred";
+        say_farewell = false;
+        break;
+      }
+      const bool timed_out = news == TransferNews::kNone && SteadyClock::now() >= transfer_deadline;
+      if (news == TransferNews::kFailed || timed_out) {
+        spdlog::warn("call {}: transfer to {} failed ({}); the call goes on", info_.id,
+                     flow.transfer_to, timed_out ? "no outcome in time" : detail);
+        transfer_step = TransferStep::kNone;
+        transfer_accepted_ = false;
+        listen_afresh();
+        speaker.post([&](Speaker& s, const CancelToken& cancel) {
+          s.say(flow.transfer_failed, cancel);
+        });
+      }
+    }
+    if (transfer_step != TransferStep::kNone) {
+      while (media_->pop_frame(frame)) {
+      }  // not listening while the call is handed over
+      last_frame_at = SteadyClock::now();
+      continue;
+    }
 
     // The bot's turns frame the listening: when it stops talking, the no-input clock restarts.
     const bool quiet = speaker.quiet();
@@ -385,7 +464,7 @@ std::string CallAgent::run() {
       std::this_thread::sleep_for(20ms);
     }
   }
-  if (!remote_ended_) hang_up_();
+  if (!remote_ended_) control_.hang_up();
   // An answer cut short by the hang-up stores its turn as it stops: let it, before the call ends.
   speaker.interrupt();
   while (speaker.busy()) std::this_thread::sleep_for(5ms);

@@ -38,11 +38,19 @@ struct CallInfo {
   std::string to;
 };
 
+// How a transfer the agent asked for went (from the signalling layer).
+enum class TransferNews { kNone, kAccepted, kSucceeded, kFailed };
+
+// What the agent asks of the call's signalling; each is posted (must not block).
+struct CallControl {
+  std::function<void()> hang_up;                            // BYE
+  std::function<void(const std::string& target)> transfer;  // blind transfer (REFER)
+};
+
 class CallAgent {
  public:
-  // `hang_up` sends BYE (posted to the SIP thread; must not block).
   CallAgent(const CallServices& services, CallInfo info, std::shared_ptr<MediaSession> media,
-            std::function<void()> hang_up);
+            CallControl control);
 
   // Runs the call to its end on the calling thread; returns the end reason.
   std::string run();
@@ -52,17 +60,28 @@ class CallAgent {
   // Any thread. Graceful shutdown: finish the turn in progress (up to `grace`), say the farewell
   // and hang up.
   void drain();
+  // Any thread: progress of the transfer asked for through CallControl::transfer (`detail`, such
+  // as "603 Declined", is logged).
+  void transfer_news(TransferNews news, const std::string& detail);
 
  private:
+  // The agent thread's view of the transfer news: the latest unread final news (kSucceeded or
+  // kFailed) or kNone, and its detail.
+  std::pair<TransferNews, std::string> take_transfer_outcome();
+
   const CallServices& services_;
   CallInfo info_;
   std::shared_ptr<MediaSession> media_;
-  std::function<void()> hang_up_;
+  CallControl control_;
 
   std::atomic<bool> remote_ended_{false};
   std::atomic<bool> draining_{false};
   std::mutex reason_mutex_;
   std::string remote_reason_;
+  std::atomic<bool> transfer_accepted_{false};  // the caller's phone took the REFER
+  std::mutex transfer_mutex_;
+  TransferNews transfer_outcome_ = TransferNews::kNone;  // final news not yet read
+  std::string transfer_detail_;
 };
 
 }  // namespace chalkbot

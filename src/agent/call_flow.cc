@@ -21,6 +21,17 @@ std::vector<std::string> split_commas(const std::string& list) {
 
 // Words beyond the goodbye phrase that still make the utterance a goodbye ("ok bye now").
 constexpr std::size_t kGoodbyeSlackWords = 3;
+// The same for a transfer request ("can I talk to a real person please").
+constexpr std::size_t kTransferSlackWords = 6;
+
+std::vector<std::vector<std::string>> phrases_of(const std::string& list) {
+  std::vector<std::vector<std::string>> phrases;
+  for (const auto& phrase : split_commas(list)) {
+    auto words = words_of(phrase);
+    if (!words.empty()) phrases.push_back(std::move(words));
+  }
+  return phrases;
+}
 
 }  // namespace
 
@@ -42,22 +53,34 @@ std::vector<std::string> words_of(const std::string& text) {
 
 Result<CallFlow> CallFlow::from(const FlowSettings& flow) {
   CallFlow result;
+  const bool transfers = !flow.transfer_to.empty();
+  if (transfers && flow.transfer_to.rfind("sip:", 0) != 0 &&
+      flow.transfer_to.rfind("sips:", 0) != 0) {
+    return make_error("flow.transfer_to: '" + flow.transfer_to +
+                      "' is not a SIP URI (sip:user@host[:port])");
+  }
+  const std::map<std::string, DtmfAction> actions = {{"repeat", DtmfAction::kRepeat},
+                                                     {"hangup", DtmfAction::kHangup},
+                                                     {"transfer", DtmfAction::kTransfer}};
   for (const auto& entry : split_commas(flow.dtmf_actions)) {
     const auto eq = entry.find('=');
     const std::string key = entry.substr(0, eq);
     const std::string action = eq == std::string::npos ? "" : entry.substr(eq + 1);
     const bool valid_key =
         key.size() == 1 && std::string("0123456789*#ABCD").find(key[0]) != std::string::npos;
-    if (!valid_key || (action != "repeat" && action != "hangup")) {
+    const auto known = actions.find(action);
+    if (!valid_key || known == actions.end()) {
       return make_error("flow.dtmf_actions: '" + entry +
-                        "' is not key=action (keys 0-9 * # A-D; actions repeat, hangup)");
+                        "' is not key=action (keys 0-9 * # A-D; actions repeat, hangup, transfer)");
     }
-    result.dtmf_[key[0]] = action == "repeat" ? DtmfAction::kRepeat : DtmfAction::kHangup;
+    if (known->second == DtmfAction::kTransfer && !transfers) {
+      return make_error("flow.dtmf_actions: '" + entry +
+                        "' transfers the call, but flow.transfer_to (where to) is not set");
+    }
+    result.dtmf_[key[0]] = known->second;
   }
-  for (const auto& phrase : split_commas(flow.goodbye_phrases)) {
-    auto words = words_of(phrase);
-    if (!words.empty()) result.goodbye_phrases_.push_back(std::move(words));
-  }
+  result.goodbye_phrases_ = phrases_of(flow.goodbye_phrases);
+  if (transfers) result.transfer_phrases_ = phrases_of(flow.transfer_phrases);
   return result;
 }
 
@@ -66,15 +89,23 @@ DtmfAction CallFlow::action_for(char key) const {
   return it == dtmf_.end() ? DtmfAction::kNone : it->second;
 }
 
-bool CallFlow::is_goodbye(const std::string& transcript) const {
-  const auto words = words_of(transcript);
-  for (const auto& phrase : goodbye_phrases_) {
-    if (words.size() > phrase.size() + kGoodbyeSlackWords) continue;
+bool CallFlow::says_one_of(const std::vector<std::string>& words,
+                           const std::vector<Phrase>& phrases, std::size_t slack_words) {
+  for (const auto& phrase : phrases) {
+    if (words.size() > phrase.size() + slack_words) continue;
     if (std::search(words.begin(), words.end(), phrase.begin(), phrase.end()) != words.end()) {
       return true;
     }
   }
   return false;
+}
+
+bool CallFlow::is_goodbye(const std::string& transcript) const {
+  return says_one_of(words_of(transcript), goodbye_phrases_, kGoodbyeSlackWords);
+}
+
+bool CallFlow::wants_transfer(const std::string& transcript) const {
+  return says_one_of(words_of(transcript), transfer_phrases_, kTransferSlackWords);
 }
 
 }  // namespace chalkbot

@@ -10,11 +10,12 @@
 
 namespace chalkbot {
 
-enum class DtmfAction { kNone, kRepeat, kHangup };
+enum class DtmfAction { kNone, kRepeat, kHangup, kTransfer };
 
 class CallFlow {
  public:
-  // Fails naming flow.dtmf_actions when an entry is not key=action with a known key and action.
+  // Fails naming flow.dtmf_actions when an entry is not key=action with a known key and action
+  // (transfer only with flow.transfer_to), and flow.transfer_to when it is not a SIP URI.
   static Result<CallFlow> from(const FlowSettings& flow);
 
   DtmfAction action_for(char key) const;
@@ -22,10 +23,18 @@ class CallFlow {
   // little else (a goodbye inside a longer question such as "how do I say goodbye in French"
   // is a question).
   bool is_goodbye(const std::string& transcript) const;
+  // True when transfers are configured and the caller asks for a person: one of the phrases as
+  // whole words in a short utterance ("can I talk to a real person please").
+  bool wants_transfer(const std::string& transcript) const;
 
  private:
+  using Phrase = std::vector<std::string>;  // as words
+  static bool says_one_of(const std::vector<std::string>& words, const std::vector<Phrase>& phrases,
+                          std::size_t slack_words);
+
   std::map<char, DtmfAction> dtmf_;
-  std::vector<std::vector<std::string>> goodbye_phrases_;  // each phrase as words
+  std::vector<Phrase> goodbye_phrases_;
+  std::vector<Phrase> transfer_phrases_;  // empty when flow.transfer_to is not set
 };
 
 // Lower-case words of `text`, punctuation dropped (apostrophes kept).

@@ -187,7 +187,10 @@ Result<FlowImport> import_connect_flow(std::string_view export_json) {
       }
     } else if (a.type == "TransferParticipantToThirdParty") {
       const std::string number = string_field(a.parameters, "ThirdPartyPhoneNumber");
-      unmapped(a, "Chalkbot cannot transfer calls (no SIP REFER yet)" +
+      // A phone number only becomes a SIP URI through the user's trunk, which the flow does not
+      // name: flow.transfer_to is left to them.
+      unmapped(a, "set flow.transfer_to to a SIP URI that reaches it through your trunk (and "
+                  "flow.dtmf_actions or flow.transfer_phrases)" +
                       (number.empty() ? std::string() : "; the target was " + number));
     } else {
       unmapped(a, "no Chalkbot equivalent");

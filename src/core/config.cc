@@ -344,7 +344,19 @@ void declare_options(OptionTable& t, Settings& s) {
             "reprompts to a silent caller before hanging up");
   t.integer("flow.max_call_s", flow.max_call_s, 900, 10, 86400, "longest call");
   t.text("flow.dtmf_actions", flow.dtmf_actions, "0=repeat,#=hangup",
-         "comma list of key=action (actions: repeat, hangup)");
+         "comma list of key=action (actions: repeat, hangup, transfer)");
+  t.text("flow.transfer_to", flow.transfer_to, "",
+         "SIP URI to transfer a caller who asks for a person to (blind transfer, REFER); "
+         "empty = no transfers");
+  t.text("flow.transfer_phrases", flow.transfer_phrases,
+         "operator,representative,a human,real person,speak to someone,talk to someone,"
+         "speak to a person,talk to a person",
+         "comma list: a caller saying one of these is transferred (with flow.transfer_to)");
+  t.text("flow.transfer_message", flow.transfer_message,
+         "One moment, I am transferring your call.", "said before transferring the call");
+  t.text("flow.transfer_failed", flow.transfer_failed,
+         "Sorry, I could not transfer your call. How else can I help?",
+         "said when the transfer did not work; the call goes on with the bot");
   t.boolean("flow.barge_in", flow.barge_in, true, "caller speech interrupts the bot");
   t.integer("flow.barge_in_min_ms", flow.barge_in_min_ms, 120, 0, 5000,
             "speech must last this long to interrupt (guards against noises)");

@@ -115,7 +115,11 @@ struct FlowSettings {
   std::string goodbye_phrases;  // comma list: the caller saying one ends the call
   int max_silent_prompts = 0;  // reprompts before giving up on a silent caller
   int max_call_s = 0;
-  std::string dtmf_actions;    // comma list of key=action; actions: repeat, hangup
+  std::string dtmf_actions;    // comma list of key=action; actions: repeat, hangup, transfer
+  std::string transfer_to;     // SIP URI a caller asking for a person is sent to ('' = none)
+  std::string transfer_phrases;  // comma list: the caller saying one asks for a transfer
+  std::string transfer_message;  // said before the transfer
+  std::string transfer_failed;   // said when the caller's phone could not be transferred
   bool barge_in = true;
   int barge_in_min_ms = 0;     // caller speech must last this long to interrupt (noise guard)
   int echo_guard_ms = 0;       // after playback starts, ignore the VAD this long (own echo)

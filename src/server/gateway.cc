@@ -99,8 +99,9 @@ void Gateway::on_established(sip::CallId id) {
   }
   call->media->hold(remote.on_hold());
   CallInfo info{call->store_id, call->invite.from_uri, call->invite.to_uri};
-  auto agent =
-      std::make_unique<CallAgent>(services_, info, call->media, [this, id] { sip_->hangup(id); });
+  CallControl control{[this, id] { sip_->hangup(id); },
+                      [this, id](const std::string& target) { sip_->transfer(id, target); }};
+  auto agent = std::make_unique<CallAgent>(services_, info, call->media, std::move(control));
   if (draining_) agent->drain();
   {
     std::lock_guard lock(mutex_);
@@ -147,6 +148,17 @@ void Gateway::on_ended(sip::CallId id, const sip::CallEnd& end) {
     call.media->close();
     call.finished = true;  // reap() joins the ringing thread, if any
   }
+}
+
+void Gateway::on_transfer(sip::CallId id, const sip::TransferProgress& progress) {
+  std::lock_guard lock(mutex_);
+  const auto it = calls_.find(id);
+  if (it == calls_.end() || !it->second->agent) return;
+  using Stage = sip::TransferProgress::Stage;
+  const TransferNews news = progress.stage == Stage::kAccepted    ? TransferNews::kAccepted
+                            : progress.stage == Stage::kSucceeded ? TransferNews::kSucceeded
+                                                                  : TransferNews::kFailed;
+  it->second->agent->transfer_news(news, std::to_string(progress.status) + " " + progress.phrase);
 }
 
 std::vector<std::shared_ptr<Gateway::Call>> Gateway::take_calls(bool only_finished) {

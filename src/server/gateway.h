@@ -54,6 +54,7 @@ class Gateway final : public sip::CallHandler {
   void on_established(sip::CallId id) override;
   void on_media_changed(sip::CallId id, const sip::RemoteMedia& remote) override;
   void on_ended(sip::CallId id, const sip::CallEnd& end) override;
+  void on_transfer(sip::CallId id, const sip::TransferProgress& progress) override;
 
  private:
   struct Call {

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <charconv>
 #include <chrono>
 #include <condition_variable>
 #include <deque>
@@ -56,7 +57,7 @@ void respond(nua_handle_t* nh, int status, const char* phrase, Tags... tags) {
 }
 
 // What we implement; sofia's defaults (100rel, MESSAGE, SUBSCRIBE ...) are trimmed to this.
-constexpr const char* kAllow = "INVITE, ACK, BYE, CANCEL, OPTIONS, UPDATE";
+constexpr const char* kAllow = "INVITE, ACK, BYE, CANCEL, OPTIONS, UPDATE, NOTIFY";  // NOTIFY: transfers
 constexpr const char* kSupported = "timer";
 constexpr unsigned kMaxMessageBytes = 64 * 1024;
 constexpr std::size_t kMaxSdpBytes = 16 * 1024;  // a rich WebRTC-style offer is under 10 KB
@@ -185,6 +186,7 @@ struct Call {
   bool established_reported = false;
   bool answered = false;  // outgoing: 2xx seen
   bool local_bye = false;
+  bool transferring = false;  // a REFER of ours awaits its outcome
   bool have_reason = false;
   CallEnd end;
   std::shared_ptr<OutgoingCallHandler> out;
@@ -221,6 +223,7 @@ class SipEndpoint::Stack {
   void do_hangup(CallId id, EndReason reason);
   void do_answer(CallId id, const LocalMedia& media);
   void do_reject(CallId id, int status, const std::string& reason);
+  void do_transfer(CallId id, const std::string& target);
   void do_place_call(CallId id, const std::string& target, const OfferMedia& media,
                      std::shared_ptr<OutgoingCallHandler> handler);
   void begin_shutdown();
@@ -252,6 +255,9 @@ class SipEndpoint::Stack {
   void reoffer(Call& call, nua_handle_t* nh, const sip_t* sip, bool is_update);
   void outgoing_invite_result(Call& call, int status, const char* phrase, const sip_t* sip);
   void call_state(Call& call, int status, const char* phrase, tagi_t tags[]);
+  void refer_answered(Call& call, int status, const char* phrase);
+  void refer_notified(Call& call, const sip_t* sip);
+  void transfer_over(Call& call, TransferProgress::Stage stage, int status, std::string phrase);
   void register_result(int status, const char* phrase, const sip_t* sip);
   // `in_callback`: answer the request being reported now (re-INVITE/UPDATE), not the INVITE.
   void respond_sdp(nua_handle_t* nh, int status, const char* phrase, const std::string& sdp,
@@ -492,6 +498,16 @@ void SipEndpoint::Stack::event(nua_event_t event, int status, const char* phrase
       return;
     case nua_r_invite:
       if (call != nullptr) outgoing_invite_result(*call, status, phrase, sip);
+      return;
+    case nua_r_refer:
+      if (call != nullptr) refer_answered(*call, status, phrase);
+      return;
+    case nua_i_notify:  // the stack has answered it (200)
+      if (call != nullptr) {
+        refer_notified(*call, sip);
+      } else if (nh != nullptr) {
+        nua_handle_destroy(nh);  // not in a dialog of ours
+      }
       return;
     case nua_r_register:
     case nua_r_unregister:
@@ -857,6 +873,51 @@ void SipEndpoint::Stack::do_hangup(CallId id, EndReason reason) {
   }
 }
 
+void SipEndpoint::Stack::do_transfer(CallId id, const std::string& target) {
+  auto it = calls_.find(id);
+  if (it == calls_.end()) return;
+  Call& call = *it->second;
+  if (call.outgoing || call.transferring ||
+      (call.state != Call::State::kAnswered && call.state != Call::State::kEstablished)) {
+    handler_.on_transfer(id, {TransferProgress::Stage::kFailed, 0, "call not in a state to transfer"});
+    return;
+  }
+  call.transferring = true;
+  nua_refer(call.nh, SIPTAG_REFER_TO_STR(target.c_str()), TAG_END());
+}
+
+void SipEndpoint::Stack::refer_answered(Call& call, int status, const char* phrase) {
+  if (!call.transferring || status < 200) return;
+  if (status < 300) {
+    handler_.on_transfer(call.id, {TransferProgress::Stage::kAccepted, status,
+                                   phrase != nullptr ? phrase : ""});
+    return;
+  }
+  transfer_over(call, TransferProgress::Stage::kFailed, status, phrase != nullptr ? phrase : "");
+}
+
+void SipEndpoint::Stack::refer_notified(Call& call, const sip_t* sip) {
+  if (!call.transferring) return;
+  // message/sipfrag: the status line of the transferee's call to the new party.
+  const std::string frag = payload_of(sip);
+  const std::string line = frag.substr(0, frag.find_first_of("\r\n"));
+  int status = 0;
+  if (line.rfind("SIP/2.0 ", 0) == 0 && line.size() >= 11) {
+    std::from_chars(line.data() + 8, line.data() + 11, status);
+  }
+  const std::string phrase = line.size() > 12 ? line.substr(12) : "";
+  if (status < 200) return;  // 100 Trying, 180 Ringing: still going
+  transfer_over(call, status < 300 ? TransferProgress::Stage::kSucceeded
+                                   : TransferProgress::Stage::kFailed,
+                status, phrase);
+}
+
+void SipEndpoint::Stack::transfer_over(Call& call, TransferProgress::Stage stage, int status,
+                                       std::string phrase) {
+  call.transferring = false;
+  handler_.on_transfer(call.id, {stage, status, std::move(phrase)});
+}
+
 void SipEndpoint::Stack::do_place_call(CallId id, const std::string& target,
                                        const OfferMedia& media,
                                        std::shared_ptr<OutgoingCallHandler> handler) {
@@ -1057,6 +1118,11 @@ void SipEndpoint::answer(CallId id, LocalMedia media) {
 void SipEndpoint::reject(CallId id, int status, std::string reason) {
   Stack* s = stack_.get();
   s->post([s, id, status, reason = std::move(reason)] { s->do_reject(id, status, reason); });
+}
+
+void SipEndpoint::transfer(CallId id, std::string target_uri) {
+  Stack* s = stack_.get();
+  s->post([s, id, target = std::move(target_uri)] { s->do_transfer(id, target); });
 }
 
 void SipEndpoint::stop_accepting() {

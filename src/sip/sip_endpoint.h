@@ -62,6 +62,18 @@ enum class EndReason {
 };
 const char* to_string(EndReason reason);
 
+// How a transfer we asked for (SipEndpoint::transfer, a REFER) is going.
+struct TransferProgress {
+  enum class Stage {
+    kAccepted,   // the caller's phone took the REFER (202) and is calling the new party
+    kSucceeded,  // it reports the new call answered (NOTIFY with a 2xx sipfrag): we may hang up
+    kFailed,     // the REFER was refused, or the new call failed: the call is still ours
+  };
+  Stage stage = Stage::kFailed;
+  int status = 0;  // the REFER's answer, or the new call's status from the NOTIFY
+  std::string phrase;
+};
+
 struct CallEnd {
   EndReason reason = EndReason::kRemoteBye;
   int status = 0;  // SIP status of the last event, where there is one
@@ -80,6 +92,9 @@ class CallHandler {
   // re-INVITE/UPDATE with a new offer (hold/resume, new address); already answered, same codec.
   virtual void on_media_changed(CallId id, const RemoteMedia& remote) = 0;
   virtual void on_ended(CallId id, const CallEnd& end) = 0;
+  // Progress of a transfer asked for with SipEndpoint::transfer(): kAccepted first (unless it
+  // failed at once), then one of kSucceeded or kFailed, unless the call ends first.
+  virtual void on_transfer(CallId id, const TransferProgress& progress) { (void)id, (void)progress; }
 };
 
 // Outgoing calls (UAC), one handler per call. Same threading contract as CallHandler. Each call
@@ -131,6 +146,9 @@ class SipEndpoint {
   void answer(CallId id, LocalMedia media);  // a deferred incoming call: 200 + SDP answer
   void reject(CallId id, int status, std::string reason = {});  // a deferred incoming call
   void stop_accepting();  // new INVITEs get 503 + Retry-After from now on
+  // An answered incoming call: blind transfer to `target_uri` (REFER, RFC 3515). The call stays
+  // up; progress comes on CallHandler::on_transfer, and the caller hangs up when done.
+  void transfer(CallId id, std::string target_uri);
 
   // Sends an INVITE with our SDP offer to `target_uri` (sip:user@host[:port]). The id is valid at
   // once; progress arrives on `handler` (kept alive until the call's final callback).

@@ -41,6 +41,41 @@ TEST(CallFlow, Goodbyes) {
   EXPECT_FALSE(f->is_goodbye(""));
 }
 
+FlowSettings transfers_to(std::string uri, std::string dtmf = "0=transfer") {
+  FlowSettings f = flow(std::move(dtmf));
+  f.transfer_to = std::move(uri);
+  f.transfer_phrases = "operator,a real person,talk to someone";
+  return f;
+}
+
+TEST(CallFlow, TransferRequests) {
+  auto f = CallFlow::from(transfers_to("sip:desk@pbx.example.com"));
+  ASSERT_TRUE(f.ok()) << f.error().message;
+  EXPECT_EQ(f->action_for('0'), DtmfAction::kTransfer);
+  EXPECT_TRUE(f->wants_transfer("operator"));
+  EXPECT_TRUE(f->wants_transfer("can I talk to a real person please"));
+  EXPECT_TRUE(f->wants_transfer("I want to talk to someone"));
+  EXPECT_FALSE(f->wants_transfer("what is a real number"));
+  EXPECT_FALSE(f->wants_transfer("what does the operator precedence of plus and times mean in C"));
+  EXPECT_FALSE(f->wants_transfer(""));
+
+  // Without a destination nothing is a transfer request.
+  auto off = CallFlow::from(flow());
+  ASSERT_TRUE(off.ok());
+  EXPECT_FALSE(off->wants_transfer("operator"));
+}
+
+TEST(CallFlow, BadTransferSettingsAreNamed) {
+  auto no_uri = CallFlow::from(transfers_to("desk@pbx.example.com"));
+  ASSERT_FALSE(no_uri.ok());
+  EXPECT_NE(no_uri.error().message.find("flow.transfer_to"), std::string::npos);
+
+  auto nowhere = CallFlow::from(transfers_to(""));
+  ASSERT_FALSE(nowhere.ok());
+  EXPECT_NE(nowhere.error().message.find("flow.dtmf_actions"), std::string::npos);
+  EXPECT_NE(nowhere.error().message.find("flow.transfer_to"), std::string::npos);
+}
+
 TEST(CallFlow, WordsOf) {
   EXPECT_EQ(words_of("It's 5 o'clock, OK?"),
             (std::vector<std::string>{"it's", "5", "o'clock", "ok"}));

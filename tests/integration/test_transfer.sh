@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# Blind transfer (REFER, RFC 3515), with sipp as the caller's phone: pressing 0 (RFC 4733) gets
+# the transfer message, then a REFER to flow.transfer_to; when the phone reports the new call
+# answered (NOTIFY, sipfrag 200) the bot hangs up and stores the call as transferred. When the
+# phone refuses (603) the bot says so and the call goes on. A caller asking for an operator in
+# words is transferred too (our own caller refuses REFER: the call goes on). A transfer key
+# without a destination is a configuration error naming the key.
+source "$(dirname "$0")/lib.sh"
+start_standin --script "$TESTS_DIR/data/standin_script.json"
+cd "$work"
+ln -s /usr/share/sip-tester pcap  # the scenarios play pcap/dtmf_2833_0.pcap
+db="$work/calls.db"
+desk="sip:desk@127.0.0.1:5099"
+newest_call() { sqlite3 "$db" "select id from calls order by started_ms desc limit 1"; }
+end_reason() {  # CALL: its stored end reason, once the agent has ended it
+  local reason=""
+  for _ in $(seq 50); do
+    reason=$(sqlite3 "$db" "select end_reason from calls where id='$1'")
+    [ -n "$reason" ] && break
+    sleep 0.2
+  done
+  echo "$reason"
+}
+
+out=$(CHALKBOT_LLM_BASE_URL="$STANDIN_URL" timeout 20 "$CHALKBOT" \
+  --set "flow.dtmf_actions=0=transfer" serve 2>&1) && fail "serve started with a transfer key and nowhere to transfer to"
+grep -q "flow.transfer_to" <<<"$out" || fail "the configuration error does not name flow.transfer_to: $out"
+pass "a transfer key without flow.transfer_to is refused, naming the key"
+
+start_serve --set "flow.transfer_to=$desk" --set "flow.dtmf_actions=0=transfer,#=hangup"
+
+timeout 60 sipp -i 127.0.0.1 -mi 127.0.0.1 -p 0 -mp 0 -sf "$TESTS_DIR/sipp/uac_transfer.xml" -m 1 \
+  -timeout 50 127.0.0.1:"$SIP_PORT" >sipp_transfer.log 2>&1 ||
+  { tail -20 sipp_transfer.log; fail "sipp: the accepted transfer did not go REFER, 202, NOTIFY 200, BYE"; }
+call=$(newest_call)
+[ "$(end_reason "$call")" = transferred ] || fail "call $call ended '$(end_reason "$call")', not transferred"
+grep -q "call $call: transferring to $desk (DTMF 0)" serve.err || fail "the transfer was not logged"
+grep -q "call $call: transferred to $desk (200 OK)" serve.err || fail "the new call's answer was not logged"
+pass "DTMF 0: REFER to $desk, accepted, NOTIFY 200, the bot hung up; stored as transferred"
+
+timeout 60 sipp -i 127.0.0.1 -mi 127.0.0.1 -p 0 -mp 0 -sf "$TESTS_DIR/sipp/uac_transfer_refused.xml" \
+  -m 1 -timeout 50 127.0.0.1:"$SIP_PORT" >sipp_refused.log 2>&1 ||
+  { tail -20 sipp_refused.log; fail "sipp: after a refused REFER the call did not go on until the caller hung up"; }
+call=$(newest_call)
+grep -q "call $call: transfer to $desk failed (603 Declined); the call goes on" serve.err ||
+  fail "the refused transfer was not logged"
+[ "$(end_reason "$call")" = remote-bye ] || fail "call $call ended '$(end_reason "$call")', not by the caller"
+pass "REFER refused (603): the bot said so, the call went on until the caller hung up"
+
+# In words: "I want to talk to an operator", spoken by flite through a phone line.
+CHALKBOT_STORE_PATH="$work/say.db" "$CHALKBOT" say "I want to talk to an operator." -o ask.wav \
+  --rate 8000 2>/dev/null
+"$CHALKBOT" call "sip:bot@127.0.0.1:$SIP_PORT" --say ask.wav --record heard.wav --quiet-ms 900 \
+  --timeout-s 60 >call.json 2>call.err || { cat call.json call.err; fail "the call failed"; }
+call=$(newest_call)
+said=$(sqlite3 "$db" "select text from turns where call_id='$call' and role='user'")
+grep -q "call $call: transferring to $desk (the caller asked)" serve.err ||
+  fail "'$said' did not ask for a transfer"
+grep -q "call $call: transfer to $desk failed" serve.err || fail "our caller's refusal was not logged"
+heard=$(transcribe heard.wav 2>/dev/null)
+r=$(word_recall "sorry could not transfer" "$heard")  # flow.transfer_failed's own words
+at_least "$r" 0.5 || fail "the caller did not hear that the transfer failed: '$heard'"
+[ "$(sqlite3 "$db" "select count(*) from turns where call_id='$call' and role='assistant'")" = 0 ] ||
+  fail "the transfer request was answered by the model"
+pass "'$said' asked for a transfer; refused by the phone, the call went on"
+stop_serve
