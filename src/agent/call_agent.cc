@@ -17,8 +17,10 @@ namespace {
 using namespace std::chrono_literals;
 
 // After a transfer is asked for: how long the caller's phone has to report the new call
-// answered (it may ring the new party for a while) before the bot takes the call back.
-constexpr auto kTransferWait = 60s;
+// answered (it may ring the new party for a while) before the bot takes the call back. Within
+// media.inactivity_timeout_s's default, for phones that send no RTP meanwhile. A success that
+// comes later still ends the call as transferred.
+constexpr auto kTransferWait = 30s;
 
 // Wall-clock ms of the moment the audio at endpointer position `position_ms` was heard, given
 // that the audio at `now_position_ms` is being heard now.
@@ -151,6 +153,8 @@ std::string CallAgent::run() {
   };
   const auto begin_transfer = [&](const std::string& why) {
     spdlog::info("call {}: transferring to {} ({})", info_.id, flow.transfer_to, why);
+    (void)take_transfer_outcome();  // news of an earlier attempt is not this one's
+    transfer_accepted_ = false;
     conversation.discard_prefetch();
     speaker.interrupt();
     listen_afresh();
@@ -359,8 +363,9 @@ std::string CallAgent::run() {
     if (remote_ended_) {
       std::lock_guard lock(reason_mutex_);
       // After a REFER is accepted the caller's phone hangs up on us once it is through.
-      reason = transfer_step == TransferStep::kAsked && transfer_accepted_ ? "transferred"
-                                                                           : remote_reason_;
+      const bool phone_left = transfer_step == TransferStep::kAsked && transfer_accepted_ &&
+                              remote_reason_ == "remote-bye";
+      reason = phone_left ? "transferred" : remote_reason_;
       say_farewell = false;
       break;
     }
@@ -384,6 +389,7 @@ std::string CallAgent::run() {
       spdlog::info("call {}: DTMF {}", info_.id, *digit);
       const DtmfAction action = services_.flow.action_for(*digit);
       if (action == DtmfAction::kHangup) reason = "dtmf_hangup";
+      if (transfer_step != TransferStep::kNone) continue;  // being handed over: only hang-up
       if (action == DtmfAction::kTransfer && transfer_step == TransferStep::kNone) {
         begin_transfer(std::string("DTMF ") + *digit);
       }
@@ -398,24 +404,26 @@ std::string CallAgent::run() {
     }
     if (!reason.empty()) break;
 
-    if (transfer_step == TransferStep::kAnnouncing && speaker.quiet()) {
-      control_.transfer(flow.transfer_to);
-      transfer_step = TransferStep::kAsked;
-      transfer_deadline = SteadyClock::now() + kTransferWait;
-    } else if (transfer_step == TransferStep::kAsked) {
+    if (transfer_step == TransferStep::kAnnouncing) {
+      if (speaker.quiet()) {
+        control_.transfer(flow.transfer_to);
+        transfer_step = TransferStep::kAsked;
+        transfer_deadline = SteadyClock::now() + kTransferWait;
+      }
+    } else {
       const auto [news, detail] = take_transfer_outcome();
-      if (news == TransferNews::kSucceeded) {
+      if (news == TransferNews::kSucceeded) {  // late ones too: the caller is with the new party
         spdlog::info("call {}: transferred to {} ({})", info_.id, flow.transfer_to, detail);
         reason = "transferred";
         say_farewell = false;
         break;
       }
-      const bool timed_out = news == TransferNews::kNone && SteadyClock::now() >= transfer_deadline;
-      if (news == TransferNews::kFailed || timed_out) {
+      const bool timed_out = transfer_step == TransferStep::kAsked &&
+                             news == TransferNews::kNone && SteadyClock::now() >= transfer_deadline;
+      if (transfer_step == TransferStep::kAsked && (news == TransferNews::kFailed || timed_out)) {
         spdlog::warn("call {}: transfer to {} failed ({}); the call goes on", info_.id,
                      flow.transfer_to, timed_out ? "no outcome in time" : detail);
         transfer_step = TransferStep::kNone;
-        transfer_accepted_ = false;
         listen_afresh();
         speaker.post([&](Speaker& s, const CancelToken& cancel) {
           s.say(flow.transfer_failed, cancel);

@@ -21,7 +21,8 @@ std::vector<std::string> split_commas(const std::string& list) {
 
 // Words beyond the goodbye phrase that still make the utterance a goodbye ("ok bye now").
 constexpr std::size_t kGoodbyeSlackWords = 3;
-// The same for a transfer request ("can I talk to a real person please").
+// The same for a transfer request ("I want to talk to an operator"); a longer question that
+// merely mentions an operator is answered.
 constexpr std::size_t kTransferSlackWords = 6;
 
 std::vector<std::vector<std::string>> phrases_of(const std::string& list) {

@@ -24,7 +24,7 @@ class CallFlow {
   // is a question).
   bool is_goodbye(const std::string& transcript) const;
   // True when transfers are configured and the caller asks for a person: one of the phrases as
-  // whole words in a short utterance ("can I talk to a real person please").
+  // whole words in a short utterance ("can I talk to a person please").
   bool wants_transfer(const std::string& transcript) const;
 
  private:

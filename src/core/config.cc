@@ -349,8 +349,8 @@ void declare_options(OptionTable& t, Settings& s) {
          "SIP URI to transfer a caller who asks for a person to (blind transfer, REFER); "
          "empty = no transfers");
   t.text("flow.transfer_phrases", flow.transfer_phrases,
-         "operator,representative,a human,real person,speak to someone,talk to someone,"
-         "speak to a person,talk to a person",
+         "operator,representative,speak to a person,talk to a person,speak to a human,"
+         "talk to a human,speak to someone,talk to someone",
          "comma list: a caller saying one of these is transferred (with flow.transfer_to)");
   t.text("flow.transfer_message", flow.transfer_message,
          "One moment, I am transferring your call.", "said before transferring the call");

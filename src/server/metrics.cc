@@ -186,7 +186,7 @@ ChalkbotMetrics::ChalkbotMetrics(MetricRegistry& r)
   for (const char* reason :
        {"remote-bye", "cancelled", "local-hangup", "timeout", "transport-error", "shutdown",
         "caller_goodbye", "silence", "max_duration", "rtp_timeout", "dtmf_hangup", "admin_hangup",
-        "store_error", "vad_error"}) {
+        "store_error", "vad_error", "transferred"}) {
     ended_by_reason_[reason] = &r.counter("chalkbot_calls_ended_total", reasons_help,
                                           {{"reason", reason}});
   }

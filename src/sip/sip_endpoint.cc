@@ -256,7 +256,7 @@ class SipEndpoint::Stack {
   void outgoing_invite_result(Call& call, int status, const char* phrase, const sip_t* sip);
   void call_state(Call& call, int status, const char* phrase, tagi_t tags[]);
   void refer_answered(Call& call, int status, const char* phrase);
-  void refer_notified(Call& call, const sip_t* sip);
+  void refer_notified(Call& call, int status, const char* phrase, const sip_t* sip);
   void transfer_over(Call& call, TransferProgress::Stage stage, int status, std::string phrase);
   void register_result(int status, const char* phrase, const sip_t* sip);
   // `in_callback`: answer the request being reported now (re-INVITE/UPDATE), not the INVITE.
@@ -502,9 +502,9 @@ void SipEndpoint::Stack::event(nua_event_t event, int status, const char* phrase
     case nua_r_refer:
       if (call != nullptr) refer_answered(*call, status, phrase);
       return;
-    case nua_i_notify:  // the stack has answered it (200)
+    case nua_i_notify:  // the stack has answered it (`status`)
       if (call != nullptr) {
-        refer_notified(*call, sip);
+        refer_notified(*call, status, phrase, sip);
       } else if (nh != nullptr) {
         nua_handle_destroy(nh);  // not in a dialog of ours
       }
@@ -877,13 +877,16 @@ void SipEndpoint::Stack::do_transfer(CallId id, const std::string& target) {
   auto it = calls_.find(id);
   if (it == calls_.end()) return;
   Call& call = *it->second;
-  if (call.outgoing || call.transferring ||
+  if (call.outgoing ||
       (call.state != Call::State::kAnswered && call.state != Call::State::kEstablished)) {
     handler_.on_transfer(id, {TransferProgress::Stage::kFailed, 0, "call not in a state to transfer"});
     return;
   }
+  // A REFER asked for again (the agent gave up waiting for the last one) starts a new
+  // subscription; whichever outcome comes first is the call's.
   call.transferring = true;
-  nua_refer(call.nh, SIPTAG_REFER_TO_STR(target.c_str()), TAG_END());
+  const std::string refer_to = "<" + target + ">";  // URI parameters stay the URI's
+  nua_refer(call.nh, SIPTAG_REFER_TO_STR(refer_to.c_str()), TAG_END());
 }
 
 void SipEndpoint::Stack::refer_answered(Call& call, int status, const char* phrase) {
@@ -896,20 +899,37 @@ void SipEndpoint::Stack::refer_answered(Call& call, int status, const char* phra
   transfer_over(call, TransferProgress::Stage::kFailed, status, phrase != nullptr ? phrase : "");
 }
 
-void SipEndpoint::Stack::refer_notified(Call& call, const sip_t* sip) {
+void SipEndpoint::Stack::refer_notified(Call& call, int status, const char* phrase,
+                                        const sip_t* sip) {
   if (!call.transferring) return;
+  if (sip == nullptr) {
+    // The stack's own report that the subscription ended unanswered (408 and the like).
+    if (status >= 300) {
+      transfer_over(call, TransferProgress::Stage::kFailed, status, phrase != nullptr ? phrase : "");
+    }
+    return;
+  }
+  if (status >= 300 || sip->sip_event == nullptr ||
+      !su_casematch(sip->sip_event->o_type, "refer")) {
+    return;  // refused by the stack (481: not our subscription) or about something else
+  }
   // message/sipfrag: the status line of the transferee's call to the new party.
   const std::string frag = payload_of(sip);
   const std::string line = frag.substr(0, frag.find_first_of("\r\n"));
-  int status = 0;
+  int new_call_status = 0;
   if (line.rfind("SIP/2.0 ", 0) == 0 && line.size() >= 11) {
-    std::from_chars(line.data() + 8, line.data() + 11, status);
+    std::from_chars(line.data() + 8, line.data() + 11, new_call_status);
   }
-  const std::string phrase = line.size() > 12 ? line.substr(12) : "";
-  if (status < 200) return;  // 100 Trying, 180 Ringing: still going
-  transfer_over(call, status < 300 ? TransferProgress::Stage::kSucceeded
-                                   : TransferProgress::Stage::kFailed,
-                status, phrase);
+  if (new_call_status >= 200) {
+    transfer_over(call, new_call_status < 300 ? TransferProgress::Stage::kSucceeded
+                                              : TransferProgress::Stage::kFailed,
+                  new_call_status, line.size() > 12 ? line.substr(12) : "");
+  } else if (sip->sip_subscription_state != nullptr &&
+             su_casematch(sip->sip_subscription_state->ss_substate, "terminated")) {
+    transfer_over(call, TransferProgress::Stage::kFailed, 0,
+                  "the phone ended the transfer's subscription without the new call's answer");
+  }
+  // Otherwise 100 Trying, 180 Ringing: still going.
 }
 
 void SipEndpoint::Stack::transfer_over(Call& call, TransferProgress::Stage stage, int status,

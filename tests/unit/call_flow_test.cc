@@ -44,7 +44,7 @@ TEST(CallFlow, Goodbyes) {
 FlowSettings transfers_to(std::string uri, std::string dtmf = "0=transfer") {
   FlowSettings f = flow(std::move(dtmf));
   f.transfer_to = std::move(uri);
-  f.transfer_phrases = "operator,a real person,talk to someone";
+  f.transfer_phrases = "operator,talk to a person,talk to someone";
   return f;
 }
 
@@ -53,9 +53,10 @@ TEST(CallFlow, TransferRequests) {
   ASSERT_TRUE(f.ok()) << f.error().message;
   EXPECT_EQ(f->action_for('0'), DtmfAction::kTransfer);
   EXPECT_TRUE(f->wants_transfer("operator"));
-  EXPECT_TRUE(f->wants_transfer("can I talk to a real person please"));
+  EXPECT_TRUE(f->wants_transfer("can I talk to a person please"));
   EXPECT_TRUE(f->wants_transfer("I want to talk to someone"));
-  EXPECT_FALSE(f->wants_transfer("what is a real number"));
+  EXPECT_TRUE(f->wants_transfer("I want to talk to an operator"));
+  EXPECT_FALSE(f->wants_transfer("are you a person"));
   EXPECT_FALSE(f->wants_transfer("what does the operator precedence of plus and times mean in C"));
   EXPECT_FALSE(f->wants_transfer(""));
 
