@@ -98,3 +98,52 @@ PY
 
 # at_least VALUE MIN: true when VALUE >= MIN (decimals).
 at_least() { python3 -c "import sys; sys.exit(0 if float('$1') >= float('$2') else 1)"; }
+
+# baresip_setup DIR CALLER_WAV: configures a scripted baresip in DIR (no sound card): it plays
+# CALLER_WAV (8 kHz mono) as the caller's voice and records both directions in DIR/rec. baresip
+# listens on UDP and TCP at its SIP port and on TLS at port + 1. A port the kernel picks for UDP
+# can be some outgoing connection's TCP port (a clean-clone run failed so), so it is picked below
+# the ephemeral range, free for all three. Run it with
+# `baresip -f DIR -e "/dial sip:..." -t SECONDS </dev/null` (-t ends it, with BYE).
+baresip_setup() {
+  local dir=$1 audio=$2 sip_port
+  sip_port=$(python3 - <<'PY'
+import random, socket
+def free(kind, port):
+    s = socket.socket(socket.AF_INET, kind)
+    try:
+        s.bind(("127.0.0.1", port))
+        return True
+    except OSError:
+        return False
+    finally:
+        s.close()
+for port in random.sample(range(20000, 32000, 2), 200):
+    if free(socket.SOCK_DGRAM, port) and free(socket.SOCK_STREAM, port) and \
+            free(socket.SOCK_STREAM, port + 1):
+        print(port)
+        break
+PY
+)
+  [ -n "$sip_port" ] || fail "no free port for baresip"
+  mkdir -p "$dir/rec"
+  cat >"$dir/config" <<CFG
+sip_listen 127.0.0.1:$sip_port
+net_interface 127.0.0.1
+audio_source aufile,$audio
+audio_player aubridge,nil
+ausrc_srate 8000
+auplay_srate 8000
+ausrc_channels 1
+auplay_channels 1
+module_path /usr/lib/baresip/modules
+module g711.so
+module aufile.so
+module aubridge.so
+module sndfile.so
+snd_path $dir/rec
+module_tmp account.so
+module_app menu.so
+CFG
+  echo "<sip:caller@127.0.0.1>;regint=0;audio_codecs=PCMU,PCMA" >"$dir/accounts"
+}

@@ -16,54 +16,13 @@ sox -n -r 8000 -c 1 -b 16 "$work/lead.wav" trim 0 5
 sox -n -r 8000 -c 1 -b 16 "$work/tail.wav" trim 0 10
 sox "$work/lead.wav" "$work/q.wav" "$work/tail.wav" "$work/caller.wav"
 
-# baresip listens on UDP and TCP at sip_port and on TLS at sip_port + 1. A port the kernel picks
-# for UDP can be some outgoing connection's TCP port (a clean-clone run failed so), so pick one
-# below the ephemeral range that is free for all three.
-sip_port=$(python3 - <<'PY'
-import random, socket
-def free(kind, port):
-    s = socket.socket(socket.AF_INET, kind)
-    try:
-        s.bind(("127.0.0.1", port))
-        return True
-    except OSError:
-        return False
-    finally:
-        s.close()
-for port in random.sample(range(20000, 32000, 2), 200):
-    if free(socket.SOCK_DGRAM, port) and free(socket.SOCK_STREAM, port) and \
-            free(socket.SOCK_STREAM, port + 1):
-        print(port)
-        break
-PY
-)
-[ -n "$sip_port" ] || fail "no free port for baresip"
-mkdir -p "$work/baresip" "$work/rec"
-cat >"$work/baresip/config" <<CFG
-sip_listen 127.0.0.1:$sip_port
-net_interface 127.0.0.1
-audio_source aufile,$work/caller.wav
-audio_player aubridge,nil
-ausrc_srate 8000
-auplay_srate 8000
-ausrc_channels 1
-auplay_channels 1
-module_path /usr/lib/baresip/modules
-module g711.so
-module aufile.so
-module aubridge.so
-module sndfile.so
-snd_path $work/rec
-module_tmp account.so
-module_app menu.so
-CFG
-echo "<sip:caller@127.0.0.1>;regint=0;audio_codecs=PCMU,PCMA" >"$work/baresip/accounts"
+baresip_setup "$work/baresip" "$work/caller.wav"
 timeout 60 baresip -f "$work/baresip" -e "/dial sip:bot@127.0.0.1:$port" -t 30 </dev/null \
   >"$work/baresip.log" 2>&1 || true
 grep -q "Call established" "$work/baresip.log" || { tail "$work/baresip.log"; fail "baresip: call not established"; }
 pass "baresip call established"
 
-heard_file=$(ls "$work"/rec/*-dec.wav 2>/dev/null | head -1)
+heard_file=$(ls "$work"/baresip/rec/*-dec.wav 2>/dev/null | head -1)
 [ -n "$heard_file" ] || fail "baresip recorded nothing"
 # What the caller heard after its question (greeting 0-5 s, then the question): the answer. It
 # starts within a second of the question's end, so the cut is there, not at a round figure.
@@ -95,7 +54,7 @@ CHALKBOT_STORE_PATH="$work/silent.db" start_serve --set flow.max_silent_prompts=
 port=$SIP_PORT
 sox -n -r 8000 -c 1 -b 16 "$work/silence.wav" trim 0 40
 sed -i "s|^audio_source .*|audio_source aufile,$work/silence.wav|" "$work/baresip/config"
-rm -f "$work"/rec/*
+rm -f "$work"/baresip/rec/*
 timeout 60 baresip -f "$work/baresip" -e "/dial sip:bot@127.0.0.1:$port" -t 25 </dev/null \
   >"$work/baresip2.log" 2>&1 || true
 # baresip stays up until -t: the call's own length is in its log.
@@ -105,7 +64,7 @@ stop_serve
 reason=$(sqlite3 "$work/silent.db" "select end_reason from calls")
 [ "$reason" = silence ] || fail "a silent call ended with '$reason', not silence"
 [ "$took" -lt 20 ] || fail "the bot did not hang up on the silent caller ($took s)"
-heard=$(transcribe "$(ls "$work"/rec/*-dec.wav | head -1)")
+heard=$(transcribe "$(ls "$work"/baresip/rec/*-dec.wav | head -1)")
 echo "silent caller heard: $heard"
 recall=$(word_recall "are you still there thank you for calling goodbye" "$heard")
 at_least "$recall" 0.3 || fail "the reprompt and farewell were not heard (recall $recall)"

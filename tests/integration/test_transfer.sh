@@ -3,8 +3,9 @@
 # the transfer message, then a REFER to flow.transfer_to; when the phone reports the new call
 # answered (NOTIFY, sipfrag 200) the bot hangs up and stores the call as transferred. When the
 # phone refuses (603) the bot says so and the call goes on. A caller asking for an operator in
-# words is transferred too (our own caller refuses REFER: the call goes on). A transfer key
-# without a destination is a configuration error naming the key.
+# words is transferred too: our own caller refuses REFER (the call goes on), baresip (a real
+# softphone) carries it out with sipp as the desk. A transfer key without a destination is a
+# configuration error naming the key.
 source "$(dirname "$0")/lib.sh"
 start_standin --script "$TESTS_DIR/data/standin_script.json"
 cd "$work"
@@ -65,4 +66,27 @@ at_least "$r" 0.5 || fail "the caller did not hear that the transfer failed: '$h
 [ "$(sqlite3 "$db" "select count(*) from turns where call_id='$call' and role='assistant'")" = 0 ] ||
   fail "the transfer request was answered by the model"
 pass "'$said' asked for a transfer; refused by the phone, the call went on"
+stop_serve
+
+# A real softphone as the phone: baresip asks for an operator in words; the bot REFERs it to the
+# desk (sipp answering as a UAS); baresip calls the desk, reports the call answered (NOTIFY) and
+# the bot hangs up. baresip ends its call to the desk when its -t runs out.
+desk_port=$(python3 -c "import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(('127.0.0.1', 0)); print(s.getsockname()[1])")
+desk="sip:desk@127.0.0.1:$desk_port"
+start_serve --set "flow.transfer_to=$desk"
+timeout 90 sipp -i 127.0.0.1 -mi 127.0.0.1 -p "$desk_port" -mp 0 -sn uas -m 1 -timeout 80 \
+  >sipp_desk.log 2>&1 &
+desk_pid=$!
+sox -n -r 8000 -c 1 -b 16 lead.wav trim 0 4
+sox -n -r 8000 -c 1 -b 16 tail.wav trim 0 20
+sox lead.wav ask.wav tail.wav caller.wav
+baresip_setup "$work/baresip" "$work/caller.wav"
+timeout 60 baresip -f "$work/baresip" -e "/dial sip:bot@127.0.0.1:$SIP_PORT" -t 30 </dev/null \
+  >baresip.log 2>&1 || true
+wait "$desk_pid" || { tail -20 sipp_desk.log baresip.log; fail "the desk (sipp uas) did not get baresip's call"; }
+call=$(newest_call)
+[ "$(end_reason "$call")" = transferred ] ||
+  { grep "call $call" serve.err | tail; fail "call $call ended '$(end_reason "$call")', not transferred"; }
+grep -q "call $call: transferred to $desk (200 OK)" serve.err || fail "baresip's NOTIFY 200 was not logged"
+pass "baresip asked for an operator in words, called the desk on the bot's REFER and reported it answered; the bot hung up"
 stop_serve
