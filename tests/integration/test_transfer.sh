@@ -2,10 +2,10 @@
 # Blind transfer (REFER, RFC 3515), with sipp as the caller's phone: pressing 0 (RFC 4733) gets
 # the transfer message, then a REFER to flow.transfer_to; when the phone reports the new call
 # answered (NOTIFY, sipfrag 200) the bot hangs up and stores the call as transferred. When the
-# phone refuses (603) the bot says so and the call goes on. A caller asking for an operator in
-# words is transferred too: our own caller refuses REFER (the call goes on), baresip (a real
-# softphone) carries it out with sipp as the desk. A transfer key without a destination is a
-# configuration error naming the key.
+# phone refuses (603) or the new party is busy (NOTIFY 486) the bot says so and the call goes on.
+# A caller asking for an operator in words is transferred too: our own caller refuses REFER (the
+# call goes on), baresip (a real softphone) carries it out with sipp as the desk. A transfer key
+# without a destination is a configuration error naming the key.
 source "$(dirname "$0")/lib.sh"
 start_standin --script "$TESTS_DIR/data/standin_script.json"
 cd "$work"
@@ -49,6 +49,15 @@ grep -q "call $call: transfer to $desk failed (603 Declined); the call goes on" 
   fail "the refused transfer was not logged"
 [ "$(end_reason "$call")" = remote-bye ] || fail "call $call ended '$(end_reason "$call")', not by the caller"
 pass "REFER refused (603): the bot said so, the call went on until the caller hung up"
+
+timeout 60 sipp -i 127.0.0.1 -mi 127.0.0.1 -p 0 -mp 0 -sf "$TESTS_DIR/sipp/uac_transfer_busy.xml" \
+  -m 1 -timeout 50 127.0.0.1:"$SIP_PORT" >sipp_busy.log 2>&1 ||
+  { tail -20 sipp_busy.log; fail "sipp: after the new party was busy the call did not go on until the caller hung up"; }
+call=$(newest_call)
+grep -q "call $call: transfer to $desk failed (486 Busy Here); the call goes on" serve.err ||
+  fail "the busy new party was not logged"
+[ "$(end_reason "$call")" = remote-bye ] || fail "call $call ended '$(end_reason "$call")', not by the caller"
+pass "REFER accepted, new party busy (NOTIFY 486): the bot said so, the call went on"
 
 # In words: "I want to talk to an operator", spoken by flite through a phone line.
 CHALKBOT_STORE_PATH="$work/say.db" "$CHALKBOT" say "I want to talk to an operator." -o ask.wav \
