@@ -94,7 +94,12 @@ std::vector<std::string> reachable(const std::map<std::string, const Action*>& b
 
 }  // namespace
 
-Result<FlowImport> import_connect_flow(std::string_view export_json) {
+Result<FlowImport> import_connect_flow(std::string_view export_json,
+                                       const FlowImportOptions& options) {
+  if (options.transfer_via.find_first_of("@:;<> \t/") != std::string::npos) {
+    return make_error("flow import: --transfer-via '" + options.transfer_via +
+                      "' is not a host name or IPv4 address (e.g. sip.provider.example)");
+  }
   const json flow = json::parse(export_json, nullptr, false);
   if (flow.is_discarded() || !flow.is_object()) return make_error("flow import: not JSON");
   if (!flow.contains("Actions") || !flow["Actions"].is_array()) {
@@ -131,6 +136,7 @@ Result<FlowImport> import_connect_flow(std::string_view export_json) {
   bool have_reprompt = false;
   bool have_farewell = false;
   bool have_voice = false;
+  bool have_transfer = false;
   const auto unmapped = [&](const Action& a, std::string reason) {
     import.unmapped.push_back({a.id, a.type, std::move(reason)});
   };
@@ -188,10 +194,24 @@ Result<FlowImport> import_connect_flow(std::string_view export_json) {
     } else if (a.type == "TransferParticipantToThirdParty") {
       const std::string number = string_field(a.parameters, "ThirdPartyPhoneNumber");
       // A phone number only becomes a SIP URI through the user's trunk, which the flow does not
-      // name: flow.transfer_to is left to them.
-      unmapped(a, "set flow.transfer_to to a SIP URI that reaches it through your trunk (and "
-                  "flow.dtmf_actions or flow.transfer_phrases)" +
-                      (number.empty() ? std::string() : "; the target was " + number));
+      // name: --transfer-via says which.
+      if (have_transfer) {
+        unmapped(a, "a second transfer target: Chalkbot transfers to one (flow.transfer_to)" +
+                        (number.empty() ? std::string() : "; this one was " + number));
+      } else if (options.transfer_via.empty() || number.empty()) {
+        unmapped(a, "set flow.transfer_to to a SIP URI that reaches it through your trunk "
+                    "(flow import --transfer-via HOST does it)" +
+                        (number.empty() ? std::string() : "; the target was " + number));
+      } else {
+        import.settings.push_back({"flow.transfer_to",
+                                   "sip:" + number + "@" + options.transfer_via + ";user=phone",
+                                   a.type + " " + a.id});
+        import.notes.push_back(
+            "transfer to " + number + ": Chalkbot transfers a caller who asks for a person "
+            "(flow.transfer_phrases) or presses a key mapped to transfer (flow.dtmf_actions); "
+            "what led to the block in Connect (a Lex intent, a menu) is not carried over");
+        have_transfer = true;
+      }
     } else {
       unmapped(a, "no Chalkbot equivalent");
     }

@@ -94,17 +94,21 @@ void add_aws_commands(CLI::App& app, Context& context) {
   static std::string export_path;
   static std::string out_path;
   static bool strict = false;
+  static FlowImportOptions options;
   import->add_option("export", export_path, "the contact flow export (.json)")
       ->required()
       ->check(CLI::ExistingFile);
   import->add_option("-o,--out", out_path, "write the configuration here instead of stdout");
   import->add_flag("--strict", strict, "exit with status 3 when any block could not be mapped");
+  import->add_option("--transfer-via", options.transfer_via,
+                     "SIP host (trunk, PBX) that reaches phone numbers: a transfer block becomes "
+                     "flow.transfer_to sip:NUMBER@HOST;user=phone");
   import->callback([&context] {
     std::ifstream in(export_path);
   std::stringstream text;
   text << in.rdbuf();
   if (!in) return context.fail("flow import: cannot read " + export_path);
-  auto imported = import_connect_flow(text.str());
+  auto imported = import_connect_flow(text.str(), options);
   if (!imported) return context.fail(imported.error().message);
   const std::string yaml = flow_import_to_yaml(*imported);
   if (out_path.empty()) {

@@ -32,6 +32,17 @@ grep -q "# unmapped: TransferParticipantToThirdParty" "$work/partial.yaml" ||
 "$CHALKBOT" --config "$work/partial.yaml" config --print >/dev/null || fail "partial import does not load"
 pass "unsupported blocks named (stderr and file), exit 3 under --strict"
 
+# Given the trunk that reaches phone numbers, the transfer block becomes flow.transfer_to.
+"$CHALKBOT" flow import "$data/connect_flow_unsupported.json" --transfer-via sip.provider.example \
+  -o "$work/transfer.yaml" 2>"$work/transfer.err" || true
+want='transfer_to: "sip:+15550199@sip.provider.example;user=phone"'
+grep -qF "$want" "$work/transfer.yaml" || fail "no flow.transfer_to: $(cat "$work/transfer.yaml")"
+grep -q "unmapped: TransferParticipantToThirdParty" "$work/transfer.err" &&
+  fail "the transfer is still unmapped: $(cat "$work/transfer.err")"
+"$CHALKBOT" --config "$work/transfer.yaml" config --print | grep -qF "$want" ||
+  fail "the imported transfer target does not load"
+pass "--transfer-via: the transfer block's number becomes flow.transfer_to through the trunk"
+
 echo '{"Actions": "none"}' >"$work/bad.json"
 if "$CHALKBOT" flow import "$work/bad.json" >/dev/null 2>"$work/bad.err"; then
   fail "a non-flow was imported"

@@ -211,6 +211,23 @@ TEST(ConnectFlowImport, NamesEveryBlockItCannotMap) {
             std::string::npos);
 }
 
+TEST(ConnectFlowImport, ATransferGoesThroughTheTrunkItIsGiven) {
+  auto import = import_connect_flow(data_file("connect_flow_unsupported.json"),
+                                    {"sip.provider.example"});
+  ASSERT_TRUE(import.ok()) << import.error().message;
+  const FlowSetting* transfer = find_setting(*import, "flow.transfer_to");
+  ASSERT_NE(transfer, nullptr);
+  EXPECT_EQ(transfer->value, "sip:+15550199@sip.provider.example;user=phone");
+  EXPECT_EQ(transfer->from, "TransferParticipantToThirdParty b2000000-0000-4000-8000-000000000002");
+  ASSERT_EQ(import->unmapped.size(), 1u);  // the hours check
+  EXPECT_EQ(import->unmapped[0].type, "CheckHoursOfOperation");
+
+  auto bad_host = import_connect_flow(data_file("connect_flow_unsupported.json"),
+                                      {"user@sip.provider.example"});
+  ASSERT_FALSE(bad_host.ok());
+  EXPECT_NE(bad_host.error().message.find("--transfer-via"), std::string::npos);
+}
+
 TEST(ConnectFlowImport, RejectsWhatIsNotAFlowExport) {
   EXPECT_FALSE(import_connect_flow("not json").ok());
   EXPECT_FALSE(import_connect_flow(R"({"Version": "2019-10-30"})").ok());
