@@ -414,6 +414,7 @@ std::string CallAgent::run() {
       const auto [news, detail] = take_transfer_outcome();
       if (news == TransferNews::kSucceeded) {  // late ones too: the caller is with the new party
         spdlog::info("call {}: transferred to {} ({})", info_.id, flow.transfer_to, detail);
+        metrics().transfers_succeeded.inc();
         reason = "transferred";
         say_farewell = false;
         break;
@@ -423,6 +424,7 @@ std::string CallAgent::run() {
       if (transfer_step == TransferStep::kAsked && (news == TransferNews::kFailed || timed_out)) {
         spdlog::warn("call {}: transfer to {} failed ({}); the call goes on", info_.id,
                      flow.transfer_to, timed_out ? "no outcome in time" : detail);
+        metrics().transfers_failed.inc();
         transfer_step = TransferStep::kNone;
         listen_afresh();
         speaker.post([&](Speaker& s, const CancelToken& cancel) {

@@ -140,6 +140,8 @@ const char* to_string(Provider provider) {
   return "unknown";
 }
 
+constexpr const char* kTransfersHelp = "transfers to flow.transfer_to, by outcome";
+
 ChalkbotMetrics::ChalkbotMetrics(MetricRegistry& r)
     : registry(r),
       calls_active(r.gauge("chalkbot_calls_active", "calls in progress (ringing or talking)")),
@@ -171,6 +173,10 @@ ChalkbotMetrics::ChalkbotMetrics(MetricRegistry& r)
                                      "writes refused because too many were pending")),
       store_rejected_writes(r.counter("chalkbot_store_rejected_writes_total",
                                       "writes the store refused, kept in the rejected file")),
+      transfers_succeeded(r.counter("chalkbot_transfers_total", kTransfersHelp,
+                                    {{"outcome", "succeeded"}})),
+      transfers_failed(r.counter("chalkbot_transfers_total", kTransfersHelp,
+                                 {{"outcome", "failed"}})),
       rtp_packets_received(r.counter("chalkbot_rtp_packets_received_total",
                                      "RTP packets accepted from callers (added at call end)")),
       rtp_packets_sent(r.counter("chalkbot_rtp_packets_sent_total",

@@ -117,6 +117,8 @@ class ChalkbotMetrics {
   Gauge& store_pending_writes;  // accepted, not stored yet
   Counter& store_dropped_writes;   // refused: too many pending
   Counter& store_rejected_writes;  // refused by the backend, set aside in the rejected file
+  Counter& transfers_succeeded;    // the new party answered; the bot hung up
+  Counter& transfers_failed;       // refused, the new call failed, or no outcome in time
   Counter& rtp_packets_received;
   Counter& rtp_packets_sent;
   Counter& rtp_packets_lost;  // frames concealed for packets that never came

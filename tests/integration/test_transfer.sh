@@ -75,6 +75,12 @@ at_least "$r" 0.5 || fail "the caller did not hear that the transfer failed: '$h
 [ "$(sqlite3 "$db" "select count(*) from turns where call_id='$call' and role='assistant'")" = 0 ] ||
   fail "the transfer request was answered by the model"
 pass "'$said' asked for a transfer; refused by the phone, the call went on"
+metrics=$(curl -sf "$ADMIN_URL/metrics") || fail "no metrics"
+grep -qx 'chalkbot_transfers_total{outcome="succeeded"} 1' <<<"$metrics" &&
+  grep -qx 'chalkbot_transfers_total{outcome="failed"} 3' <<<"$metrics" &&
+  grep -qx 'chalkbot_calls_ended_total{reason="transferred"} 1' <<<"$metrics" ||
+  { grep "transfer" <<<"$metrics"; fail "the metrics do not count 1 transfer done and 3 failed"; }
+pass "metrics: 1 transfer succeeded, 3 failed, 1 call ended as transferred"
 stop_serve
 
 # A real softphone as the phone: baresip asks for an operator in words; the bot REFERs it to the
