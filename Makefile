@@ -48,8 +48,8 @@ test-sanitize: deps
 	cd build-asan && $(SAN_ENV) ctest --output-on-failure -j $(JOBS) --timeout 900 \
 	  -L 'unit|component|integration' -E 'bench\.soak'
 # TSan over the threaded parts: media engine, SIP endpoint, store, LLM streaming, the test caller,
-# and (through the binary) gateway, call agent and speaker in two integration scripts.
-TSAN_TESTS ?= Media|Spsc|Jitter|Caller|Store|Memory|SipEndpoint|Http|LlmChat|test_sipp|test_voice_turn
+# and (through the binary) gateway, call agent and speaker in three integration scripts.
+TSAN_TESTS ?= Media|Spsc|Jitter|Caller|Store|Memory|SipEndpoint|Http|LlmChat|test_sipp|test_voice_turn|test_transfer
 test-tsan: deps
 	cmake -S . -B build-tsan $(SAN_CMAKE_FLAGS) -DCHALKBOT_SANITIZE=thread
 	cmake --build build-tsan -j $(JOBS)
