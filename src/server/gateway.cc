@@ -158,7 +158,10 @@ void Gateway::on_transfer(sip::CallId id, const sip::TransferProgress& progress)
   const TransferNews news = progress.stage == Stage::kAccepted    ? TransferNews::kAccepted
                             : progress.stage == Stage::kSucceeded ? TransferNews::kSucceeded
                                                                   : TransferNews::kFailed;
-  it->second->agent->transfer_news(news, std::to_string(progress.status) + " " + progress.phrase);
+  const std::string detail =
+      progress.status > 0 ? std::to_string(progress.status) + " " + progress.phrase
+                          : progress.phrase;
+  it->second->agent->transfer_news(news, detail);
 }
 
 std::vector<std::shared_ptr<Gateway::Call>> Gateway::take_calls(bool only_finished) {

@@ -57,7 +57,8 @@ void respond(nua_handle_t* nh, int status, const char* phrase, Tags... tags) {
 }
 
 // What we implement; sofia's defaults (100rel, MESSAGE, SUBSCRIBE ...) are trimmed to this.
-constexpr const char* kAllow = "INVITE, ACK, BYE, CANCEL, OPTIONS, UPDATE, NOTIFY";  // NOTIFY: transfers
+// NOTIFY: the outcome of a transfer we asked for.
+constexpr const char* kAllow = "INVITE, ACK, BYE, CANCEL, OPTIONS, UPDATE, NOTIFY";
 constexpr const char* kSupported = "timer";
 constexpr unsigned kMaxMessageBytes = 64 * 1024;
 constexpr std::size_t kMaxSdpBytes = 16 * 1024;  // a rich WebRTC-style offer is under 10 KB
@@ -879,7 +880,8 @@ void SipEndpoint::Stack::do_transfer(CallId id, const std::string& target) {
   Call& call = *it->second;
   if (call.outgoing ||
       (call.state != Call::State::kAnswered && call.state != Call::State::kEstablished)) {
-    handler_.on_transfer(id, {TransferProgress::Stage::kFailed, 0, "call not in a state to transfer"});
+    handler_.on_transfer(id,
+                         {TransferProgress::Stage::kFailed, 0, "call not in a state to transfer"});
     return;
   }
   // A REFER asked for again (the agent gave up waiting for the last one) starts a new
@@ -905,7 +907,8 @@ void SipEndpoint::Stack::refer_notified(Call& call, int status, const char* phra
   if (sip == nullptr) {
     // The stack's own report that the subscription ended unanswered (408 and the like).
     if (status >= 300) {
-      transfer_over(call, TransferProgress::Stage::kFailed, status, phrase != nullptr ? phrase : "");
+      transfer_over(call, TransferProgress::Stage::kFailed, status,
+                    phrase != nullptr ? phrase : "");
     }
     return;
   }
