@@ -8,8 +8,10 @@ command -v kamailio >/dev/null || fail "kamailio is not installed (scripts/insta
 start_standin --script "$TESTS_DIR/data/standin_script.json" --tokens-per-sec 40
 cd "$work"
 start_postgres
-start_node node1 --set sip.max_calls=200
-start_node node2 --set sip.max_calls=200
+# Key 0 transfers to a desk (step 2b); nothing else in this test presses it.
+transfer=(--set "flow.transfer_to=sip:desk@127.0.0.1:5099" --set "flow.dtmf_actions=0=transfer,#=hangup")
+start_node node1 --set sip.max_calls=200 "${transfer[@]}"
+start_node node2 --set sip.max_calls=200 "${transfer[@]}"
 start_front node1 node2
 pass "PostgreSQL, two nodes (SIP ${node_port[node1]}, ${node_port[node2]}), Kamailio on $FRONT_PORT"
 
@@ -75,6 +77,25 @@ pass "chalkbot call through Kamailio: 2 questions, memory kept, 4 turns in Postg
   "listed live on $held_by by chalkbot calls, which lists both nodes' calls ($listed);" \
   "one node's /api/calls shows both nodes' calls with their node ($api_nodes)"
 
+# 2b. A transfer through the front: the node's REFER reaches the phone (sipp) through Kamailio,
+#     and the phone's NOTIFY reaches the node that sent it (the scenario follows the route set).
+ln -sfn /usr/share/sip-tester pcap  # the scenario plays pcap/dtmf_2833_0.pcap
+before_ms=$(date +%s%3N)
+timeout 60 sipp -i 127.0.0.1 -mi 127.0.0.1 -p 0 -mp 0 -sf "$TESTS_DIR/sipp/uac_transfer.xml" -m 1 \
+  -timeout 50 -trace_msg -message_file msgs.log "127.0.0.1:$FRONT_PORT" >transfer.log 2>&1 ||
+  { tail -20 transfer.log; fail "a transfer through Kamailio did not go REFER, 202, NOTIFY 200, BYE"; }
+for _ in $(seq 50); do
+  moved=$(sql "select node || ' ' || end_reason from calls where started_ms >= $before_ms")
+  [[ "$moved" == *" "?* ]] && break
+  sleep 0.2
+done
+[[ "$moved" == node[12]" transferred" ]] || fail "the call through the front ended '$moved', not transferred"
+grep -A1 "^REFER " msgs.log | grep -q "^Via: SIP/2.0/UDP 127.0.0.1:$FRONT_PORT;" ||
+  fail "the REFER did not come through the front"
+grep -A2 "^NOTIFY " msgs.log | grep -q "^Route: <sip:127.0.0.1:$FRONT_PORT;lr" ||
+  fail "the NOTIFY was not routed through the front"
+pass "transfer through Kamailio: REFER out and NOTIFY back through the front; ${moved% *} stored it as transferred"
+
 # 3. Kill node1 (SIGKILL: no goodbye, no 503) while calls are flowing. Calls it held die with it;
 #    calls sent to it after its death fail over to node2 (no reply within NODE_TIMEOUT_MS).
 # Every stored call with its turn count, to compare after the kill.
@@ -106,7 +127,7 @@ pass "nothing stored before the kill was lost ($(tr ',' '\n' <<<"$stored_before"
 # 4. node1 comes back on its port: the probes put it back in rotation.
 old_port=${node_port[node1]}
 restarted_ms=$(date +%s%3N)
-start_node node1 --set sip.max_calls=200 --set "sip.port=$old_port"
+start_node node1 --set sip.max_calls=200 --set "sip.port=$old_port" "${transfer[@]}"
 sleep 3  # PROBE_INTERVAL_S is 1
 before=$(sql "select count(*) from calls where node = 'node1'")
 sipp_via_front back 40 20 || fail "calls after node1 came back failed (exit $?)"
