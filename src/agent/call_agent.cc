@@ -163,6 +163,36 @@ std::string CallAgent::run() {
     });
     transfer_step = TransferStep::kAnnouncing;
   };
+  // Each pass of the loop: ask for the transfer once the message is said, then wait for its
+  // outcome. A success ends the call even after the bot gave up waiting for it.
+  const auto follow_transfer = [&] {
+    if (transfer_step == TransferStep::kAnnouncing) {
+      if (!speaker.quiet()) return;
+      control_.transfer(flow.transfer_to);
+      transfer_step = TransferStep::kAsked;
+      transfer_deadline = SteadyClock::now() + kTransferWait;
+      return;
+    }
+    const auto [news, detail] = take_transfer_outcome();
+    if (news == TransferNews::kSucceeded) {
+      spdlog::info("call {}: transferred to {} ({})", info_.id, flow.transfer_to, detail);
+      metrics().transfers_succeeded.inc();
+      reason = "transferred";
+      say_farewell = false;
+      return;
+    }
+    if (transfer_step != TransferStep::kAsked) return;  // news of an attempt given up
+    const bool timed_out =
+        news == TransferNews::kNone && SteadyClock::now() >= transfer_deadline;
+    if (news != TransferNews::kFailed && !timed_out) return;
+    spdlog::warn("call {}: transfer to {} failed ({}); the call goes on", info_.id,
+                 flow.transfer_to, timed_out ? "no outcome in time" : detail);
+    metrics().transfers_failed.inc();
+    transfer_step = TransferStep::kNone;
+    listen_afresh();
+    speaker.post(
+        [&](Speaker& s, const CancelToken& cancel) { s.say(flow.transfer_failed, cancel); });
+  };
   const auto store_caller_turn = [&](const std::string& text, const StageTimes& times) {
     if (auto stored = store.append_turn({info_.id, 0, "user", text, false, times}); !stored) {
       spdlog::error("call {}: turn not stored: {}", info_.id, stored.error().message);
@@ -404,34 +434,8 @@ std::string CallAgent::run() {
     }
     if (!reason.empty()) break;
 
-    if (transfer_step == TransferStep::kAnnouncing) {
-      if (speaker.quiet()) {
-        control_.transfer(flow.transfer_to);
-        transfer_step = TransferStep::kAsked;
-        transfer_deadline = SteadyClock::now() + kTransferWait;
-      }
-    } else {
-      const auto [news, detail] = take_transfer_outcome();
-      if (news == TransferNews::kSucceeded) {  // late ones too: the caller is with the new party
-        spdlog::info("call {}: transferred to {} ({})", info_.id, flow.transfer_to, detail);
-        metrics().transfers_succeeded.inc();
-        reason = "transferred";
-        say_farewell = false;
-        break;
-      }
-      const bool timed_out = transfer_step == TransferStep::kAsked &&
-                             news == TransferNews::kNone && SteadyClock::now() >= transfer_deadline;
-      if (transfer_step == TransferStep::kAsked && (news == TransferNews::kFailed || timed_out)) {
-        spdlog::warn("call {}: transfer to {} failed ({}); the call goes on", info_.id,
-                     flow.transfer_to, timed_out ? "no outcome in time" : detail);
-        metrics().transfers_failed.inc();
-        transfer_step = TransferStep::kNone;
-        listen_afresh();
-        speaker.post([&](Speaker& s, const CancelToken& cancel) {
-          s.say(flow.transfer_failed, cancel);
-        });
-      }
-    }
+    follow_transfer();
+    if (!reason.empty()) break;
     if (transfer_step != TransferStep::kNone) {
       while (media_->pop_frame(frame)) {
       }  // not listening while the call is handed over

@@ -12,6 +12,23 @@ cd "$work"
 ln -s /usr/share/sip-tester pcap  # the scenarios play pcap/dtmf_2833_0.pcap
 db="$work/calls.db"
 desk="sip:desk@127.0.0.1:5099"
+# phone SCENARIO: one call from sipp as the caller's phone (tests/sipp/SCENARIO.xml), logged in
+# SCENARIO.log; fails when the scenario does.
+phone() {
+  timeout 60 sipp -i 127.0.0.1 -mi 127.0.0.1 -p 0 -mp 0 -sf "$TESTS_DIR/sipp/$1.xml" -m 1 \
+    -timeout 50 127.0.0.1:"$SIP_PORT" >"$1.log" 2>&1 || { tail -20 "$1.log"; return 1; }
+}
+# transfer_fails SCENARIO CAUSE: the phone makes the transfer fail with CAUSE ("603 Declined"):
+# the bot logs it, says so, and keeps the call until the caller hangs up (a BYE from the bot
+# fails the scenario).
+transfer_fails() {
+  phone "$1" || fail "$1: the call did not go on until the caller hung up"
+  local call
+  call=$(newest_call)
+  grep -q "call $call: transfer to $desk failed ($2); the call goes on" serve.err ||
+    fail "$1: the failed transfer ($2) was not logged"
+  [ "$(end_reason "$call")" = remote-bye ] || fail "call $call ended '$(end_reason "$call")', not by the caller"
+}
 newest_call() { sqlite3 "$db" "select id from calls order by started_ms desc limit 1"; }
 end_reason() {  # CALL: its stored end reason, once the agent has ended it
   local reason=""
@@ -32,31 +49,16 @@ pass "a transfer key without flow.transfer_to is refused, naming the key"
 
 start_serve --set "flow.transfer_to=$desk" --set "flow.dtmf_actions=0=transfer,#=hangup"
 
-timeout 60 sipp -i 127.0.0.1 -mi 127.0.0.1 -p 0 -mp 0 -sf "$TESTS_DIR/sipp/uac_transfer.xml" -m 1 \
-  -timeout 50 127.0.0.1:"$SIP_PORT" >sipp_transfer.log 2>&1 ||
-  { tail -20 sipp_transfer.log; fail "sipp: the accepted transfer did not go REFER, 202, NOTIFY 200, BYE"; }
+phone uac_transfer || fail "sipp: the accepted transfer did not go REFER, 202, NOTIFY 200, BYE"
 call=$(newest_call)
 [ "$(end_reason "$call")" = transferred ] || fail "call $call ended '$(end_reason "$call")', not transferred"
 grep -q "call $call: transferring to $desk (DTMF 0)" serve.err || fail "the transfer was not logged"
 grep -q "call $call: transferred to $desk (200 OK)" serve.err || fail "the new call's answer was not logged"
 pass "DTMF 0: REFER to $desk, accepted, NOTIFY 200, the bot hung up; stored as transferred"
 
-timeout 60 sipp -i 127.0.0.1 -mi 127.0.0.1 -p 0 -mp 0 -sf "$TESTS_DIR/sipp/uac_transfer_refused.xml" \
-  -m 1 -timeout 50 127.0.0.1:"$SIP_PORT" >sipp_refused.log 2>&1 ||
-  { tail -20 sipp_refused.log; fail "sipp: after a refused REFER the call did not go on until the caller hung up"; }
-call=$(newest_call)
-grep -q "call $call: transfer to $desk failed (603 Declined); the call goes on" serve.err ||
-  fail "the refused transfer was not logged"
-[ "$(end_reason "$call")" = remote-bye ] || fail "call $call ended '$(end_reason "$call")', not by the caller"
+transfer_fails uac_transfer_refused "603 Declined"
 pass "REFER refused (603): the bot said so, the call went on until the caller hung up"
-
-timeout 60 sipp -i 127.0.0.1 -mi 127.0.0.1 -p 0 -mp 0 -sf "$TESTS_DIR/sipp/uac_transfer_busy.xml" \
-  -m 1 -timeout 50 127.0.0.1:"$SIP_PORT" >sipp_busy.log 2>&1 ||
-  { tail -20 sipp_busy.log; fail "sipp: after the new party was busy the call did not go on until the caller hung up"; }
-call=$(newest_call)
-grep -q "call $call: transfer to $desk failed (486 Busy Here); the call goes on" serve.err ||
-  fail "the busy new party was not logged"
-[ "$(end_reason "$call")" = remote-bye ] || fail "call $call ended '$(end_reason "$call")', not by the caller"
+transfer_fails uac_transfer_busy "486 Busy Here"
 pass "REFER accepted, new party busy (NOTIFY 486): the bot said so, the call went on"
 
 # In words: "I want to talk to an operator", spoken by flite through a phone line.
