@@ -31,33 +31,39 @@ case "$cmd" in
     bin=$(pg_bin) || { echo "pg_test_server: not started (install postgresql)" >&2; exit 0; }
     "$0" stop "$dir"  # what a killed earlier run left behind
     mkdir -p "$dir"
+    # The cluster lives where its owner can reach it: as root, the 'postgres' user cannot enter a
+    # checkout under a private directory (/root, a mktemp -d), so it gets a directory in /tmp.
+    cluster="$dir"
     if [ "$(id -u)" -eq 0 ]; then
-      chown postgres: "$dir"
-      chmod a+x "$(dirname "$dir")"  # temp dirs are 700: let the postgres user pass through
+      cluster=$(mktemp -d /tmp/chalkbot-pg.XXXXXX)
+      chown postgres: "$cluster"
     fi
-    chmod 700 "$dir"
+    echo "$cluster" >"$dir/cluster"
+    chmod 700 "$cluster"
     # Trust is safe here: the server listens on 127.0.0.1 only and lives as long as the test.
-    as_owner "$bin/initdb" -D "$dir/data" -U chalkbot --auth=trust -E UTF8 --no-locale --no-sync \
-      >"$dir/initdb.log" 2>&1 || { cat "$dir/initdb.log" >&2; exit 1; }
+    as_owner "$bin/initdb" -D "$cluster/data" -U chalkbot --auth=trust -E UTF8 --no-locale \
+      --no-sync >"$dir/initdb.log" 2>&1 || { cat "$dir/initdb.log" >&2; exit 1; }
     for attempt in 1 2 3; do
       port=$(free_port)
-      if as_owner "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 30 start \
+      if as_owner "$bin/pg_ctl" -D "$cluster/data" -l "$cluster/server.log" -w -t 30 start \
           -o "-c listen_addresses=127.0.0.1 -p $port -c unix_socket_directories='' -c max_connections=60" \
           >/dev/null; then
         break
       fi
-      [ "$attempt" = 3 ] && { cat "$dir/server.log" >&2; exit 1; }
+      [ "$attempt" = 3 ] && { cat "$cluster/server.log" >&2; exit 1; }
     done
     as_owner "$bin/createdb" -h 127.0.0.1 -p "$port" -U chalkbot chalkbot
     url="postgresql://chalkbot@127.0.0.1:$port/chalkbot"
-    echo "$url" | as_owner tee "$dir/url" >/dev/null
+    echo "$url" >"$dir/url"
     echo "$url"
     ;;
   stop)
     dir=${2:?DIR}
-    if [ -d "$dir/data" ]; then
-      as_owner "$(pg_bin)/pg_ctl" -D "$dir/data" -m fast -w stop >/dev/null 2>&1 || true
+    cluster=$(cat "$dir/cluster" 2>/dev/null || true)
+    if [ -n "$cluster" ] && [ -d "$cluster/data" ]; then
+      as_owner "$(pg_bin)/pg_ctl" -D "$cluster/data" -m fast -w stop >/dev/null 2>&1 || true
     fi
+    [ -n "$cluster" ] && [ "$cluster" != "$dir" ] && rm -rf "$cluster"
     rm -rf "$dir"
     ;;
   *) echo "usage: pg_test_server.sh start|stop|bin [DIR]" >&2; exit 2 ;;
