@@ -22,6 +22,7 @@ Gateway::~Gateway() {
   for (auto& call : take_calls(false)) {
     if (call->agent) call->agent->remote_ended("shutdown");
     if (call->thread.joinable()) call->thread.join();
+    count_over(*call);
   }
 }
 
@@ -118,6 +119,7 @@ void Gateway::on_established(sip::CallId id) {
     m.rtp_packets_lost.inc(stats.concealed_frames);
     m.rtp_packets_late.inc(stats.late_in);
     m.rtp_jitter_buffer_seconds.observe(call->media->jitter_target_ms() / 1000.0);
+    count_over(*call);
     call->finished = true;
   });
 }
@@ -139,6 +141,7 @@ void Gateway::on_ended(sip::CallId id, const sip::CallEnd& end) {
   const auto it = calls_.find(id);
   if (it == calls_.end()) return;
   Call& call = *it->second;
+  count_over(call);
   if (call.agent) {
     call.agent->remote_ended(call.hung_up_by_admin ? "admin_hangup" : sip::to_string(end.reason));
   } else {
@@ -164,6 +167,12 @@ void Gateway::on_transfer(sip::CallId id, const sip::TransferProgress& progress)
   it->second->agent->transfer_news(news, detail);
 }
 
+// The gauge falls when the caller's dialog ends (or the agent is done, whichever comes first), not
+// when reap() gets to the call: a scrape right after a hang-up must not count it.
+void Gateway::count_over(Call& call) {
+  if (!call.counted_over.exchange(true)) metrics().calls_active.add(-1);
+}
+
 std::vector<std::shared_ptr<Gateway::Call>> Gateway::take_calls(bool only_finished) {
   std::vector<std::shared_ptr<Call>> taken;
   std::lock_guard lock(mutex_);
@@ -175,7 +184,6 @@ std::vector<std::shared_ptr<Gateway::Call>> Gateway::take_calls(bool only_finish
       ++it;
     }
   }
-  metrics().calls_active.add(-static_cast<double>(taken.size()));
   return taken;
 }
 
@@ -233,6 +241,7 @@ void Gateway::drain(std::chrono::seconds grace) {
   for (auto& call : take_calls(false)) {
     if (call->agent) call->agent->remote_ended("shutdown");
     if (call->thread.joinable()) call->thread.join();
+    count_over(*call);
   }
 }
 

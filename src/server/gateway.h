@@ -67,8 +67,11 @@ class Gateway final : public sip::CallHandler {
     std::thread thread;  // the agent's; before the answer, the ringing delay's
     std::atomic<bool> ended_before_answer{false};
     std::atomic<bool> finished{false};
+    std::atomic<bool> counted_over{false};  // calls_active lowered for it
   };
 
+  // Lowers the calls_active gauge, once per call.
+  static void count_over(Call& call);
   // Removes finished calls from calls_ (under mutex_) and returns them to be joined.
   std::vector<std::shared_ptr<Call>> take_calls(bool only_finished);
 
