@@ -97,6 +97,7 @@ class Stack:
         self.llm_url = f"http://127.0.0.1:{line.split()[1]}/v1"
         serve_env = dict(os.environ, CHALKBOT_LLM_BASE_URL=self.llm_url,
                          CHALKBOT_STORE_PATH=str(self.db), CHALKBOT_SIP_PORT="0",
+                         CHALKBOT_ADMIN_LISTEN="127.0.0.1:0",  # not 8080: another serve may hold it
                          CHALKBOT_LOG_LEVEL="warn", **(env or {}))
         self.serve_out = open(self.work / "serve.out", "w+")
         self.serve = subprocess.Popen([chalkbot, "serve"], env=serve_env, stdout=self.serve_out,
@@ -114,6 +115,13 @@ class Stack:
                 raise BenchError("serve exited: " + (self.work / "serve.err").read_text()[-2000:])
             time.sleep(0.05)
         raise BenchError("serve did not start")
+
+    def check_alive(self):
+        """Raises with the exit status and the end of serve's log when it has died."""
+        code = self.serve.poll()
+        if code is not None:
+            raise BenchError(f"serve exited with {code}: " +
+                             (self.work / "serve.err").read_text()[-3000:])
 
     def stop(self):
         if self.serve.poll() is None:
@@ -395,12 +403,14 @@ def bench_soak(args, work):
         base_fds = open_fds(pid)
         _, warm_failed = run_sipp(args, stack.port, "uac", warm, args.soak_rate, work=work)
         time.sleep(settle_s)
+        stack.check_alive()
         warm_rss = rss_kb(pid)
         started = time.monotonic()
         ok, failed = run_sipp(args, stack.port, "uac", calls - warm, args.soak_rate,
                               timeout_s=calls // 50 + 120, work=work)
         seconds = time.monotonic() - started
         time.sleep(settle_s)
+        stack.check_alive()
         end_rss, end_fds = rss_kb(pid), open_fds(pid)
         stored = sqlite3.connect(stack.db).execute(
             "SELECT count(*), count(ended_ms) FROM calls").fetchone()
