@@ -131,6 +131,12 @@ std::string CallAgent::run() {
   bool pause_judged = false;    // this pause's words were looked at (end of turn or a breath)
   bool prefetch_tried = false;  // this pause's words were considered for a prefetch
   bool prefetched = false;      // the model was asked during this pause
+  // The latest question the bot began to answer: a caller who goes on within
+  // vad.continue_turn_ms of its end (heard time) continues it, as one turn.
+  std::string open_question;
+  StageTimes open_times;
+  bool may_continue = false;  // this utterance began within that window
+  bool continuing = false;    // ... and lasted long enough: the answer begun was dropped
   int silent_prompts = 0;
   bool was_quiet = false;
   auto talking_since = SteadyClock::now();  // start of the bot's latest talk spurt
@@ -150,6 +156,7 @@ std::string CallAgent::run() {
     asr_fed = 0;
     heard_over_bot = false;
     prefetched = pause_judged = prefetch_tried = false;  // a prefetch is the answer's to pick up
+    may_continue = continuing = false;
   };
   const auto begin_transfer = [&](const std::string& why) {
     spdlog::info("call {}: transferring to {} ({})", info_.id, flow.transfer_to, why);
@@ -219,7 +226,8 @@ std::string CallAgent::run() {
     }
     if (!asr) return;
     const int prefetch_ms = settings.llm.prefetch_pause_ms;
-    if (!prefetch_tried && prefetch_ms > 0 && silence_ms >= prefetch_ms) {
+    // (No prefetch for a continued turn: its question is the earlier one plus these words.)
+    if (!prefetch_tried && !may_continue && prefetch_ms > 0 && silence_ms >= prefetch_ms) {
       prefetch_tried = true;
       feed_asr();
       const std::string words = asr->partial();
@@ -235,9 +243,9 @@ std::string CallAgent::run() {
       if (sounds_unfinished(asr->partial())) detector.hold_end();
     }
   };
-  const auto answer = [&](std::string question, StageTimes times) {
-    speaker.post(
-        [&, question = std::move(question), times](Speaker& s, const CancelToken& cancel) mutable {
+  const auto answer = [&](std::string question, StageTimes times, std::string continues) {
+    speaker.post([&, question = std::move(question), times, continues = std::move(continues)](
+                     Speaker& s, const CancelToken& cancel) mutable {
           MediaSession& media = s.media();
           AnswerCallbacks callbacks;
           callbacks.on_sentence = [&](const std::string& sentence) {
@@ -260,7 +268,7 @@ std::string CallAgent::run() {
             }
             return spoken;
           };
-          auto result = conversation.answer(question, times, callbacks, cancel);
+          auto result = conversation.answer(question, times, callbacks, cancel, continues);
           if (!result) {
             spdlog::error("call {}: no answer: {}", info_.id, result.error().message);
             return;
@@ -296,7 +304,11 @@ std::string CallAgent::run() {
     const Endpointer& endpointer = detector.endpointer();
     switch (*event) {
       case EndpointEvent::kSpeechStarted: {
-        heard_over_bot = bot_talking;
+        const std::int64_t onset =
+            heard_at(endpointer.times().onset_ms, endpointer.position_ms());
+        may_continue = !open_question.empty() && open_times.speech_end &&
+                       onset - *open_times.speech_end <= settings.vad.continue_turn_ms;
+        heard_over_bot = bot_talking && !may_continue;
         auto stream = services_.asr.open(kTelephoneRate);
         if (stream) {
           asr = std::move(*stream);
@@ -309,6 +321,14 @@ std::string CallAgent::run() {
       case EndpointEvent::kNone:
         if (endpointer.state() != Endpointer::State::kInSpeech) break;
         feed_asr();
+        if (may_continue && !continuing &&
+            endpointer.position_ms() - endpointer.times().onset_ms >= flow.barge_in_min_ms) {
+          // The caller only drew breath: what the bot began to say answers half a question.
+          spdlog::info("call {}: the caller went on: one turn with '{}'", info_.id, open_question);
+          speaker.interrupt();
+          conversation.discard_prefetch();
+          continuing = true;
+        }
         if (heard_over_bot &&
             endpointer.position_ms() - endpointer.times().onset_ms >= flow.barge_in_min_ms) {
           // Long enough to be the caller talking, not a click or a cough.
@@ -356,6 +376,7 @@ std::string CallAgent::run() {
         const Status finished = asr->finish();
         times.asr_done = wall_ms();
         std::string text = finished ? asr->result() : std::string();
+        const bool continued = continuing;
         listen_afresh();
         if (!finished) {
           // The caller did say something: apologise rather than leave them in silence.
@@ -364,12 +385,19 @@ std::string CallAgent::run() {
           speaker.post([](Speaker& s, const CancelToken& cancel) { s.say(kApology, cancel); });
           break;
         }
-        if (text.empty()) {
+        if (text.empty() && !continued) {
           conversation.discard_prefetch();
           break;
         }
         spdlog::info("call {}: caller said: {}", info_.id, text);
         silent_prompts = 0;
+        std::string continues;
+        if (continued) {  // (nothing recognised this time: the earlier question is still open)
+          continues = std::exchange(open_question, {});
+          text = text.empty() ? continues : continues + " " + text;
+          times.speech_start = open_times.speech_start;
+        }
+        open_question.clear();
         if (services_.flow.is_goodbye(text)) {
           conversation.discard_prefetch();
           store_caller_turn(text, times);
@@ -381,7 +409,9 @@ std::string CallAgent::run() {
           begin_transfer("the caller asked");
           break;
         }
-        answer(std::move(text), times);
+        open_question = text;
+        open_times = times;
+        answer(std::move(text), times, std::move(continues));
         break;
       }
     }

@@ -42,8 +42,22 @@ void Conversation::prefetch(const std::string& likely_question) {
   if (messages) model_.prefetch(std::move(*messages));
 }
 
+void Conversation::forget_exchange(const std::string& question) {
+  const std::lock_guard lock(history_mutex_);
+  if (!history_) return;
+  auto& turns = *history_;
+  const bool answered = !turns.empty() && turns.back().role == "assistant";
+  const std::size_t kept = answered ? 2 : 1;  // the question, and its answer if one began
+  if (turns.size() < kept) return;
+  const TurnRecord& asked = turns[turns.size() - kept];
+  if (asked.role != "user" || asked.text != question) return;  // its answer never began
+  turns.erase(turns.end() - static_cast<std::ptrdiff_t>(kept), turns.end());
+}
+
 Result<Answer> Conversation::answer(const std::string& question, StageTimes& times,
-                                    const AnswerCallbacks& callbacks, const CancelToken& cancel) {
+                                    const AnswerCallbacks& callbacks, const CancelToken& cancel,
+                                    const std::string& continues) {
+  if (!continues.empty()) forget_exchange(continues);
   auto built = messages_for(question);
   if (!built) return built.error();
   const std::vector<ChatMessage>& messages = *built;

@@ -50,8 +50,13 @@ class Conversation {
   // turn carries the whole timeline. A model failure is not an error: the apology is spoken and
   // stored instead; a store failure is not either (Answer::store_error). Errors: the earlier
   // turns could not be read.
+  //
+  // `continues`: the earlier question this one goes on from (the caller paused, the bot began to
+  // answer, the caller went on). That exchange leaves the model's memory, so the model sees one
+  // user message; the store keeps it as it happened (its answer marked interrupted).
   Result<Answer> answer(const std::string& question, StageTimes& times,
-                        const AnswerCallbacks& callbacks, const CancelToken& cancel);
+                        const AnswerCallbacks& callbacks, const CancelToken& cancel,
+                        const std::string& continues = {});
 
   // The caller paused and may have finished asking `likely_question`: start asking the model now.
   // answer() with the same question (and the same memory) picks the request up; anything else
@@ -68,6 +73,8 @@ class Conversation {
   Result<std::vector<ChatMessage>> messages_for(const std::string& question);
   // Stores `turn` and keeps it for the model's memory; a store failure is added to `errors`.
   void remember(TurnRecord turn, std::string& errors);
+  // Drops the latest exchange from the model's memory if it asked `question`.
+  void forget_exchange(const std::string& question);
 
   PrefetchingChatModel model_;
   ConversationStore& store_;

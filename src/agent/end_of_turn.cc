@@ -15,22 +15,43 @@ constexpr std::array<std::string_view, 40> kContinuations = {
     "of",   "on",   "or",   "our",   "so",    "than",  "that",  "the",     "their", "then",
     "to",   "uh",   "um",   "er",    "was",   "were",  "with",  "would",   "your", "whether"};
 
+// Words that open a call before the question: greetings and fillers. An utterance of these alone
+// is not a turn ("Hello." [breath] "What time do you open?"). Answers such as "yes" or "okay" are
+// not among them: they finish a turn.
+constexpr std::array<std::string_view, 18> kOpeners = {
+    "hello", "hallo", "hi",  "hey", "hiya", "there", "good", "morning", "afternoon",
+    "evening", "um",  "uh",  "er",  "erm",  "hmm",   "so",   "well",    "oh"};
+
+template <std::size_t N>
+bool is_one_of(const std::string& word, const std::array<std::string_view, N>& set) {
+  return std::find(set.begin(), set.end(), word) != set.end();
+}
+
+// The runs of letters and apostrophes in `text`, lower-cased.
+std::vector<std::string> words_of(std::string_view text) {
+  std::vector<std::string> words;
+  std::string word;
+  for (const char c : text) {
+    const auto u = static_cast<unsigned char>(c);
+    if (std::isalpha(u) || (c == '\'' && !word.empty())) {
+      word += static_cast<char>(std::tolower(u));
+    } else if (!word.empty()) {
+      words.push_back(std::move(word));
+      word.clear();
+    }
+  }
+  if (!word.empty()) words.push_back(std::move(word));
+  return words;
+}
+
 }  // namespace
 
-bool sounds_unfinished(std::string_view words) {
-  // The last run of letters and apostrophes, lower-cased.
-  std::size_t end = words.size();
-  while (end > 0 && !std::isalpha(static_cast<unsigned char>(words[end - 1]))) --end;
-  std::size_t begin = end;
-  while (begin > 0 && (std::isalpha(static_cast<unsigned char>(words[begin - 1])) ||
-                       words[begin - 1] == '\'')) {
-    --begin;
-  }
-  if (begin == end) return false;  // nothing recognised yet: no reason to wait longer
-  std::string last(words.substr(begin, end - begin));
-  std::transform(last.begin(), last.end(), last.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return std::find(kContinuations.begin(), kContinuations.end(), last) != kContinuations.end();
+bool sounds_unfinished(std::string_view text) {
+  const std::vector<std::string> words = words_of(text);
+  if (words.empty()) return false;  // nothing recognised yet: no reason to wait longer
+  if (is_one_of(words.back(), kContinuations)) return true;
+  return std::all_of(words.begin(), words.end(),
+                     [](const std::string& word) { return is_one_of(word, kOpeners); });
 }
 
 }  // namespace chalkbot

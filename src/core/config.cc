@@ -230,6 +230,10 @@ void declare_options(OptionTable& t, Settings& s) {
   t.integer("vad.unfinished_silence_ms", vad.unfinished_silence_ms, 900, 100, 5000,
             "silence that ends an utterance whose words so far sound unfinished ('... and', "
             "'um'); ASR engines that cannot tell mid-utterance always use vad.end_silence_ms");
+  t.integer("vad.continue_turn_ms", vad.continue_turn_ms, 1500, 0, 5000,
+            "a caller who goes on within this long of the end of their turn (a breath after "
+            "'hello') continues it: the answer begun is dropped and the model gets one message "
+            "(0 = never)");
   t.integer("vad.no_input_timeout_ms", vad.no_input_timeout_ms, 6000, 500, 120000,
             "how long to wait for the caller to start speaking");
   t.integer("vad.max_utterance_ms", vad.max_utterance_ms, 30000, 1000, 120000,

@@ -48,6 +48,7 @@ struct VadSettings {
   int speech_start_ms = 0;      // voiced audio needed before an utterance starts
   int end_silence_ms = 0;       // silence that ends an utterance
   int unfinished_silence_ms = 0;  // the same when its words so far sound unfinished
+  int continue_turn_ms = 0;  // speech resuming this soon after a turn ended continues that turn
   int no_input_timeout_ms = 0;  // nobody spoke at all
   int max_utterance_ms = 0;     // an utterance is cut here
 };

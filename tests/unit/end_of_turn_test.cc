@@ -19,6 +19,19 @@ TEST(EndOfTurn, ConjunctionsArticlesAndFillersAreUnfinished) {
   EXPECT_TRUE(sounds_unfinished("Send it to MY "));  // case and trailing space do not matter
 }
 
+TEST(EndOfTurn, AGreetingOrFillersAloneAreNotATurn) {
+  EXPECT_TRUE(sounds_unfinished("Hello."));
+  EXPECT_TRUE(sounds_unfinished("hi there"));
+  EXPECT_TRUE(sounds_unfinished("Good morning!"));
+  EXPECT_TRUE(sounds_unfinished("um, well"));
+  // ... but a greeting with a question, or a short answer, is.
+  EXPECT_FALSE(sounds_unfinished("hello, what time do you open"));
+  EXPECT_FALSE(sounds_unfinished("hi, is anyone there?"));
+  EXPECT_FALSE(sounds_unfinished("yes"));
+  EXPECT_FALSE(sounds_unfinished("okay."));
+  EXPECT_FALSE(sounds_unfinished("I'm well"));
+}
+
 TEST(EndOfTurn, NothingRecognisedIsNoReasonToWait) {
   EXPECT_FALSE(sounds_unfinished(""));
   EXPECT_FALSE(sounds_unfinished("  ... "));
