@@ -56,6 +56,10 @@ def invite(port, local_port, case, **change):
     return call_id, ("\r\n".join(lines) + "\r\n\r\n" + body).encode()
 
 
+# Cases that ACK the 200 and then send a re-INVITE whose Contact is the value here.
+REINVITE_CASES = {"reinvite_contact_scheme": "<xyz:probe@example.invalid>"}
+
+
 def cases(port, local_port):
     """name -> (call_id, message bytes)."""
     us = f"127.0.0.1:{local_port}"
@@ -83,6 +87,8 @@ def cases(port, local_port):
         "from_tel": dict(From=f"<tel:+15550100>;tag={random.getrandbits(32):x}"),
         # Valid, answered and never ACKed: the server tears it down with one BYE.
         "valid_no_ack": dict(),
+        # Answered and ACKed; then a re-INVITE tries to move the remote target (REINVITE_CASES).
+        "reinvite_contact_scheme": dict(),
         # RFC 4475 3.1.2.11 escruri: headers in the Request-URI -> 400.
         "escruri": dict(ruri="sip:bot@127.0.0.1?Route=%3Csip:example.com%3E"),
         # RFC 4475 3.3.5 invut: a body of an unknown type -> 415 with Accept.
@@ -150,22 +156,23 @@ def main():
             return None
         return call_id, start, headers
 
-    for name in names:
-        call_id, message = table[name]
-        sock.sendto(message, ("127.0.0.1", args.port))
+    def final_answer(call_id, cseq):
         deadline = time.monotonic() + args.wait_s
-        answer = None
-        while answer is None and time.monotonic() < deadline:
+        while time.monotonic() < deadline:
             got = receive(max(deadline - time.monotonic(), 0.01))
             if got is None or got[0] != call_id:
                 continue
             _, start, headers = got
             parts = start.split(" ", 2)
-            if len(parts) >= 2 and parts[1].isdigit() and int(parts[1]) >= 200:
-                answer = (start, headers)
+            if (len(parts) >= 2 and parts[1].isdigit() and int(parts[1]) >= 200 and
+                    (headers.get("cseq") or [""])[0].startswith(f"{cseq} ")):
+                return start, headers
+        return None
+
+    def report(name, answer):
         if answer is None:
             print(f"{name} none (no final answer in {args.wait_s}s)", flush=True)
-            continue
+            return
         start, headers = answer
         code, phrase = (start.split(" ", 2) + [""])[1:3]
         shown = [f"{name} {code} {phrase}"]
@@ -173,6 +180,33 @@ def main():
             if extra in headers:
                 shown.append(f"{extra.title()}: {', '.join(headers[extra])}")
         print(" | ".join(shown), flush=True)
+
+    for name in names:
+        call_id, message = table[name]
+        sock.sendto(message, ("127.0.0.1", args.port))
+        answer = final_answer(call_id, 1)
+        if name in REINVITE_CASES and answer is not None and " 200 " in answer[0] + " ":
+            # ACK the 200, then try to move the dialog's remote target with a re-INVITE.
+            local_port = sock.getsockname()[1]
+            to = answer[1]["to"][0]
+            request = message.decode().split("\r\n\r\n", 1)[0].split("\r\n")
+            fields = {line.split(":", 1)[0]: line.split(":", 1)[1].strip() for line in request[1:]}
+            for method, cseq, contact in (("ACK", 1, None),
+                                          ("INVITE", 2, REINVITE_CASES[name])):
+                lines = [f"{method} sip:bot@127.0.0.1:{args.port} SIP/2.0",
+                         f"Via: SIP/2.0/UDP 127.0.0.1:{local_port};branch=z9hG4bK"
+                         f"{random.getrandbits(48):x}",
+                         "Max-Forwards: 70", f"From: {fields['From']}", f"To: {to}",
+                         f"Call-ID: {call_id}", f"CSeq: {cseq} {method}"]
+                body = ""
+                if contact:
+                    lines += [f"Contact: {contact}", "Content-Type: application/sdp"]
+                    body = sdp()
+                lines.append(f"Content-Length: {len(body)}")
+                sock.sendto(("\r\n".join(lines) + "\r\n\r\n" + body).encode(),
+                            ("127.0.0.1", args.port))
+            answer = final_answer(call_id, 2)
+        report(name, answer)
 
     end = time.monotonic() + args.hold_s
     while time.monotonic() < end:
