@@ -72,6 +72,11 @@ Refusal check_dialog_uri(const url_t* url, std::string_view what, std::string_vi
     return {416, "Unsupported URI Scheme in " + std::string(what), false,
             "scheme " + quoted(url->url_scheme != nullptr ? url->url_scheme : "")};
   }
+  // RFC 3261 19.1.1: no URI headers in a dialog's Contact or Record-Route (the stack would copy
+  // them into our requests).
+  if (url->url_headers != nullptr) {
+    return problem(400, what, "URI headers not allowed", "headers " + quoted(url->url_headers));
+  }
   if (url->url_host == nullptr || url->url_host[0] == '\0' || !host_is_valid(url->url_host)) {
     return problem(400, what, "no valid host",
                    "host " + quoted(url->url_host != nullptr ? url->url_host : ""));

@@ -27,8 +27,8 @@ struct Refusal {
 };
 
 // Whether in-dialog requests can be sent to `url`: a sip: URI (sips: only when `sips_ok`, i.e. we
-// have TLS), with a valid host, a port in 1..65535 if given, a transport= among `transports` (a
-// comma list as in sip.transports: "udp,tcp") and a valid maddr=. `what` names the header in the
+// have TLS), without URI headers, with a valid host, a port in 1..65535 if given, a transport=
+// among `transports` (a comma list as in sip.transports: "udp,tcp") and a valid maddr=. `what` names the header in the
 // reason ("Contact", "Record-Route"). 416 for another scheme, 400 for the rest.
 Refusal check_dialog_uri(const url_t* url, std::string_view what, std::string_view transports,
                          bool sips_ok = false);

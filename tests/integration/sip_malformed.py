@@ -60,7 +60,7 @@ def invite(port, local_port, case, **change):
 REINVITE_CASES = {"reinvite_contact_scheme": "<xyz:probe@example.invalid>"}
 
 
-def cases(port, local_port):
+def cases(port, local_port, generated=False):
     """name -> (call_id, message bytes)."""
     us = f"127.0.0.1:{local_port}"
     table = {
@@ -104,7 +104,36 @@ def cases(port, local_port):
         "sdp_video_only": dict(body=sdp(media="m=video 40000 RTP/AVP 31\r\n")),
         "sdp_srtp_profile": dict(body=sdp(media="m=audio 40000 RTP/SAVP 0\r\n")),
     }
+    if generated:
+        table.update(generated_cases())
     return {name: invite(port, local_port, name, **dict(change)) for name, change in table.items()}
+
+
+# URIs no dialog can send to, or that are not URIs at all: put into every URI-bearing header by
+# generated_cases().
+BAD_URIS = ["xyz:probe@example.invalid", "tel:+15550100", "sips:probe@127.0.0.1",
+            "mailto:probe@example.invalid", "sip:probe@127.0.0.1:0", "sip:probe@127.0.0.1:65536",
+            "sip:probe@127.0.0.1:-1", "sip:probe@", "sip:@", "sip:probe@127.0.0.1;transport=xyz",
+            "sip:probe@127.0.0.1;maddr=%00", "sip:probe@[::1", "sip:probe@exa mple.com",
+            "sip:probe@127.0.0.1?Route=%3Cxyz:a%3E", "sip:" + "a" * 2000 + "@127.0.0.1", "*", ""]
+HEADERS = ["Via", "Max-Forwards", "From", "To", "Call-ID", "CSeq", "Contact", "Content-Type"]
+
+
+def generated_cases():
+    """name -> change: each bad URI in each URI-bearing header, each header dropped or doubled."""
+    table = {}
+    for i, uri in enumerate(BAD_URIS):
+        tag = f"{random.getrandbits(32):x}"
+        table[f"gen_contact_{i}"] = dict(Contact=f"<{uri}>")
+        table[f"gen_contact_bare_{i}"] = dict(Contact=uri)
+        table[f"gen_record_route_{i}"] = dict(extra=[f"Record-Route: <{uri};lr>"])
+        table[f"gen_from_{i}"] = dict(From=f"<{uri}>;tag={tag}")
+        table[f"gen_to_{i}"] = dict(To=f"<{uri}>")
+        table[f"gen_ruri_{i}"] = dict(ruri=uri or "sip:")
+    for name in HEADERS:
+        table[f"gen_drop_{name}"] = {name.replace("-", "_"): None}
+        table[f"gen_double_{name}"] = dict(extra=[f"{name}: <sip:x@127.0.0.1>"])
+    return table
 
 
 def parse(data):
@@ -124,12 +153,15 @@ def main():
     parser.add_argument("--hold-s", type=float, default=0,
                         help="keep the socket open this long after the last answer")
     parser.add_argument("--wait-s", type=float, default=5, help="longest wait for each answer")
+    parser.add_argument("--generated", action="store_true",
+                        help="add the generated cases (gen_*: bad URIs in every URI-bearing "
+                             "header, headers dropped or doubled)")
     parser.add_argument("names", nargs="*", help="cases to send (default: all)")
     args = parser.parse_args()
 
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     sock.bind(("127.0.0.1", 0))
-    table = cases(args.port, sock.getsockname()[1])
+    table = cases(args.port, sock.getsockname()[1], args.generated)
     names = args.names or list(table)
     unknown = [n for n in names if n not in table]
     if unknown:
@@ -156,8 +188,8 @@ def main():
             return None
         return call_id, start, headers
 
-    def final_answer(call_id, cseq):
-        deadline = time.monotonic() + args.wait_s
+    def final_answer(call_id, cseq, wait_s):
+        deadline = time.monotonic() + wait_s
         while time.monotonic() < deadline:
             got = receive(max(deadline - time.monotonic(), 0.01))
             if got is None or got[0] != call_id:
@@ -169,9 +201,9 @@ def main():
                 return start, headers
         return None
 
-    def report(name, answer):
+    def report(name, answer, wait_s):
         if answer is None:
-            print(f"{name} none (no final answer in {args.wait_s}s)", flush=True)
+            print(f"{name} none (no final answer in {wait_s}s)", flush=True)
             return
         start, headers = answer
         code, phrase = (start.split(" ", 2) + [""])[1:3]
@@ -184,7 +216,10 @@ def main():
     for name in names:
         call_id, message = table[name]
         sock.sendto(message, ("127.0.0.1", args.port))
-        answer = final_answer(call_id, 1)
+        # Generated cases the stack drops unanswered (no Via, no Call-ID ...) must not add up to
+        # minutes; answers on loopback take milliseconds.
+        wait_s = min(args.wait_s, 1.0) if name.startswith("gen_") else args.wait_s
+        answer = final_answer(call_id, 1, wait_s)
         if name in REINVITE_CASES and answer is not None and " 200 " in answer[0] + " ":
             # ACK the 200, then try to move the dialog's remote target with a re-INVITE.
             local_port = sock.getsockname()[1]
@@ -205,8 +240,8 @@ def main():
                 lines.append(f"Content-Length: {len(body)}")
                 sock.sendto(("\r\n".join(lines) + "\r\n\r\n" + body).encode(),
                             ("127.0.0.1", args.port))
-            answer = final_answer(call_id, 2)
-        report(name, answer)
+            answer = final_answer(call_id, 2, wait_s)
+        report(name, answer, wait_s)
 
     end = time.monotonic() + args.hold_s
     while time.monotonic() < end:

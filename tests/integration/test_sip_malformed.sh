@@ -10,13 +10,15 @@ source "$(dirname "$0")/lib.sh"
 start_standin --script "$TESTS_DIR/data/standin_script.json" --tokens-per-sec 40
 cd "$work"
 
-start_serve --set sip.timer_t1_ms=100
+# No rate limit and room for every answered case: each message must reach the INVITE handler.
+start_serve --set sip.timer_t1_ms=100 --set sip.rate_limit_per_s=0 --set sip.max_calls=500
 CHALKBOT_STORE_PATH="$work/say.db" "$CHALKBOT" say "What is the capital of France?" \
   -o "$work/q.wav" --rate 8000 2>/dev/null
 
-# Past the 6.4 s ACK wait and the BYE's own transaction (its retransmissions to a live port).
-python3 "$TESTS_DIR/integration/sip_malformed.py" --port "$SIP_PORT" --hold-s 9 >answers.txt ||
-  { cat answers.txt; fail "sip_malformed.py failed"; }
+# The named cases, then the generated ones (gen_*: each bad URI in each URI-bearing header, each
+# header dropped or doubled); then past the 6.4 s ACK wait and the BYE's own transaction.
+python3 "$TESTS_DIR/integration/sip_malformed.py" --port "$SIP_PORT" --generated --hold-s 9 \
+  >answers.txt || { cat answers.txt; fail "sip_malformed.py failed"; }
 
 # expect CASE STATUS [TEXT]: the case was answered STATUS (and the answer line holds TEXT).
 expect() {
@@ -40,6 +42,7 @@ expect contact_maddr 400 "bad maddr"
 expect contact_missing 400 "Missing Contact"
 expect contact_two 400 "more than one"
 expect contact_garbled 400
+expect gen_contact_13 400 "URI headers not allowed"
 expect record_route_scheme 416 "Unsupported URI Scheme in Record-Route"
 expect record_route_second 416 "in Record-Route"
 expect record_route_port 400 "port out of range"
@@ -61,16 +64,29 @@ expect sdp_port_zero 488 "Warning: 304"
 expect sdp_video_only 488 "Warning: 304"
 expect sdp_srtp_profile 488 "Warning: 302"
 
-# Answered, never ACKed: hung up once each (one BYE transaction), and the calls ended.
+# The generated cases: a final answer below 500, or none where sofia drops what it cannot parse.
+read -r generated answered dropped < <(awk '/^gen_/ {n++; if ($2 == "none") d++; else a++}
+  END {print n, a, d}' answers.txt)
+! grep -E '^gen_[^ ]+ 5[0-9][0-9] ' answers.txt || fail "a server error for a generated case"
+[ "$dropped" -le 10 ] || { grep ' none ' answers.txt; fail "$dropped generated cases unanswered"; }
+pass "$generated generated INVITEs: $answered answered (<500), $dropped dropped by the parser"
+
+# Answered, never ACKed: hung up once each (one BYE transaction where it reaches us), and the
+# calls ended.
 for name in valid_no_ack from_scheme to_scheme from_tel; do
   grep -qx "BYES $name 1" answers.txt || { cat answers.txt; fail "$name: not exactly one BYE"; }
 done
-pass "answered and never ACKed: one BYE each"
+! grep -E '^BYES .* ([2-9]|[1-9][0-9]+)$' answers.txt || fail "a call got more than one BYE"
+answered_200=$(grep -c '^[a-z_0-9A-Z-]* 200 ' answers.txt)
+pass "$answered_200 answered and never ACKed: at most one BYE each"
 kill -0 "$serve_pid" 2>/dev/null || { tail -20 "$work/serve.err"; fail "serve died"; }
-[ "$(grep -c 'no ACK for our 200' "$work/serve.err")" -eq 4 ] ||
-  { tail -20 "$work/serve.err"; fail "not 4 ACK timeouts logged"; }
+[ "$(grep -c 'no ACK for our 200' "$work/serve.err")" -eq "$answered_200" ] ||
+  { tail -20 "$work/serve.err"; fail "not $answered_200 ACK timeouts logged"; }
 ! grep -q "invalid URI" "$work/serve.err" || fail "the stack tried to send to an invalid URI"
-pass "alive after the ACK timeouts, no request to an invalid URI"
+metric() { curl -s "$ADMIN_URL/metrics" | awk -v m="$1" '$1 == m {print $2}'; }
+for _ in $(seq 100); do [ "$(metric chalkbot_calls_active)" = 0 ] && break; sleep 0.1; done
+[ "$(metric chalkbot_calls_active)" = 0 ] || fail "calls_active is $(metric chalkbot_calls_active)"
+pass "alive after the ACK timeouts, every call ended, no request to an invalid URI"
 
 # Still takes a real call.
 "$CHALKBOT" call "sip:bot@127.0.0.1:$SIP_PORT" --say q.wav --timeout-s 60 >call.json 2>call.err ||

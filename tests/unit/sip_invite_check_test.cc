@@ -69,6 +69,7 @@ TEST(SipDialogUri, BadPortHostTransportMaddrAre400) {
       {"sip:probe@127.0.0.1;maddr=", "Bad Contact: bad maddr"},
       {"sip:probe@127.0.0.1;maddr=a..b", "Bad Contact: bad maddr"},
       {"sip:probe@exa_mple..com", "Bad Contact: no valid host"},
+      {"sip:probe@127.0.0.1?Route=%3Cxyz:a%3E", "Bad Contact: URI headers not allowed"},
   };
   for (const auto& c : cases) {
     const Refusal refusal = check(c.uri);
