@@ -266,6 +266,7 @@ class SipEndpoint::Stack {
   void respond_sdp(nua_handle_t* nh, int status, const char* phrase, const std::string& sdp,
                    bool in_callback = false);
   void finish(Call& call);  // reports the end, destroys the handle, forgets the call
+  void send_bye(Call& call);  // at most once per call; the call is ending from here on
   // `phrase` as a pointer that stays valid: nua_respond() keeps the reason phrase's pointer, not a
   // copy, until the stack sends the response. Only for phrases from a small set (ours, the
   // application's), never for text from a request.
@@ -541,7 +542,8 @@ void SipEndpoint::Stack::event(nua_event_t event, int status, const char* phrase
       }
       return;
     case nua_i_error:
-      if (call != nullptr && status == 408) {
+      if (call != nullptr && status == 408 && phrase != nullptr &&
+          su_casematch(phrase, "ACK Timeout")) {
         // An answered call whose ACK never came: the stack sends BYE itself (nua_r_bye follows).
         spdlog::warn("sip: call {}: no ACK for our 200 ({} {}); hanging up", call->id, status,
                      phrase != nullptr ? phrase : "");
@@ -924,12 +926,17 @@ void SipEndpoint::Stack::do_hangup(CallId id, EndReason reason) {
       return;
     case Call::State::kAnswered:
     case Call::State::kEstablished:
-      call.state = Call::State::kEnding;
-      call.local_bye = true;
       set_reason(call, reason, 0, "");
-      nua_bye(call.nh, TAG_END());
+      send_bye(call);
       return;
   }
+}
+
+void SipEndpoint::Stack::send_bye(Call& call) {
+  if (call.local_bye) return;  // one BYE per call: the stack retries nothing for us
+  call.local_bye = true;
+  call.state = Call::State::kEnding;
+  nua_bye(call.nh, TAG_END());
 }
 
 void SipEndpoint::Stack::do_transfer(CallId id, const std::string& target) {
@@ -1041,27 +1048,29 @@ void SipEndpoint::Stack::outgoing_invite_result(Call& call, int status, const ch
     set_reason(call, EndReason::kTransportError, status, phrase);
     return;  // nua_i_state terminated follows and reports on_failed
   }
-  if (call.answered) return;  // a re-INVITE of ours (none yet) or a retransmitted 2xx
+  // A re-INVITE of ours (none yet), a retransmitted 2xx, or one we already hung up on.
+  if (call.answered || call.local_bye) return;
   auto remote = parse_sdp(payload_of(sip));
   Result<Codec> codec = remote ? choose_codec(*remote, call.offered) : Result<Codec>(remote.error());
+  if (const MediaProblem problem = codec ? unusable_audio(*remote) : MediaProblem{};
+      problem.warn_code != 0) {
+    codec = make_error(problem.text);  // the far end refused our stream (port 0) or the profile
+  }
   if (!codec) {
     // Answered with nothing we can play: hang up; the caller sees a 488 failure.
     call.answered = false;
     set_reason(call, EndReason::kLocalHangup, 488, "Not Acceptable Here");
-    call.state = Call::State::kEnding;
-    call.local_bye = true;
-    nua_bye(call.nh, TAG_END());
+    send_bye(call);
     return;
   }
   call.answered = true;
   call.codec = *codec;
   if (call.state == Call::State::kEnding) {
     // hangup() raced the answer: the CANCEL lost, so BYE.
-    call.local_bye = true;
     call.have_reason = false;
     set_reason(call, EndReason::kLocalHangup, 0, "");
     if (call.out) call.out->on_answered(call.id, *remote, *codec);
-    nua_bye(call.nh, TAG_END());
+    send_bye(call);
     return;
   }
   call.state = Call::State::kEstablished;

@@ -218,7 +218,7 @@ def main():
         sock.sendto(message, ("127.0.0.1", args.port))
         # Generated cases the stack drops unanswered (no Via, no Call-ID ...) must not add up to
         # minutes; answers on loopback take milliseconds.
-        wait_s = min(args.wait_s, 1.0) if name.startswith("gen_") else args.wait_s
+        wait_s = min(args.wait_s, 0.5) if name.startswith("gen_") else args.wait_s
         answer = final_answer(call_id, 1, wait_s)
         if name in REINVITE_CASES and answer is not None and " 200 " in answer[0] + " ":
             # ACK the 200, then try to move the dialog's remote target with a re-INVITE.

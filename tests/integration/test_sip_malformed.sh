@@ -16,8 +16,8 @@ CHALKBOT_STORE_PATH="$work/say.db" "$CHALKBOT" say "What is the capital of Franc
   -o "$work/q.wav" --rate 8000 2>/dev/null
 
 # The named cases, then the generated ones (gen_*: each bad URI in each URI-bearing header, each
-# header dropped or doubled); then past the 6.4 s ACK wait and the BYE's own transaction.
-python3 "$TESTS_DIR/integration/sip_malformed.py" --port "$SIP_PORT" --generated --hold-s 9 \
+# header dropped or doubled); then past the 6.4 s ACK wait.
+python3 "$TESTS_DIR/integration/sip_malformed.py" --port "$SIP_PORT" --generated --hold-s 7.5 \
   >answers.txt || { cat answers.txt; fail "sip_malformed.py failed"; }
 
 # expect CASE STATUS [TEXT]: the case was answered STATUS (and the answer line holds TEXT).
