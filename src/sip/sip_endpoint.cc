@@ -1050,6 +1050,14 @@ void SipEndpoint::Stack::outgoing_invite_result(Call& call, int status, const ch
   }
   // A re-INVITE of ours (none yet), a retransmitted 2xx, or one we already hung up on.
   if (call.answered || call.local_bye) return;
+  if (const Refusal refusal = check_target_refresh(sip, sip_.transports)) {
+    // A far end we could never send the BYE (or even the ACK) to: give up on the call now.
+    spdlog::warn("sip: call {}: answered with an unusable Contact: {} ({})", call.id,
+                 refusal.reason, refusal.detail);
+    set_reason(call, EndReason::kTransportError, 502, "Bad Gateway");
+    send_bye(call);
+    return;
+  }
   auto remote = parse_sdp(payload_of(sip));
   Result<Codec> codec = remote ? choose_codec(*remote, call.offered) : Result<Codec>(remote.error());
   if (const MediaProblem problem = codec ? unusable_audio(*remote) : MediaProblem{};

@@ -147,9 +147,38 @@ def parse(data):
     return head[0], headers
 
 
+def answer_with_contact(contact, seconds):
+    """The far end of an outgoing call: answers each INVITE 200 with an SDP answer and `contact`
+    as its Contact, for `seconds`. Prints its port first, then each request it got."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind(("127.0.0.1", 0))
+    print(sock.getsockname()[1], flush=True)
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        sock.settimeout(max(end - time.monotonic(), 0.01))
+        try:
+            data, peer = sock.recvfrom(65535)
+        except socket.timeout:
+            break
+        start, headers = parse(data)
+        print("GOT", start, flush=True)
+        if not start.startswith("INVITE "):
+            continue
+        body = sdp()
+        reply = ["SIP/2.0 200 OK", f"Via: {headers['via'][0]}", f"From: {headers['from'][0]}",
+                 f"To: {headers['to'][0]};tag=uas1", f"Call-ID: {headers['call-id'][0]}",
+                 f"CSeq: {headers['cseq'][0]}", f"Contact: {contact}",
+                 "Content-Type: application/sdp", f"Content-Length: {len(body)}", "", body]
+        sock.sendto("\r\n".join(reply).encode(), peer)
+
+
 def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument("--port", type=int, required=True, help="the server's SIP port")
+    parser.add_argument("--port", type=int, help="the server's SIP port")
+    parser.add_argument("--answer-with-contact", metavar="URI",
+                        help="instead: be the far end of an outgoing call, answering 200 with "
+                             "this Contact (see --answer-s)")
+    parser.add_argument("--answer-s", type=float, default=10, help="how long to answer")
     parser.add_argument("--hold-s", type=float, default=0,
                         help="keep the socket open this long after the last answer")
     parser.add_argument("--wait-s", type=float, default=5, help="longest wait for each answer")
@@ -158,6 +187,11 @@ def main():
                              "header, headers dropped or doubled)")
     parser.add_argument("names", nargs="*", help="cases to send (default: all)")
     args = parser.parse_args()
+    if args.answer_with_contact:
+        answer_with_contact(args.answer_with_contact, args.answer_s)
+        return
+    if args.port is None:
+        parser.error("--port is required")
 
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     sock.bind(("127.0.0.1", 0))

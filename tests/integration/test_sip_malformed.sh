@@ -96,3 +96,20 @@ json() { python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print(eval
   { cat call.json; fail "the real call was not answered"; }
 pass "a real call afterwards: answered in $(json call.json "d['turns'][0]['response_latency_ms']") ms"
 stop_serve
+
+# The other direction: a far end that answers our INVITE with a Contact we cannot send to. The
+# call fails (502) instead of living on as a dialog we could never hang up.
+python3 "$TESTS_DIR/integration/sip_malformed.py" --answer-with-contact "<xyz:uas@example.invalid>" \
+  --answer-s 15 >uas.out &
+uas_pid=$!
+for _ in $(seq 50); do [ -s uas.out ] && break; sleep 0.1; done
+set +e
+"$CHALKBOT" call "sip:bot@127.0.0.1:$(head -1 uas.out)" --greeting-timeout-ms 1000 --timeout-s 10 \
+  >uac.json 2>uac.err
+rc=$?
+set -e
+kill "$uas_pid" 2>/dev/null || true
+[ "$rc" -lt 128 ] || { cat uac.err; fail "chalkbot call crashed (exit $rc)"; }
+[ "$(json uac.json "d['answered'], d['status']")" = "(False, 502)" ] ||
+  { cat uac.json uac.err; fail "an answer with an unusable Contact was not failed with 502"; }
+pass "outgoing call answered with Contact <xyz:...>: failed with 502, exit $rc"
