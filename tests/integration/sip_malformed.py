@@ -1,10 +1,13 @@
 #!/usr/bin/env python3
 """Sends named broken (and a few valid) INVITEs to a SIP server over UDP and reports its answers.
 
-Each case is one INVITE with a valid PCMU offer, changed in one way. The final answer is never
-ACKed: a 2xx left without its ACK is what used to crash the server (issue 15). After the last case
-the socket stays open for --hold-s seconds, so the server's 2xx retransmissions and in-dialog BYEs
-reach a live port; BYEs are answered 200 and counted per Call-ID.
+Each case is one INVITE with a valid PCMU offer, changed in one way (--generated adds gen_* cases:
+each bad URI in each URI-bearing header, each header dropped or doubled). The final answer is never
+ACKed, a 2xx left without its ACK being what used to crash the server (issue 15), except in the
+REINVITE_CASES, which ACK it and then send a re-INVITE. After the last case the socket stays open
+for --hold-s seconds, so the server's 2xx retransmissions and in-dialog BYEs reach a live port;
+BYEs are answered 200 and counted per Call-ID. --answer-with-contact plays the far end of an
+outgoing call instead.
 
 Output, one line per case:  CASE STATUS PHRASE | Accept: ... | Unsupported: ... | Warning: ...
 then one line per Call-ID that received BYEs:  BYES CASE COUNT   (distinct transactions)
@@ -78,7 +81,7 @@ def cases(port, local_port, generated=False):
         "contact_two": dict(Contact=f"<sip:probe@{us}>, <sip:other@{us}>"),
         "contact_garbled": dict(Contact="<sip:probe@127.0.0.1"),
         "record_route_scheme": dict(extra=["Record-Route: <xyz:proxy.example.invalid;lr>"]),
-        "record_route_port": dict(extra=[f"Record-Route: <sip:127.0.0.1:70000;lr>"]),
+        "record_route_port": dict(extra=["Record-Route: <sip:127.0.0.1:70000;lr>"]),
         "record_route_second": dict(extra=[f"Record-Route: <sip:{us};lr>, <xyz:p.invalid;lr>"]),
         "record_route_garbled": dict(extra=["Record-Route: <sip:;lr"]),
         # From/To are echoed into the BYE; a tel: From is normal, a scheme nobody knows is not.
