@@ -314,6 +314,13 @@ void declare_options(OptionTable& t, Settings& s) {
   t.text("sip.auth_realm", sip.auth_realm, "chalkbot", "inbound digest auth realm");
   t.integer("sip.session_expires_s", sip.session_expires_s, 1800, 0, 86400,
             "session timer (RFC 4028) interval; 0 = off");
+  t.integer("sip.timer_t1_ms", sip.timer_t1_ms, 500, 10, 10000,
+            "SIP timer T1 (RFC 3261): first retransmit interval; transactions and the wait for "
+            "the ACK of an answered call give up after 64*T1 (32 s by default)");
+  t.integer("sip.timer_t2_ms", sip.timer_t2_ms, 4000, 10, 60000,
+            "SIP timer T2 (RFC 3261): longest retransmit interval; at least sip.timer_t1_ms");
+  t.integer("sip.timer_t4_ms", sip.timer_t4_ms, 5000, 10, 60000,
+            "SIP timer T4 (RFC 3261): how long a message may stay in the network");
   t.text("sip.register_uri", sip.register_uri, "",
          "registrar of a SIP trunk to REGISTER with ('' = do not register)");
   t.text("sip.register_user", sip.register_user, "", "REGISTER user (digest auth user name)");

@@ -142,6 +142,7 @@ Result<RemoteMedia> parse_sdp(std::string_view sdp) {
         continue;
       }
       in_audio = seen_audio = true;
+      media.profile = std::string(w[2]);
       if (!to_int(w[1].substr(0, w[1].find('/')), media.port) || media.port < 0 ||
           media.port > 65535) {
         return make_error("bad m=audio port");
@@ -204,6 +205,14 @@ Result<RemoteMedia> parse_sdp(std::string_view sdp) {
     }
   }
   return media;
+}
+
+MediaProblem unusable_audio(const RemoteMedia& remote) {
+  if (remote.port == 0) return {304, "audio stream refused (port 0)"};
+  if (upper(remote.profile) != "RTP/AVP") {
+    return {302, "media profile " + remote.profile + " not supported (RTP/AVP only)"};
+  }
+  return {};
 }
 
 Result<Codec> choose_codec(const RemoteMedia& remote, const std::vector<Codec>& preferences) {

@@ -32,6 +32,7 @@ Result<std::vector<Codec>> parse_codec_list(std::string_view list);
 struct RemoteMedia {
   std::string ip;    // c= address (session or media level); "0.0.0.0" means hold (RFC 2543)
   int port = 0;      // m=audio port; 0 means the stream was rejected
+  std::string profile = "RTP/AVP";  // m=audio transport protocol
   std::vector<Codec> codecs;  // offered audio codecs in the remote's order (telephone-event excluded)
   int telephone_event_pt = -1;  // telephone-event/8000 payload type, -1 if absent
   Direction direction = Direction::kSendRecv;
@@ -46,6 +47,15 @@ Result<RemoteMedia> parse_sdp(std::string_view sdp);
 // First codec of `preferences` the remote offered (matching by name, static pts by number), with
 // the remote's payload type. Error if there is none in common (the caller answers 488).
 Result<Codec> choose_codec(const RemoteMedia& remote, const std::vector<Codec>& preferences);
+
+// Why `remote`'s audio stream is one we cannot run, as an RFC 3261 warn-code and text: 304 the
+// stream is refused (port 0), 302 its profile is not plain RTP/AVP (e.g. SRTP's RTP/SAVP).
+// warn_code 0: usable (the codec is choose_codec's business).
+struct MediaProblem {
+  int warn_code = 0;
+  std::string text;
+};
+MediaProblem unusable_audio(const RemoteMedia& remote);
 
 // Our side of a session description.
 struct LocalSdp {

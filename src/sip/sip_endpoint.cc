@@ -13,6 +13,7 @@
 #include <functional>
 #include <map>
 #include <future>
+#include <set>
 #include <mutex>
 #include <thread>
 #include <tuple>
@@ -24,6 +25,7 @@
 #include "server/metrics.h"
 #include "sip/access.h"
 #include "sip/digest.h"
+#include "sip/invite_check.h"
 #include "sip/rate_limit.h"
 
 namespace chalkbot::sip {
@@ -264,6 +266,11 @@ class SipEndpoint::Stack {
   void respond_sdp(nua_handle_t* nh, int status, const char* phrase, const std::string& sdp,
                    bool in_callback = false);
   void finish(Call& call);  // reports the end, destroys the handle, forgets the call
+  void send_bye(Call& call);  // at most once per call; the call is ending from here on
+  // `phrase` as a pointer that stays valid: nua_respond() keeps the reason phrase's pointer, not a
+  // copy, until the stack sends the response. Only for phrases from a small set (ours, the
+  // application's), never for text from a request.
+  const char* lasting(const std::string& phrase) { return phrases_.insert(phrase).first->c_str(); }
   std::string advertised(const std::string& ip) const;
   std::string sdp_for(Call& call);
   void set_reason(Call& call, EndReason reason, int status, const char* phrase);
@@ -296,6 +303,7 @@ class SipEndpoint::Stack {
   bool unregister_pending_ = false;
 
   std::unordered_map<CallId, std::unique_ptr<Call>> calls_;
+  std::set<std::string> phrases_;  // see lasting()
   bool accepting_ = true;
   std::atomic<CallId> next_id_{1};
   std::atomic<std::size_t> active_incoming_{0};
@@ -316,6 +324,9 @@ Status SipEndpoint::Stack::start() {
   callers_ = CallerFilter(sip_.allow_callers);
   if (!sip_.auth_user.empty() && sip_.auth_password.empty()) {
     return make_error("sip.auth_user is set but its password is not (CHALKBOT_SIP_AUTH_PASSWORD)");
+  }
+  if (sip_.timer_t2_ms < sip_.timer_t1_ms) {
+    return make_error("sip.timer_t2_ms must be at least sip.timer_t1_ms");
   }
   const std::string adv = sip_.public_address.empty() ? sip_.bind_address : sip_.public_address;
   if (adv == "0.0.0.0" || adv == "::" || adv.empty()) {
@@ -367,6 +378,12 @@ void SipEndpoint::Stack::run(std::promise<Status>& ready) {
                     NUTAG_OUTBOUND("no-options-keepalive no-validate"),
                     // Nothing we take is near this big; larger messages are refused unread.
                     NTATAG_MAXSIZE(kMaxMessageBytes),
+                    // RFC 3261 timers. 64*T1 is how long a transaction (and an answered call's
+                    // wait for its ACK) lasts; tests shorten it.
+                    NTATAG_SIP_T1(static_cast<unsigned>(sip_.timer_t1_ms)),
+                    NTATAG_SIP_T1X64(64u * static_cast<unsigned>(sip_.timer_t1_ms)),
+                    NTATAG_SIP_T2(static_cast<unsigned>(sip_.timer_t2_ms)),
+                    NTATAG_SIP_T4(static_cast<unsigned>(sip_.timer_t4_ms)),
                     SIPTAG_ALLOW_STR(kAllow),
                     SIPTAG_SUPPORTED_STR(sip_.session_expires_s > 0 ? kSupported : ""),
                     SIPTAG_ACCEPT_STR("application/sdp"),
@@ -496,6 +513,9 @@ void SipEndpoint::Stack::event(nua_event_t event, int status, const char* phrase
                               ? EndReason::kTimeout : EndReason::kTransportError,
                    status, phrase);
       }
+      // The BYE is over, answered or failed: the call ends here, once, and its handle goes. (The
+      // stack reports no state change when the session was already gone.)
+      if (call != nullptr && status >= 200) finish(*call);
       return;
     case nua_r_invite:
       if (call != nullptr) outgoing_invite_result(*call, status, phrase, sip);
@@ -522,6 +542,14 @@ void SipEndpoint::Stack::event(nua_event_t event, int status, const char* phrase
       }
       return;
     case nua_i_error:
+      if (call != nullptr && status == 408 && phrase != nullptr &&
+          su_casematch(phrase, "ACK Timeout")) {
+        // An answered call whose ACK never came: the stack sends BYE itself (nua_r_bye follows).
+        spdlog::warn("sip: call {}: no ACK for our 200 ({} {}); hanging up", call->id, status,
+                     phrase != nullptr ? phrase : "");
+        set_reason(*call, EndReason::kTimeout, status, phrase);
+        return;
+      }
       spdlog::warn("sip: stack error {} {}", status, phrase != nullptr ? phrase : "");
       return;
     default:
@@ -652,6 +680,15 @@ void SipEndpoint::Stack::incoming_invite(int, nua_handle_t* nh, const sip_t* sip
   ic.from_uri = url_text(home_, sip->sip_from->a_url);
   ic.to_uri = url_text(home_, sip->sip_to->a_url);
   std::tie(ic.source_ip, ic.source_port) = request_source();
+  // A request we cannot take, answered with our own reason phrase and logged with it, so the
+  // operator sees why a caller failed.
+  auto reject_invite = [&](int code, const std::string& phrase, const std::string& detail,
+                           auto... tags) {
+    spdlog::info("sip: {} {} ({}) for INVITE from {} (Call-ID {})", code, phrase, detail,
+                 ic.source_ip, ic.call_id);
+    respond(nh, code, lasting(phrase), tags..., TAG_END());
+    nua_handle_destroy(nh);
+  };
   if (const int status = screen_out_of_dialog(sip, ic.source_ip); status != 0) {
     refuse_invite(status);
     return;
@@ -659,6 +696,12 @@ void SipEndpoint::Stack::incoming_invite(int, nua_handle_t* nh, const sip_t* sip
   if (!networks_.contains(ic.source_ip) || !callers_.admits(ic.from_uri)) {
     spdlog::info("sip: 403 for {} from {}", ic.from_uri, ic.source_ip);
     refuse_invite(403);
+    return;
+  }
+  // Before any dialog exists: the URIs it would send to, and a body we can read.
+  if (const Refusal refusal = check_invite(sip, sip_.transports)) {
+    reject_invite(refusal.status, refusal.reason, refusal.detail,
+                  TAG_IF(refusal.accept_sdp, SIPTAG_ACCEPT_STR("application/sdp")));
     return;
   }
   if (auth_.enabled() && !authenticated(nh, sip)) {
@@ -674,18 +717,29 @@ void SipEndpoint::Stack::incoming_invite(int, nua_handle_t* nh, const sip_t* sip
     refuse_invite(413);
     return;
   }
+  // 488 with a Warning (RFC 3261 20.43) that says what is wrong with the offer.
+  auto not_acceptable = [&](int warn_code, const std::string& text) {
+    const std::string warning =
+        std::to_string(warn_code) + " " + url_host(advertised("")) + " \"" + text + "\"";
+    reject_invite(488, "Not Acceptable Here", text, SIPTAG_WARNING_STR(warning.c_str()));
+  };
   if (body.empty()) {
-    refuse_invite(488);  // no offer: late-offer INVITEs are not supported
+    not_acceptable(399, "no SDP offer (late offer is not supported)");
     return;
   }
   auto remote = parse_sdp(body);
   if (!remote) {
-    refuse_invite(488);
+    not_acceptable(remote.error().message == "no m=audio" ? 304 : 399,
+                   "SDP: " + remote.error().message);
+    return;
+  }
+  if (const MediaProblem problem = unusable_audio(*remote); problem.warn_code != 0) {
+    not_acceptable(problem.warn_code, problem.text);
     return;
   }
   auto codec = choose_codec(*remote, codecs_);
   if (!codec) {
-    refuse_invite(488);
+    not_acceptable(305, "no common codec (we take " + media_.codecs + ")");
     return;
   }
   auto owned = std::make_unique<Call>();
@@ -718,7 +772,7 @@ void SipEndpoint::Stack::incoming_invite(int, nua_handle_t* nh, const sip_t* sip
       const int code = admission.status >= 300 && admission.status < 700 ? admission.status : 480;
       const std::string phrase = admission.reason.empty() ? sip_status_phrase(code)
                                                           : admission.reason;
-      respond(nh, code, phrase.c_str(), TAG_END());
+      respond(nh, code, lasting(phrase), TAG_END());
       // The handler said no: it needs no on_ended.
       nua_handle_bind(nh, nullptr);
       nua_handle_destroy(nh);
@@ -752,12 +806,18 @@ void SipEndpoint::Stack::do_reject(CallId id, int status, const std::string& rea
   Call& call = *it->second;
   const int code = status >= 300 && status < 700 ? status : 480;
   const std::string phrase = reason.empty() ? sip_status_phrase(code) : reason;
-  respond(call.nh, code, phrase.c_str(), TAG_END());
+  respond(call.nh, code, lasting(phrase), TAG_END());
   set_reason(call, EndReason::kLocalHangup, code, phrase.c_str());
   finish(call);
 }
 
 void SipEndpoint::Stack::reoffer(Call& call, nua_handle_t* nh, const sip_t* sip, bool is_update) {
+  if (const Refusal refusal = check_target_refresh(sip, sip_.transports)) {
+    spdlog::warn("sip: call {}: {} {} ({}) for a {}", call.id, refusal.status, refusal.reason,
+                 refusal.detail, is_update ? "UPDATE" : "re-INVITE");
+    respond(nh, refusal.status, lasting(refusal.reason), NUTAG_WITH_THIS(nua_), TAG_END());
+    return;
+  }
   const std::string body = payload_of(sip);
   if (body.size() > kMaxSdpBytes) {
     nua_respond(nh, SIP_488_NOT_ACCEPTABLE, NUTAG_WITH_THIS(nua_), TAG_END());
@@ -866,12 +926,17 @@ void SipEndpoint::Stack::do_hangup(CallId id, EndReason reason) {
       return;
     case Call::State::kAnswered:
     case Call::State::kEstablished:
-      call.state = Call::State::kEnding;
-      call.local_bye = true;
       set_reason(call, reason, 0, "");
-      nua_bye(call.nh, TAG_END());
+      send_bye(call);
       return;
   }
+}
+
+void SipEndpoint::Stack::send_bye(Call& call) {
+  if (call.local_bye) return;  // one BYE per call: the stack retries nothing for us
+  call.local_bye = true;
+  call.state = Call::State::kEnding;
+  nua_bye(call.nh, TAG_END());
 }
 
 void SipEndpoint::Stack::do_transfer(CallId id, const std::string& target) {
@@ -983,27 +1048,37 @@ void SipEndpoint::Stack::outgoing_invite_result(Call& call, int status, const ch
     set_reason(call, EndReason::kTransportError, status, phrase);
     return;  // nua_i_state terminated follows and reports on_failed
   }
-  if (call.answered) return;  // a re-INVITE of ours (none yet) or a retransmitted 2xx
+  // A re-INVITE of ours (none yet), a retransmitted 2xx, or one we already hung up on.
+  if (call.answered || call.local_bye) return;
+  if (const Refusal refusal = check_target_refresh(sip, sip_.transports)) {
+    // A far end we could never send the BYE (or even the ACK) to: give up on the call now.
+    spdlog::warn("sip: call {}: answered with an unusable Contact: {} ({})", call.id,
+                 refusal.reason, refusal.detail);
+    set_reason(call, EndReason::kTransportError, 502, "Bad Gateway");
+    send_bye(call);
+    return;
+  }
   auto remote = parse_sdp(payload_of(sip));
   Result<Codec> codec = remote ? choose_codec(*remote, call.offered) : Result<Codec>(remote.error());
+  if (const MediaProblem problem = codec ? unusable_audio(*remote) : MediaProblem{};
+      problem.warn_code != 0) {
+    codec = make_error(problem.text);  // the far end refused our stream (port 0) or the profile
+  }
   if (!codec) {
     // Answered with nothing we can play: hang up; the caller sees a 488 failure.
     call.answered = false;
     set_reason(call, EndReason::kLocalHangup, 488, "Not Acceptable Here");
-    call.state = Call::State::kEnding;
-    call.local_bye = true;
-    nua_bye(call.nh, TAG_END());
+    send_bye(call);
     return;
   }
   call.answered = true;
   call.codec = *codec;
   if (call.state == Call::State::kEnding) {
     // hangup() raced the answer: the CANCEL lost, so BYE.
-    call.local_bye = true;
     call.have_reason = false;
     set_reason(call, EndReason::kLocalHangup, 0, "");
     if (call.out) call.out->on_answered(call.id, *remote, *codec);
-    nua_bye(call.nh, TAG_END());
+    send_bye(call);
     return;
   }
   call.state = Call::State::kEstablished;

@@ -477,6 +477,15 @@ std::string udp_exchange(int port, std::string datagram) {
   return reply;
 }
 
+TEST_F(SipEndpointTest, TimerT2BelowT1IsRefusedAtStart) {
+  sip_.timer_t1_ms = 1000;
+  sip_.timer_t2_ms = 500;
+  SipEndpoint endpoint(sip_, media_, handler_);
+  const auto status = endpoint.start();
+  ASSERT_FALSE(status.ok());
+  EXPECT_NE(status.error().message.find("sip.timer_t2_ms"), std::string::npos);
+}
+
 TEST_F(SipEndpointTest, MalformedSipDoesNotCrash) {
   start();
   const int port = endpoint_->port();

@@ -1,0 +1,137 @@
+#include "sip/invite_check.h"
+
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+#include <optional>
+
+#include <sofia-sip/hostdomain.h>
+
+namespace chalkbot::sip {
+namespace {
+
+// Text from the request, fit for a reason phrase and a log line: printable ASCII, not too long.
+std::string quoted(std::string_view text) {
+  std::string out;
+  for (char c : text.substr(0, 64)) out += c >= 0x20 && c < 0x7f ? c : '?';
+  return "'" + out + "'";
+}
+
+Refusal problem(int status, std::string_view what, const std::string& problem,
+                std::string detail = {}) {
+  return {status, "Bad " + std::string(what) + ": " + problem, false, std::move(detail)};
+}
+
+std::string lower(std::string_view text) {
+  std::string out(text);
+  std::transform(out.begin(), out.end(), out.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return out;
+}
+
+// The value of URI parameter `name`, if present ("" for a bare flag).
+std::optional<std::string> param(const url_t* url, const char* name) {
+  if (url->url_params == nullptr || url_have_param(url->url_params, name) == 0) {
+    return std::nullopt;
+  }
+  char value[256] = {};
+  const isize_t length = url_param(url->url_params, name, value, sizeof value);
+  // Longer than any valid value: report it as such.
+  if (length >= static_cast<isize_t>(sizeof value)) return std::string(sizeof value, '?');
+  return std::string(value);
+}
+
+bool listed(std::string_view list, std::string_view item) {
+  std::size_t start = 0;
+  while (start <= list.size()) {
+    const std::size_t comma = std::min(list.find(',', start), list.size());
+    if (list.substr(start, comma - start) == item) return true;
+    start = comma + 1;
+  }
+  return false;
+}
+
+// An Accept header (list) that allows application/sdp; an empty one allows nothing.
+bool accepts_sdp(const sip_accept_t* accept) {
+  for (; accept != nullptr; accept = accept->ac_next) {
+    if (accept->ac_type == nullptr) continue;
+    const std::string type = lower(accept->ac_type);
+    if (type == "application/sdp" || type == "application/*" || type == "*/*") return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+Refusal check_dialog_uri(const url_t* url, std::string_view what, std::string_view transports,
+                            bool sips_ok) {
+  if (url == nullptr) return problem(400, what, "no URI");
+  const bool sip = url->url_type == url_sip;
+  const bool sips = url->url_type == url_sips;
+  if (!sip && !(sips && sips_ok)) {
+    return {416, "Unsupported URI Scheme in " + std::string(what), false,
+            "scheme " + quoted(url->url_scheme != nullptr ? url->url_scheme : "")};
+  }
+  // RFC 3261 19.1.1: no URI headers in a dialog's Contact or Record-Route (the stack would copy
+  // them into our requests).
+  if (url->url_headers != nullptr) {
+    return problem(400, what, "URI headers not allowed", "headers " + quoted(url->url_headers));
+  }
+  if (url->url_host == nullptr || url->url_host[0] == '\0' || !host_is_valid(url->url_host)) {
+    return problem(400, what, "no valid host",
+                   "host " + quoted(url->url_host != nullptr ? url->url_host : ""));
+  }
+  if (url->url_port != nullptr) {
+    const std::string_view port = url->url_port;
+    int number = 0;
+    const auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), number);
+    if (port.empty() || ec != std::errc{} || end != port.data() + port.size() || number < 1 ||
+        number > 65535) {
+      return problem(400, what, "port out of range", "port " + quoted(port));
+    }
+  }
+  if (const auto transport = param(url, "transport")) {
+    if (!listed(transports, lower(*transport))) {
+      return problem(400, what, "transport not supported", "transport " + quoted(*transport));
+    }
+  }
+  if (const auto maddr = param(url, "maddr")) {
+    if (maddr->empty() || !host_is_valid(maddr->c_str())) {
+      return problem(400, what, "bad maddr", "maddr " + quoted(*maddr));
+    }
+  }
+  return {};
+}
+
+Refusal check_target_refresh(const sip_t* sip, std::string_view transports) {
+  if (sip->sip_contact == nullptr) return {};
+  if (sip->sip_contact->m_next != nullptr) {
+    return {400, "Bad Contact: more than one", false, "a dialog has one remote target"};
+  }
+  return check_dialog_uri(sip->sip_contact->m_url, "Contact", transports);
+}
+
+Refusal check_invite(const sip_t* sip, std::string_view transports) {
+  if (sip->sip_request == nullptr || sip->sip_request->rq_url->url_headers != nullptr) {
+    return {400, "Bad Request-URI: URI headers not allowed", false, "RFC 3261 19.1.1"};
+  }
+  if (sip->sip_contact == nullptr) return {400, "Missing Contact", false, "an INVITE needs one"};
+  if (Refusal refusal = check_target_refresh(sip, transports)) return refusal;
+  for (const sip_record_route_t* rr = sip->sip_record_route; rr != nullptr; rr = rr->r_next) {
+    if (Refusal refusal = check_dialog_uri(rr->r_url, "Record-Route", transports)) return refusal;
+  }
+  const bool has_body = sip->sip_payload != nullptr && sip->sip_payload->pl_len > 0;
+  if (has_body && sip->sip_content_type != nullptr &&
+      (sip->sip_content_type->c_type == nullptr ||
+       lower(sip->sip_content_type->c_type) != "application/sdp")) {
+    return {415, "Unsupported Media Type", true,
+            "Content-Type " + quoted(sip->sip_content_type->c_type != nullptr
+                                         ? sip->sip_content_type->c_type : "")};
+  }
+  if (sip->sip_accept != nullptr && !accepts_sdp(sip->sip_accept)) {
+    return {406, "Not Acceptable", false, "Accept has no application/sdp"};
+  }
+  return {};
+}
+
+}  // namespace chalkbot::sip
