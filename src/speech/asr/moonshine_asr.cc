@@ -19,6 +19,10 @@ constexpr int kTokensPerSecond = 6;  // Moonshine's own bound on the decoder loo
 // A stretch quieter than this throughout (RMS of every 20 ms frame, about -46 dBFS) is silence:
 // decoding it would only invite the model to imagine words.
 constexpr double kSilenceRms = 160;
+// After words were kept at a pause, a piece shorter than this is the pause itself (the end of
+// turn comes 150 ms after the agent's look at the pause): too short to hold a word worth
+// decoding, long enough for line noise to be heard as one. It waits for more audio instead.
+constexpr std::size_t kMinPieceAfterPause = samples_per_ms(kMoonshineRate, 300);
 
 bool is_silence(Samples audio) {
   const std::size_t frame = samples_per_ms(kMoonshineRate, kFrameMs);
@@ -78,7 +82,7 @@ class MoonshineStream final : public AsrStream {
       const auto tail = resampler_->flush();
       audio_.insert(audio_.end(), tail.begin(), tail.end());
     }
-    if (auto decoded = decode_pending(); !decoded) return decoded.error();
+    if (auto decoded = decode_pending(true); !decoded) return decoded.error();
     return {};
   }
 
@@ -88,17 +92,22 @@ class MoonshineStream final : public AsrStream {
   // came after this call is left to decode.
   std::string partial() override {
     if (finished_) return text_;
-    if (auto decoded = decode_pending(); !decoded) {
+    if (auto decoded = decode_pending(false); !decoded) {
       spdlog::warn("asr: moonshine partial decode failed: {}", decoded.error().message);
     }
     return text_;
   }
 
  private:
-  Status decode_pending() {
+  // Decodes audio_ since committed_ and keeps its words. At the end (last) a short piece after a
+  // pause is dropped; before the end it waits to grow.
+  Status decode_pending(bool last) {
     const Samples pending = Samples(audio_).subspan(committed_);
+    const bool after_words = !text_.empty();
+    if (after_words && pending.size() < kMinPieceAfterPause && !last) return {};
     committed_ = audio_.size();
     if (pending.size() < kMoonshineMinSamples || is_silence(pending)) return {};
+    if (after_words && pending.size() < kMinPieceAfterPause) return {};
     auto text = asr_.transcribe_16k(pending);
     if (!text) return text.error();
     if (!text->empty()) text_ += (text_.empty() ? "" : " ") + *text;
