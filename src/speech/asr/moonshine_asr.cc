@@ -228,14 +228,9 @@ Result<std::unique_ptr<MoonshineAsr>> MoonshineAsr::create(const AsrSettings& se
 }
 
 Result<std::unique_ptr<AsrStream>> MoonshineAsr::open(int sample_rate) {
-  if (sample_rate <= 0) return make_error("asr: invalid sample rate " + std::to_string(sample_rate));
-  std::optional<Resampler> resampler;
-  if (sample_rate != kMoonshineRate) {
-    auto created = Resampler::create(sample_rate, kMoonshineRate);
-    if (!created) return created.error();
-    resampler.emplace(std::move(*created));
-  }
-  return std::unique_ptr<AsrStream>(std::make_unique<MoonshineStream>(*this, std::move(resampler)));
+  auto resampler = resampler_for_stream(sample_rate, kMoonshineRate);
+  if (!resampler) return make_error("asr: " + resampler.error().message);
+  return std::unique_ptr<AsrStream>(std::make_unique<MoonshineStream>(*this, std::move(*resampler)));
 }
 
 Result<std::string> MoonshineAsr::transcribe_16k(Samples audio) {
