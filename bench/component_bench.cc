@@ -4,6 +4,8 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <cmath>
+#include <tuple>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -53,21 +55,52 @@ std::vector<std::pair<std::string, std::string>> corpus(const std::string& dir,
   return items;
 }
 
+// White noise (a fixed sequence) at `snr_db` below the speech's own RMS: a noisy line.
+Audio with_noise(const Audio& audio, double snr_db) {
+  double energy = 0;
+  for (const Sample s : audio.samples) energy += static_cast<double>(s) * s;
+  const double rms = std::sqrt(energy / static_cast<double>(std::max<std::size_t>(1, audio.samples.size())));
+  const double noise_rms = rms / std::pow(10.0, snr_db / 20.0);
+  Audio noisy = audio;
+  std::uint32_t state = 12345;
+  for (auto& sample : noisy.samples) {
+    double sum = 0;  // sum of 4 uniforms: close enough to Gaussian, unit variance after scaling
+    for (int k = 0; k < 4; ++k) {
+      state = state * 1664525U + 1013904223U;
+      sum += static_cast<double>(state) / 4294967296.0 - 0.5;
+    }
+    const double mixed = sample + sum * std::sqrt(3.0) * noise_rms;
+    sample = static_cast<Sample>(std::clamp(mixed, -32768.0, 32767.0));
+  }
+  return noisy;
+}
+
+// WER and speed of one provider on real speech at 8 kHz u-law, clean and with white noise at
+// 20 dB SNR (a poor line) and 10 dB (a noisy room).
+// finish_ms is the decode left when the utterance ends; after_pause_ms the same when partial()
+// was asked at the pause before it (what the call agent does), which is what the caller waits.
 nlohmann::json bench_asr(const Settings& settings) {
+  const auto load_start = SteadyClock::now();
   auto asr = make_asr(settings.asr);
   if (!asr) throw std::runtime_error(asr.error().message);
   nlohmann::json out;
-  for (const auto& [name, items] :
-       {std::pair{"librivox", corpus(kSpeechData + "/librivox", "transcription")},
-        std::pair{"cards", corpus(kSpeechData + "/cards", "cards.transcription")}}) {
+  out["load_ms"] = elapsed_ms(load_start);
+  const auto librivox = corpus(kSpeechData + "/librivox", "transcription");
+  const auto cards = corpus(kSpeechData + "/cards", "cards.transcription");
+  for (const auto& [name, items, snr_db] :
+       {std::tuple{"librivox", librivox, 0}, std::tuple{"cards", cards, 0},
+        std::tuple{"librivox_snr20", librivox, 20}, std::tuple{"cards_snr20", cards, 20},
+        std::tuple{"librivox_snr10", librivox, 10}, std::tuple{"cards_snr10", cards, 10}}) {
     WordErrors errors;
     double audio_s = 0;
     double decode_ms = 0;
     Stats finish_ms;
+    Stats after_pause_ms;
     for (const auto& [path, reference] : items) {
       auto audio = read_wav(path, kTelephoneRate);
       if (!audio) throw std::runtime_error(audio.error().message);
-      const Audio phone = through_g711(G711Law::kMuLaw, *audio);
+      const Audio phone =
+          through_g711(G711Law::kMuLaw, snr_db > 0 ? with_noise(*audio, snr_db) : *audio);
       auto stream = (*asr)->open(kTelephoneRate);
       if (!stream) throw std::runtime_error(stream.error().message);
       const auto start = SteadyClock::now();
@@ -81,12 +114,24 @@ nlohmann::json bench_asr(const Settings& settings) {
       decode_ms += elapsed_ms(start);
       audio_s += phone.seconds();
       errors += word_errors(reference, (*stream)->result());
+
+      // The same utterance with a look at the pause: the agent asks partial() after 150 ms of
+      // silence; the end of the turn comes 150 ms later.
+      auto paused = (*asr)->open(kTelephoneRate);
+      if (!paused) throw std::runtime_error(paused.error().message);
+      (*paused)->accept(all);
+      (void)(*paused)->partial();
+      (*paused)->accept(std::vector<Sample>(samples_per_ms(kTelephoneRate, 150), 0));
+      const auto end_of_turn = SteadyClock::now();
+      if (auto done = (*paused)->finish(); !done) throw std::runtime_error(done.error().message);
+      after_pause_ms.add(elapsed_ms(end_of_turn));
     }
     out[name] = {{"files", items.size()},
                  {"words", errors.reference_words},
                  {"wer", errors.rate()},
                  {"rtf", decode_ms / 1000.0 / audio_s},
-                 {"finish_ms_median", finish_ms.median()}};
+                 {"finish_ms_median", finish_ms.median()},
+                 {"after_pause_ms_median", after_pause_ms.median()}};
   }
   return out;
 }
@@ -228,7 +273,13 @@ int main(int argc, char** argv) {
 
   nlohmann::json figures;
   try {
-    figures["asr_pocketsphinx_8k_ulaw"] = bench_asr(*settings);
+    for (const char* provider : {"moonshine", "pocketsphinx"}) {
+      ConfigSources asr_sources = sources;
+      asr_sources.sets = {{"asr.provider", provider}};
+      auto asr_settings = load_settings(asr_sources);
+      if (!asr_settings) throw std::runtime_error(asr_settings.error().message);
+      figures[std::string("asr_") + provider + "_8k_ulaw"] = bench_asr(*asr_settings);
+    }
     figures["tts_flite"] = bench_tts(*settings, "flite", runs);
 #if CHALKBOT_WITH_ESPEAK
     figures["tts_espeak"] = bench_tts(*settings, "espeak", runs);
@@ -244,13 +295,19 @@ int main(int argc, char** argv) {
     std::printf("  %-52s %10.3f %s\n", what.c_str(), value, unit.c_str());
   };
   std::printf("Chalkbot component figures (this machine)\n");
-  for (const char* corpus_name : {"librivox", "cards"}) {
-    const auto& a = figures["asr_pocketsphinx_8k_ulaw"][corpus_name];
-    row(std::string("ASR pocketsphinx 8 kHz u-law WER, ") + corpus_name,
-        a["wer"].get<double>() * 100, "%");
-    row(std::string("ASR real-time factor, ") + corpus_name, a["rtf"], "");
-    row(std::string("ASR end-of-utterance decode (median), ") + corpus_name, a["finish_ms_median"],
-        "ms");
+  for (const char* provider : {"moonshine", "pocketsphinx"}) {
+    const auto& asr = figures[std::string("asr_") + provider + "_8k_ulaw"];
+    const std::string what = std::string("ASR ") + provider;
+    row(what + " load", asr["load_ms"], "ms");
+    for (const char* corpus_name :
+         {"librivox", "cards", "librivox_snr20", "cards_snr20", "librivox_snr10", "cards_snr10"}) {
+      const auto& a = asr[corpus_name];
+      row(what + " 8 kHz u-law WER, " + corpus_name, a["wer"].get<double>() * 100, "%");
+      row(what + " real-time factor, " + corpus_name, a["rtf"], "");
+      row(what + " end-of-utterance decode (median), " + corpus_name, a["finish_ms_median"], "ms");
+      row(what + " same after a partial at the pause, " + corpus_name,
+          a["after_pause_ms_median"], "ms");
+    }
   }
   for (const char* tts_name : {"tts_flite", "tts_espeak"}) {
     if (!figures.contains(tts_name) || figures[tts_name].contains("error")) continue;

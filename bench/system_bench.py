@@ -457,7 +457,10 @@ def bench_conversation(args, work):
     for n in levels:
         level_dir = Path(work) / f"n{n}"
         level_dir.mkdir()
-        env = {"CHALKBOT_ASR_POOL_SIZE": str(n), "CHALKBOT_SIP_MAX_CALLS": str(n + 8)}
+        env = {"CHALKBOT_SIP_MAX_CALLS": str(n + 8)}
+        if os.environ.get("CHALKBOT_ASR_PROVIDER") == "pocketsphinx":
+            # A decoder per caller; Moonshine's pool_size (decodes at once) stays at the cores.
+            env["CHALKBOT_ASR_POOL_SIZE"] = str(n)
         with Stack(args.chalkbot, level_dir, env=env) as stack:
             callers = []
             for i in range(n):

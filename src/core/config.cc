@@ -15,6 +15,11 @@ namespace chalkbot {
 namespace {
 
 constexpr const char* kOpenAiBaseUrl = "https://api.openai.com/v1";
+// asr.model and asr.model_dir mean different things per provider; these fill them when empty.
+constexpr const char* kOpenAiAsrModel = "whisper-1";
+constexpr const char* kMoonshineModel = "tiny";
+constexpr const char* kMoonshineDir = CHALKBOT_SHARE_DIR "/models/moonshine";
+constexpr const char* kPocketsphinxDir = "/usr/share/pocketsphinx/model/en-us";
 
 constexpr const char* kPhoneSystemPrompt =
     "You are Chalkbot, a friendly assistant on a telephone call. Everything you write is read "
@@ -189,22 +194,33 @@ void declare_options(OptionTable& t, Settings& s) {
             "caller who goes on costs a cancelled request); 0 = ask only at the end of the turn");
 
   auto& asr = s.asr;
-  t.text("asr.provider", asr.provider, "pocketsphinx",
-         "speech recognition: pocketsphinx | openai | none (hears nothing: media load tests)",
-         {"pocketsphinx", "openai", "none"});
-  t.text("asr.model_dir", asr.model_dir, "/usr/share/pocketsphinx/model/en-us",
-         "pocketsphinx model directory (en-us/, en-us.lm.bin, cmudict-en-us.dict)");
+  t.text("asr.provider", asr.provider, "moonshine",
+         "speech recognition: moonshine (embedded, accurate) | pocketsphinx (embedded, light, "
+         "inaccurate) | openai | none (hears nothing: media load tests)",
+         {"moonshine", "pocketsphinx", "openai", "none"});
+  t.text("asr.model", asr.model, "",
+         "moonshine: tiny | base ('' = " + std::string(kMoonshineModel) + "); openai: the "
+         "transcription model ('' = " + kOpenAiAsrModel + ")");
+  t.text("asr.model_dir", asr.model_dir, "",
+         "model directory ('' = the provider's own): moonshine " + std::string(kMoonshineDir) +
+         " (tiny/, base/, tokens.txt; scripts/install-deps); pocketsphinx " + kPocketsphinxDir +
+         " (en-us/, en-us.lm.bin, cmudict-en-us.dict)");
+  t.text("asr.onnxruntime_library", asr.onnxruntime_library,
+         std::string(CHALKBOT_SHARE_DIR) + "/lib/libonnxruntime.so",
+         "moonshine: the ONNX Runtime library (scripts/install-deps)");
+  t.integer("asr.threads", asr.threads, 1, 1, 64,
+            "moonshine: threads of one decode (calls decode in parallel up to asr.pool_size)");
   t.text("asr.feat_params", asr.feat_params,
          std::string(CHALKBOT_DATA_DIR) + "/telephone.feat.params",
          "pocketsphinx feature parameters tuned for telephone audio ('' = the model's own)");
   t.integer("asr.pool_size", asr.pool_size, 2, 1, 64,
-            "pocketsphinx decoders shared by all calls (about 100 MB each)");
+            "moonshine: decodes running at once (about the core count); pocketsphinx: decoders "
+            "shared by all calls (about 100 MB each)");
   t.boolean("asr.second_pass", asr.second_pass, false,
             "pocketsphinx: rescore each utterance when it ends (fwdflat + bestpath): a little "
             "more accurate, about 200 ms slower to answer");
   t.text("asr.base_url", asr.base_url, "", "openai: transcription API root ('' = llm.base_url)");
   t.secret("asr.api_key", asr.api_key, "openai: API key ('' = llm.api_key); environment only");
-  t.text("asr.model", asr.model, "whisper-1", "openai: transcription model");
   t.integer("asr.timeout_ms", asr.timeout_ms, 1500, 1, 600000,
             "openai: time allowed for a transcription, one retry included (the caller waits)");
 
@@ -478,6 +494,20 @@ Result<Settings> load_settings(const ConfigSources& sources) {
     return make_error("media.rtp_port_min (" + std::to_string(settings.media.rtp_port_min) +
                       ") must be below media.rtp_port_max (" +
                       std::to_string(settings.media.rtp_port_max) + ")");
+  }
+
+  auto& asr = settings.asr;
+  if (asr.provider == "moonshine") {
+    if (asr.model.empty()) asr.model = kMoonshineModel;
+    if (asr.model != "tiny" && asr.model != "base") {
+      return make_error("asr.model: the moonshine provider has the models tiny and base, got '" +
+                        asr.model + "'");
+    }
+    if (asr.model_dir.empty()) asr.model_dir = kMoonshineDir;
+  } else if (asr.provider == "pocketsphinx") {
+    if (asr.model_dir.empty()) asr.model_dir = kPocketsphinxDir;
+  } else if (asr.provider == "openai") {
+    if (asr.model.empty()) asr.model = kOpenAiAsrModel;
   }
 
   // Remote speech providers default to the chat endpoint and key.

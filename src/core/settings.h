@@ -22,14 +22,19 @@ struct LlmSettings {
 };
 
 struct AsrSettings {
-  std::string provider;   // pocketsphinx | openai
-  std::string model_dir;  // pocketsphinx acoustic model, dictionary and LM
+  std::string provider;   // moonshine | pocketsphinx | openai | none
+  // moonshine: tiny/ and base/ models and tokens.txt; pocketsphinx: acoustic model, dictionary
+  // and LM. load_settings() fills in the provider's own when the file leaves it empty.
+  std::string model_dir;
   std::string feat_params;  // telephone feature params shipped with Chalkbot
-  int pool_size = 0;      // pocketsphinx decoders (~100 MB each), shared by all calls
+  // pocketsphinx: decoders (~100 MB each); moonshine: decodes running at once. Shared by all calls.
+  int pool_size = 0;
   bool second_pass = false;  // pocketsphinx: rescore each utterance at its end (slower answers)
   std::string base_url;   // openai: empty means llm.base_url
   std::string api_key;    // openai: empty means llm.api_key
-  std::string model;      // openai: e.g. whisper-1
+  std::string model;      // moonshine: tiny | base; openai: e.g. whisper-1 (filled in if empty)
+  std::string onnxruntime_library;  // moonshine: libonnxruntime.so, loaded at start-up
+  int threads = 0;        // moonshine: threads of one decode
   int timeout_ms = 0;
 };
 

@@ -65,6 +65,14 @@ std::vector<Sample> Resampler::flush() {
   return process(zeros);
 }
 
+Result<std::optional<Resampler>> resampler_for_stream(int from_rate, int to_rate) {
+  if (from_rate <= 0) return make_error("invalid sample rate " + std::to_string(from_rate));
+  if (from_rate == to_rate) return std::optional<Resampler>();
+  auto created = Resampler::create(from_rate, to_rate);
+  if (!created) return created.error();
+  return std::optional<Resampler>(std::move(*created));
+}
+
 Result<Audio> resample(const Audio& audio, int to_rate) {
   if (audio.sample_rate == to_rate) return audio;
   auto resampler = Resampler::create(audio.sample_rate, to_rate);

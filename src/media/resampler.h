@@ -2,6 +2,7 @@
 // Sample-rate conversion on speexdsp. A Resampler keeps filter state between calls, so a stream
 // converted chunk by chunk sounds the same as converted at once. Not thread-safe: one per stream.
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "core/audio.h"
@@ -33,6 +34,10 @@ class Resampler {
   int to_rate_;
   std::unique_ptr<State, StateDeleter> state_;  // null when the rates are equal: a pass-through
 };
+
+// For a stream of audio at `from_rate` that an engine needs at `to_rate`: a Resampler, or none when
+// the rates already match. Rejects rates that are not positive.
+Result<std::optional<Resampler>> resampler_for_stream(int from_rate, int to_rate);
 
 // Whole-buffer conversion: returns `audio` unchanged when the rate already matches.
 Result<Audio> resample(const Audio& audio, int to_rate);

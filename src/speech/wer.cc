@@ -4,6 +4,17 @@
 #include <cctype>
 
 namespace chalkbot {
+namespace {
+
+// References are in spoken form ("mister"); engines that write ("Mr.") said the same word.
+std::string spoken_form(std::string word) {
+  if (word == "mr") return "mister";
+  if (word == "mrs") return "missus";
+  if (word == "dr") return "doctor";
+  return word;
+}
+
+}  // namespace
 
 double WordErrors::rate() const {
   if (reference_words == 0) return static_cast<double>(errors);
@@ -26,13 +37,19 @@ std::vector<std::string> normalise_words(std::string_view text) {
     while (!word.empty() && word.front() == '\'') word.erase(word.begin());
     if (!markup && !word.empty()) {
       std::string letters;
+      const auto take = [&] {
+        if (!letters.empty()) words.push_back(spoken_form(std::move(letters)));
+        letters.clear();
+      };
       for (char c : word) {
         const auto u = static_cast<unsigned char>(c);
-        if (std::isalnum(u) != 0 || c == '\'') {
+        if (c == '-') {
+          take();  // "ill-disposed" is the two words of "ill disposed"
+        } else if (std::isalnum(u) != 0 || c == '\'') {
           letters.push_back(static_cast<char>(std::tolower(u)));
         }
       }
-      if (!letters.empty()) words.push_back(std::move(letters));
+      take();
     }
     word.clear();
   };

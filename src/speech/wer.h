@@ -1,7 +1,8 @@
 #pragma once
 // Word error rate: (substitutions + deletions + insertions) / reference words, by edit distance
-// over normalised words (lower case, punctuation dropped, apostrophes kept, <s>-style tags and
-// "(utterance-id)" suffixes of Sphinx transcription lines ignored).
+// over normalised words (lower case, punctuation dropped, apostrophes kept, hyphens split words,
+// Mr./Mrs./Dr. read as spoken, <s>-style tags and "(utterance-id)" suffixes of Sphinx
+// transcription lines ignored).
 #include <cstddef>
 #include <string>
 #include <string_view>

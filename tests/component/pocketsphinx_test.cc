@@ -13,6 +13,7 @@
 #include "media/wav.h"
 #include "speech/asr/pocketsphinx_asr.h"
 #include "speech/wer.h"
+#include "support/asr_support.h"
 #include "support/test_support.h"
 
 namespace chalkbot {
@@ -39,18 +40,7 @@ Audio load(const std::string& id, bool phone) {
   return phone ? through_g711(G711Law::kMuLaw, *audio) : *audio;
 }
 
-// Feeds 20 ms chunks, as the call path does.
-Result<std::string> recognise(Asr& asr, const Audio& audio) {
-  auto stream = asr.open(audio.sample_rate);
-  if (!stream) return stream.error();
-  const std::size_t chunk = samples_per_ms(audio.sample_rate, kFrameMs);
-  const Samples all(audio.samples);
-  for (std::size_t i = 0; i < all.size(); i += chunk) {
-    (*stream)->accept(all.subspan(i, std::min(chunk, all.size() - i)));
-  }
-  if (auto done = (*stream)->finish(); !done) return done.error();
-  return (*stream)->result();
-}
+using testing::recognise;  // 20 ms chunks, as the call path feeds them
 
 class Pocketsphinx : public ::testing::Test {
  protected:

@@ -82,8 +82,9 @@ to_phone() {
   rm -f "$work/phone.$$.wav"
 }
 
-# transcribe WAV: what the tests' ear heard. The two-pass pocketsphinx decode is a little kinder
-# to flite's voice through a phone line than the one-pass decode calls use for speed.
+# transcribe WAV: what the tests' ear heard, with the default ASR (Moonshine). When
+# CHALKBOT_ASR_PROVIDER=pocketsphinx, the two-pass decode is a little kinder to flite's voice
+# through a phone line than the one-pass decode calls use for speed.
 transcribe() { CHALKBOT_ASR_SECOND_PASS=true "$CHALKBOT" transcribe "$@"; }
 
 # word_recall EXPECTED HEARD: share of EXPECTED's words (lower case, no punctuation) found in HEARD.

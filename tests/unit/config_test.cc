@@ -4,6 +4,7 @@
 #include <fstream>
 #include <map>
 
+#include "core/build_config.h"
 #include "core/config.h"
 #include "support/test_support.h"
 
@@ -43,11 +44,35 @@ TEST_F(ConfigTest, DefaultsAreDeclared) {
   EXPECT_EQ(s->vad.unfinished_silence_ms, 900);
   EXPECT_EQ(s->llm.prefetch_pause_ms, 150);
   EXPECT_FALSE(s->asr.second_pass);
-  EXPECT_EQ(s->asr.provider, "pocketsphinx");
+  EXPECT_EQ(s->asr.provider, "moonshine");
+  EXPECT_EQ(s->asr.model, "tiny");
+  EXPECT_EQ(s->asr.model_dir, std::string(CHALKBOT_SHARE_DIR) + "/models/moonshine");
   EXPECT_EQ(s->tts.provider, "flite");
   EXPECT_NE(s->llm.system_prompt.find("spoken"), std::string::npos);
   // remote speech providers inherit the chat endpoint
   EXPECT_EQ(s->asr.base_url, s->llm.base_url);
+}
+
+TEST_F(ConfigTest, AsrModelAndModelDirMeanWhatTheProviderNeeds) {
+  auto src = sources();
+  src.sets = {{"asr.provider", "pocketsphinx"}};
+  auto pocketsphinx = load_settings(src);
+  ASSERT_TRUE(pocketsphinx.ok()) << pocketsphinx.error().message;
+  EXPECT_EQ(pocketsphinx->asr.model_dir, "/usr/share/pocketsphinx/model/en-us");
+  src.sets = {{"asr.provider", "openai"}};
+  auto openai = load_settings(src);
+  ASSERT_TRUE(openai.ok());
+  EXPECT_EQ(openai->asr.model, "whisper-1");
+  src.sets = {{"asr.model", "base"}, {"asr.model_dir", "/models"}};
+  auto base = load_settings(src);
+  ASSERT_TRUE(base.ok());
+  EXPECT_EQ(base->asr.model, "base");
+  EXPECT_EQ(base->asr.model_dir, "/models");
+  src.sets = {{"asr.model", "whisper-1"}};
+  auto wrong = load_settings(src);
+  ASSERT_FALSE(wrong.ok());
+  EXPECT_NE(wrong.error().message.find("asr.model"), std::string::npos) << wrong.error().message;
+  EXPECT_NE(wrong.error().message.find("tiny"), std::string::npos);
 }
 
 TEST_F(ConfigTest, FileThenEnvironmentThenFlagsWin) {

@@ -9,6 +9,9 @@ TEST(Wer, NormalisesCasePunctuationAndMarkup) {
   EXPECT_EQ(normalise_words("<s> Hello, World!  it's </s> (utt-01)"),
             (std::vector<std::string>{"hello", "world", "it's"}));
   EXPECT_TRUE(normalise_words("  ... ").empty());
+  // Written and spoken forms of the same words.
+  EXPECT_EQ(normalise_words("Mr. Dashwood, ill-disposed (utt-02)"),
+            (std::vector<std::string>{"mister", "dashwood", "ill", "disposed"}));
 }
 
 TEST(Wer, CountsSubstitutionsDeletionsInsertions) {

@@ -34,7 +34,7 @@ class Asr {
   virtual std::string name() const = 0;
 };
 
-// Picks the backend named by settings.provider ("pocketsphinx" or "openai").
+// Picks the backend named by settings.provider ("moonshine", "pocketsphinx", "openai", "none").
 Result<std::unique_ptr<Asr>> make_asr(const AsrSettings& settings);
 
 // Convenience for whole files: one stream, all audio, finish, result.

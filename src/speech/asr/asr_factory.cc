@@ -24,11 +24,12 @@ class NoAsr final : public Asr {
 }  // namespace
 
 Result<std::unique_ptr<Asr>> make_asr(const AsrSettings& settings) {
+  if (settings.provider == "moonshine") return make_moonshine_asr(settings);
   if (settings.provider == "pocketsphinx") return make_pocketsphinx_asr(settings);
   if (settings.provider == "openai") return make_openai_asr(settings);
   if (settings.provider == "none") return std::unique_ptr<Asr>(std::make_unique<NoAsr>());
   return make_error("asr.provider: unknown provider '" + settings.provider +
-                    "' (expected pocketsphinx, openai or none)");
+                    "' (expected moonshine, pocketsphinx, openai or none)");
 }
 
 }  // namespace chalkbot

@@ -8,6 +8,7 @@
 
 namespace chalkbot {
 
+Result<std::unique_ptr<Asr>> make_moonshine_asr(const AsrSettings& settings);
 Result<std::unique_ptr<Asr>> make_pocketsphinx_asr(const AsrSettings& settings);
 // settings.base_url / api_key already resolved (no fallback to llm.* here).
 Result<std::unique_ptr<Asr>> make_openai_asr(const AsrSettings& settings);

@@ -160,14 +160,10 @@ Result<std::unique_ptr<PocketsphinxAsr>> PocketsphinxAsr::create(const AsrSettin
 }
 
 Result<std::unique_ptr<AsrStream>> PocketsphinxAsr::open(int sample_rate) {
-  if (sample_rate <= 0) return make_error("asr: invalid sample rate " + std::to_string(sample_rate));
-  std::optional<Resampler> resampler;
-  if (sample_rate != kPocketsphinxRate) {
-    auto created = Resampler::create(sample_rate, kPocketsphinxRate);
-    if (!created) return created.error();
-    resampler.emplace(std::move(*created));
-  }
-  return std::unique_ptr<AsrStream>(std::make_unique<PocketsphinxStream>(*this, std::move(resampler)));
+  auto resampler = resampler_for_stream(sample_rate, kPocketsphinxRate);
+  if (!resampler) return make_error("asr: " + resampler.error().message);
+  return std::unique_ptr<AsrStream>(
+      std::make_unique<PocketsphinxStream>(*this, std::move(*resampler)));
 }
 
 Result<PocketsphinxAsr::Decoder*> PocketsphinxAsr::create_decoder() {

@@ -1,0 +1,323 @@
+#include "speech/asr/moonshine_asr.h"
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <optional>
+#include <vector>
+
+#include "core/log.h"
+#include "media/resampler.h"
+#include "speech/asr/backends.h"
+#include "speech/onnx/ort_runtime.h"
+
+namespace chalkbot {
+namespace {
+
+constexpr const char* kInstallHint = "run scripts/install-deps (or make deps) to install it";
+constexpr int kTokensPerSecond = 6;  // Moonshine's own bound on the decoder loop
+// A stretch quieter than this throughout (RMS of every 20 ms frame, about -46 dBFS) is silence:
+// decoding it would only invite the model to imagine words.
+constexpr double kSilenceRms = 160;
+// After words were kept at a pause, a piece shorter than this is the pause itself (the end of
+// turn comes 150 ms after the agent's look at the pause): too short to hold a word worth
+// decoding, long enough for line noise to be heard as one. It waits for more audio instead.
+constexpr std::size_t kMinPieceAfterPause = samples_per_ms(kMoonshineRate, 300);
+
+bool is_silence(Samples audio) {
+  const std::size_t frame = samples_per_ms(kMoonshineRate, kFrameMs);
+  for (std::size_t i = 0; i < audio.size(); i += frame) {
+    const auto part = audio.subspan(i, std::min(frame, audio.size() - i));
+    double energy = 0;
+    for (const Sample s : part) energy += static_cast<double>(s) * s;
+    if (std::sqrt(energy / static_cast<double>(part.size())) > kSilenceRms) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+struct MoonshineAsr::Models {
+  OrtRuntime* runtime = nullptr;
+  std::unique_ptr<OrtModel> encoder;
+  std::unique_ptr<OrtModel> decoder;
+  int ids_input = -1;
+  int hidden_input = -1;
+  int cache_input = -1;
+  int logits_output = -1;
+  // Each past_key_values.* input with the present.* output that feeds it on the next step.
+  struct Past {
+    int input = -1;
+    int output = -1;
+    bool self_attention = false;  // .decoder. entries grow each step; .encoder. ones are fixed
+  };
+  std::vector<Past> pasts;
+  std::int64_t heads = 0;
+  std::int64_t head_dim = 0;
+};
+
+namespace {
+
+// A Moonshine stream: the call's audio at 16 kHz, decoded in pieces at pauses (partial) and at
+// the end (finish).
+class MoonshineStream final : public AsrStream {
+ public:
+  MoonshineStream(MoonshineAsr& asr, std::optional<Resampler> resampler)
+      : asr_(asr), resampler_(std::move(resampler)) {}
+
+  void accept(Samples samples) override {
+    if (finished_ || samples.empty()) return;
+    if (resampler_) {
+      const auto converted = resampler_->process(samples);
+      audio_.insert(audio_.end(), converted.begin(), converted.end());
+    } else {
+      audio_.insert(audio_.end(), samples.begin(), samples.end());
+    }
+  }
+
+  Status finish() override {
+    if (finished_) return make_error("asr: finish() called twice");
+    finished_ = true;
+    if (resampler_) {
+      const auto tail = resampler_->flush();
+      audio_.insert(audio_.end(), tail.begin(), tail.end());
+    }
+    if (auto decoded = decode_pending(true); !decoded) return decoded.error();
+    return {};
+  }
+
+  std::string result() const override { return text_; }
+
+  // Decodes the audio since the last pause and keeps its words: at the end of the turn only what
+  // came after this call is left to decode.
+  std::string partial() override {
+    if (finished_) return text_;
+    if (auto decoded = decode_pending(false); !decoded) {
+      spdlog::warn("asr: moonshine partial decode failed: {}", decoded.error().message);
+    }
+    return text_;
+  }
+
+ private:
+  // Decodes audio_ since committed_ and keeps its words. At the end (last) a short piece after a
+  // pause is dropped; before the end it waits to grow.
+  Status decode_pending(bool last) {
+    const Samples pending = Samples(audio_).subspan(committed_);
+    const bool after_words = !text_.empty();
+    if (after_words && pending.size() < kMinPieceAfterPause && !last) return {};
+    committed_ = audio_.size();
+    if (pending.size() < kMoonshineMinSamples || is_silence(pending)) return {};
+    if (after_words && pending.size() < kMinPieceAfterPause) return {};
+    auto text = asr_.transcribe_16k(pending);
+    if (!text) return text.error();
+    if (!text->empty()) text_ += (text_.empty() ? "" : " ") + *text;
+    return {};
+  }
+
+  MoonshineAsr& asr_;
+  std::optional<Resampler> resampler_;
+  std::vector<Sample> audio_;  // the utterance so far at 16 kHz
+  std::size_t committed_ = 0;  // audio_[0, committed_) is decoded into text_
+  std::string text_;
+  bool finished_ = false;
+};
+
+Status require_file(const std::string& key, const std::string& path) {
+  std::error_code ec;
+  if (std::filesystem::is_regular_file(path, ec)) return {};
+  return make_error(key + ": '" + path + "' not found (" + kInstallHint + ")");
+}
+
+}  // namespace
+
+std::string moonshine_model_file(const AsrSettings& settings, const std::string& part) {
+  return (std::filesystem::path(settings.model_dir) / settings.model / (part + ".onnx")).string();
+}
+
+MoonshineAsr::MoonshineAsr(std::unique_ptr<Models> models, MoonshineTokens tokens,
+                           int max_decodes)
+    : models_(std::move(models)), tokens_(std::move(tokens)), max_decodes_(max_decodes) {}
+
+MoonshineAsr::~MoonshineAsr() = default;
+
+std::string MoonshineAsr::runtime_version() const { return models_->runtime->version(); }
+
+Result<std::unique_ptr<MoonshineAsr>> MoonshineAsr::create(const AsrSettings& settings) {
+  if (settings.pool_size < 1) {
+    return make_error("asr.pool_size: must be at least 1 (got " +
+                      std::to_string(settings.pool_size) + ")");
+  }
+  if (settings.model != "tiny" && settings.model != "base") {
+    return make_error("asr.model: moonshine has 'tiny' and 'base', got '" + settings.model + "'");
+  }
+  const std::string encoder_path = moonshine_model_file(settings, "encoder_model");
+  const std::string decoder_path = moonshine_model_file(settings, "decoder_model_merged");
+  const std::string tokens_path =
+      (std::filesystem::path(settings.model_dir) / "tokens.txt").string();
+  for (const auto& [key, path] :
+       {std::pair{"asr.onnxruntime_library", settings.onnxruntime_library},
+        std::pair{"asr.model_dir", encoder_path}, std::pair{"asr.model_dir", decoder_path},
+        std::pair{"asr.model_dir", tokens_path}}) {
+    if (auto found = require_file(key, path); !found) return found.error();
+  }
+  auto tokens = MoonshineTokens::load(tokens_path);
+  if (!tokens) {
+    return make_error("asr.model_dir: " + tokens.error().message + " (" + kInstallHint + ")");
+  }
+  auto runtime = OrtRuntime::load(settings.onnxruntime_library);
+  if (!runtime) return runtime.error();
+
+  auto models = std::make_unique<Models>();
+  models->runtime = *runtime;
+  const auto load = [&](const std::string& path) -> Result<std::unique_ptr<OrtModel>> {
+    auto model = OrtModel::load(**runtime, path, settings.threads);
+    if (!model) {
+      return make_error("asr: " + model.error().message + " (a damaged file? delete it and " +
+                        kInstallHint + " again)");
+    }
+    return model;
+  };
+  auto encoder = load(encoder_path);
+  if (!encoder) return encoder.error();
+  auto decoder = load(decoder_path);
+  if (!decoder) return decoder.error();
+  models->encoder = std::move(*encoder);
+  models->decoder = std::move(*decoder);
+
+  // Find the decoder's inputs and outputs by name (see docs in the header of this file).
+  const OrtModel& dec = *models->decoder;
+  models->ids_input = dec.input_index("input_ids");
+  models->hidden_input = dec.input_index("encoder_hidden_states");
+  models->cache_input = dec.input_index("use_cache_branch");
+  const auto& outputs = dec.output_names();
+  for (std::size_t i = 0; i < outputs.size(); ++i) {
+    const std::string& name = outputs[i];
+    if (name == "logits") {
+      models->logits_output = static_cast<int>(i);
+    } else if (name.rfind("present.", 0) == 0) {
+      Models::Past past;
+      past.output = static_cast<int>(i);
+      past.input = dec.input_index("past_key_values." + name.substr(8));
+      past.self_attention = name.find(".decoder.") != std::string::npos;
+      models->pasts.push_back(past);
+    }
+  }
+  const bool shaped = models->ids_input >= 0 && models->hidden_input >= 0 &&
+                      models->cache_input >= 0 && models->logits_output >= 0 &&
+                      !models->pasts.empty() &&
+                      models->pasts.size() + 3 == dec.input_names().size() &&
+                      std::all_of(models->pasts.begin(), models->pasts.end(),
+                                  [](const Models::Past& p) { return p.input >= 0; }) &&
+                      models->encoder->input_names().size() == 1 &&
+                      models->encoder->output_names().size() == 1;
+  if (!shaped) {
+    return make_error("asr: '" + decoder_path + "' is not a Moonshine merged decoder (inputs and "
+                      "outputs do not match)");
+  }
+  auto past_shape = dec.input_shape(static_cast<std::size_t>(models->pasts.front().input));
+  if (!past_shape) return past_shape.error();
+  if (past_shape->size() != 4 || (*past_shape)[1] <= 0 || (*past_shape)[3] <= 0) {
+    return make_error("asr: '" + decoder_path + "' has an unexpected key/value cache shape");
+  }
+  models->heads = (*past_shape)[1];
+  models->head_dim = (*past_shape)[3];
+  spdlog::info("asr: moonshine {} loaded ({} decoder layers, onnxruntime {})", settings.model,
+               models->pasts.size() / 4, (*runtime)->version());
+  return std::unique_ptr<MoonshineAsr>(
+      new MoonshineAsr(std::move(models), std::move(*tokens), settings.pool_size));
+}
+
+Result<std::unique_ptr<AsrStream>> MoonshineAsr::open(int sample_rate) {
+  auto resampler = resampler_for_stream(sample_rate, kMoonshineRate);
+  if (!resampler) return make_error("asr: " + resampler.error().message);
+  return std::unique_ptr<AsrStream>(std::make_unique<MoonshineStream>(*this, std::move(*resampler)));
+}
+
+Result<std::string> MoonshineAsr::transcribe_16k(Samples audio) {
+  if (audio.size() < kMoonshineMinSamples) return std::string();
+  std::vector<float> input(audio.size());
+  std::transform(audio.begin(), audio.end(), input.begin(),
+                 [](Sample s) { return static_cast<float>(s) / 32768.0F; });
+  std::unique_lock lock(mutex_);
+  slot_free_.wait(lock, [&] { return decoding_ < max_decodes_; });
+  ++decoding_;
+  lock.unlock();
+  auto text = decode(input);
+  lock.lock();
+  --decoding_;
+  lock.unlock();
+  slot_free_.notify_one();
+  return text;
+}
+
+Result<std::string> MoonshineAsr::decode(std::span<float> audio) {
+  const OrtRuntime& rt = *models_->runtime;
+  const auto samples = static_cast<std::int64_t>(audio.size());
+  auto input = rt.tensor(audio.data(), audio.size(), {1, samples}, ort::ElementType::kFloat);
+  if (!input) return input.error();
+  auto encoded = models_->encoder->run({input->get()});
+  if (!encoded) return encoded.error();
+  OrtRuntime::ValuePtr hidden = std::move(encoded->front());
+
+  // Step 0 runs the no-cache branch, which ignores the past inputs: empty tensors stand in.
+  const OrtModel& decoder = *models_->decoder;
+  std::vector<OrtRuntime::ValuePtr> past(decoder.input_names().size());
+  for (const auto& p : models_->pasts) {
+    auto empty = rt.tensor<float>(nullptr, 0, {0, models_->heads, 1, models_->head_dim},
+                                  ort::ElementType::kFloat);
+    if (!empty) return empty.error();
+    past[static_cast<std::size_t>(p.input)] = std::move(*empty);
+  }
+  std::int64_t token = MoonshineTokens::kStart;
+  bool use_cache = false;
+  std::vector<std::int64_t> tokens;
+  const std::int64_t max_tokens = samples * kTokensPerSecond / kMoonshineRate;
+  std::vector<const ort::Value*> inputs(decoder.input_names().size());
+  for (std::int64_t step = 0; step < max_tokens; ++step) {
+    auto ids = rt.tensor(&token, 1, {1, 1}, ort::ElementType::kInt64);
+    auto cache = rt.tensor(&use_cache, 1, {1}, ort::ElementType::kBool);
+    if (!ids) return ids.error();
+    if (!cache) return cache.error();
+    for (std::size_t i = 0; i < inputs.size(); ++i) inputs[i] = past[i].get();
+    inputs[static_cast<std::size_t>(models_->ids_input)] = ids->get();
+    inputs[static_cast<std::size_t>(models_->hidden_input)] = hidden.get();
+    inputs[static_cast<std::size_t>(models_->cache_input)] = cache->get();
+    auto outputs = decoder.run(inputs);
+    if (!outputs) return outputs.error();
+
+    ort::Value* logits = (*outputs)[static_cast<std::size_t>(models_->logits_output)].get();
+    auto shape = rt.shape_of(logits);
+    if (!shape) return shape.error();
+    if (shape->size() != 3 || (*shape)[2] <= 0 || (*shape)[1] <= 0) {
+      return make_error("asr: moonshine decoder gave logits of an unexpected shape");
+    }
+    void* data = nullptr;
+    if (auto got = rt.check(rt.api().GetTensorMutableData(logits, &data), "onnxruntime: logits");
+        !got) {
+      return got.error();
+    }
+    const std::int64_t vocabulary = (*shape)[2];
+    const float* last = static_cast<const float*>(data) + ((*shape)[1] - 1) * vocabulary;
+    token = std::max_element(last, last + vocabulary) - last;
+    if (token == MoonshineTokens::kEnd) break;
+    tokens.push_back(token);
+
+    // The cache branch returns empty cross-attention entries: those from step 0 are kept.
+    for (const auto& p : models_->pasts) {
+      if (step == 0 || p.self_attention) {
+        past[static_cast<std::size_t>(p.input)] =
+            std::move((*outputs)[static_cast<std::size_t>(p.output)]);
+      }
+    }
+    use_cache = true;
+  }
+  return tokens_.decode(tokens);
+}
+
+Result<std::unique_ptr<Asr>> make_moonshine_asr(const AsrSettings& settings) {
+  auto asr = MoonshineAsr::create(settings);
+  if (!asr) return asr.error();
+  return std::unique_ptr<Asr>(std::move(*asr));
+}
+
+}  // namespace chalkbot
