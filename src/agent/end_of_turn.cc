@@ -2,8 +2,10 @@
 
 #include <algorithm>
 #include <array>
-#include <cctype>
 #include <string>
+#include <vector>
+
+#include "agent/call_flow.h"  // words_of
 
 namespace chalkbot {
 namespace {
@@ -27,27 +29,10 @@ bool is_one_of(const std::string& word, const std::array<std::string_view, N>& s
   return std::find(set.begin(), set.end(), word) != set.end();
 }
 
-// The runs of letters and apostrophes in `text`, lower-cased.
-std::vector<std::string> words_of(std::string_view text) {
-  std::vector<std::string> words;
-  std::string word;
-  for (const char c : text) {
-    const auto u = static_cast<unsigned char>(c);
-    if (std::isalpha(u) || (c == '\'' && !word.empty())) {
-      word += static_cast<char>(std::tolower(u));
-    } else if (!word.empty()) {
-      words.push_back(std::move(word));
-      word.clear();
-    }
-  }
-  if (!word.empty()) words.push_back(std::move(word));
-  return words;
-}
-
 }  // namespace
 
 bool sounds_unfinished(std::string_view text) {
-  const std::vector<std::string> words = words_of(text);
+  const std::vector<std::string> words = words_of(std::string(text));
   if (words.empty()) return false;  // nothing recognised yet: no reason to wait longer
   if (is_one_of(words.back(), kContinuations)) return true;
   return std::all_of(words.begin(), words.end(),

@@ -1,9 +1,7 @@
 #pragma once
 // Whether the caller has finished their turn, judged from the words so far: a pause after "and",
 // "the" or "um" is a breath, not the end of a question.
-#include <string>
 #include <string_view>
-#include <vector>
 
 namespace chalkbot {
 
