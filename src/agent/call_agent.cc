@@ -361,8 +361,9 @@ std::string CallAgent::run() {
           speaker.post([](Speaker& s, const CancelToken& cancel) { s.say(kApology, cancel); });
           break;
         }
-        if (heard_over_bot || !asr) {
-          // A short noise over the bot's speech (or barge-in is off): not a question.
+        if (heard_over_bot || (may_continue && !continuing) || !asr) {
+          // A short noise over the bot's speech or its answer to come (or barge-in is off): not
+          // a question.
           conversation.discard_prefetch();
           listen_afresh();
           break;
