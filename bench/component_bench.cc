@@ -10,8 +10,10 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <map>
 #include <sstream>
 
+#include "agent/end_of_turn.h"
 #include "agent/engines.h"
 #include "agent/voice_turn.h"
 #include "core/build_config.h"
@@ -96,6 +98,8 @@ nlohmann::json bench_asr(const Settings& settings) {
     double decode_ms = 0;
     Stats finish_ms;
     Stats after_pause_ms;
+    WordErrors ahead_errors;
+    Stats ahead_finish_ms;
     for (const auto& [path, reference] : items) {
       auto audio = read_wav(path, kTelephoneRate);
       if (!audio) throw std::runtime_error(audio.error().message);
@@ -125,13 +129,130 @@ nlohmann::json bench_asr(const Settings& settings) {
       const auto end_of_turn = SteadyClock::now();
       if (auto done = (*paused)->finish(); !done) throw std::runtime_error(done.error().message);
       after_pause_ms.add(elapsed_ms(end_of_turn));
+
+      // Fed as a call feeds it, with a decode ahead every asr.decode_ahead_ms of speech and no
+      // look at a pause: what a caller who never pauses leaves for the end of the turn.
+      auto ahead = (*asr)->open(kTelephoneRate);
+      if (!ahead) throw std::runtime_error(ahead.error().message);
+      const std::size_t every =
+          samples_per_ms(kTelephoneRate, std::max(settings.asr.decode_ahead_ms, kFrameMs));
+      for (std::size_t i = 0; i < all.size(); i += 160) {
+        (*ahead)->accept(all.subspan(i, std::min<std::size_t>(160, all.size() - i)));
+        if ((i + 160) % every < 160) (*ahead)->decode_ahead();
+      }
+      const auto ahead_end = SteadyClock::now();
+      if (auto done = (*ahead)->finish(); !done) throw std::runtime_error(done.error().message);
+      ahead_finish_ms.add(elapsed_ms(ahead_end));
+      ahead_errors += word_errors(reference, (*ahead)->result());
     }
     out[name] = {{"files", items.size()},
                  {"words", errors.reference_words},
                  {"wer", errors.rate()},
                  {"rtf", decode_ms / 1000.0 / audio_s},
                  {"finish_ms_median", finish_ms.median()},
-                 {"after_pause_ms_median", after_pause_ms.median()}};
+                 {"after_pause_ms_median", after_pause_ms.median()},
+                 {"decode_ahead_wer", ahead_errors.rate()},
+                 {"decode_ahead_finish_ms_median", ahead_finish_ms.median()},
+                 {"decode_ahead_finish_ms_max", ahead_finish_ms.percentile(1.0)}};
+  }
+  return out;
+}
+
+// How the words at a pause judge the end of a turn (agent/end_of_turn): each utterance through
+// 8 kHz u-law, recognised as at a pause (partial()), then "finished" (the turn ends at
+// vad.finished_silence_ms), "unfinished" (it waits vad.unfinished_silence_ms) or neither
+// (vad.end_silence_ms). Finished questions and statements come from two TTS voices; real speech
+// is the human recordings whole, and cut at a gap between words in their middle (unfinished).
+// A cut sentence judged finished is a turn ended too soon.
+nlohmann::json bench_end_of_turn(const Settings& settings) {
+  auto asr = make_asr(settings.asr);
+  if (!asr) throw std::runtime_error(asr.error().message);
+  struct Judged {
+    int finished = 0, unfinished = 0, neither = 0;
+    std::vector<std::string> heard;
+  };
+  const auto judge = [&](const Audio& audio_8k, Judged& into) {
+    const Audio phone = through_g711(G711Law::kMuLaw, audio_8k);
+    auto stream = (*asr)->open(kTelephoneRate);
+    if (!stream) throw std::runtime_error(stream.error().message);
+    (*stream)->accept(phone.samples);
+    const std::string words = (*stream)->partial();
+    if (sounds_unfinished(words)) {
+      ++into.unfinished;
+    } else if (sounds_finished(words)) {
+      ++into.finished;
+    } else {
+      ++into.neither;
+    }
+    into.heard.push_back(words);
+  };
+  const std::vector<std::string> questions{
+      "What time do you open on Sunday?",       "Can I book a table for two tonight?",
+      "How much does the basic plan cost?",     "Where is your nearest store?",
+      "Is the pharmacy open today?",            "What is the capital of France?",
+      "Could you tell me my account balance?",  "Do you deliver to Boston?",
+      "How long does shipping take?",           "Who do I talk to about a refund?"};
+  const std::vector<std::string> statements{
+      "I want to cancel my subscription.", "My name is John Smith.", "Yes, that is right.",
+      "I would like to speak to a manager.", "The order number is four five six."};
+  const std::vector<std::string> unfinished{
+      "I would like to book a table for",  "My account number is",     "Can you tell me about the",
+      "I was wondering if",                "Hello",                    "Um, so",
+      "I need to change my",               "The problem is that",      "Could I speak to",
+      "Good morning"};
+  nlohmann::json out;
+  std::vector<std::string> voices{"flite"};
+#if CHALKBOT_WITH_ESPEAK
+  voices.push_back("espeak");
+#endif
+  std::map<std::string, Judged> sets;
+  for (const auto& voice : voices) {
+    TtsSettings tts_settings = settings.tts;
+    tts_settings.provider = voice;
+    auto tts = make_tts(tts_settings);
+    if (!tts) throw std::runtime_error(tts.error().message);
+    for (const auto& [name, texts] : {std::pair{"tts_questions", &questions},
+                                      std::pair{"tts_statements", &statements},
+                                      std::pair{"tts_unfinished", &unfinished}}) {
+      for (const auto& text : *texts) {
+        auto audio = synthesize_all(**tts, text, kTelephoneRate);
+        if (!audio) throw std::runtime_error(audio.error().message);
+        judge(*audio, sets[name]);
+      }
+    }
+  }
+  for (const auto& [dir, transcription] :
+       {std::pair{"librivox", "transcription"}, std::pair{"cards", "cards.transcription"}}) {
+    for (const auto& [path, reference] : corpus(kSpeechData + "/" + dir, transcription)) {
+      auto audio = read_wav(path, kTelephoneRate);
+      if (!audio) throw std::runtime_error(audio.error().message);
+      judge(*audio, sets["human_sentences"]);
+      // The quietest 20 ms between 35 % and 65 % of the recording: a gap between two words.
+      const std::size_t frame = samples_per_ms(kTelephoneRate, kFrameMs);
+      const std::size_t n = audio->samples.size();
+      std::size_t cut = n / 2;
+      double quietest = -1;
+      for (std::size_t at = n * 35 / 100; at + frame <= n * 65 / 100; at += frame / 2) {
+        double power = 0;
+        for (std::size_t i = at; i < at + frame; ++i) {
+          power += static_cast<double>(audio->samples[i]) * audio->samples[i];
+        }
+        if (quietest < 0 || power < quietest) {
+          quietest = power;
+          cut = at + frame / 2;
+        }
+      }
+      Audio half = *audio;
+      half.samples.resize(cut);
+      judge(half, sets["human_cut_mid_sentence"]);
+    }
+  }
+  for (const auto& [name, judged] : sets) {
+    out[name] = {{"utterances", judged.finished + judged.unfinished + judged.neither},
+                 {"finished", judged.finished},
+                 {"unfinished", judged.unfinished},
+                 {"neither", judged.neither},
+                 {"heard", judged.heard}};
   }
   return out;
 }
@@ -286,6 +407,7 @@ int main(int argc, char** argv) {
 #endif
     figures["llm_client"] = bench_llm(*settings, 10 * runs);
     figures["offline_turn"] = bench_turn(*settings, runs);
+    figures["end_of_turn_words"] = bench_end_of_turn(*settings);
   } catch (const std::exception& e) {
     std::cerr << "bench: " << e.what() << "\n";
     return 1;
@@ -307,6 +429,10 @@ int main(int argc, char** argv) {
       row(what + " end-of-utterance decode (median), " + corpus_name, a["finish_ms_median"], "ms");
       row(what + " same after a partial at the pause, " + corpus_name,
           a["after_pause_ms_median"], "ms");
+      row(what + " WER with decode ahead, no pause, " + corpus_name,
+          a["decode_ahead_wer"].get<double>() * 100, "%");
+      row(what + " end decode after decode ahead (median), " + corpus_name,
+          a["decode_ahead_finish_ms_median"], "ms");
     }
   }
   for (const char* tts_name : {"tts_flite", "tts_espeak"}) {
@@ -324,6 +450,12 @@ int main(int argc, char** argv) {
   row("turn: LLM first token -> TTS first audio (median)", turn["tts_first_audio_ms_median"], "ms");
   row("turn: endpoint -> first answer audio (median)", turn["endpoint_to_first_audio_ms_median"],
       "ms");
+  for (const auto& [set, judged] : figures["end_of_turn_words"].items()) {
+    std::printf("  end of turn by words, %-24s %2d utterances: %2d finished, %2d unfinished, "
+                "%2d neither\n",
+                set.c_str(), judged["utterances"].get<int>(), judged["finished"].get<int>(),
+                judged["unfinished"].get<int>(), judged["neither"].get<int>());
+  }
   std::printf("%s\n", figures.dump(2).c_str());
   if (!json_path.empty()) std::ofstream(json_path) << figures.dump(2) << "\n";
   return 0;

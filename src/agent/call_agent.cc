@@ -3,8 +3,9 @@
 #include <chrono>
 #include <thread>
 
-#include "agent/end_of_turn.h"
 #include "agent/call_recorder.h"
+#include "agent/end_of_turn.h"
+#include "agent/frame_times.h"
 #include "core/clock.h"
 #include "core/log.h"
 #include "server/metrics.h"
@@ -22,11 +23,6 @@ using namespace std::chrono_literals;
 // comes later still ends the call as transferred.
 constexpr auto kTransferWait = 30s;
 
-// Wall-clock ms of the moment the audio at endpointer position `position_ms` was heard, given
-// that the audio at `now_position_ms` is being heard now.
-std::int64_t heard_at(std::int64_t position_ms, std::int64_t now_position_ms) {
-  return wall_ms() - (now_position_ms - position_ms);
-}
 
 // The last answer, for the DTMF "repeat" action: written by the speaker, read by the agent.
 class LastAnswer {
@@ -102,6 +98,12 @@ std::string CallAgent::run() {
     return "vad_error";
   }
   UtteranceDetector detector(std::move(*vad), EndpointerConfig::from(settings.vad));
+  FrameTimes frame_times;  // when the caller said each frame the detector hears
+  // Wall ms at which the caller said the audio at endpointer position `position_ms`.
+  const auto said_at = [&](std::int64_t position_ms) {
+    const std::int64_t now_position = detector.endpointer().position_ms();
+    return frame_times.at(position_ms).value_or(wall_ms() - (now_position - position_ms));
+  };
   Conversation conversation(services_.model, store, settings, info_.id,
                             Conversation::History::kNewCall);
   LastAnswer last_answer;
@@ -131,8 +133,9 @@ std::string CallAgent::run() {
   bool pause_judged = false;    // this pause's words were looked at (end of turn or a breath)
   bool prefetch_tried = false;  // this pause's words were considered for a prefetch
   bool prefetched = false;      // the model was asked during this pause
+  std::int64_t decoded_ahead_at = 0;  // endpointer position of the latest decode ahead
   // The latest question the bot began to answer: a caller who goes on within
-  // vad.continue_turn_ms of its end (heard time) continues it, as one turn.
+  // vad.continue_turn_ms of the end of that turn (the endpoint) continues it, as one turn.
   std::string open_question;
   StageTimes open_times;
   bool may_continue = false;  // this utterance began within that window
@@ -212,8 +215,9 @@ std::string CallAgent::run() {
     asr_fed = utterance.size();
   };
   // A pause in the caller's speech. At llm.prefetch_pause_ms the model is asked with the words so
-  // far (kept if the caller has finished, cancelled if they go on). Just before the pause would
-  // end the utterance, words that sound unfinished ("... and", "um") make it wait for the longer
+  // far (kept if the caller has finished, cancelled if they go on). At vad.finished_silence_ms
+  // (or just before the pause would end the utterance) the words so far decide: a question ends
+  // the turn now; words that sound unfinished ("... and", "um") make it wait for the longer
   // vad.unfinished_silence_ms: the caller is drawing breath.
   const auto look_at_pause = [&](bool bot_talking) {
     const Endpointer& endpointer = detector.endpointer();
@@ -222,6 +226,13 @@ std::string CallAgent::run() {
     if (silence_ms == 0) {
       if (prefetched) conversation.discard_prefetch();  // the caller went on
       prefetched = pause_judged = prefetch_tried = false;
+      // Long speech without a pause: decode some now rather than all of it when the turn ends.
+      const int ahead_ms = settings.asr.decode_ahead_ms;
+      if (asr && ahead_ms > 0 && endpointer.position_ms() - decoded_ahead_at >= ahead_ms) {
+        decoded_ahead_at = endpointer.position_ms();
+        feed_asr();
+        asr->decode_ahead();
+      }
       return;
     }
     if (!asr) return;
@@ -229,6 +240,7 @@ std::string CallAgent::run() {
     // (No prefetch for a continued turn: its question is the earlier one plus these words.)
     if (!prefetch_tried && !may_continue && prefetch_ms > 0 && silence_ms >= prefetch_ms) {
       prefetch_tried = true;
+      decoded_ahead_at = endpointer.position_ms();
       feed_asr();
       const std::string words = asr->partial();
       if (!words.empty() && !bot_talking && !heard_over_bot && !sounds_unfinished(words) &&
@@ -237,10 +249,19 @@ std::string CallAgent::run() {
         prefetched = true;
       }
     }
-    if (!pause_judged && silence_ms + kFrameMs >= endpointer.config().end_silence_ms) {
+    const int finished_ms = endpointer.config().finished_silence_ms;
+    if (!pause_judged && ((finished_ms > 0 && silence_ms >= finished_ms) ||
+                          silence_ms + kFrameMs >= endpointer.config().end_silence_ms)) {
       pause_judged = true;
       feed_asr();
-      if (sounds_unfinished(asr->partial())) detector.hold_end();
+      const std::string words = asr->partial();
+      if (sounds_unfinished(words)) {
+        spdlog::debug("call {}: '{}' sounds unfinished: waiting longer", info_.id, words);
+        detector.hold_end();
+      } else if (sounds_finished(words)) {
+        spdlog::debug("call {}: '{}' sounds finished: the turn ends now", info_.id, words);
+        detector.hasten_end();
+      }
     }
   };
   const auto answer = [&](std::string question, StageTimes times, std::string continues) {
@@ -284,8 +305,9 @@ std::string CallAgent::run() {
 
   speaker.post([&](Speaker& s, const CancelToken& cancel) { s.say(flow.greeting, cancel); });
 
-  // One 20 ms frame of what the caller said: VAD, endpointing, ASR, barge-in, no-input.
-  const auto hear = [&](Samples audio) {
+  // One 20 ms frame of what the caller said (its last sample at wall ms `said`): VAD,
+  // endpointing, ASR, barge-in, no-input.
+  const auto hear = [&](Samples audio, std::int64_t said) {
     const bool bot_talking = !speaker.quiet();
     if (const auto spurts = media_->talk_spurts(); spurts != spurts_heard) {
       spurts_heard = spurts;
@@ -296,6 +318,7 @@ std::string CallAgent::run() {
         bot_talking && SteadyClock::now() - talking_since < Millis(flow.echo_guard_ms);
     look_at_pause(bot_talking);
     if (recorder) recorder->heard(audio);
+    frame_times.add(said);
     auto event = detector.push(echo_guard ? Samples(silence) : audio);
     if (!event) {
       spdlog::warn("call {}: VAD: {}", info_.id, event.error().message);
@@ -304,11 +327,11 @@ std::string CallAgent::run() {
     const Endpointer& endpointer = detector.endpointer();
     switch (*event) {
       case EndpointEvent::kSpeechStarted: {
-        const std::int64_t onset =
-            heard_at(endpointer.times().onset_ms, endpointer.position_ms());
-        may_continue = !open_question.empty() && open_times.speech_end &&
-                       onset - *open_times.speech_end <= settings.vad.continue_turn_ms;
+        const std::int64_t onset = said_at(endpointer.times().onset_ms);
+        may_continue = !open_question.empty() && open_times.endpoint &&
+                       onset - *open_times.endpoint <= settings.vad.continue_turn_ms;
         heard_over_bot = bot_talking && !may_continue;
+        decoded_ahead_at = endpointer.position_ms();
         auto stream = services_.asr.open(kTelephoneRate);
         if (stream) {
           asr = std::move(*stream);
@@ -369,10 +392,9 @@ std::string CallAgent::run() {
           break;
         }
         const UtteranceTimes& at = endpointer.times();
-        const std::int64_t now_position = endpointer.position_ms();
         StageTimes times;
-        times.speech_start = heard_at(at.onset_ms, now_position);
-        times.speech_end = heard_at(at.speech_end_ms, now_position);
+        times.speech_start = said_at(at.onset_ms);
+        times.speech_end = said_at(at.voice_end_ms);
         times.endpoint = wall_ms();
         const Status finished = asr->finish();
         times.asr_done = wall_ms();
@@ -480,9 +502,10 @@ std::string CallAgent::run() {
     was_quiet = quiet;
 
     bool heard_any = false;
-    while (reason.empty() && media_->pop_frame(frame)) {
+    SteadyClock::time_point sent_at;
+    while (reason.empty() && media_->pop_frame(frame, sent_at)) {
       heard_any = true;
-      hear(frame);
+      hear(frame, wall_ms_of(sent_at));
     }
     // With silence suppression (or comfort noise) no frames arrive while the caller is quiet,
     // but the endpointer counts audio time: give it the silence it is not being sent.
@@ -491,8 +514,8 @@ std::string CallAgent::run() {
       last_frame_at = now;
     } else {
       while (reason.empty() && now - last_frame_at >= 3 * Millis(kFrameMs)) {
-        hear(silence);
         last_frame_at += Millis(kFrameMs);
+        hear(silence, wall_ms_of(last_frame_at));
       }
     }
   }

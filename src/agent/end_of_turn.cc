@@ -39,4 +39,10 @@ bool sounds_unfinished(std::string_view text) {
                      [](const std::string& word) { return is_one_of(word, kOpeners); });
 }
 
+bool sounds_finished(std::string_view text) {
+  const auto last = text.find_last_not_of(" \t\n\"')");
+  if (last == std::string_view::npos || text[last] != '?') return false;
+  return !words_of(std::string(text)).empty() && !sounds_unfinished(text);
+}
+
 }  // namespace chalkbot

@@ -10,4 +10,9 @@ namespace chalkbot {
 // only a greeting or fillers ("hello", "hi there", "um, so"): the question is still to come.
 bool sounds_unfinished(std::string_view words);
 
+// True when `words` end as a question does: a question mark (Moonshine writes punctuation) after
+// words that do not sound unfinished. The turn can end at a shorter pause. Engines that write no
+// punctuation (pocketsphinx) never sound finished.
+bool sounds_finished(std::string_view words);
+
 }  // namespace chalkbot

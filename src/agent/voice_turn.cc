@@ -21,8 +21,8 @@ Result<VoiceTurnResult> run_voice_turn(const Audio& recording, Asr& asr, Tts& tt
   StageTimes& times = result.times;
   times.endpoint = wall_ms();
   const UtteranceTimes& at = utterance->times;
-  times.speech_end = *times.endpoint - (at.end_ms - at.speech_end_ms);
-  times.speech_start = *times.speech_end - (at.speech_end_ms - at.onset_ms);
+  times.speech_end = *times.endpoint - (at.end_ms - at.voice_end_ms);
+  times.speech_start = *times.speech_end - (at.voice_end_ms - at.onset_ms);
   if (utterance->audio.empty()) return result;  // no input: nothing to answer
 
   auto question = transcribe(asr, utterance->audio);

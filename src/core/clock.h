@@ -13,6 +13,11 @@ inline std::int64_t wall_ms() {
       .count();
 }
 
+// The wall-clock milliseconds of a steady-clock moment (one that has already passed, usually).
+inline std::int64_t wall_ms_of(SteadyClock::time_point at) {
+  return wall_ms() - std::chrono::duration_cast<Millis>(SteadyClock::now() - at).count();
+}
+
 inline double elapsed_ms(SteadyClock::time_point since) {
   return std::chrono::duration<double, std::milli>(SteadyClock::now() - since).count();
 }

@@ -210,6 +210,10 @@ void declare_options(OptionTable& t, Settings& s) {
          "moonshine: the ONNX Runtime library (scripts/install-deps)");
   t.integer("asr.threads", asr.threads, 1, 1, 64,
             "moonshine: threads of one decode (calls decode in parallel up to asr.pool_size)");
+  t.integer("asr.decode_ahead_ms", asr.decode_ahead_ms, 1000, 0, 60000,
+            "moonshine: while the caller speaks, look this often for a pause the VAD did not end "
+            "the utterance at, and decode up to it, so little is left when the turn ends (0 = "
+            "only at the pauses the VAD sees)");
   t.text("asr.feat_params", asr.feat_params,
          std::string(CHALKBOT_DATA_DIR) + "/telephone.feat.params",
          "pocketsphinx feature parameters tuned for telephone audio ('' = the model's own)");
@@ -242,7 +246,12 @@ void declare_options(OptionTable& t, Settings& s) {
   t.integer("vad.speech_start_ms", vad.speech_start_ms, 60, 10, 2000,
             "voiced audio needed before speech counts as started");
   t.integer("vad.end_silence_ms", vad.end_silence_ms, 300, 100, 5000,
-            "silence that ends an utterance whose words sound finished (AWS Lex waits 600 ms)");
+            "silence that ends an utterance (AWS Lex waits 600 ms), unless its words sound "
+            "finished or unfinished (below)");
+  t.integer("vad.finished_silence_ms", vad.finished_silence_ms, 150, 0, 5000,
+            "silence that ends an utterance whose words so far sound finished (a question: "
+            "'... open on Sunday?'); 0 = the words never end a turn sooner. Needs an ASR that "
+            "can tell mid-utterance (moonshine)");
   t.integer("vad.unfinished_silence_ms", vad.unfinished_silence_ms, 900, 100, 5000,
             "silence that ends an utterance whose words so far sound unfinished ('... and', "
             "'um'); ASR engines that cannot tell mid-utterance always use vad.end_silence_ms");

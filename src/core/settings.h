@@ -35,6 +35,7 @@ struct AsrSettings {
   std::string model;      // moonshine: tiny | base; openai: e.g. whisper-1 (filled in if empty)
   std::string onnxruntime_library;  // moonshine: libonnxruntime.so, loaded at start-up
   int threads = 0;        // moonshine: threads of one decode
+  int decode_ahead_ms = 0;  // moonshine: decode during long speech this often (0 = at pauses only)
   int timeout_ms = 0;
 };
 
@@ -53,6 +54,7 @@ struct VadSettings {
   int speech_start_ms = 0;      // voiced audio needed before an utterance starts
   int end_silence_ms = 0;       // silence that ends an utterance
   int unfinished_silence_ms = 0;  // the same when its words so far sound unfinished
+  int finished_silence_ms = 0;    // the same when they sound finished (a question); 0 = never
   int continue_turn_ms = 0;  // speech resuming this soon after a turn ended continues that turn
   int no_input_timeout_ms = 0;  // nobody spoke at all
   int max_utterance_ms = 0;     // an utterance is cut here

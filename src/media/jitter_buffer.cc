@@ -135,6 +135,7 @@ JitterBuffer::Insert JitterBuffer::insert(std::uint32_t ssrc, std::uint32_t time
   }
   slot.frame = f;
   slot.size = static_cast<std::uint8_t>(std::min(payload.size(), kMaxPayload));
+  slot.arrival_us = arrival_us;
   std::copy_n(payload.begin(), slot.size, slot.bytes.begin());
   highest_frame_ = std::max(highest_frame_, f);
   ++stats_.stored;
@@ -190,7 +191,8 @@ JitterBuffer::Out JitterBuffer::pop() {
     missing_run_ = 0;
     std::copy_n(slot.bytes.begin(), slot.size, last_.begin());
     last_size_ = slot.size;
-    return Out{Kind::kFrame, std::span<const std::uint8_t>(last_.data(), last_size_)};
+    return Out{Kind::kFrame, std::span<const std::uint8_t>(last_.data(), last_size_),
+               slot.arrival_us};
   }
 
   // The frame is missing.

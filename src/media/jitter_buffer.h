@@ -32,6 +32,7 @@ class JitterBuffer {
   struct Out {
     Kind kind = Kind::kNone;
     std::span<const std::uint8_t> payload;  // valid until the next insert/pop/reset
+    std::int64_t arrival_us = -1;  // kFrame: when its packet arrived (insert's clock); else -1
   };
   struct Stats {
     std::uint64_t stored = 0, duplicates = 0, late = 0, concealed = 0, dropped = 0,
@@ -58,6 +59,7 @@ class JitterBuffer {
   struct Slot {
     std::int64_t frame = -1;
     std::uint8_t size = 0;
+    std::int64_t arrival_us = 0;
     std::array<std::uint8_t, kMaxPayload> bytes{};
   };
   enum class State { kEmpty, kIdle, kBuffering, kPlaying };

@@ -229,7 +229,18 @@ void MediaSession::notify_input() {
   }
 }
 
-bool MediaSession::pop_frame(Frame& out) { return capture_.try_pop(out); }
+bool MediaSession::pop_frame(Frame& out) {
+  SteadyClock::time_point unused;
+  return pop_frame(out, unused);
+}
+
+bool MediaSession::pop_frame(Frame& out, SteadyClock::time_point& sent_at) {
+  CapturedFrame captured;
+  if (!capture_.try_pop(captured)) return false;
+  out = captured.pcm;
+  sent_at = SteadyClock::time_point(std::chrono::nanoseconds(captured.arrival_ns));
+  return true;
+}
 
 std::optional<char> MediaSession::pop_dtmf() {
   char c = 0;
@@ -617,15 +628,17 @@ void MediaEngine::tick(std::int64_t now_ns) {
     // Inbound: one frame per tick out of the jitter buffer, to the agent.
     const JitterBuffer::Out out = s.jitter_.pop();
     if (out.kind != JitterBuffer::Kind::kNone) {
-      Frame* frame = s.capture_.try_begin_push();
-      if (frame == nullptr) {
+      MediaSession::CapturedFrame* captured = s.capture_.try_begin_push();
+      if (captured == nullptr) {
         s.capture_overflow_.fetch_add(1, std::memory_order_relaxed);
       } else {
+        Frame& frame = captured->pcm;
         std::size_t n = 0;
         if (out.kind != JitterBuffer::Kind::kConcealSilence) {
-          n = g711_decode_into(law_of(s.remote_.payload_type), out.payload, *frame);
+          n = g711_decode_into(law_of(s.remote_.payload_type), out.payload, frame);
         }
-        std::fill(frame->begin() + static_cast<std::ptrdiff_t>(n), frame->end(), Sample{0});
+        std::fill(frame.begin() + static_cast<std::ptrdiff_t>(n), frame.end(), Sample{0});
+        captured->arrival_ns = out.arrival_us >= 0 ? out.arrival_us * 1000 : now_ns;
         s.capture_.commit_push();
         s.notify_input();
       }

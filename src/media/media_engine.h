@@ -83,6 +83,9 @@ class MediaSession {
 
   // --- input: the agent thread (single consumer) ---
   bool pop_frame(Frame& out);  // decoded caller audio after the jitter buffer, one per tick
+  // The same, with when the caller sent it as far as this side can tell: its packet's arrival,
+  // before the jitter buffer held it (a concealed frame: when the buffer played it out).
+  bool pop_frame(Frame& out, SteadyClock::time_point& sent_at);
   std::optional<char> pop_dtmf();
   // True as soon as a frame or digit is ready; false on timeout or when the session is closed.
   bool wait_for_input(std::chrono::milliseconds timeout);
@@ -188,7 +191,11 @@ class MediaSession {
   std::atomic<bool> start_requested_{false};  // producer: audio is queued, please start now
 
   // Rings between the media thread and the agent.
-  SpscRing<Frame> capture_{kCaptureFrames};
+  struct CapturedFrame {
+    Frame pcm;
+    std::int64_t arrival_ns = 0;  // steady clock
+  };
+  SpscRing<CapturedFrame> capture_{kCaptureFrames};
   SpscRing<char> dtmf_{kDtmfDigits};
   SpscRing<Frame> playback_{kPlaybackFrames};
   SpscRing<DtmfPress> dtmf_out_{kDtmfDigits};

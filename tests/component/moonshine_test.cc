@@ -168,6 +168,37 @@ TEST_F(Moonshine, PartialAtAPauseLeavesOnlyTheTailForFinish) {
   EXPECT_EQ(word_error_rate(kFirst, (*quiet_end)->result()), 0);
 }
 
+TEST_F(Moonshine, DecodeAheadDuringLongSpeechKeepsEveryWord) {
+  // Two sentences back to back, fed as a call feeds them (20 ms chunks), with a decode ahead
+  // every second as the agent asks while the caller speaks: the words come out the same as when
+  // the whole is decoded at the end, and the first sentence is in before the end.
+  const std::string dir = testing::speech_data_dir() + "/librivox/";
+  Audio both = phone(dir + "sense_and_sensibility_01_austen_64kb-0930.wav");
+  const Audio b = phone(dir + "sense_and_sensibility_01_austen_64kb-0890.wav");
+  both.samples.insert(both.samples.end(), b.samples.begin(), b.samples.end());
+  auto stream = asr_->open(kTelephoneRate);
+  ASSERT_TRUE(stream.ok());
+  const std::size_t chunk = samples_per_ms(kTelephoneRate, kFrameMs);
+  const std::size_t every = samples_per_ms(kTelephoneRate, 1000);
+  int aheads_with_words = 0;
+  for (std::size_t at = 0; at < both.samples.size(); at += chunk) {
+    (*stream)->accept(Samples(both.samples).subspan(at, std::min(chunk, both.samples.size() - at)));
+    if ((at + chunk) % every < chunk) {
+      const std::size_t words_before = (*stream)->result().size();
+      (*stream)->decode_ahead();
+      if ((*stream)->result().size() > words_before) ++aheads_with_words;
+    }
+  }
+  EXPECT_GE(aheads_with_words, 1);  // in 8.6 s of speech
+  const std::string before_end = (*stream)->result();
+  ASSERT_TRUE((*stream)->finish().ok());
+  std::printf("[ figures ] decode ahead: '%s' before the end, '%s' in all\n", before_end.c_str(),
+              (*stream)->result().c_str());
+  EXPECT_EQ(word_error_rate(kFirst, before_end), 0) << before_end;
+  EXPECT_EQ(word_error_rate(kFirst + " " + kSecond, (*stream)->result()), 0)
+      << (*stream)->result();
+}
+
 TEST_F(Moonshine, TooShortOrSilentUtteranceIsEmptyText) {
   auto blip = asr_->open(kMoonshineRate);
   ASSERT_TRUE(blip.ok());

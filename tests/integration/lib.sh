@@ -77,8 +77,10 @@ PY
 
 # to_phone IN OUT: what a caller's speech sounds like after a phone line: 8 kHz G.711 u-law.
 to_phone() {
-  sox "$1" -r 8000 -c 1 -e u-law "$work/phone.$$.wav"
-  sox "$work/phone.$$.wav" -e signed-integer -b 16 "$2"
+  # -D: no dither. SoX dithers with fresh random noise on each run, and a recogniser on the edge
+  # ("France is" / "France's") then hears the same sentence differently from run to run.
+  sox -D "$1" -r 8000 -c 1 -e u-law "$work/phone.$$.wav"
+  sox -D "$work/phone.$$.wav" -e signed-integer -b 16 "$2"
   rm -f "$work/phone.$$.wav"
 }
 

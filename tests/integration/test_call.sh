@@ -58,8 +58,19 @@ timed=$(sqlite3 "$db" "select count(*) from turns where call_id='$call' and role
   and asr_done_ms <= llm_first_token_ms and llm_first_token_ms <= first_sentence_ms
   and first_sentence_ms <= tts_first_audio_ms and tts_first_audio_ms <= first_rtp_out_ms")
 [ "$timed" = 2 ] || fail "answer turns lack complete, ordered stage timings ($timed of 2)"
+# The stored response latency starts where the caller's voice stopped, as the caller lived it: not
+# where the VAD's hangover and the jitter buffer let the bot hear that (about 200 ms later). It
+# ends at the answer's first packet, which the caller's ear (RMS > 300) hears a 40 ms lead-in and
+# a soft onset later: stored = caller's figure minus 0-150 ms.
+stored=$(sqlite3 "$db" "select first_rtp_out_ms - speech_end_ms from turns where call_id='$call'
+  and role='assistant' order by idx" | tr '\n' ' ')
+waited=$(json two.json "' '.join(str(t['response_latency_ms']) for t in d['turns'])")
+python3 -c "
+stored, heard = [int(x) for x in '$stored'.split()], [int(x) for x in '$waited'.split()]
+assert len(stored) == len(heard) == 2 and all(0 <= h - s <= 150 for s, h in zip(stored, heard))" ||
+  fail "stored response latency $stored ms, the caller waited $waited ms"
 pass "two-question call: answers heard (recall $r1, $r2), memory shown, 4 turns with timings;" \
-  "latency $(json two.json "[t['response_latency_ms'] for t in d['turns']]") ms"
+  "latency $waited ms as the caller waited, $stored ms stored"
 
 # 2. Barge-in: the caller talks over a long story; playback stops and the new question is answered.
 "$CHALKBOT" call "$bot" --say story.wav --say capital.wav --interrupt-after-ms 2000 \

@@ -39,3 +39,24 @@ TEST(EndOfTurn, NothingRecognisedIsNoReasonToWait) {
 
 }  // namespace
 }  // namespace chalkbot
+
+namespace chalkbot {
+namespace {
+
+TEST(EndOfTurn, AQuestionMarkSoundsFinished) {
+  EXPECT_TRUE(sounds_finished("What time do you open on Sunday?"));
+  EXPECT_TRUE(sounds_finished("Is it far? "));
+  EXPECT_TRUE(sounds_finished("Hello, is anyone there?"));
+}
+
+TEST(EndOfTurn, NoQuestionMarkOrUnfinishedWordsAreNotFinished) {
+  EXPECT_FALSE(sounds_finished("what time do you open on sunday"));  // no punctuation: can't tell
+  EXPECT_FALSE(sounds_finished("I would like to book a table."));
+  EXPECT_FALSE(sounds_finished("Hello?"));           // a greeting alone: the question is to come
+  EXPECT_FALSE(sounds_finished("Can you tell me about?"));
+  EXPECT_FALSE(sounds_finished(""));
+  EXPECT_FALSE(sounds_finished("?"));
+}
+
+}  // namespace
+}  // namespace chalkbot

@@ -236,6 +236,37 @@ TEST(Endpointer, HeldPauseWaitsForTheUnfinishedSilence) {
   EXPECT_EQ(ended.at_ms, 900 + 800);
 }
 
+TEST(Endpointer, HastenedPauseEndsAtTheFinishedSilence) {
+  EndpointerConfig config = test_config();
+  config.end_silence_ms = 300;
+  config.finished_silence_ms = 160;
+  Endpointer ep(config);
+  feed(ep, 400, false);
+  ASSERT_EQ(feed(ep, 500, true).event, EndpointEvent::kSpeechStarted);  // speech ends at 900
+  EXPECT_EQ(feed(ep, 100, false).event, EndpointEvent::kNone);
+  ep.hasten_end();  // "... on Sunday?"
+  const Fed ended = feed(ep, 200, false);
+  EXPECT_EQ(ended.event, EndpointEvent::kSpeechEnded);
+  EXPECT_EQ(ended.at_ms, 900 + 160);
+
+  // The caller goes on after all: the next pause waits for the full end silence again.
+  Endpointer again(config);
+  feed(again, 400, false);
+  feed(again, 500, true);
+  feed(again, 100, false);
+  again.hasten_end();
+  feed(again, 40, true);
+  const Fed later = feed(again, 400, false);
+  EXPECT_EQ(later.at_ms, 900 + 100 + 40 + 300);
+  // 0 = the words never end a turn sooner.
+  config.finished_silence_ms = 0;
+  Endpointer never(config);
+  feed(never, 400, false);
+  feed(never, 500, true);
+  never.hasten_end();
+  EXPECT_EQ(feed(never, 400, false).at_ms, 900 + 300);
+}
+
 TEST(Endpointer, SpeechResumingReleasesTheHold) {
   EndpointerConfig config = test_config();
   config.end_silence_ms = 300;
@@ -251,6 +282,65 @@ TEST(Endpointer, SpeechResumingReleasesTheHold) {
   const Fed ended = feed(ep, 400, false);  // this pause is judged afresh: the short one
   EXPECT_EQ(ended.event, EndpointEvent::kSpeechEnded);
   EXPECT_EQ(ended.at_ms, 900 + 200 + 400 + 200 + 300);
+}
+
+}  // namespace
+}  // namespace chalkbot
+
+namespace chalkbot {
+namespace {
+
+// 8 kHz audio: `loud_ms` of a square wave at +-8000, then `soft_ms` at +-`soft`, then silence.
+std::vector<Sample> voice_then(int loud_ms, int soft_ms, Sample soft, int silent_ms) {
+  std::vector<Sample> audio;
+  const auto add = [&](int ms, Sample level) {
+    for (std::size_t i = 0; i < samples_per_ms(8000, ms); ++i) {
+      audio.push_back(static_cast<Sample>(i % 2 == 0 ? level : -level));
+    }
+  };
+  add(loud_ms, 8000);
+  add(soft_ms, soft);
+  add(silent_ms, 0);
+  return audio;
+}
+
+TEST(VoiceEnd, IsTheLastStretchWithin30DbOfTheLoudest) {
+  // 300 ms of voice, 100 ms 20 dB down (a soft word ending: still voice), then the VAD's
+  // hangover in silence until its speech end at 500 ms.
+  const auto audio = voice_then(300, 100, 800, 200);
+  EXPECT_EQ(voice_end_ms(audio, 0, 8000, 500), 400);
+  // 40 dB down is not voice: the voice ended at 300 ms.
+  const auto quieter = voice_then(300, 100, 80, 200);
+  EXPECT_EQ(voice_end_ms(quieter, 0, 8000, 500), 300);
+}
+
+TEST(VoiceEnd, CountsFromTheStreamStartAndFallsBackToTheVadsEnd) {
+  const auto audio = voice_then(300, 0, 0, 200);
+  // The utterance's first sample is 1 s into the stream.
+  EXPECT_EQ(voice_end_ms(audio, 8000, 8000, 1500), 1300);
+  // Nothing loud within 500 ms before the VAD's end (or no audio at all): the VAD's end stands.
+  const auto late = voice_then(300, 0, 0, 900);
+  EXPECT_EQ(voice_end_ms(late, 0, 8000, 1200), 1200);
+  EXPECT_EQ(voice_end_ms({}, 0, 8000, 700), 700);
+}
+
+TEST(UtteranceDetector, ReportsWhereTheVoiceEndedBeforeTheVadsHangover) {
+  // The scripted VAD says voiced for 50 frames (10 ms) from 1000 ms; the audio is loud only for
+  // the first 30 of them: the voice ended at 1300 ms, the VAD's speech at 1500 ms.
+  const std::string script = std::string(100, '.') + std::string(50, '#') + std::string(60, '.');
+  UtteranceDetector detector(std::make_unique<ScriptedVad>(script), test_config());
+  std::vector<Sample> audio(1000 * 8, 0);
+  const auto voice = voice_then(300, 0, 0, 200 + 600);
+  audio.insert(audio.end(), voice.begin(), voice.end());
+  EndpointEvent final_event = EndpointEvent::kNone;
+  for (std::size_t i = 0; i < audio.size() && final_event == EndpointEvent::kNone; i += 160) {
+    auto event = detector.push(Samples(audio).subspan(i, 160));
+    ASSERT_TRUE(event.ok());
+    if (*event != EndpointEvent::kNone && *event != EndpointEvent::kSpeechStarted) final_event = *event;
+  }
+  ASSERT_EQ(final_event, EndpointEvent::kSpeechEnded);
+  EXPECT_EQ(detector.endpointer().times().speech_end_ms, 1500);
+  EXPECT_EQ(detector.endpointer().times().voice_end_ms, 1300);
 }
 
 }  // namespace

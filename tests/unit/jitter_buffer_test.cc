@@ -56,6 +56,23 @@ TEST(JitterBuffer, WaitsForTheMinimumDelayThenPlaysInOrder) {
   EXPECT_EQ(s.pop(), "2");
 }
 
+TEST(JitterBuffer, AFrameCarriesItsPacketsArrivalTime) {
+  Sim s;
+  s.put(0);     // arrives at tick 0
+  s.tick = 1;
+  s.put(1);     // at tick 1
+  EXPECT_EQ(s.jb.pop().kind, Kind::kNone);
+  const auto first = s.jb.pop();
+  ASSERT_EQ(first.kind, Kind::kFrame);
+  EXPECT_EQ(first.arrival_us, 0);
+  const auto second = s.jb.pop();
+  ASSERT_EQ(second.kind, Kind::kFrame);
+  EXPECT_EQ(second.arrival_us, 20000);
+  const auto concealed = s.jb.pop();  // frame 2 never came
+  EXPECT_NE(concealed.kind, Kind::kFrame);
+  EXPECT_EQ(concealed.arrival_us, -1);
+}
+
 TEST(JitterBuffer, ReordersAndDropsDuplicatesAndLatePackets) {
   Sim s;
   s.put(0);

@@ -24,6 +24,10 @@ class AsrStream {
   // The best guess so far while the utterance goes on; '' when the engine cannot tell before
   // finish() (batch engines). Cheap enough to ask once per pause.
   virtual std::string partial() { return {}; }
+  // The caller is still speaking: decode now whatever can be, up to a gap between words, so that
+  // less is left for the pause or the end of the turn. Engines that stream, or cannot decode in
+  // pieces, do nothing.
+  virtual void decode_ahead() {}
 };
 
 // A loaded engine, shared by every call; thread-safe. Streams borrow per-call state from it.

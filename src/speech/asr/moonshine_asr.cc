@@ -24,13 +24,52 @@ constexpr double kSilenceRms = 160;
 // decoding, long enough for line noise to be heard as one. It waits for more audio instead.
 constexpr std::size_t kMinPieceAfterPause = samples_per_ms(kMoonshineRate, 300);
 
+// Decode-ahead pieces. Moonshine hears a word worse without its neighbours: cut only at a real
+// pause (kAheadPause at least kAheadGap below the loudest 20 ms), never in a stop consonant's
+// silence inside a word (cutting at every 20 ms dip cost librivox 2.8 % -> 28 % WER, and even
+// 120 ms pauses 20 dB down 7 %), and keep pieces long (at least kAheadMinPiece). The cut is in
+// the last kAheadSearch of the audio so far, but not its newest 100 ms (the word being said).
+constexpr std::size_t kAheadMinPiece = samples_per_ms(kMoonshineRate, 2000);
+constexpr std::size_t kAheadSearch = samples_per_ms(kMoonshineRate, 800);
+constexpr std::size_t kAheadNewest = samples_per_ms(kMoonshineRate, 100);
+constexpr std::size_t kAheadPause = samples_per_ms(kMoonshineRate, 120);
+constexpr double kAheadGap = 1e-3;  // 30 dB, in power
+
+double frame_power(Samples frame) {
+  double energy = 0;
+  for (const Sample s : frame) energy += static_cast<double>(s) * s;
+  return frame.empty() ? 0 : energy / static_cast<double>(frame.size());
+}
+
+// Where a decode-ahead piece of `audio` should end (0 = not yet): the middle of the quietest
+// pause near the end, if there is one.
+std::size_t gap_to_cut_at(Samples audio) {
+  const std::size_t frame = samples_per_ms(kMoonshineRate, kFrameMs);
+  if (audio.size() < kAheadMinPiece + kAheadNewest) return 0;
+  double loudest = 0;
+  for (std::size_t at = 0; at + frame <= audio.size(); at += frame) {
+    loudest = std::max(loudest, frame_power(audio.subspan(at, frame)));
+  }
+  const std::size_t search_end = audio.size() - kAheadNewest;
+  const std::size_t search_begin =
+      std::max(kAheadMinPiece, search_end > kAheadSearch ? search_end - kAheadSearch : 0);
+  std::size_t best = 0;
+  double quietest = loudest * kAheadGap;
+  for (std::size_t at = search_begin; at + kAheadPause <= search_end; at += frame / 2) {
+    const double power = frame_power(audio.subspan(at, kAheadPause));
+    if (power <= quietest) {
+      quietest = power;
+      best = at + kAheadPause / 2;
+    }
+  }
+  return best;
+}
+
 bool is_silence(Samples audio) {
   const std::size_t frame = samples_per_ms(kMoonshineRate, kFrameMs);
   for (std::size_t i = 0; i < audio.size(); i += frame) {
     const auto part = audio.subspan(i, std::min(frame, audio.size() - i));
-    double energy = 0;
-    for (const Sample s : part) energy += static_cast<double>(s) * s;
-    if (std::sqrt(energy / static_cast<double>(part.size())) > kSilenceRms) return false;
+    if (frame_power(part) > kSilenceRms * kSilenceRms) return false;
   }
   return true;
 }
@@ -88,6 +127,18 @@ class MoonshineStream final : public AsrStream {
 
   std::string result() const override { return text_; }
 
+  // During speech: decodes up to the latest clear gap between words and keeps the words.
+  void decode_ahead() override {
+    if (finished_) return;
+    const Samples pending = Samples(audio_).subspan(committed_);
+    const std::size_t cut = gap_to_cut_at(pending);
+    if (cut == 0) return;
+    if (auto decoded = decode_piece(pending.first(cut)); !decoded) {
+      spdlog::warn("asr: moonshine decode ahead failed: {}", decoded.error().message);
+    }
+    words_before_pause_ = false;  // what follows the cut is speech, however short
+  }
+
   // Decodes the audio since the last pause and keeps its words: at the end of the turn only what
   // came after this call is left to decode.
   std::string partial() override {
@@ -99,16 +150,24 @@ class MoonshineStream final : public AsrStream {
   }
 
  private:
-  // Decodes audio_ since committed_ and keeps its words. At the end (last) a short piece after a
-  // pause is dropped; before the end it waits to grow.
+  // Decodes audio_ since committed_ and keeps its words. A short piece after words kept at a pause
+  // waits to grow, and at the end (last) it is dropped.
   Status decode_pending(bool last) {
     const Samples pending = Samples(audio_).subspan(committed_);
-    const bool after_words = !text_.empty();
-    if (after_words && pending.size() < kMinPieceAfterPause && !last) return {};
-    committed_ = audio_.size();
-    if (pending.size() < kMoonshineMinSamples || is_silence(pending)) return {};
-    if (after_words && pending.size() < kMinPieceAfterPause) return {};
-    auto text = asr_.transcribe_16k(pending);
+    if (words_before_pause_ && pending.size() < kMinPieceAfterPause) {
+      if (last) committed_ = audio_.size();
+      return {};
+    }
+    auto decoded = decode_piece(pending);
+    words_before_pause_ = !text_.empty();
+    return decoded;
+  }
+
+  // Decodes `piece` (the audio from committed_ on), keeps its words, moves committed_ past it.
+  Status decode_piece(Samples piece) {
+    committed_ += piece.size();
+    if (piece.size() < kMoonshineMinSamples || is_silence(piece)) return {};
+    auto text = asr_.transcribe_16k(piece);
     if (!text) return text.error();
     if (!text->empty()) text_ += (text_.empty() ? "" : " ") + *text;
     return {};
@@ -119,6 +178,8 @@ class MoonshineStream final : public AsrStream {
   std::vector<Sample> audio_;  // the utterance so far at 16 kHz
   std::size_t committed_ = 0;  // audio_[0, committed_) is decoded into text_
   std::string text_;
+  // text_ was last extended at a pause: a short piece after it is that pause going on.
+  bool words_before_pause_ = false;
   bool finished_ = false;
 };
 

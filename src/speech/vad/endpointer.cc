@@ -14,6 +14,7 @@ EndpointerConfig EndpointerConfig::from(const VadSettings& vad, int ignore_initi
   config.speech_start_ms = vad.speech_start_ms;
   config.end_silence_ms = vad.end_silence_ms;
   config.unfinished_silence_ms = vad.unfinished_silence_ms;
+  config.finished_silence_ms = vad.finished_silence_ms;
   config.no_input_timeout_ms = vad.no_input_timeout_ms;
   config.max_utterance_ms = vad.max_utterance_ms;
   config.ignore_initial_ms = ignore_initial_ms;
@@ -52,7 +53,7 @@ EndpointEvent Endpointer::push(int frame_ms, bool voiced) {
         times_.started_at_ms = position_ms_;
         times_.speech_end_ms = position_ms_;
         silence_run_ms_ = 0;
-        held_ = false;
+        held_ = hastened_ = false;
         return EndpointEvent::kSpeechStarted;
       }
       return EndpointEvent::kNone;
@@ -71,21 +72,26 @@ EndpointEvent Endpointer::push(int frame_ms, bool voiced) {
   // kInSpeech
   if (voiced) {
     silence_run_ms_ = 0;
-    held_ = false;
+    held_ = hastened_ = false;
     times_.speech_end_ms = position_ms_;
   } else {
     silence_run_ms_ += frame_ms;
   }
-  const int end_silence_ms =
-      held_ ? std::max(config_.end_silence_ms, config_.unfinished_silence_ms) : config_.end_silence_ms;
+  int end_silence_ms = config_.end_silence_ms;
+  if (held_) end_silence_ms = std::max(end_silence_ms, config_.unfinished_silence_ms);
+  if (hastened_ && config_.finished_silence_ms > 0) {
+    end_silence_ms = std::min(end_silence_ms, config_.finished_silence_ms);
+  }
   if (silence_run_ms_ >= end_silence_ms && !voiced) {
     state_ = State::kDone;
     times_.end_ms = position_ms_;
+    times_.voice_end_ms = times_.speech_end_ms;
     return EndpointEvent::kSpeechEnded;
   }
   if (config_.max_utterance_ms > 0 && position_ms_ - times_.onset_ms >= config_.max_utterance_ms) {
     state_ = State::kDone;
     times_.end_ms = position_ms_;
+    times_.voice_end_ms = times_.speech_end_ms;
     return EndpointEvent::kMaxUtterance;
   }
   return EndpointEvent::kNone;
@@ -95,6 +101,7 @@ EndpointEvent Endpointer::finish() {
   if (state_ != State::kInSpeech) return EndpointEvent::kNone;
   state_ = State::kDone;
   times_.end_ms = position_ms_;
+  times_.voice_end_ms = times_.speech_end_ms;
   return EndpointEvent::kSpeechEnded;
 }
 
@@ -103,7 +110,7 @@ void Endpointer::reset() {
   listen_since_ms_ = position_ms_;
   voiced_run_ms_ = 0;
   silence_run_ms_ = 0;
-  held_ = false;
+  held_ = hastened_ = false;
   times_ = UtteranceTimes{};
 }
 
@@ -156,6 +163,9 @@ Result<EndpointEvent> UtteranceDetector::push(Samples samples) {
       reported = event;
     } else if (event != EndpointEvent::kNone) {
       if (event != EndpointEvent::kNoInput) {
+        endpointer_.set_voice_end(voice_end_ms(utterance_, utterance_first_sample_,
+                                               vad_->sample_rate(),
+                                               endpointer_.times().speech_end_ms));
         // The utterance's tail is the pre-roll of whatever comes after reset().
         const std::size_t tail = std::min(keep, utterance_.size());
         history_.assign(utterance_.end() - static_cast<std::ptrdiff_t>(tail), utterance_.end());
@@ -170,7 +180,42 @@ Result<EndpointEvent> UtteranceDetector::push(Samples samples) {
   return reported;
 }
 
-EndpointEvent UtteranceDetector::finish() { return endpointer_.finish(); }
+EndpointEvent UtteranceDetector::finish() {
+  const EndpointEvent event = endpointer_.finish();
+  if (event == EndpointEvent::kSpeechEnded) {
+    endpointer_.set_voice_end(voice_end_ms(utterance_, utterance_first_sample_, vad_->sample_rate(),
+                                           endpointer_.times().speech_end_ms));
+  }
+  return event;
+}
+
+std::int64_t voice_end_ms(Samples audio, std::size_t first_sample, int sample_rate,
+                          std::int64_t speech_end_ms) {
+  constexpr int kStretchMs = 10;
+  constexpr double kBelowLoudest = 1e-3;  // 30 dB, in power
+  constexpr double kFloor = 64.0 * 64.0;  // RMS 64, about -54 dBFS: quieter is never a voice
+  constexpr std::int64_t kLookBackMs = 500;
+  const std::size_t stretch = samples_per_ms(sample_rate, kStretchMs);
+  const auto rate = static_cast<std::size_t>(sample_rate);
+  const std::size_t end_sample = static_cast<std::size_t>(speech_end_ms) * rate / 1000U;
+  if (stretch == 0 || end_sample <= first_sample) return speech_end_ms;
+  const std::size_t end = std::min(end_sample - first_sample, audio.size());
+  const auto power = [&](std::size_t from) {
+    double sum = 0;
+    for (std::size_t i = from; i < from + stretch; ++i) sum += static_cast<double>(audio[i]) * audio[i];
+    return sum / static_cast<double>(stretch);
+  };
+  double loudest = 0;
+  for (std::size_t at = 0; at + stretch <= end; at += stretch) loudest = std::max(loudest, power(at));
+  const double threshold = std::max(loudest * kBelowLoudest, kFloor);
+  const std::size_t look_back = samples_per_ms(sample_rate, static_cast<int>(kLookBackMs));
+  for (std::size_t stop = end; stop >= stretch && end - stop <= look_back; stop -= stretch) {
+    if (power(stop - stretch) >= threshold) {
+      return static_cast<std::int64_t>((first_sample + stop) * 1000U / rate);
+    }
+  }
+  return speech_end_ms;
+}
 
 void UtteranceDetector::reset() {
   endpointer_.reset();

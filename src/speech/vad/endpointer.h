@@ -20,6 +20,7 @@ struct EndpointerConfig {
   int speech_start_ms = 0;      // consecutive voiced audio that starts an utterance
   int end_silence_ms = 0;       // consecutive unvoiced audio after speech that ends it
   int unfinished_silence_ms = 0;  // the same while held (the words so far sound unfinished)
+  int finished_silence_ms = 0;    // the same once hastened (they sound finished)
   int no_input_timeout_ms = 0;  // no utterance started by then; 0 = never
   int max_utterance_ms = 0;     // an utterance is cut this long after its onset; 0 = never
   int ignore_initial_ms = 0;    // WebRTC VAD misfires while it adapts: decisions here are ignored
@@ -46,6 +47,9 @@ struct UtteranceTimes {
   std::int64_t onset_ms = 0;         // first voiced frame of the run that started speech
   std::int64_t started_at_ms = 0;    // when kSpeechStarted fired (onset + speech_start_ms)
   std::int64_t speech_end_ms = 0;    // end of the last voiced frame (valid once ended)
+  // Where the voice itself stopped, without the VAD's hangover: see voice_end_ms(). Set by
+  // UtteranceDetector once the utterance ended (the Endpointer alone has no audio: speech_end_ms).
+  std::int64_t voice_end_ms = 0;
   std::int64_t end_ms = 0;           // when the utterance ended: endpoint / cut / end of input
 };
 
@@ -67,6 +71,14 @@ class Endpointer {
   // The utterance sounds unfinished ("... and", "um"): this pause must last unfinished_silence_ms
   // to end it. Speech resuming releases the hold.
   void hold_end() { held_ = true; }
+  // The utterance sounds finished ("... on Sunday?"): this pause ends it once it lasts
+  // finished_silence_ms. Speech resuming takes that back.
+  void hasten_end() {
+    hastened_ = true;
+    held_ = false;
+  }
+  // UtteranceDetector's finer estimate of where the voice stopped (else it is speech_end_ms).
+  void set_voice_end(std::int64_t ms) { times_.voice_end_ms = ms; }
 
   State state() const { return state_; }
   // Unvoiced audio since the last voiced frame of the utterance in progress.
@@ -85,6 +97,7 @@ class Endpointer {
   std::int64_t voiced_run_start_ms_ = 0;
   std::int64_t silence_run_ms_ = 0;
   bool held_ = false;
+  bool hastened_ = false;
   UtteranceTimes times_;
 };
 
@@ -102,8 +115,9 @@ class UtteranceDetector {
   // Next utterance: clears the utterance audio; keeps the VAD's adaptation and the recent audio
   // (the pre-roll may reach back before the reset).
   void reset();
-  // See Endpointer::hold_end().
+  // See Endpointer::hold_end() and hasten_end().
   void hold_end() { endpointer_.hold_end(); }
+  void hasten_end() { endpointer_.hasten_end(); }
 
   // The utterance so far: pre-roll + speech (+ trailing silence up to the endpoint).
   const std::vector<Sample>& utterance() const { return utterance_; }
@@ -123,6 +137,15 @@ class UtteranceDetector {
   std::vector<Sample> utterance_;
   std::size_t utterance_first_sample_ = 0;
 };
+
+// Where the voice stopped in `audio` (samples from `first_sample` of the stream, at `sample_rate`):
+// the end of the last 10 ms stretch, at or before `speech_end_ms`, no more than 30 dB below the
+// loudest one. VADs keep saying "voiced" for a while after the voice (WebRTC's hangover is about
+// 90 ms) so as not to cut a soft word ending; latency is measured from the voice, as the caller
+// hears their own silence begin. Falls back to speech_end_ms when nothing in the last 500 ms
+// before it is loud enough.
+std::int64_t voice_end_ms(Samples audio, std::size_t first_sample, int sample_rate,
+                          std::int64_t speech_end_ms);
 
 // What the offline "turn" command needs: the first utterance of a recording.
 struct DetectedUtterance {
