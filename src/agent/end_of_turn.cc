@@ -34,6 +34,10 @@ bool is_one_of(const std::string& word, const std::array<std::string_view, N>& s
 bool sounds_unfinished(std::string_view text) {
   const std::vector<std::string> words = words_of(std::string(text));
   if (words.empty()) return false;  // nothing recognised yet: no reason to wait longer
+  // Moonshine ends a clause it heard cut off with a comma ("He was not,"): measured on real
+  // sentences cut between two words, 4 of 10 ended so, and no question did.
+  const auto last = text.find_last_not_of(" \t\n");
+  if (last != std::string_view::npos && text[last] == ',') return true;
   if (is_one_of(words.back(), kContinuations)) return true;
   return std::all_of(words.begin(), words.end(),
                      [](const std::string& word) { return is_one_of(word, kOpeners); });

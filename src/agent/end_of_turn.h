@@ -6,8 +6,9 @@
 namespace chalkbot {
 
 // True when the last word of `words` (a partial transcript) is one a finished sentence rarely
-// ends with (a conjunction, article, preposition, possessive or filler), or when the words are
-// only a greeting or fillers ("hello", "hi there", "um, so"): the question is still to come.
+// ends with (a conjunction, article, preposition, possessive or filler), when the words end with
+// a comma, or when they are only a greeting or fillers ("hello", "hi there", "um, so"): the
+// question is still to come.
 bool sounds_unfinished(std::string_view words);
 
 // True when `words` end as a question does: a question mark (Moonshine writes punctuation) after

@@ -17,6 +17,7 @@ TEST(EndOfTurn, ConjunctionsArticlesAndFillersAreUnfinished) {
   EXPECT_TRUE(sounds_unfinished("can you tell me about"));
   EXPECT_TRUE(sounds_unfinished("i need um"));
   EXPECT_TRUE(sounds_unfinished("Send it to MY "));  // case and trailing space do not matter
+  EXPECT_TRUE(sounds_unfinished("He was not, "));    // a clause heard cut off
 }
 
 TEST(EndOfTurn, AGreetingOrFillersAloneAreNotATurn) {
