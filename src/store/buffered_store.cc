@@ -33,7 +33,7 @@ BufferedStore::~BufferedStore() {
   }
 }
 
-Status BufferedStore::enqueue(std::string what, Record record) {
+Status BufferedStore::enqueue(std::string what, StoreWrite record) {
   {
     std::lock_guard lock(mutex_);
     if (queue_.size() >= options_.max_pending) {
@@ -91,17 +91,6 @@ Result<int> BufferedStore::append_turn(const TurnRecord& turn) {
   return index;
 }
 
-Status BufferedStore::write(const Record& record) {
-  if (const auto* call = std::get_if<CallRecord>(&record)) return backend_->begin_call(*call);
-  if (const auto* end = std::get_if<CallEnd>(&record)) {
-    return backend_->end_call(end->call_id, end->ended_ms, end->reason);
-  }
-  // The backend numbers the turn itself (the same index, unless another writer added turns).
-  auto stored = backend_->append_turn(std::get<TurnRecord>(record));
-  if (!stored) return stored.error();
-  return {};
-}
-
 Result<std::optional<CallRecord>> BufferedStore::call(const std::string& call_id) {
   flush(options_.read_flush);
   return backend_->call(call_id);
@@ -133,6 +122,7 @@ void BufferedStore::writer_loop() {
   milliseconds backoff = options_.retry_min;
   std::optional<Clock::time_point> stop_by;  // set once stopping: the last chance to store
   auto failing_since = Clock::now();
+  std::size_t batch_limit = std::max<std::size_t>(1, backend_->max_batch());
   while (true) {
     if (stopping_ && !stop_by) stop_by = Clock::now() + options_.close_flush;
     if (queue_.empty()) {
@@ -141,26 +131,36 @@ void BufferedStore::writer_loop() {
       continue;
     }
     if (stop_by && Clock::now() >= *stop_by) return;
-    // The head stays in place while it is written: producers only push at the back.
-    Pending& head = queue_.front();
+    // The writes being stored stay in the queue meanwhile: producers only push at the back.
+    const std::size_t count = std::min(queue_.size(), batch_limit);
+    std::vector<StoreWrite> batch;
+    batch.reserve(count);
+    for (std::size_t i = 0; i < count; ++i) batch.push_back(queue_[i].record);
     lock.unlock();
     const auto started = Clock::now();
-    const Status status = write(head.record);
+    const Status status = backend_->write_batch(batch);
     if (status && options_.on_write) {
       options_.on_write(std::chrono::duration<double>(Clock::now() - started).count());
     }
     lock.lock();
+    if (!status && count > 1) {
+      // None of the batch was stored, and which write failed is not known: the head alone next,
+      // at once. A rejected write is then found and set aside; a fault is retried as below.
+      batch_limit = 1;
+      continue;
+    }
     const bool rejected = !status && status.error().rejected;
     if (status || rejected) {
-      // The backend answered (stored the write, or refused it for good): it works again.
+      batch_limit = std::max<std::size_t>(1, backend_->max_batch());
+      // The backend answered (stored the writes, or refused the one for good): it works again.
       Pending done = std::move(queue_.front());
-      queue_.pop_front();
+      queue_.erase(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(count));
       if (!writable_) {
         writable_ = true;
         const auto seconds =
             std::chrono::duration_cast<std::chrono::seconds>(Clock::now() - failing_since).count();
         spdlog::warn("store: writable again after {} s; {} pending writes are being stored",
-                     seconds, queue_.size() + 1);
+                     seconds, queue_.size() + count);
         last_error_.clear();
       }
       backoff = options_.retry_min;

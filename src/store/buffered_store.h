@@ -1,9 +1,10 @@
 #pragma once
 // A ConversationStore in front of any backend that keeps calls going while the backend cannot
 // write (disk full, read-only file system, a lock held by another process, a database restart).
-// Writes are queued in memory and applied in order by one writer thread; a write that fails stays
-// at the head of the queue and is retried with backoff until it succeeds, so nothing accepted is
-// lost while the process lives. health() tells /readyz and metrics whether writes are failing.
+// Writes are queued in memory and applied in order by one writer thread, as many as are queued in
+// one transaction where the backend has them (ConversationStore::max_batch); a write that fails
+// stays at the head of the queue and is retried with backoff until it succeeds, so nothing
+// accepted is lost while the process lives. health() tells /readyz and metrics whether writes are failing.
 //
 // A write the backend rejects (Error::rejected: a constraint, bad data) would fail the same way
 // forever and hold up every call behind it; it is set aside instead: logged, counted in health(),
@@ -69,19 +70,12 @@ class BufferedStore final : public ConversationStore {
   bool flush(std::chrono::milliseconds timeout);
 
  private:
-  struct CallEnd {
-    std::string call_id;
-    std::int64_t ended_ms = 0;
-    std::string reason;
-  };
-  using Record = std::variant<CallRecord, CallEnd, TurnRecord>;
   struct Pending {
-    std::string what;  // for messages: "turn 3 of call X"
-    Record record;     // written by the writer thread; turned into JSON only if rejected
+    std::string what;    // for messages: "turn 3 of call X"
+    StoreWrite record;   // written by the writer thread; turned into JSON only if rejected
   };
 
-  Status enqueue(std::string what, Record record);
-  Status write(const Record& record);
+  Status enqueue(std::string what, StoreWrite record);
   void writer_loop();
   void set_aside(const Pending& rejected, const Error& why);
 

@@ -15,6 +15,20 @@ Result<std::vector<CallRecord>> ConversationStore::list_calls(int offset, int li
   return page;
 }
 
+Status ConversationStore::write_batch(std::span<const StoreWrite> writes) {
+  if (writes.size() != 1) return make_error("store: this backend stores one write at a time");
+  const StoreWrite& write = writes.front();
+  if (const auto* call = std::get_if<CallRecord>(&write)) return begin_call(*call);
+  if (const auto* end = std::get_if<CallEnd>(&write)) {
+    return end_call(end->call_id, end->ended_ms, end->reason);
+  }
+  // The backend numbers the turn itself (the index BufferedStore promised, unless another writer
+  // added turns meanwhile).
+  auto stored = append_turn(std::get<TurnRecord>(write));
+  if (!stored) return stored.error();
+  return {};
+}
+
 Result<std::int64_t> ConversationStore::count_calls() {
   auto all = recent_calls(INT_MAX);
   if (!all) return all.error();

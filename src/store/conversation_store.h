@@ -3,7 +3,9 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
+#include <variant>
 #include <vector>
 
 #include "core/result.h"
@@ -54,6 +56,15 @@ struct StoreHealth {
   std::string last_error;          // why writes fail, while they do
 };
 
+// A call's end, as a write of its own.
+struct CallEnd {
+  std::string call_id;
+  std::int64_t ended_ms = 0;
+  std::string reason;
+};
+// One write: BufferedStore queues these and hands them to the backend in batches.
+using StoreWrite = std::variant<CallRecord, CallEnd, TurnRecord>;
+
 // Thread-safe.
 class ConversationStore {
  public:
@@ -65,6 +76,12 @@ class ConversationStore {
                           const std::string& reason) = 0;
   // Durable when it returns ok (committed). Returns the turn's index within the call.
   virtual Result<int> append_turn(const TurnRecord& turn) = 0;
+
+  // How many writes write_batch() takes at once: 1 unless the backend has transactions.
+  virtual std::size_t max_batch() const { return 1; }
+  // Stores `writes` in order, all or (on an error) none: one transaction. The default has no
+  // transaction and takes one write.
+  virtual Status write_batch(std::span<const StoreWrite> writes);
 
   virtual Result<std::optional<CallRecord>> call(const std::string& call_id) = 0;
   virtual Result<std::vector<CallRecord>> recent_calls(int limit) = 0;

@@ -257,6 +257,36 @@ TEST_P(StoreContract, ASecondCallWithTheSameIdIsRejected) {
   EXPECT_TRUE(again.error().rejected) << again.error().message;
 }
 
+// A batch is all or nothing: the backends with transactions store every write of it, in order,
+// or none when one of them is refused; the others take one write at a time.
+TEST_P(StoreContract, ABatchIsStoredWhollyOrNotAtAll) {
+  auto store = open();
+  ASSERT_TRUE(store);
+  const std::vector<StoreWrite> good{
+      CallRecord{"batched", "sip:a@x", "sip:bot@x", 1000, {}, "", ""},
+      make_turn("batched", "user", "one"), make_turn("batched", "assistant", "two"),
+      CallEnd{"batched", 2000, "caller_goodbye"}};
+  if (store->max_batch() < good.size()) {
+    EXPECT_FALSE(store->write_batch(good).ok());  // more than it takes: refused, nothing stored
+    EXPECT_FALSE((*store->call("batched")).has_value());
+    return;
+  }
+  ASSERT_TRUE(store->write_batch(good));
+  auto turns = store->turns("batched");
+  ASSERT_TRUE(turns);
+  ASSERT_EQ(turns->size(), 2U);
+  EXPECT_EQ((*turns)[1].text, "two");
+  EXPECT_EQ((*store->call("batched"))->end_reason, "caller_goodbye");
+
+  // The last write refers to a call that does not exist: the turn before it is not kept either.
+  const std::vector<StoreWrite> bad{make_turn("batched", "user", "three"),
+                                    CallEnd{"ghost", 3000, "caller_goodbye"}};
+  const Status refused = store->write_batch(bad);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_TRUE(refused.error().rejected) << refused.error().message;
+  EXPECT_EQ(store->turns("batched")->size(), 2U);
+}
+
 TEST_P(StoreContract, ReopenPersists) {
   {
     auto store = open();

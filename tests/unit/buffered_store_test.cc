@@ -53,6 +53,26 @@ class FaultyBackend final : public ConversationStore {
     }
     return real_->append_turn(turn);
   }
+  // BufferedStore writes through here: SQLite's transactions, with the same faults. A batch
+  // holding a refused turn is refused as a whole, as a transaction would be.
+  std::size_t max_batch() const override { return real_->max_batch(); }
+  Status write_batch(std::span<const StoreWrite> writes) override {
+    if (auto f = fault()) return *f;
+    ++batches_;
+    largest_batch_ = std::max(largest_batch_.load(), writes.size());
+    for (const StoreWrite& write : writes) {
+      const auto* turn = std::get_if<TurnRecord>(&write);
+      std::lock_guard lock(mutex_);
+      if (turn != nullptr && !reject_text_.empty() && turn->text == reject_text_) {
+        return make_rejection("store: append_turn to call " + turn->call_id +
+                              " failed on test.db: CHECK constraint failed: text");
+      }
+    }
+    return real_->write_batch(writes);
+  }
+  int batches() const { return batches_; }
+  std::size_t largest_batch() const { return largest_batch_; }
+
   Result<std::optional<CallRecord>> call(const std::string& id) override { return real_->call(id); }
   Result<std::vector<CallRecord>> recent_calls(int limit) override {
     return real_->recent_calls(limit);
@@ -71,6 +91,8 @@ class FaultyBackend final : public ConversationStore {
   std::string fault_;
   std::string reject_text_;
   std::atomic<int> failed_{0};
+  std::atomic<int> batches_{0};
+  std::atomic<std::size_t> largest_batch_{0};
 };
 
 class BufferedStoreTest : public ::testing::TestWithParam<const char*> {
@@ -197,6 +219,29 @@ TEST_P(BufferedStoreTest, ARejectedWriteIsSetAsideWithItsRecordAndTheRestAreStor
   EXPECT_EQ(kept["record"]["role"], "assistant");
   EXPECT_EQ(kept["record"]["call_id"], "c3");
   EXPECT_FALSE(std::getline(file, line)) << "only the one refused write is kept: " << line;
+}
+
+// What queued up while the backend failed goes in a few transactions, not one per write.
+TEST_P(BufferedStoreTest, WritesQueuedDuringAFaultAreStoredInFewTransactions) {
+  ASSERT_TRUE(store_->begin_call({"c5", "sip:a@x", "sip:bot@x", 1000, {}, "", ""}));
+  ASSERT_TRUE(store_->flush(milliseconds(2000)));
+  backend_->set_fault(GetParam());
+  for (int i = 0; i < 300; ++i) {
+    ASSERT_TRUE(store_->append_turn(turn("c5", i % 2 ? "assistant" : "user", std::to_string(i))));
+  }
+  const int batches_before = backend_->batches();
+  backend_->set_fault("");
+  ASSERT_TRUE(store_->flush(milliseconds(5000)));
+  const int batches = backend_->batches() - batches_before;
+  EXPECT_LE(batches, 3) << "300 writes in " << batches << " transactions";
+  EXPECT_EQ(backend_->largest_batch(), backend_->max_batch());
+  auto turns = store_->turns("c5");
+  ASSERT_TRUE(turns);
+  ASSERT_EQ(turns->size(), 300U);
+  for (std::size_t i = 0; i < turns->size(); ++i) {
+    EXPECT_EQ((*turns)[i].index, static_cast<int>(i));
+    EXPECT_EQ((*turns)[i].text, std::to_string(i));
+  }
 }
 
 // The backend answering with a refusal is the backend working: a rejected write that was the last
