@@ -71,20 +71,20 @@ TEST(FliteParallel, ParallelSynthesisIsByteIdenticalToAlone) {
   std::vector<std::vector<Sample>> alone;
   for (const auto& sentence : kSentences) alone.push_back(synthesize_seeded(*tts, sentence));
 
-  constexpr int kThreads = 8;
-  constexpr int kRounds = 4;
-  for (int round = 0; round < kRounds; ++round) {
+  constexpr std::size_t kThreads = 8;
+  constexpr std::size_t kRounds = 4;
+  for (std::size_t round = 0; round < kRounds; ++round) {
     std::vector<std::vector<Sample>> got(kThreads);
-    std::latch start(kThreads);
+    std::latch start(static_cast<std::ptrdiff_t>(kThreads));
     std::vector<std::thread> threads;
-    for (int t = 0; t < kThreads; ++t) {
+    for (std::size_t t = 0; t < kThreads; ++t) {
       threads.emplace_back([&, t] {
         start.arrive_and_wait();  // all begin together, to overlap as much as possible
         got[t] = synthesize_seeded(*tts, kSentences[(t + round) % kSentences.size()]);
       });
     }
     for (auto& thread : threads) thread.join();
-    for (int t = 0; t < kThreads; ++t) {
+    for (std::size_t t = 0; t < kThreads; ++t) {
       const std::size_t sentence = (t + round) % kSentences.size();
       EXPECT_TRUE(got[t] == alone[sentence])
           << "round " << round << ", thread " << t << ": \"" << kSentences[sentence] << "\" got "
