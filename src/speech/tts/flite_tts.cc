@@ -6,17 +6,28 @@
 // per sentence, and streaming inside the utterance roughly halves it again against waiting for
 // the whole wave.
 //
-// Thread-safety: flite keeps process-wide state (cst_errjmp, the regex compiler's globals, a voice
-// shared by every synthesis), so utterances are serialised by one mutex. The lock is taken per
-// sentence, so concurrent calls interleave sentence by sentence instead of waiting for each other's
-// whole answer; at an RTF near 0.01 that costs little. Per-synthesis state (the streaming info,
-// resampler and sink) lives on the caller's stack and is attached to the utterance, never to the
-// shared voice. The sink is called with the lock held, so it must not block.
+// Thread-safety: utterances are synthesised in parallel on the callers' threads, all with the one
+// voice. flite 2.2 allows it because synthesis only reads what is shared: the utterance links the
+// voice's features (utt_init -> feat_link_into) and every write goes to the utterance; the
+// lexicon, CARTs and clustergen model are static tables; the only writable globals besides
+// cst_errjmp are the regex compiler's (never called while synthesising: the tokenizer's regexes
+// are precompiled) and the voice and language lists (written when loading). register_cmu_us_slt
+// returns one cached voice, so a voice per thread is not on offer, and not needed. Checked under
+// helgrind, and byte-exact by tests/component/flite_parallel_test.cc.
+//
+// Two process-wide things remain and are accepted:
+// - cst_errjmp is one pointer for the process, so a setjmp guard per thread would let one
+//   thread's flite error longjmp onto another thread's stack. It is left unset: flite then prints
+//   its message and exits. Its error sites are internal invariants (a val of the wrong type, a
+//   missing relation, a corrupt regex program, a failed allocation), none reached from text.
+// - the excitation noise comes from libc rand(), whose state is shared (and locked) by glibc, so
+//   parallel runs draw interleaved noise: the audio is equally good but not bit-exact.
+// Per-synthesis state (the streaming info, resampler and sink) lives on the caller's stack and is
+// attached to the utterance, never to the shared voice.
 #include <flite/flite.h>
 
-#include <csetjmp>
 #include <exception>
-#include <mutex>
+#include <mutex>  // std::once_flag
 #include <string>
 #include <string_view>
 #include <vector>
@@ -32,11 +43,6 @@ namespace {
 
 constexpr int kFliteRate = 16000;
 constexpr int kStreamChunkSamples = 320;  // 20 ms at 16 kHz: small enough for early first audio
-
-std::mutex& flite_mutex() {
-  static std::mutex mutex;
-  return mutex;
-}
 
 // The voice is loaded once and shared for the life of the process (never deleted).
 cst_voice* slt_voice() {
@@ -126,21 +132,6 @@ int stream_chunk(const cst_wave* wave, int start, int size, int /*last*/,
   return CST_AUDIO_STREAM_CONT;
 }
 
-// flite reports internal errors by longjmp through cst_errjmp (or exit() when it is unset). Only
-// C frames and trivially destructible locals lie between setjmp and longjmp here. Caller holds the
-// flite mutex, which also guards the global cst_errjmp.
-bool guarded_utt_synth(cst_utterance* utt) {
-  std::jmp_buf env;
-  cst_errjmp = &env;
-  if (setjmp(env) != 0) {
-    cst_errjmp = nullptr;
-    return false;
-  }
-  utt_synth(utt);
-  cst_errjmp = nullptr;
-  return true;
-}
-
 class FliteTts final : public Tts {
  public:
   explicit FliteTts(cst_voice* voice) : voice_(voice) {}
@@ -169,7 +160,6 @@ class FliteTts final : public Tts {
 
  private:
   Status speak_sentence(const std::string& sentence, Synthesis& state) {
-    const std::lock_guard<std::mutex> lock(flite_mutex());
     // Both are owned by the utterance's feature once attached, freed by delete_utterance.
     cst_utterance* utt = new_utterance();
     cst_audio_streaming_info* asi = new_audio_streaming_info();
@@ -180,9 +170,9 @@ class FliteTts final : public Tts {
     utt_init(utt, voice_);
     // Set on the utterance, whose features shadow the shared voice's: per-synthesis state.
     feat_set(utt->features, "streaming_info", audio_streaming_info_val(asi));
-    const bool ok = guarded_utt_synth(utt);
-    if (!ok) return make_error("flite: synthesis failed for \"" + sentence + "\"");
+    const bool ok = utt_synth(utt) != nullptr;  // a module gave up; the utterance is still ours
     delete_utterance(utt);
+    if (!ok) return make_error("flite: synthesis failed for \"" + sentence + "\"");
     return {};
   }
 
