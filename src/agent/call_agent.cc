@@ -116,13 +116,13 @@ std::string CallAgent::run() {
       spdlog::warn("call {}: not recorded: {}", info_.id, opened.error().message);
     }
   }
-  const auto provider_failed = [&](const std::string& provider, const std::string& cause) {
+  const auto provider_failed = [&](const std::string& provider, const Error& cause) {
     report_provider_failure(services_.on_provider_failure, info_.id, provider, cause);
   };
   // Declared last so it is destroyed first: its jobs use the objects above.
   Speaker speaker(
       *media_, services_.tts, services_.prompts, recorder.get(),
-      [&](const std::string& cause) { provider_failed("tts", cause); }, kApology);
+      [&](const Error& cause) { provider_failed("tts", cause); }, kApology);
 
   std::string reason;
   bool say_farewell = true;
@@ -379,7 +379,7 @@ std::string CallAgent::run() {
         if (!heard_over_bot && !asr_open_error.empty()) {
           // A question nobody could listen to: say so rather than leave the caller in silence.
           conversation.discard_prefetch();
-          provider_failed("asr", asr_open_error);
+          provider_failed("asr", make_error(asr_open_error));
           listen_afresh();
           speaker.post([](Speaker& s, const CancelToken& cancel) { s.say(kApology, cancel); });
           break;
@@ -404,7 +404,7 @@ std::string CallAgent::run() {
         if (!finished) {
           // The caller did say something: apologise rather than leave them in silence.
           conversation.discard_prefetch();
-          provider_failed("asr", finished.error().message);
+          provider_failed("asr", finished.error());
           speaker.post([](Speaker& s, const CancelToken& cancel) { s.say(kApology, cancel); });
           break;
         }

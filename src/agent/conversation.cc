@@ -92,7 +92,7 @@ Result<Answer> Conversation::answer(const std::string& question, StageTimes& tim
     // The caller hears a short apology (after whatever was already said) and the call goes on.
     // The caller of answer() reports the failure: it is logged (and counted) there, once.
     answer.model_failed = true;
-    answer.error = reply.error().message;
+    answer.error = reply.error();
     answer.text = spoken.empty() ? std::string(kApology) : spoken + " " + kApology;
     if (callbacks.on_token) callbacks.on_token(kApology);
     if (!cancel.cancelled()) speak({kApology});

@@ -30,7 +30,7 @@ struct Answer {
   std::string text;
   bool model_failed = false;  // the apology was spoken instead of (the rest of) a model answer
   bool interrupted = false;   // stopped early by cancel or a callback
-  std::string error;          // why the model failed, for logs
+  Error error;                // why the model failed (its kind and message), for logs and metrics
   std::string store_error;    // a turn could not be stored (the answer was still given)
 };
 

@@ -7,12 +7,14 @@
 #include <string>
 #include <string_view>
 
+#include "core/result.h"
+
 namespace chalkbot {
 
 struct ProviderFailure {
   std::string call_id;
   std::string provider;  // "llm" | "asr" | "tts"
-  std::string kind;  // one of kProviderFailureKinds
+  std::string kind;  // one of kProviderFailureKinds: the name of the error's ErrorKind
   std::string cause;  // the provider's error message (API keys already redacted)
 };
 
@@ -20,14 +22,14 @@ using ProviderFailureSink = std::function<void(const ProviderFailure&)>;
 
 // What kind of failure it was: in the log line and as the metrics' `kind` label.
 inline constexpr std::array<std::string_view, 9> kProviderFailureKinds{
-    "rate_limited", "quota",   "auth",      "server_error", "timeout",
-    "reset",        "connect", "malformed", "other"};
-
-// The kind of failure an error message from our provider clients describes.
-std::string provider_failure_kind(std::string_view message);
+    to_string(ErrorKind::kRateLimited), to_string(ErrorKind::kQuota),
+    to_string(ErrorKind::kAuth),        to_string(ErrorKind::kServerError),
+    to_string(ErrorKind::kTimeout),     to_string(ErrorKind::kReset),
+    to_string(ErrorKind::kConnect),     to_string(ErrorKind::kMalformed),
+    to_string(ErrorKind::kOther)};
 
 // Logs one error line naming the call, provider, kind and cause; then calls `sink` if set.
 void report_provider_failure(const ProviderFailureSink& sink, const std::string& call_id,
-                             const std::string& provider, const std::string& cause);
+                             const std::string& provider, const Error& cause);
 
 }  // namespace chalkbot

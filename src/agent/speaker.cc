@@ -50,7 +50,7 @@ const Audio* PromptCache::find(const std::string& text) const {
 }
 
 Speaker::Speaker(MediaSession& media, Tts& tts, const PromptCache& prompts, PlaybackTap* tap,
-                 std::function<void(const std::string& cause)> on_tts_failure, std::string apology)
+                 std::function<void(const Error& cause)> on_tts_failure, std::string apology)
     : media_(media),
       tts_(tts),
       prompts_(prompts),
@@ -171,7 +171,7 @@ bool Speaker::say(const std::string& text, const CancelToken& cancel,
   if (status) return played;
   if (cancel.cancelled()) return false;  // stopped on purpose (barge-in), not a failure
   if (on_tts_failure_) {
-    on_tts_failure_(status.error().message);
+    on_tts_failure_(status.error());
   } else {
     spdlog::warn("tts failed, sentence skipped: {}", status.error().message);
   }

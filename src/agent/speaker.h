@@ -13,6 +13,7 @@
 
 #include "core/audio.h"
 #include "core/cancel.h"
+#include "core/result.h"
 #include "media/media_engine.h"
 #include "speech/tts/tts.h"
 
@@ -49,7 +50,7 @@ class Speaker {
   // the speaker thread), and `apology` is played from the prompt cache in place of what could not
   // be said.
   Speaker(MediaSession& media, Tts& tts, const PromptCache& prompts, PlaybackTap* tap = nullptr,
-          std::function<void(const std::string& cause)> on_tts_failure = {},
+          std::function<void(const Error& cause)> on_tts_failure = {},
           std::string apology = {});
   ~Speaker();  // cancels the running job and joins the thread
   Speaker(const Speaker&) = delete;
@@ -86,7 +87,7 @@ class Speaker {
   Tts& tts_;
   const PromptCache& prompts_;
   PlaybackTap* tap_;
-  std::function<void(const std::string& cause)> on_tts_failure_;
+  std::function<void(const Error& cause)> on_tts_failure_;
   std::string apology_;
 
   mutable std::mutex mutex_;

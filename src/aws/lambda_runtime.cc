@@ -4,9 +4,9 @@
 
 #include <chrono>
 #include <exception>
-#include <thread>
 
 #include "core/log.h"
+#include "core/retry.h"
 #include "net/http.h"
 
 namespace chalkbot {
@@ -73,16 +73,19 @@ Status LambdaRuntimeClient::report_init_error(const std::string& type,
 
 Status run_lambda_loop(const LambdaRuntimeClient& runtime, const LambdaHandler& handler,
                        int max_invocations) {
-  int failures = 0;
+  RetryPolicy policy;
+  policy.max_attempts = kMaxNextFailures;
+  policy.first_backoff = std::chrono::milliseconds(200);
+  policy.max_backoff = std::chrono::milliseconds(1600);
+  // Whatever failed, the runtime API is the only way to work: keep asking until the last try.
+  policy.retryable = [](const Error&) { return true; };
   for (int handled = 0; max_invocations == 0 || handled < max_invocations;) {
-    auto invocation = runtime.next();
-    if (!invocation) {
-      if (++failures >= kMaxNextFailures) return invocation.error();
-      spdlog::warn("lambda: {}; retrying", invocation.error().message);
-      std::this_thread::sleep_for(std::chrono::milliseconds(200 * failures));
-      continue;
-    }
-    failures = 0;
+    auto invocation = retry(
+        policy, CancelToken{}, [&](const RetryAttempt&) { return runtime.next(); },
+        [](const Error& error, int, std::chrono::milliseconds) {
+          spdlog::warn("lambda: {}; retrying", error.message);
+        });
+    if (!invocation) return invocation.error();
     ++handled;
     Result<std::string> result = make_error("no result");
     try {

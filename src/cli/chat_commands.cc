@@ -68,7 +68,7 @@ void add_chat_commands(CLI::App& app, Context& context) {
     if (!answer) return context.fail(answer.error().message);
     if (!answer->store_error.empty()) return context.fail(answer->store_error);
     std::cerr << "session: " << *id << "\n";
-    if (answer->model_failed) context.fail("the model failed: " + answer->error, 3);
+    if (answer->model_failed) context.fail("the model failed: " + answer->error.message, 3);
   });
 
   auto* turn =

@@ -289,6 +289,10 @@ HttpResponse http_perform(const HttpRequest& request, const BodySink& sink,
 
   if (transfer.ended) {
     response.outcome = *transfer.ended;
+    if (response.outcome == HttpOutcome::kTimedOut) response.transport_kind = ErrorKind::kTimeout;
+    if (response.outcome == HttpOutcome::kCancelled) {
+      response.transport_kind = ErrorKind::kCancelled;
+    }
   } else if (!finished) {
     response.outcome = HttpOutcome::kFailed;
     response.error = "libcurl multi loop failed";
@@ -296,13 +300,15 @@ HttpResponse http_perform(const HttpRequest& request, const BodySink& sink,
     response.outcome = HttpOutcome::kComplete;
   } else {
     response.error = errbuf[0] != '\0' ? std::string(errbuf) : curl_easy_strerror(code);
-    if (code == CURLE_COULDNT_CONNECT || code == CURLE_COULDNT_RESOLVE_HOST ||
-        code == CURLE_COULDNT_RESOLVE_PROXY) {
-      response.outcome = HttpOutcome::kConnectFailed;
-    } else if (code == CURLE_OPERATION_TIMEDOUT) {
-      response.outcome = request_bytes > 0 ? HttpOutcome::kTimedOut : HttpOutcome::kConnectFailed;
-    } else {
-      response.outcome = HttpOutcome::kFailed;
+    response.transport_kind = curl_failure_kind(code);
+    // A timeout before the request went out is a connect failure: the server never saw it.
+    if (response.transport_kind == ErrorKind::kTimeout && request_bytes == 0) {
+      response.transport_kind = ErrorKind::kConnect;
+    }
+    switch (response.transport_kind) {
+      case ErrorKind::kConnect: response.outcome = HttpOutcome::kConnectFailed; break;
+      case ErrorKind::kTimeout: response.outcome = HttpOutcome::kTimedOut; break;
+      default: response.outcome = HttpOutcome::kFailed; break;
     }
   }
   return response;
@@ -315,10 +321,11 @@ Result<HttpResponse> http_fetch(const HttpRequest& request, const CancelToken& c
     std::string message = request.method + " " + request.url + ": " +
                           std::string(to_string(response.outcome));
     if (!response.error.empty()) message += " (" + response.error + ")";
-    return make_error(message);
+    return http_error(response, message);
   }
-  return make_error(request.method + " " + request.url + ": HTTP " +
-                    std::to_string(response.status) + ": " + response.body.substr(0, 300));
+  return http_error(response, request.method + " " + request.url + ": HTTP " +
+                                  std::to_string(response.status) + ": " +
+                                  response.body.substr(0, 300));
 }
 
 std::optional<std::chrono::milliseconds> parse_retry_after(
@@ -357,8 +364,60 @@ std::string describe_failure(const HttpResponse& response) {
   return text;
 }
 
-bool transient_status(int status) {
-  return status == 408 || status == 409 || status == 429 || (status >= 500 && status < 600);
+ErrorKind curl_failure_kind(int curl_code) {
+  switch (static_cast<CURLcode>(curl_code)) {
+    case CURLE_COULDNT_RESOLVE_PROXY:
+    case CURLE_COULDNT_RESOLVE_HOST:
+    case CURLE_COULDNT_CONNECT:
+    case CURLE_SSL_CONNECT_ERROR:
+      return ErrorKind::kConnect;
+    case CURLE_OPERATION_TIMEDOUT:
+      return ErrorKind::kTimeout;
+    case CURLE_PARTIAL_FILE:  // "transfer closed with outstanding read data remaining"
+    case CURLE_GOT_NOTHING:   // "Empty reply from server"
+    case CURLE_SEND_ERROR:
+    case CURLE_RECV_ERROR:
+    case CURLE_HTTP2:
+    case CURLE_HTTP2_STREAM:
+      return ErrorKind::kReset;
+    case CURLE_WEIRD_SERVER_REPLY:
+    case CURLE_BAD_CONTENT_ENCODING:
+      return ErrorKind::kMalformed;
+    default:
+      return ErrorKind::kOther;
+  }
+}
+
+ErrorKind status_failure_kind(int status, std::string_view body) {
+  if (status == 429 || status == 403) {
+    // OpenAI sends its out-of-credit error with 429 (older servers with 403).
+    const auto parsed = nlohmann::json::parse(body, nullptr, false);
+    if (parsed.is_object() && parsed.contains("error") && parsed["error"].is_object()) {
+      const auto& e = parsed["error"];
+      for (const char* field : {"code", "type"}) {
+        if (e.contains(field) && e[field] == "insufficient_quota") return ErrorKind::kQuota;
+      }
+    }
+  }
+  if (status == 429) return ErrorKind::kRateLimited;
+  if (status == 401 || status == 403) return ErrorKind::kAuth;
+  if (status == 408) return ErrorKind::kTimeout;
+  if (status == 409 || (status >= 500 && status < 600)) return ErrorKind::kServerError;
+  return ErrorKind::kOther;
+}
+
+ErrorKind failure_kind(const HttpResponse& response) {
+  // An error status says more than how its body's transfer ended.
+  if (response.status != 0 && (response.status < 200 || response.status >= 300)) {
+    return status_failure_kind(response.status, response.body);
+  }
+  return response.transport_kind;
+}
+
+Error http_error(const HttpResponse& response, std::string message) {
+  Error error = make_error(failure_kind(response), std::move(message));
+  error.retry_after = retry_after_of(response);
+  return error;
 }
 
 std::optional<std::chrono::milliseconds> retry_after_of(const HttpResponse& response) {

@@ -74,6 +74,8 @@ struct HttpResponse {
   // are always kept here rather than streamed, so callers can read the server's error message).
   std::string body;
   std::string error;  // transport error text for kTimedOut / kConnectFailed / kFailed
+  // What kind of transport failure ended it (kOther for kComplete and kStopped).
+  ErrorKind transport_kind = ErrorKind::kOther;
 
   // Case-insensitive lookup of a response header.
   std::optional<std::string> header(std::string_view name) const;
@@ -106,10 +108,23 @@ std::string_view to_string(HttpOutcome outcome);
 // OpenAI-style {"error": {"message"}} body, else the body's start) or the transport outcome.
 std::string describe_failure(const HttpResponse& response);
 
-// Statuses worth trying again (408, 409, 429, 5xx), and the wait the server asked for
-// (retry-after-ms, then Retry-After), when it did.
-bool transient_status(int status);
+// The wait the server asked for (retry-after-ms, then Retry-After), when it did.
 std::optional<std::chrono::milliseconds> retry_after_of(const HttpResponse& response);
+
+// The kind of failure a libcurl result code (CURLcode) describes.
+ErrorKind curl_failure_kind(int curl_code);
+
+// The kind of failure an HTTP error status describes. An OpenAI-style error body with code or
+// type "insufficient_quota" is quota (sent with 429, like a rate limit, but waiting cannot help).
+// 408 is a timeout; 409 (a conflict on the server's side, "try again") counts as server_error.
+ErrorKind status_failure_kind(int status, std::string_view body);
+
+// The kind of failure a response that did not succeed describes: its status when the server
+// answered with an error status, otherwise how the transfer ended.
+ErrorKind failure_kind(const HttpResponse& response);
+
+// An Error saying `message`, with the response's failure kind and the server's Retry-After.
+Error http_error(const HttpResponse& response, std::string message);
 
 // `text` with `secret` and anything shaped like an OpenAI key replaced: servers echo keys back in
 // error messages (a wrong key in a 401), and error messages end up in logs.

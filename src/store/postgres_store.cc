@@ -12,11 +12,11 @@
 #include <optional>
 #include <string>
 #include <string_view>
-#include <thread>
 #include <utility>
 #include <vector>
 
 #include "core/log.h"
+#include "core/retry.h"
 #include "store/store_columns.h"
 
 namespace chalkbot {
@@ -219,7 +219,8 @@ Result<Conn> connect(const PostgresOptions& options, const std::string& target) 
   if (PQstatus(conn.get()) != CONNECTION_OK) {
     std::string text = PQerrorMessage(conn.get());
     while (!text.empty() && text.back() == '\n') text.pop_back();
-    return make_error("store: cannot connect to PostgreSQL " + target + ": " + text);
+    return make_error(ErrorKind::kConnect,
+                      "store: cannot connect to PostgreSQL " + target + ": " + text);
   }
   PQsetClientEncoding(conn.get(), "UTF8");
   // Server notices ("relation already exists, skipping") go to our log, not to stderr.
@@ -232,12 +233,19 @@ Result<Conn> connect(const PostgresOptions& options, const std::string& target) 
 class PostgresStore final : public ConversationStore {
  public:
   PostgresStore(PostgresOptions options, std::string target)
-      : options_(std::move(options)), target_(std::move(target)) {}
+      : options_(std::move(options)), target_(std::move(target)) {
+    retry_policy_.max_attempts = 0;  // as many as fit in the budget
+    retry_policy_.first_backoff = std::chrono::milliseconds(50);
+    retry_policy_.max_backoff = std::chrono::milliseconds(1000);
+    retry_policy_.budget = std::chrono::milliseconds(options_.retry_budget_ms);
+    retry_policy_.budget_key = "store.postgres_retry_ms";
+  }
 
   // Opens the pool's connections, retrying while the server is still starting.
   Status open() {
     for (int i = 0; i < std::max(options_.pool_size, 1); ++i) {
-      auto conn = with_backoff([&] { return connect(options_, target_); });
+      auto conn = retry(retry_policy_, CancelToken{},
+                        [&](const RetryAttempt&) { return connect(options_, target_); });
       if (!conn) return conn.error();
       pool_.add(std::move(*conn));
     }
@@ -348,29 +356,11 @@ class PostgresStore final : public ConversationStore {
   }
 
  private:
-  // Repeats `attempt` (returning Result<T>) with a growing pause until it succeeds or the retry
-  // budget is spent; used where every failure may be transient (connecting).
-  template <class F>
-  auto with_backoff(F attempt) -> decltype(attempt()) {
-    const auto deadline =
-        std::chrono::steady_clock::now() + std::chrono::milliseconds(options_.retry_budget_ms);
-    std::chrono::milliseconds pause(50);
-    while (true) {
-      auto result = attempt();
-      if (result || std::chrono::steady_clock::now() + pause > deadline) return result;
-      std::this_thread::sleep_for(pause);
-      pause = std::min(pause * 2, std::chrono::milliseconds(1000));
-    }
-  }
-
   // Runs `op` on a pooled connection. `op` returns nullopt on failure (the session says why);
-  // transient failures are retried on a reset connection with bounded exponential backoff.
+  // transient failures are retried on a reset connection, within store.postgres_retry_ms.
   template <class T>
   Result<T> run(const std::string& what, const std::function<std::optional<T>(Session&)>& op) {
-    const auto deadline =
-        std::chrono::steady_clock::now() + std::chrono::milliseconds(options_.retry_budget_ms);
-    std::chrono::milliseconds pause(50);
-    for (int attempt = 1;; ++attempt) {
+    const auto once = [&](const RetryAttempt&) -> Result<T> {
       Conn conn = pool_.take();
       if (PQstatus(conn.get()) == CONNECTION_BAD) PQreset(conn.get());
       Session session(conn.get());
@@ -380,23 +370,23 @@ class PostgresStore final : public ConversationStore {
       } else {
         session.fail(PQerrorMessage(conn.get()));
       }
-      const bool bad = PQstatus(conn.get()) != CONNECTION_OK;
+      const bool lost = PQstatus(conn.get()) != CONNECTION_OK;
       pool_.give_back(std::move(conn));
       if (value) return std::move(*value);
       const Failure& failure = session.failure();
-      const bool retry = failure.transient || bad;
-      if (!retry || std::chrono::steady_clock::now() + pause > deadline) {
-        std::string message =
-            "store: " + what + " failed on PostgreSQL " + target_ + ": " + failure.message +
-            (retry ? " (gave up after " + std::to_string(attempt) + " attempts)" : "");
-        if (failure.rejected && !retry) return make_rejection(std::move(message));
-        return make_error(std::move(message));
-      }
-      spdlog::warn("store: {} on {}: {}; retrying in {} ms", what, target_, failure.message,
-                   pause.count());
-      std::this_thread::sleep_for(pause);
-      pause = std::min(pause * 2, std::chrono::milliseconds(1000));
-    }
+      // A lost connection, or a server state that passes (failover, deadlock): worth a retry.
+      const ErrorKind kind = lost ? ErrorKind::kReset
+                             : failure.transient ? ErrorKind::kServerError
+                                                 : ErrorKind::kOther;
+      Error error = make_error(
+          kind, "store: " + what + " failed on PostgreSQL " + target_ + ": " + failure.message);
+      error.rejected = failure.rejected && kind == ErrorKind::kOther;
+      return error;
+    };
+    return retry(retry_policy_, CancelToken{}, once,
+                 [](const Error& error, int, std::chrono::milliseconds wait) {
+                   spdlog::warn("{}; retrying in {} ms", error.message, wait.count());
+                 });
   }
 
   static std::optional<bool> migrate(Session& s) {
@@ -437,6 +427,7 @@ class PostgresStore final : public ConversationStore {
   }
 
   PostgresOptions options_;
+  RetryPolicy retry_policy_;
   std::string target_;  // no secrets
   Pool pool_;
 };

@@ -145,6 +145,7 @@ TEST(LlmChat, GivesUpAfterMaxRetriesNamingTheStatus) {
   ASSERT_FALSE(reply);
   EXPECT_NE(reply.error().message.find("HTTP 500"), std::string::npos) << reply.error().message;
   EXPECT_NE(reply.error().message.find("The server had an error"), std::string::npos);
+  EXPECT_EQ(reply.error().kind, ErrorKind::kServerError);
   EXPECT_EQ(standin.requests().size(), 2U);
 }
 
@@ -158,6 +159,7 @@ TEST(LlmChat, UnauthorizedIsNotRetriedAndTheKeyIsNotEchoed) {
   EXPECT_NE(message.find("Incorrect API key provided"), std::string::npos) << message;
   EXPECT_EQ(message.find(kKey), std::string::npos) << message;  // the server echoed it
   EXPECT_EQ(message.find("secret"), std::string::npos) << message;
+  EXPECT_EQ(reply.error().kind, ErrorKind::kAuth);
   EXPECT_EQ(standin.requests().size(), 1U);
 }
 
@@ -169,6 +171,7 @@ TEST(LlmChat, InsufficientQuotaIsNotRetried) {
   EXPECT_NE(reply.error().message.find("insufficient_quota"), std::string::npos);
   EXPECT_NE(reply.error().message.find("HTTP 429"), std::string::npos);
   EXPECT_EQ(standin.requests().size(), 1U);
+  EXPECT_EQ(reply.error().kind, ErrorKind::kQuota);
 }
 
 TEST(LlmChat, HangHitsTheFirstTokenTimeout) {
@@ -183,6 +186,7 @@ TEST(LlmChat, HangHitsTheFirstTokenTimeout) {
   ASSERT_FALSE(reply);
   EXPECT_NE(reply.error().message.find("first-token timeout"), std::string::npos)
       << reply.error().message;
+  EXPECT_EQ(reply.error().kind, ErrorKind::kTimeout);
   EXPECT_GE(ms, 300);
   EXPECT_LT(ms, 600);
 }
@@ -214,6 +218,7 @@ TEST(LlmChat, HangAfterFirstTokenHitsTheTotalTimeoutWithoutRetry) {
   ASSERT_FALSE(reply);
   EXPECT_NE(reply.error().message.find("total timeout"), std::string::npos)
       << reply.error().message;
+  EXPECT_EQ(reply.error().kind, ErrorKind::kTimeout);
   EXPECT_EQ(seen, "I");
   EXPECT_GE(ms, 600);
   EXPECT_LT(ms, 1000);
@@ -231,6 +236,7 @@ TEST(LlmChat, ResetMidStreamIsAnError) {
   ASSERT_FALSE(reply);
   EXPECT_NE(reply.error().message.find("before [DONE]"), std::string::npos)
       << reply.error().message;
+  EXPECT_EQ(reply.error().kind, ErrorKind::kReset);
   EXPECT_EQ(seen, "I heard");
   EXPECT_EQ(standin.requests().size(), 1U);
 }
@@ -242,6 +248,7 @@ TEST(LlmChat, MalformedEventIsAnError) {
   ASSERT_FALSE(reply);
   EXPECT_NE(reply.error().message.find("malformed event JSON"), std::string::npos)
       << reply.error().message;
+  EXPECT_EQ(reply.error().kind, ErrorKind::kMalformed);
 }
 
 TEST(LlmChat, CancelMidStreamReturnsPromptly) {
@@ -291,6 +298,7 @@ TEST(LlmChat, RetryAfterBeyondTheBudgetFailsAtOnce) {
   EXPECT_NE(reply.error().message.find("beyond the remaining retry budget"), std::string::npos)
       << reply.error().message;
   EXPECT_NE(reply.error().message.find("HTTP 429"), std::string::npos);
+  EXPECT_EQ(reply.error().kind, ErrorKind::kRateLimited);
 }
 
 TEST(LlmChat, ConnectionRefusedIsRetriedThenReported) {
@@ -305,6 +313,30 @@ TEST(LlmChat, ConnectionRefusedIsRetriedThenReported) {
   EXPECT_NE(reply.error().message.find("cannot connect"), std::string::npos)
       << reply.error().message;
   EXPECT_NE(reply.error().message.find("after 2 attempts"), std::string::npos);
+  EXPECT_EQ(reply.error().kind, ErrorKind::kConnect);
+}
+
+// A caller who hangs up while the client waits out a Retry-After stops the wait at once.
+TEST(LlmChat, CancelDuringARetryWaitStopsIt) {
+  Standin standin({"--retry-after", "30"});
+  standin.push_faults({"429"});
+  auto s = settings_for(standin);
+  s.retry_budget_ms = 0;  // no budget: the 30 s wait would be honoured in full
+  auto model = model_for(s);
+  CancelToken cancel;
+  std::thread canceller([&] {
+    std::this_thread::sleep_for(Millis(200));
+    cancel.cancel();
+  });
+  const auto start = SteadyClock::now();
+  auto reply = model->stream(kOneTurn, kIgnore, cancel);
+  const double ms = elapsed_ms(start);
+  canceller.join();
+  ASSERT_TRUE(reply) << reply.error().message;
+  EXPECT_TRUE(reply->stopped);
+  EXPECT_TRUE(reply->text.empty());
+  EXPECT_LT(ms, 2000);
+  EXPECT_EQ(standin.requests().size(), 1U);
 }
 
 TEST(LlmChat, ConcurrentStreamsShareOneModel) {

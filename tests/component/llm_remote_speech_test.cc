@@ -84,6 +84,7 @@ TEST(RemoteAsr, ServerErrorIsReported) {
   ASSERT_FALSE(finished);
   EXPECT_NE(finished.error().message.find("HTTP 500"), std::string::npos)
       << finished.error().message;
+  EXPECT_EQ(finished.error().kind, ErrorKind::kServerError);
 }
 
 TEST(RemoteTts, StreamsPcmExactlyAt24kHz) {
@@ -178,6 +179,7 @@ TEST(RemoteTts, EmptyTextSendsNothingAndErrorsAreReported) {
   auto status = (*tts)->synthesize("hi", 8000, ignore, CancelToken{});
   ASSERT_FALSE(status);
   EXPECT_NE(status.error().message.find("HTTP 503"), std::string::npos) << status.error().message;
+  EXPECT_EQ(status.error().kind, ErrorKind::kServerError);
 }
 
 // Issue 6: a transient failure is retried once within asr.timeout_ms; the caller waits meanwhile.
@@ -208,6 +210,7 @@ TEST(RemoteAsr, HangFailsAtTheTimeoutAndMalformedRepliesAreNamed) {
   const auto start = SteadyClock::now();
   auto hung = (*stream)->finish();
   ASSERT_FALSE(hung);
+  EXPECT_EQ(hung.error().kind, ErrorKind::kTimeout) << hung.error().message;
   EXPECT_LT(elapsed_ms(start), 900);
   standin.push_faults({"malformed"});
   (*stream)->accept(std::vector<Sample>(1600, 100));
@@ -215,6 +218,7 @@ TEST(RemoteAsr, HangFailsAtTheTimeoutAndMalformedRepliesAreNamed) {
   ASSERT_FALSE(malformed);
   EXPECT_NE(malformed.error().message.find("malformed reply"), std::string::npos)
       << malformed.error().message;
+  EXPECT_EQ(malformed.error().kind, ErrorKind::kMalformed);
 }
 
 TEST(RemoteTts, AReplyThatIsNotAudioIsNeverPlayed) {
@@ -231,6 +235,7 @@ TEST(RemoteTts, AReplyThatIsNotAudioIsNeverPlayed) {
   ASSERT_FALSE(status);
   EXPECT_NE(status.error().message.find("not audio (text/html)"), std::string::npos)
       << status.error().message;
+  EXPECT_EQ(status.error().kind, ErrorKind::kMalformed);
   EXPECT_EQ(received, 0U);
 }
 
@@ -248,6 +253,7 @@ TEST(RemoteTts, AStalledStreamFailsAtTheStallTimeout) {
   ASSERT_FALSE(status);
   EXPECT_NE(status.error().message.find("no data from the server for 300 ms"), std::string::npos)
       << status.error().message;
+  EXPECT_EQ(status.error().kind, ErrorKind::kTimeout);
   EXPECT_LT(elapsed_ms(start), 1000);
 }
 

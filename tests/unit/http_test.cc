@@ -1,3 +1,4 @@
+#include <curl/curl.h>
 #include <gtest/gtest.h>
 
 #include "net/http.h"
@@ -31,7 +32,72 @@ TEST(Http, ConnectionRefusedIsConnectFailed) {
   request.connect_timeout_ms = 1000;
   const auto response = http_perform(request, BodySink{}, CancelToken{});
   EXPECT_EQ(response.outcome, HttpOutcome::kConnectFailed);
+  EXPECT_EQ(failure_kind(response), ErrorKind::kConnect);
   EXPECT_FALSE(response.error.empty());
+}
+
+TEST(FailureKind, FromTheStatus) {
+  EXPECT_EQ(status_failure_kind(429, ""), ErrorKind::kRateLimited);
+  EXPECT_EQ(status_failure_kind(429, R"({"error":{"code":"rate_limit_exceeded"}})"),
+            ErrorKind::kRateLimited);
+  EXPECT_EQ(status_failure_kind(401, ""), ErrorKind::kAuth);
+  EXPECT_EQ(status_failure_kind(403, "<html>Forbidden</html>"), ErrorKind::kAuth);
+  EXPECT_EQ(status_failure_kind(408, ""), ErrorKind::kTimeout);
+  EXPECT_EQ(status_failure_kind(409, ""), ErrorKind::kServerError);
+  EXPECT_EQ(status_failure_kind(500, ""), ErrorKind::kServerError);
+  EXPECT_EQ(status_failure_kind(503, "busy"), ErrorKind::kServerError);
+  EXPECT_EQ(status_failure_kind(400, ""), ErrorKind::kOther);
+  EXPECT_EQ(status_failure_kind(404, ""), ErrorKind::kOther);
+}
+
+TEST(FailureKind, InsufficientQuotaIsQuotaNotARateLimit) {
+  EXPECT_EQ(status_failure_kind(429, R"({"error":{"message":"You exceeded your current quota",
+                                         "type":"insufficient_quota","code":"insufficient_quota"}})"),
+            ErrorKind::kQuota);
+  EXPECT_EQ(status_failure_kind(429, R"({"error":{"type":"insufficient_quota"}})"),
+            ErrorKind::kQuota);
+  EXPECT_EQ(status_failure_kind(403, R"({"error":{"code":"insufficient_quota"}})"),
+            ErrorKind::kQuota);
+  // Only the error's code or type count, not a message that mentions it.
+  EXPECT_EQ(status_failure_kind(429, R"({"error":{"message":"insufficient_quota?"}})"),
+            ErrorKind::kRateLimited);
+}
+
+TEST(FailureKind, FromTheCurlCode) {
+  EXPECT_EQ(curl_failure_kind(CURLE_COULDNT_CONNECT), ErrorKind::kConnect);
+  EXPECT_EQ(curl_failure_kind(CURLE_COULDNT_RESOLVE_HOST), ErrorKind::kConnect);
+  EXPECT_EQ(curl_failure_kind(CURLE_SSL_CONNECT_ERROR), ErrorKind::kConnect);
+  EXPECT_EQ(curl_failure_kind(CURLE_OPERATION_TIMEDOUT), ErrorKind::kTimeout);
+  EXPECT_EQ(curl_failure_kind(CURLE_PARTIAL_FILE), ErrorKind::kReset);
+  EXPECT_EQ(curl_failure_kind(CURLE_GOT_NOTHING), ErrorKind::kReset);
+  EXPECT_EQ(curl_failure_kind(CURLE_RECV_ERROR), ErrorKind::kReset);
+  EXPECT_EQ(curl_failure_kind(CURLE_SEND_ERROR), ErrorKind::kReset);
+  EXPECT_EQ(curl_failure_kind(CURLE_WEIRD_SERVER_REPLY), ErrorKind::kMalformed);
+  EXPECT_EQ(curl_failure_kind(CURLE_URL_MALFORMAT), ErrorKind::kOther);
+}
+
+TEST(FailureKind, AnErrorStatusOutweighsHowItsBodyEnded) {
+  HttpResponse response;
+  response.outcome = HttpOutcome::kFailed;
+  response.transport_kind = ErrorKind::kReset;
+  EXPECT_EQ(failure_kind(response), ErrorKind::kReset);
+  response.status = 502;
+  EXPECT_EQ(failure_kind(response), ErrorKind::kServerError);
+}
+
+TEST(FailureKind, TheErrorCarriesTheServersRetryAfter) {
+  HttpResponse response;
+  response.outcome = HttpOutcome::kComplete;
+  response.status = 429;
+  response.headers = {{"Retry-After", "2"}};
+  const Error error = http_error(response, "chat completion failed: HTTP 429");
+  EXPECT_EQ(error.kind, ErrorKind::kRateLimited);
+  EXPECT_EQ(error.message, "chat completion failed: HTTP 429");
+  EXPECT_EQ(error.retry_after, milliseconds(2000));
+  response.headers = {{"retry-after-ms", "150"}};
+  EXPECT_EQ(http_error(response, "").retry_after, milliseconds(150));
+  response.headers.clear();
+  EXPECT_FALSE(http_error(response, "").retry_after);
 }
 
 TEST(Http, HeaderLookupIgnoresCase) {

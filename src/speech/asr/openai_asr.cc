@@ -3,10 +3,9 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
-#include <thread>
 
 #include "core/clock.h"
-
+#include "core/retry.h"
 #include "core/settings.h"
 #include "net/http.h"
 #include "speech/asr/backends.h"
@@ -60,38 +59,27 @@ class OpenAiAsrStream final : public AsrStream {
     if (samples_.empty()) return {};  // nothing said: no request
     const std::string wav = wav_bytes(samples_, sample_rate_);
     samples_.clear();
-    const auto deadline = SteadyClock::now() + Millis(settings_.timeout_ms);
-    std::string failure;
-    int attempts = 0;
-    while (true) {
-      ++attempts;
-      const auto left = std::chrono::duration_cast<Millis>(deadline - SteadyClock::now());
+    RetryPolicy policy;
+    policy.max_attempts = 2;
+    policy.first_backoff = Millis(100);
+    policy.budget = Millis(settings_.timeout_ms);
+    policy.budget_key = "asr.timeout_ms";
+    policy.shortest_attempt = Millis(300);
+    Status done = retry(policy, CancelToken{}, [&](const RetryAttempt& attempt) -> Status {
+      const auto left = std::chrono::duration_cast<Millis>(*attempt.deadline - SteadyClock::now());
       const HttpResponse response = http_perform(make_request(wav, left), BodySink{}, CancelToken{});
       if (response.success()) return read_reply(response.body);
-      failure = redact_secrets(describe_failure(response), settings_.api_key);
-      const bool transient = response.outcome == HttpOutcome::kComplete
-                                 ? transient_status(response.status)
-                                 : response.outcome != HttpOutcome::kTimedOut;
-      if (!transient || attempts >= kMaxAttempts) break;
-      const Millis wait = retry_after_of(response).value_or(kRetryWait);
-      if (SteadyClock::now() + wait + kShortestAttempt > deadline) {
-        failure += "; no time left to retry within asr.timeout_ms " +
-                   std::to_string(settings_.timeout_ms) + " ms";
-        break;
-      }
-      std::this_thread::sleep_for(wait);
-    }
-    if (attempts > 1) failure += " (after " + std::to_string(attempts) + " attempts)";
-    return make_error("transcription failed: " + failure);
+      return http_error(response, redact_secrets(describe_failure(response), settings_.api_key));
+    });
+    if (done) return done;
+    Error error = done.error();
+    error.message = "transcription failed: " + error.message;
+    return error;
   }
 
   std::string result() const override { return text_; }
 
  private:
-  static constexpr int kMaxAttempts = 2;
-  static constexpr Millis kRetryWait{100};
-  static constexpr Millis kShortestAttempt{300};
-
   HttpRequest make_request(const std::string& wav, Millis time_left) const {
     HttpRequest request;
     request.method = "POST";
@@ -111,8 +99,9 @@ class OpenAiAsrStream final : public AsrStream {
   Status read_reply(const std::string& body) {
     const auto parsed = nlohmann::json::parse(body, nullptr, false);
     if (!parsed.is_object() || !parsed.contains("text") || !parsed["text"].is_string()) {
-      return make_error("transcription failed: malformed reply (no \"text\"): " +
-                        redact_secrets(body.substr(0, 120), settings_.api_key));
+      return make_error(ErrorKind::kMalformed,
+                        "malformed reply (no \"text\"): " +
+                            redact_secrets(body.substr(0, 120), settings_.api_key));
     }
     text_ = parsed["text"].get<std::string>();
     return {};

@@ -86,15 +86,16 @@ class OpenAiTts final : public Tts {
     };
     const HttpResponse response = http_perform(request, on_bytes, cancel);
     if (not_audio) {
-      return make_error("speech request failed: malformed reply: not audio (" + *not_audio + ")");
+      return make_error(ErrorKind::kMalformed,
+                        "speech request failed: malformed reply: not audio (" + *not_audio + ")");
     }
     if (stopped || response.outcome == HttpOutcome::kCancelled ||
         response.outcome == HttpOutcome::kStopped) {
       return {};
     }
     if (!response.success()) {
-      return make_error("speech request failed: " +
-                        redact_secrets(describe_failure(response), settings_.api_key));
+      return http_error(response, "speech request failed: " +
+                                      redact_secrets(describe_failure(response), settings_.api_key));
     }
     const auto tail = resampler->flush();
     if (!tail.empty()) sink(tail);
