@@ -106,7 +106,8 @@ class Stack:
         self.target = f"sip:bot@127.0.0.1:{self.port}"
 
     def _wait_listening(self):
-        for _ in range(200):
+        # 60 s: on a loaded 2-core runner serve has taken over 10 s to load its models.
+        for _ in range(1200):
             self.serve_out.seek(0)
             match = re.search(r"chalkbot: listening on .*:(\d+)$", self.serve_out.read(), re.M)
             if match:

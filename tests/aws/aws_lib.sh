@@ -21,7 +21,7 @@ start_dynalite() {
     --createTableMs 0 >"$work/dynalite.out" 2>&1 &
   dynalite_pid=$!
   DYNAMODB_URL="http://127.0.0.1:$port"
-  for _ in $(seq 100); do
+  for _ in $(seq "$STARTUP_POLLS"); do
     if python3 "$TESTS_DIR/aws/dynamo.py" "$DYNAMODB_URL" ListTables '{}' >/dev/null 2>&1; then
       return 0
     fi

@@ -17,6 +17,10 @@ cleanup() {
 trap cleanup EXIT
 
 fail() { echo "FAIL: $*" >&2; exit 1; }
+
+# How many 0.1 s polls a server gets to start. Generous on purpose: on a loaded 2-core runner
+# `serve` (loading Moonshine and Silero) has taken over 10 s; a server that exits fails at once.
+STARTUP_POLLS=600
 pass() { echo "ok: $*"; }
 
 # start_standin [stand-in args...]: starts the OpenAI-compatible stand-in on a free loopback port
@@ -25,7 +29,7 @@ start_standin() {
   local fifo="$work/standin.out"
   python3 "$TESTS_DIR/standin/openai_standin.py" --port 0 "$@" >"$fifo" 2>"$work/standin.err" &
   standin_pid=$!
-  for _ in $(seq 100); do
+  for _ in $(seq "$STARTUP_POLLS"); do
     if grep -q '^LISTENING ' "$fifo" 2>/dev/null; then
       STANDIN_URL="http://127.0.0.1:$(awk '/^LISTENING/{print $2; exit}' "$fifo")/v1"
       return 0
@@ -48,7 +52,7 @@ start_serve() {
   serve_pid=$!
   serve_pids+=("$serve_pid")
   SIP_PORT=""
-  for _ in $(seq 100); do
+  for _ in $(seq "$STARTUP_POLLS"); do
     SIP_PORT=$(sed -n 's/^chalkbot: listening on .*:\([0-9]*\)$/\1/p' "$work/$name.out")
     ADMIN_URL=$(sed -n 's|^chalkbot: admin on \(.*\)$|http://\1|p' "$work/$name.out")
     [ -n "$SIP_PORT" ] && { [ -n "$ADMIN_URL" ] || [ "${CHALKBOT_ADMIN_LISTEN:-}" = off ]; } && return 0

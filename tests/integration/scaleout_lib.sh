@@ -59,7 +59,7 @@ start_front() {
     -A "DISPATCHER_LIST=\"$work/dispatcher.list\"" -A PROBE_INTERVAL_S=1 -A NODE_TIMEOUT_MS=1500 \
     -A WITH_STDERR_LOG >"$work/kamailio.out" 2>"$work/kamailio.err" &
   front_pid=$!
-  for _ in $(seq 100); do
+  for _ in $(seq "$STARTUP_POLLS"); do
     ss -lun "sport = :$FRONT_PORT" | grep -q ":$FRONT_PORT" && return 0
     kill -0 "$front_pid" 2>/dev/null || { tail -20 "$work/kamailio.err"; fail "kamailio exited"; }
     sleep 0.1

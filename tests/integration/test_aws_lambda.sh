@@ -14,7 +14,7 @@ python3 "$TESTS_DIR/standin/lambda_runtime_standin.py" --port 0 >"$work/runtime.
   2>"$work/runtime.err" &
 runtime_pid=$!
 trap 'kill $runtime_pid 2>/dev/null || true; aws_cleanup' EXIT
-for _ in $(seq 200); do grep -q '^LISTENING ' "$work/runtime.out" && break; sleep 0.1; done
+for _ in $(seq "$STARTUP_POLLS"); do grep -q '^LISTENING ' "$work/runtime.out" && break; sleep 0.1; done
 runtime_api="127.0.0.1:$(awk '/^LISTENING/{print $2; exit}' "$work/runtime.out")"
 [ "$runtime_api" != "127.0.0.1:" ] || fail "the Runtime API stand-in did not start"
 
