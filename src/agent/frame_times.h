@@ -17,7 +17,7 @@ class FrameTimes {
 
   // The next frame given to the endpointer was said by wall ms `ended_at` (its last sample).
   void add(std::int64_t ended_at) {
-    ends_[static_cast<std::size_t>(frames_ % kFrames)] = ended_at;
+    ends_[static_cast<std::size_t>(frames_ % std::int64_t{kFrames})] = ended_at;
     ++frames_;
   }
   // Wall ms at which the audio at endpointer position `position_ms` was said; nullopt when that
@@ -28,7 +28,7 @@ class FrameTimes {
     const std::int64_t first_kept = std::max<std::int64_t>(0, frames_ - std::int64_t{kFrames});
     if (position_ms < 0 || frame < first_kept || frame >= frames_) return std::nullopt;
     const std::int64_t frame_end = (frame + 1) * kFrameMs;
-    return ends_[static_cast<std::size_t>(frame % kFrames)] - (frame_end - position_ms);
+    return ends_[static_cast<std::size_t>(frame % std::int64_t{kFrames})] - (frame_end - position_ms);
   }
 
  private:

@@ -163,6 +163,7 @@ void add_serve_command(CLI::App& app, Context& context) {
       }
       memory_trimmer.tick(gateway.reap(), SteadyClock::now());
       metrics().observe_store(store.health());
+      metrics().heap_in_use_bytes.set(static_cast<double>(MemoryTrimmer::heap_in_use_bytes()));
     }
   });
 }

@@ -26,4 +26,9 @@ void MemoryTrimmer::trim_malloc_arenas() {
                 elapsed_ms(started));
 }
 
+std::size_t MemoryTrimmer::heap_in_use_bytes() {
+  const struct mallinfo2 info = ::mallinfo2();
+  return info.uordblks + info.hblkhd;
+}
+
 }  // namespace chalkbot

@@ -29,6 +29,11 @@ class MemoryTrimmer {
   // malloc_trim(0): every arena, including the free pages in the middle of the heap.
   static void trim_malloc_arenas();
 
+  // Bytes malloc has handed out and not had back, over every arena and its mmapped blocks. A leak
+  // grows this; fragmentation (RSS kept by half-used pages, which depends on how many calls
+  // overlapped at the busiest moment) does not.
+  static std::size_t heap_in_use_bytes();
+
  private:
   Trim trim_;
   bool ever_ended_ = false;

@@ -187,7 +187,9 @@ ChalkbotMetrics::ChalkbotMetrics(MetricRegistry& r)
                                  "caller packets that came too late for the jitter buffer")),
       rtp_jitter_buffer_seconds(r.histogram("chalkbot_rtp_jitter_buffer_seconds",
                                             "jitter-buffer playout delay of each call at its end",
-                                            {0.02, 0.04, 0.06, 0.08, 0.1, 0.15, 0.2, 0.5})) {
+                                            {0.02, 0.04, 0.06, 0.08, 0.1, 0.15, 0.2, 0.5})),
+      heap_in_use_bytes(r.gauge("chalkbot_heap_in_use_bytes",
+                                "bytes allocated and not freed (malloc, every arena)")) {
   const char* reasons_help = "calls ended, by reason";
   for (const char* reason :
        {"remote-bye", "cancelled", "local-hangup", "timeout", "transport-error", "shutdown",

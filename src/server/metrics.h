@@ -124,6 +124,7 @@ class ChalkbotMetrics {
   Counter& rtp_packets_lost;  // frames concealed for packets that never came
   Counter& rtp_packets_late;
   Histogram& rtp_jitter_buffer_seconds;  // each call's jitter-buffer delay at its end
+  Gauge& heap_in_use_bytes;  // sampled by the housekeeping loop: what a leak would grow
 
   // The end reason of a call; reasons not known at start-up are counted as "other".
   Counter& call_ended(std::string_view reason);

@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include <memory>
 #include <vector>
 
 #include "server/memory_trim.h"
@@ -54,6 +55,20 @@ TEST(MemoryTrimmer, AnEndedCallStartsItAgain) {
   r.second(1);  // at 100 s
   ASSERT_EQ(r.at.size(), before + 1);
   EXPECT_EQ(r.at.back(), 100s);
+}
+
+TEST(MemoryTrimmer, HeapInUseFollowsWhatIsAllocatedAndFreed) {
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+  GTEST_SKIP() << "the sanitizer's allocator replaces malloc's statistics";
+#endif
+  constexpr std::size_t kBlock = 8 << 20;
+  const std::size_t before = MemoryTrimmer::heap_in_use_bytes();
+  auto block = std::make_unique<char[]>(kBlock);
+  block[kBlock - 1] = 1;  // touched, so it is not optimised away
+  const std::size_t with_block = MemoryTrimmer::heap_in_use_bytes();
+  EXPECT_GE(with_block, before + kBlock);
+  block.reset();
+  EXPECT_LE(MemoryTrimmer::heap_in_use_bytes(), with_block - kBlock);
 }
 
 }  // namespace
