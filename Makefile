@@ -20,8 +20,11 @@ build: deps $(BUILD_DIR)/CMakeCache.txt
 run: build
 	$(BUILD_DIR)/src/chalkbot serve $(if $(wildcard $(CONFIG)),--config $(CONFIG))
 
+# Twice as many tests at once as there are cores: most of the run is integration tests waiting on
+# real-time calls (measured on 2 cores: 256 CPU-s in 761 s of their wall time).
+TEST_JOBS ?= $(shell echo $$((2 * $$(nproc))))
 test: build
-	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS) --timeout 600
+	cd $(BUILD_DIR) && ctest --output-on-failure -j $(TEST_JOBS) --timeout 600
 
 unit: build
 	cd $(BUILD_DIR) && ctest --output-on-failure -L unit
