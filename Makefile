@@ -1,7 +1,10 @@
 # The README's two commands: `make run` and `make test`. Both install what is missing first.
 BUILD_DIR ?= build
 JOBS ?= $(shell nproc)
-CMAKE_FLAGS ?= -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCHALKBOT_WITH_ESPEAK=ON
+# Unity build: sources compiled eight to a unit, so the heavy headers (JSON, fmt, Beast) are parsed
+# and their templates instantiated once per unit, not per file: 442 -> 259 s from scratch on 2
+# cores. A plain `cmake -B build` is file by file (faster to rebuild one file while editing).
+CMAKE_FLAGS ?= -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCHALKBOT_WITH_ESPEAK=ON -DCMAKE_UNITY_BUILD=ON
 CONFIG ?= chalkbot.yaml
 
 .PHONY: all deps build run test unit bench clean test-sanitize test-tsan fuzz-build fuzz-smoke

@@ -4,6 +4,8 @@
 #include <array>
 #include <cctype>
 
+#include "core/text.h"
+
 namespace chalkbot {
 namespace {
 
@@ -16,18 +18,12 @@ bool is_closer(char c) {
   return c == '"' || c == '\'' || c == ')' || c == ']' || c == '*' || c == '_' || c == '`';
 }
 
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
-
 // Words that end in a period without ending the sentence.
 bool is_abbreviation(std::string_view word) {
   static constexpr std::array<std::string_view, 16> kWords = {
       "mr", "mrs", "ms", "dr", "st", "prof", "sr", "jr", "vs", "etc", "approx", "fig", "no",
       "mt", "ave", "dept"};
-  const std::string w = lower(word);
+  const std::string w = ascii_lower(word);
   if (std::find(kWords.begin(), kWords.end(), w) != kWords.end()) return true;
   // Single letters and dotted letter runs: initials, e.g, i.e, a.m, p.m, u.s.
   if (w.size() == 1 && std::isalpha(static_cast<unsigned char>(w[0])) != 0 &&

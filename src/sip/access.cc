@@ -3,9 +3,10 @@
 #include <arpa/inet.h>
 
 #include <algorithm>
-#include <cctype>
 #include <charconv>
 #include <cstring>
+
+#include "core/text.h"
 
 namespace chalkbot::sip {
 namespace {
@@ -50,13 +51,6 @@ std::vector<std::string> split_list(std::string_view list) {
     if (!item.empty()) items.emplace_back(item);
   }
   return items;
-}
-
-std::string lower(std::string_view s) {
-  std::string out(s);
-  std::transform(out.begin(), out.end(), out.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return out;
 }
 
 }  // namespace
@@ -118,12 +112,12 @@ bool CallerFilter::admits(std::string_view from_uri) const {
 }
 
 ScannerFilter::ScannerFilter(std::string_view list) {
-  for (const auto& item : split_list(list)) fragments_.push_back(lower(item));
+  for (const auto& item : split_list(list)) fragments_.push_back(ascii_lower(item));
 }
 
 bool ScannerFilter::matches(std::string_view user_agent) const {
   if (fragments_.empty() || user_agent.empty()) return false;
-  const std::string ua = lower(user_agent);
+  const std::string ua = ascii_lower(user_agent);
   return std::any_of(fragments_.begin(), fragments_.end(),
                      [&](const std::string& f) { return ua.find(f) != std::string::npos; });
 }

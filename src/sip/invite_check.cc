@@ -1,17 +1,18 @@
 #include "sip/invite_check.h"
 
 #include <algorithm>
-#include <cctype>
 #include <charconv>
 #include <optional>
 
 #include <sofia-sip/hostdomain.h>
 
+#include "core/text.h"
+
 namespace chalkbot::sip {
 namespace {
 
 // Text from the request, fit for a reason phrase and a log line: printable ASCII, not too long.
-std::string quoted(std::string_view text) {
+std::string printable(std::string_view text) {
   std::string out;
   for (char c : text.substr(0, 64)) out += c >= 0x20 && c < 0x7f ? c : '?';
   return "'" + out + "'";
@@ -22,12 +23,6 @@ Refusal problem(int status, std::string_view what, const std::string& problem,
   return {status, "Bad " + std::string(what) + ": " + problem, false, std::move(detail)};
 }
 
-std::string lower(std::string_view text) {
-  std::string out(text);
-  std::transform(out.begin(), out.end(), out.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return out;
-}
 
 // The value of URI parameter `name`, if present ("" for a bare flag).
 std::optional<std::string> param(const url_t* url, const char* name) {
@@ -55,7 +50,7 @@ bool listed(std::string_view list, std::string_view item) {
 bool accepts_sdp(const sip_accept_t* accept) {
   for (; accept != nullptr; accept = accept->ac_next) {
     if (accept->ac_type == nullptr) continue;
-    const std::string type = lower(accept->ac_type);
+    const std::string type = ascii_lower(accept->ac_type);
     if (type == "application/sdp" || type == "application/*" || type == "*/*") return true;
   }
   return false;
@@ -70,16 +65,16 @@ Refusal check_dialog_uri(const url_t* url, std::string_view what, std::string_vi
   const bool sips = url->url_type == url_sips;
   if (!sip && !(sips && sips_ok)) {
     return {416, "Unsupported URI Scheme in " + std::string(what), false,
-            "scheme " + quoted(url->url_scheme != nullptr ? url->url_scheme : "")};
+            "scheme " + printable(url->url_scheme != nullptr ? url->url_scheme : "")};
   }
   // RFC 3261 19.1.1: no URI headers in a dialog's Contact or Record-Route (the stack would copy
   // them into our requests).
   if (url->url_headers != nullptr) {
-    return problem(400, what, "URI headers not allowed", "headers " + quoted(url->url_headers));
+    return problem(400, what, "URI headers not allowed", "headers " + printable(url->url_headers));
   }
   if (url->url_host == nullptr || url->url_host[0] == '\0' || !host_is_valid(url->url_host)) {
     return problem(400, what, "no valid host",
-                   "host " + quoted(url->url_host != nullptr ? url->url_host : ""));
+                   "host " + printable(url->url_host != nullptr ? url->url_host : ""));
   }
   if (url->url_port != nullptr) {
     const std::string_view port = url->url_port;
@@ -87,17 +82,17 @@ Refusal check_dialog_uri(const url_t* url, std::string_view what, std::string_vi
     const auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), number);
     if (port.empty() || ec != std::errc{} || end != port.data() + port.size() || number < 1 ||
         number > 65535) {
-      return problem(400, what, "port out of range", "port " + quoted(port));
+      return problem(400, what, "port out of range", "port " + printable(port));
     }
   }
   if (const auto transport = param(url, "transport")) {
-    if (!listed(transports, lower(*transport))) {
-      return problem(400, what, "transport not supported", "transport " + quoted(*transport));
+    if (!listed(transports, ascii_lower(*transport))) {
+      return problem(400, what, "transport not supported", "transport " + printable(*transport));
     }
   }
   if (const auto maddr = param(url, "maddr")) {
     if (maddr->empty() || !host_is_valid(maddr->c_str())) {
-      return problem(400, what, "bad maddr", "maddr " + quoted(*maddr));
+      return problem(400, what, "bad maddr", "maddr " + printable(*maddr));
     }
   }
   return {};
@@ -123,9 +118,9 @@ Refusal check_invite(const sip_t* sip, std::string_view transports) {
   const bool has_body = sip->sip_payload != nullptr && sip->sip_payload->pl_len > 0;
   if (has_body && sip->sip_content_type != nullptr &&
       (sip->sip_content_type->c_type == nullptr ||
-       lower(sip->sip_content_type->c_type) != "application/sdp")) {
+       ascii_lower(sip->sip_content_type->c_type) != "application/sdp")) {
     return {415, "Unsupported Media Type", true,
-            "Content-Type " + quoted(sip->sip_content_type->c_type != nullptr
+            "Content-Type " + printable(sip->sip_content_type->c_type != nullptr
                                          ? sip->sip_content_type->c_type : "")};
   }
   if (sip->sip_accept != nullptr && !accepts_sdp(sip->sip_accept)) {

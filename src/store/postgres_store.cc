@@ -24,7 +24,7 @@ namespace {
 
 // Ordered schema steps, numbered like the SQLite store's (step i takes version i to i + 1), with
 // PostgreSQL types: epoch milliseconds need BIGINT. Append only; never edit a released step.
-constexpr std::array<std::string_view, kPostgresSchemaVersion> kMigrations = {
+constexpr std::array<std::string_view, kPostgresSchemaVersion> kPostgresMigrations = {
     // v1: calls and their turns.
     R"sql(
 CREATE TABLE calls (
@@ -408,8 +408,8 @@ class PostgresStore final : public ConversationStore {
              "); upgrade Chalkbot");
       return std::nullopt;
     }
-    for (auto step = static_cast<std::size_t>(version); step < kMigrations.size(); ++step) {
-      if (!s.exec_script(std::string(kMigrations[step]))) {
+    for (auto step = static_cast<std::size_t>(version); step < kPostgresMigrations.size(); ++step) {
+      if (!s.exec_script(std::string(kPostgresMigrations[step]))) {
         Failure f = s.failure();
         s.rollback();
         s.fail(f.message + " (migrating to schema version " + std::to_string(step + 1) + ")");

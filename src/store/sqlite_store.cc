@@ -18,7 +18,7 @@ namespace {
 
 // Ordered schema steps: step i takes a database from user_version i to i + 1. Append only; never
 // edit a released step.
-constexpr std::array<std::string_view, kSqliteSchemaVersion> kMigrations = {
+constexpr std::array<std::string_view, kSqliteSchemaVersion> kSqliteMigrations = {
     // v1: calls and their turns.
     R"sql(
 CREATE TABLE calls (
@@ -356,8 +356,8 @@ class SqliteStore final : public ConversationStore {
                         std::to_string(kSqliteSchemaVersion) + "); upgrade Chalkbot");
     }
     if (version < 0) return make_error("store: " + path_ + " has a negative schema version");
-    for (auto step = static_cast<std::size_t>(version); step < kMigrations.size(); ++step) {
-      if (auto s = exec(std::string(kMigrations[step])); !s) {
+    for (auto step = static_cast<std::size_t>(version); step < kSqliteMigrations.size(); ++step) {
+      if (auto s = exec(std::string(kSqliteMigrations[step])); !s) {
         return make_error(s.error().message + " (migrating to schema version " +
                           std::to_string(step + 1) + ")");
       }

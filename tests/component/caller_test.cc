@@ -65,14 +65,8 @@ TEST(CallerTimeline, VoicedSpanOfAQuestion) {
 
 // --- RFC 4733 sending ---------------------------------------------------------------------------
 
-std::unique_ptr<MediaEngine> engine(int lo, int hi) {
-  auto e = MediaEngine::create(testing::media_settings(lo, hi));
-  EXPECT_TRUE(e.ok()) << (e.ok() ? "" : e.error().message);
-  return e.ok() ? std::move(e).value() : nullptr;
-}
-
 TEST(MediaSessionDtmfSend, PacketsFollowRfc4733) {
-  auto e = engine(45000, 45099);
+  auto e = testing::media_engine(45000, 45099);
   ASSERT_TRUE(e);
   auto s = e->open_session("127.0.0.1").value();
   testing::RawUdp far;
@@ -153,7 +147,7 @@ TEST(MediaSessionDtmfSend, PacketsFollowRfc4733) {
 }
 
 TEST(MediaSessionDtmfSend, DigitsReachTheReceivingSession) {
-  auto e = engine(45100, 45199);
+  auto e = testing::media_engine(45100, 45199);
   ASSERT_TRUE(e);
   auto a = e->open_session("127.0.0.1").value();
   auto b = e->open_session("127.0.0.1").value();

@@ -24,11 +24,7 @@ using testing::rtp;
 
 // Port ranges well away from the configured default (20000-29999) and from each other, so runs
 // alongside other test binaries on the machine do not collide; the allocator skips taken ports.
-std::unique_ptr<MediaEngine> engine(int lo, int hi, int inactivity_s = 30) {
-  auto e = MediaEngine::create(media_settings(lo, hi, inactivity_s));
-  EXPECT_TRUE(e.ok()) << (e.ok() ? "" : e.error().message);
-  return std::move(e).value();
-}
+using testing::media_engine;
 
 std::shared_ptr<MediaSession> open(MediaEngine& e, const std::string& ip = "127.0.0.1") {
   auto s = e.open_session(ip);
@@ -55,7 +51,7 @@ bool is_silent_payload(const RtpPacketView& v) {
 }
 
 TEST(MediaSession, AudioArrivesDecodedAndExactOnTheOtherSide) {
-  auto e = engine(41000, 41099);
+  auto e = media_engine(41000, 41099);
   auto a = open(*e);
   auto b = open(*e);
   ASSERT_TRUE(a && b);
@@ -96,7 +92,7 @@ TEST(MediaSession, AudioArrivesDecodedAndExactOnTheOtherSide) {
 }
 
 TEST(MediaSession, PcmaOverIpv6) {
-  auto e = engine(41100, 41199);
+  auto e = media_engine(41100, 41199);
   auto a = open(*e, "::1");
   auto b = open(*e, "[::1]");
   ASSERT_TRUE(a && b);
@@ -112,7 +108,7 @@ TEST(MediaSession, PcmaOverIpv6) {
 }
 
 TEST(MediaSession, PacingSequenceTimestampAndMarker) {
-  auto e = engine(41200, 41299);
+  auto e = media_engine(41200, 41299);
   auto s = open(*e);
   RawUdp far;
   ASSERT_TRUE(s->start("127.0.0.1", far.port(), 0, -1).ok());
@@ -181,7 +177,7 @@ TEST(MediaSession, PacingSequenceTimestampAndMarker) {
 // A talk spurt's first packet leaves as soon as its audio is queued, not at the next 20 ms tick;
 // that tick then sends nothing, so timestamps and the rest of the spurt stay on the tick grid.
 TEST(MediaSession, TalkSpurtStartsBeforeItsTick) {
-  auto e = engine(41300, 41399);
+  auto e = media_engine(41300, 41399);
   auto s = open(*e);
   RawUdp far;
   ASSERT_TRUE(s->start("127.0.0.1", far.port(), 0, -1).ok());
@@ -227,7 +223,7 @@ TEST(MediaSession, TalkSpurtStartsBeforeItsTick) {
 }
 
 TEST(MediaSession, SymmetricRtpRepliesToTheSourcePort) {
-  auto e = engine(41300, 41399);
+  auto e = media_engine(41300, 41399);
   auto s = open(*e);
   RawUdp sdp_port;  // what the SDP said
   RawUdp nat_port;  // where the caller's packets really come from
@@ -256,7 +252,7 @@ TEST(MediaSession, SymmetricRtpRepliesToTheSourcePort) {
 }
 
 TEST(MediaSession, StrangerFirstDoesNotHijackTheStreamFromTheSdpAddress) {
-  auto e = engine(46000, 46099);
+  auto e = media_engine(46000, 46099);
   auto s = open(*e);
   RawUdp peer;  // the address the SDP named
   RawUdp stranger;
@@ -282,7 +278,7 @@ TEST(MediaSession, StrangerFirstDoesNotHijackTheStreamFromTheSdpAddress) {
 }
 
 TEST(MediaSession, WrongPayloadTypeIsIgnored) {
-  auto e = engine(41400, 41499);
+  auto e = media_engine(41400, 41499);
   auto s = open(*e);
   RawUdp far;
   ASSERT_TRUE(s->start("127.0.0.1", far.port(), 0, -1).ok());
@@ -340,7 +336,7 @@ TEST(MediaSession, AFrameTellsWhenItsPacketArrivedNotWhenItWasPlayedOut) {
 }
 
 TEST(MediaSession, ClearPlaybackStopsTheToneWithinTwoFrames) {
-  auto e = engine(41500, 41599);
+  auto e = media_engine(41500, 41599);
   auto s = open(*e);
   RawUdp far;
   ASSERT_TRUE(s->start("127.0.0.1", far.port(), 0, -1).ok());
@@ -390,7 +386,7 @@ TEST(MediaSession, ClearPlaybackStopsTheToneWithinTwoFrames) {
 }
 
 TEST(MediaSession, HoldStopsSending) {
-  auto e = engine(41600, 41699);
+  auto e = media_engine(41600, 41699);
   auto s = open(*e);
   RawUdp far;
   ASSERT_TRUE(s->start("127.0.0.1", far.port(), 0, -1).ok());
@@ -404,7 +400,7 @@ TEST(MediaSession, HoldStopsSending) {
 }
 
 TEST(MediaSession, Rfc4733DigitsFromARawSocket) {
-  auto e = engine(41700, 41799);
+  auto e = media_engine(41700, 41799);
   auto s = open(*e);
   RawUdp far;
   ASSERT_TRUE(s->start("127.0.0.1", far.port(), 0, 101).ok());
@@ -438,7 +434,7 @@ TEST(MediaSession, Rfc4733DigitsFromARawSocket) {
 }
 
 TEST(MediaSession, InactivityIsReported) {
-  auto e = engine(41800, 41899, /*inactivity_s=*/1);
+  auto e = media_engine(41800, 41899, /*inactivity_s=*/1);
   auto s = open(*e);
   RawUdp far;
   EXPECT_FALSE(s->inactive());  // not started: not counted
@@ -457,7 +453,7 @@ TEST(MediaSession, InactivityIsReported) {
 }
 
 TEST(MediaSession, WaitForInputTimesOutAndWakesOnClose) {
-  auto e = engine(41900, 41999);
+  auto e = media_engine(41900, 41999);
   auto s = open(*e);
   const auto t0 = std::chrono::steady_clock::now();
   EXPECT_FALSE(s->wait_for_input(100ms));
@@ -475,7 +471,7 @@ TEST(MediaSession, WaitForInputTimesOutAndWakesOnClose) {
 }
 
 TEST(MediaEngine, PortExhaustionIsAnErrorAndClosingFreesPorts) {
-  auto e = engine(42000, 42003);  // two pairs
+  auto e = media_engine(42000, 42003);  // two pairs
   ASSERT_EQ(e->port_pairs_total(), 2u);
   auto a = open(*e);
   auto b = open(*e);
@@ -503,7 +499,7 @@ TEST(MediaEngine, SkipsPortsTakenByOthers) {
   a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   a.sin_port = htons(42020);
   ASSERT_EQ(::bind(taken, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
-  auto e = engine(42020, 42023);
+  auto e = media_engine(42020, 42023);
   auto s = open(*e);
   ASSERT_TRUE(s);
   EXPECT_EQ(s->local_port(), 42022);
@@ -521,7 +517,7 @@ std::size_t open_fds() {
 }
 
 TEST(MediaEngine, TwoHundredSessionsOpenAndCloseWithoutLeaks) {
-  auto e = engine(43000, 43599);  // 300 pairs
+  auto e = media_engine(43000, 43599);  // 300 pairs
   const std::size_t fds_before = open_fds();
   for (int round = 0; round < 2; ++round) {
     std::vector<std::shared_ptr<MediaSession>> sessions;
@@ -556,7 +552,7 @@ TEST(MediaEngine, TwoHundredSessionsOpenAndCloseWithoutLeaks) {
 }
 
 TEST(MediaEngine, MediaThreadIsNamed) {
-  auto e = engine(42100, 42199);
+  auto e = media_engine(42100, 42199);
   const auto end = std::chrono::steady_clock::now() + 2s;
   while (e->media_thread_id() == 0 && std::chrono::steady_clock::now() < end) {
     std::this_thread::sleep_for(5ms);

@@ -9,11 +9,15 @@
 #include <chrono>
 #include <cmath>
 #include <cstdint>
+#include <memory>
 #include <numbers>
 #include <optional>
 #include <vector>
 
+#include <gtest/gtest.h>
+
 #include "core/settings.h"
+#include "media/media_engine.h"
 #include "media/rtp_packet.h"
 
 namespace chalkbot::testing {
@@ -27,6 +31,14 @@ inline MediaSettings media_settings(int port_min, int port_max, int inactivity_s
   m.jitter_max_ms = 200;
   m.inactivity_timeout_s = inactivity_s;
   return m;
+}
+
+// A media engine on ports lo-hi, or null (and a failed expectation) when it cannot start. Test
+// binaries keep their ranges apart so that runs beside each other do not collide.
+inline std::unique_ptr<MediaEngine> media_engine(int lo, int hi, int inactivity_s = 30) {
+  auto e = MediaEngine::create(media_settings(lo, hi, inactivity_s));
+  EXPECT_TRUE(e.ok()) << (e.ok() ? "" : e.error().message);
+  return e.ok() ? std::move(e).value() : nullptr;
 }
 
 struct Datagram {

@@ -27,7 +27,7 @@ struct Engine {
   std::string current_voice;  // guarded by mutex
 };
 
-struct Synthesis {
+struct EspeakSynthesis {
   Resampler* resampler;
   const AudioSink* sink;
   const CancelToken* cancel;
@@ -37,11 +37,11 @@ struct Synthesis {
 
 // The synthesis in progress; written and read only with the engine mutex held (espeak calls back
 // synchronously on the synthesizing thread).
-Synthesis* g_current = nullptr;
+EspeakSynthesis* g_current = nullptr;
 
 // Returns 1 to make espeak abort the synthesis, 0 to continue.
 int synth_callback(short* wav, int count, espeak_EVENT* /*events*/) {
-  Synthesis* s = g_current;
+  EspeakSynthesis* s = g_current;
   if (s == nullptr) return 0;
   if (s->stopped || s->cancel->cancelled()) {
     s->stopped = true;
@@ -99,7 +99,7 @@ class EspeakTts final : public Tts {
     if (!resampler) return make_error("espeak: " + resampler.error().message);
     if (text.find_first_not_of(" \t\r\n\f") == std::string_view::npos) return {};
     const std::string input(text);  // espeak needs a NUL-terminated string
-    Synthesis state{&*resampler, &sink, &cancel, false, {}};
+    EspeakSynthesis state{&*resampler, &sink, &cancel, false, {}};
     {
       const std::lock_guard<std::mutex> lock(e.mutex);
       if (!select_voice(e, voice_)) return make_error("espeak: cannot select voice " + voice_);

@@ -95,7 +95,7 @@ std::vector<std::string> split_sentences(std::string_view text) {
 }
 
 // One synthesize() call's state, reached from flite's C callback through asi->userdata.
-struct Synthesis {
+struct FliteSynthesis {
   Resampler* resampler;
   const AudioSink* sink;
   const CancelToken* cancel;
@@ -105,7 +105,7 @@ struct Synthesis {
 
 int stream_chunk(const cst_wave* wave, int start, int size, int /*last*/,
                  cst_audio_streaming_info* asi) {
-  auto* s = static_cast<Synthesis*>(asi->userdata);
+  auto* s = static_cast<FliteSynthesis*>(asi->userdata);
   if (s->stopped || s->cancel->cancelled()) {
     s->stopped = true;
     return CST_AUDIO_STREAM_STOP;
@@ -140,7 +140,7 @@ class FliteTts final : public Tts {
                     const CancelToken& cancel) override {
     auto resampler = Resampler::create(kFliteRate, sample_rate);
     if (!resampler) return make_error("flite: " + resampler.error().message);
-    Synthesis state{&*resampler, &sink, &cancel, false, {}};
+    FliteSynthesis state{&*resampler, &sink, &cancel, false, {}};
     for (const std::string& sentence : split_sentences(text)) {
       if (state.stopped || cancel.cancelled()) return {};
       if (auto status = speak_sentence(sentence, state); !status) return status;
@@ -159,7 +159,7 @@ class FliteTts final : public Tts {
   std::string name() const override { return "flite:slt"; }
 
  private:
-  Status speak_sentence(const std::string& sentence, Synthesis& state) {
+  Status speak_sentence(const std::string& sentence, FliteSynthesis& state) {
     // Both are owned by the utterance's feature once attached, freed by delete_utterance.
     cst_utterance* utt = new_utterance();
     cst_audio_streaming_info* asi = new_audio_streaming_info();
