@@ -243,9 +243,10 @@ void declare_options(OptionTable& t, Settings& s) {
             "openai: a speech stream silent this long has failed (0 = no limit)");
 
   auto& vad = s.vad;
-  t.text("vad.provider", vad.provider, "webrtc",
-         "voice activity detector: webrtc (10 ms frames, no model) | silero (neural, 32 ms "
-         "frames, steadier in noise; its model from scripts/install-deps)",
+  t.text("vad.provider", vad.provider, "silero",
+         "voice activity detector: silero (neural, 32 ms frames, no false starts in line noise; "
+         "its model from scripts/install-deps, run on asr.onnxruntime_library) | webrtc (10 ms "
+         "frames, no model, no ONNX Runtime)",
          {"webrtc", "silero"});
   t.integer("vad.mode", vad.mode, 3, 0, 3,
             "webrtc: aggressiveness (3 = most eager to call a frame silence)");

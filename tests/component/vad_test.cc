@@ -17,6 +17,7 @@
 #include "speech/vad/endpointer.h"
 #include "speech/vad/silero_vad.h"
 #include "speech/vad/webrtc_vad.h"
+#include "support/speech_edges.h"
 #include "support/test_support.h"
 
 namespace chalkbot {
@@ -43,34 +44,8 @@ VadSettings vad_settings(const std::string& provider, int mode = 3) {
   return vad;
 }
 
-// Speech edges by energy: first and last 10 ms frame within 18 dB of the loudest frame.
-struct Edges {
-  double start_ms = 0;
-  double end_ms = 0;
-};
-Edges energy_edges(const Audio& audio) {
-  const std::size_t frame = samples_per_ms(audio.sample_rate, 10);
-  std::vector<double> db;
-  for (std::size_t i = 0; i + frame <= audio.samples.size(); i += frame) {
-    double sum = 0;
-    for (std::size_t j = i; j < i + frame; ++j) sum += double(audio.samples[j]) * audio.samples[j];
-    db.push_back(10 * std::log10(sum / double(frame) + 1));
-  }
-  double peak = 0;
-  for (double d : db) peak = std::max(peak, d);
-  Edges e;
-  std::size_t first = 0;
-  std::size_t last = 0;
-  for (std::size_t i = 0; i < db.size(); ++i) {
-    if (db[i] > peak - 18) {
-      if (first == 0 && last == 0) first = i;
-      last = i;
-    }
-  }
-  e.start_ms = double(first) * 10;
-  e.end_ms = double(last + 1) * 10;
-  return e;
-}
+using Edges = testing::SpeechEdges;
+using testing::energy_edges;
 
 // Quiet line noise (about -66 dBFS), not digital zero, around the speech.
 Audio padded(const Audio& speech, double pad_s) {
