@@ -11,7 +11,9 @@
 #include <fstream>
 #include <iostream>
 #include <map>
+#include <numeric>
 #include <sstream>
+#include <ctime>
 
 #include "agent/end_of_turn.h"
 #include "agent/engines.h"
@@ -25,7 +27,9 @@
 #include "media/wav.h"
 #include "speech/asr/asr.h"
 #include "speech/tts/tts.h"
+#include "speech/vad/endpointer.h"
 #include "speech/wer.h"
+#include "support/speech_edges.h"
 #include "support/standin.h"
 #include "support/test_support.h"
 
@@ -57,24 +61,41 @@ std::vector<std::pair<std::string, std::string>> corpus(const std::string& dir,
   return items;
 }
 
-// White noise (a fixed sequence) at `snr_db` below the speech's own RMS: a noisy line.
-Audio with_noise(const Audio& audio, double snr_db) {
+double rms_of(Samples samples) {
   double energy = 0;
-  for (const Sample s : audio.samples) energy += static_cast<double>(s) * s;
-  const double rms = std::sqrt(energy / static_cast<double>(std::max<std::size_t>(1, audio.samples.size())));
-  const double noise_rms = rms / std::pow(10.0, snr_db / 20.0);
-  Audio noisy = audio;
+  for (const Sample s : samples) energy += static_cast<double>(s) * s;
+  return std::sqrt(energy / static_cast<double>(std::max<std::size_t>(1, samples.size())));
+}
+
+// `count` values of white noise with unit RMS (a fixed sequence).
+std::vector<double> white_noise(std::size_t count) {
+  std::vector<double> noise(count);
   std::uint32_t state = 12345;
-  for (auto& sample : noisy.samples) {
+  for (auto& value : noise) {
     double sum = 0;  // sum of 4 uniforms: close enough to Gaussian, unit variance after scaling
     for (int k = 0; k < 4; ++k) {
       state = state * 1664525U + 1013904223U;
       sum += static_cast<double>(state) / 4294967296.0 - 0.5;
     }
-    const double mixed = sample + sum * std::sqrt(3.0) * noise_rms;
-    sample = static_cast<Sample>(std::clamp(mixed, -32768.0, 32767.0));
+    value = sum * std::sqrt(3.0);
   }
-  return noisy;
+  return noise;
+}
+
+// `audio` with `noise` (unit RMS) added at `noise_rms`.
+Audio mixed(const Audio& audio, const std::vector<double>& noise, double noise_rms) {
+  Audio out = audio;
+  for (std::size_t i = 0; i < out.samples.size() && i < noise.size(); ++i) {
+    const double sum = out.samples[i] + noise[i] * noise_rms;
+    out.samples[i] = static_cast<Sample>(std::clamp(sum, -32768.0, 32767.0));
+  }
+  return out;
+}
+
+// White noise (a fixed sequence) at `snr_db` below the speech's own RMS: a noisy line.
+Audio with_noise(const Audio& audio, double snr_db) {
+  const double noise_rms = rms_of(audio.samples) / std::pow(10.0, snr_db / 20.0);
+  return mixed(audio, white_noise(audio.samples.size()), noise_rms);
 }
 
 // WER and speed of one provider on real speech at 8 kHz u-law, clean and with white noise at
@@ -371,6 +392,183 @@ nlohmann::json bench_turn(const Settings& base, int turns) {
           {"end_silence_ms", settings.vad.end_silence_ms}};
 }
 
+// Voice activity detection: both detectors on the 10 human recordings (librivox + cards) through
+// 8 kHz u-law, each padded with 1 s of quiet line noise before and 1.5 s after, clean, with white
+// line noise at 20 and 10 dB SNR, and with babble (3 other recordings, shifted and looped) at
+// 10 dB. The reference speech edges come from the clean recording's energy
+// (testing::energy_edges). The endpointer runs with the call's settings (vad.end_silence_ms 300)
+// and restarts after each utterance, as in a call.
+struct VadRun {
+  std::vector<UtteranceTimes> utterances;  // those that ended (or were cut by the end of input)
+  int starts = 0;                          // kSpeechStarted events
+  double cpu_ms = 0;
+};
+
+double thread_cpu_ms() {
+  timespec t{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+  return static_cast<double>(t.tv_sec) * 1000.0 + static_cast<double>(t.tv_nsec) / 1e6;
+}
+
+VadRun run_vad(const VadSettings& vad, const Audio& phone) {
+  auto detector = make_voice_detector(vad, kTelephoneRate);
+  if (!detector) throw std::runtime_error(detector.error().message);
+  UtteranceDetector utterances(std::move(*detector), EndpointerConfig::from(vad));
+  VadRun run;
+  const double cpu_start = thread_cpu_ms();
+  // Handles what one push reported; a final event leaves the rest of the chunk pending.
+  const auto feed = [&](Samples chunk) {
+    for (;;) {
+      auto event = utterances.push(chunk);
+      if (!event) throw std::runtime_error(event.error().message);
+      if (*event == EndpointEvent::kSpeechStarted) ++run.starts;
+      if (*event == EndpointEvent::kNone || *event == EndpointEvent::kSpeechStarted) return;
+      if (*event != EndpointEvent::kNoInput) run.utterances.push_back(utterances.endpointer().times());
+      utterances.reset();
+      chunk = {};
+    }
+  };
+  const Samples all(phone.samples);
+  const std::size_t chunk = samples_per_ms(kTelephoneRate, kFrameMs);
+  for (std::size_t i = 0; i < all.size(); i += chunk) {
+    feed(all.subspan(i, std::min(chunk, all.size() - i)));
+  }
+  if (utterances.finish() == EndpointEvent::kSpeechEnded) {
+    run.utterances.push_back(utterances.endpointer().times());
+  }
+  run.cpu_ms = thread_cpu_ms() - cpu_start;
+  return run;
+}
+
+nlohmann::json bench_vad(const Settings& base) {
+  std::vector<Audio> recordings;
+  for (const auto& [dir, transcription] :
+       {std::pair{"/librivox", "transcription"}, std::pair{"/cards", "cards.transcription"}}) {
+    for (const auto& [path, words] : corpus(kSpeechData + dir, transcription)) {
+      auto audio = read_wav(path, kTelephoneRate);
+      if (!audio) throw std::runtime_error(audio.error().message);
+      recordings.push_back(std::move(*audio));
+    }
+  }
+  const std::size_t lead = samples_per_ms(kTelephoneRate, 1000);
+  const std::size_t tail = samples_per_ms(kTelephoneRate, 1500);
+  const std::size_t noise_only = samples_per_ms(kTelephoneRate, 5000);
+  // Quiet line noise (about -66 dBFS) under everything: a phone line is never digital zero.
+  const std::vector<double> line = white_noise(lead + tail + noise_only + 20 * kTelephoneRate);
+  const auto quiet = [&](std::size_t count) {
+    return mixed(Audio{kTelephoneRate, std::vector<Sample>(count, 0)}, line, 16);
+  };
+  // Babble for recording `index`: three others, each from another offset, looped, unit RMS.
+  const auto babble = [&](std::size_t index, std::size_t count) {
+    std::vector<double> sum(count, 0.0);
+    for (std::size_t k = 1; k <= 3; ++k) {
+      const auto& other = recordings[(index + k) % recordings.size()].samples;
+      const double rms = rms_of(other);
+      for (std::size_t i = 0; i < count; ++i) {
+        sum[i] += other[(i + k * 3217) % other.size()] / rms;
+      }
+    }
+    const double total = std::sqrt(std::inner_product(sum.begin(), sum.end(), sum.begin(), 0.0) /
+                                   static_cast<double>(count));
+    for (double& v : sum) v /= total;
+    return sum;
+  };
+
+  nlohmann::json out;
+  out["recordings"] = recordings.size();
+  out["end_silence_ms"] = base.vad.end_silence_ms;
+  for (const char* provider : {"webrtc", "silero"}) {
+    VadSettings vad = base.vad;
+    vad.provider = provider;
+    vad.no_input_timeout_ms = 0;
+    for (const auto& [condition, snr_db, is_babble] :
+         {std::tuple{"clean", 0, false}, std::tuple{"white_snr20", 20, false},
+          std::tuple{"white_snr10", 10, false}, std::tuple{"babble_snr10", 10, true}}) {
+      Stats endpoint_delay;
+      Stats onset_delay;
+      int missed = 0;
+      int split = 0;
+      int false_starts = 0;
+      double cpu_ms = 0;
+      double audio_s = 0;
+      for (std::size_t r = 0; r < recordings.size(); ++r) {
+        const Audio& speech = recordings[r];
+        const testing::SpeechEdges edges = testing::energy_edges(speech);
+        const double true_start = 1000 + edges.start_ms;
+        const double true_end = 1000 + edges.end_ms;
+        Audio padded = quiet(lead);
+        padded.samples.insert(padded.samples.end(), speech.samples.begin(), speech.samples.end());
+        const Audio after = quiet(tail);
+        padded.samples.insert(padded.samples.end(), after.samples.begin(), after.samples.end());
+        const double noise_rms =
+            snr_db > 0 ? rms_of(speech.samples) / std::pow(10.0, snr_db / 20.0) : 0;
+        const std::size_t length = padded.samples.size() + noise_only;
+        const std::vector<double> noise = is_babble ? babble(r, length) : white_noise(length);
+        const std::vector<double> later(noise.begin() + static_cast<std::ptrdiff_t>(padded.samples.size()),
+                                        noise.end());
+
+        const VadRun heard = run_vad(vad, through_g711(G711Law::kMuLaw, mixed(padded, noise, noise_rms)));
+        const VadRun nothing =
+            run_vad(vad, through_g711(G711Law::kMuLaw, mixed(quiet(noise_only), later, noise_rms)));
+        cpu_ms += heard.cpu_ms + nothing.cpu_ms;
+        audio_s += static_cast<double>(length) / kTelephoneRate;
+        false_starts += nothing.starts;
+
+        int in_speech = 0;  // utterances overlapping the reference speech
+        const UtteranceTimes* first = nullptr;
+        const UtteranceTimes* last = nullptr;
+        for (const auto& u : heard.utterances) {
+          if (static_cast<double>(u.onset_ms) < true_end &&
+              static_cast<double>(u.speech_end_ms) > true_start) {
+            ++in_speech;
+            if (first == nullptr) first = &u;
+            last = &u;
+          }
+        }
+        if (first == nullptr) {
+          ++missed;
+          continue;
+        }
+        if (in_speech > 1) ++split;
+        onset_delay.add(static_cast<double>(first->started_at_ms) - true_start);
+        endpoint_delay.add(static_cast<double>(last->speech_end_ms) - true_end);
+      }
+      out[provider][condition] = {
+          {"speech_end_to_last_voiced_ms_p50", endpoint_delay.median()},
+          {"speech_end_to_last_voiced_ms_p95", endpoint_delay.percentile(0.95)},
+          {"speech_start_to_started_ms_p50", onset_delay.median()},
+          {"speech_start_to_started_ms_p95", onset_delay.percentile(0.95)},
+          {"missed", missed},
+          {"split", split},
+          {"false_starts_in_noise", false_starts},
+          {"noise_s", static_cast<double>(recordings.size() * noise_only) / kTelephoneRate},
+          {"cpu_ms_per_audio_s", cpu_ms / audio_s}};
+    }
+  }
+  return out;
+}
+
+void print_vad(const nlohmann::json& vad) {
+  std::printf("  VAD on %d recordings at 8 kHz u-law (vad.end_silence_ms %d): hangover = last "
+              "voiced frame - energy speech end; start = speech started - energy speech start\n",
+              vad["recordings"].get<int>(), vad["end_silence_ms"].get<int>());
+  std::printf("  %-8s %-13s %9s %9s %9s %9s %6s %6s %13s %8s\n", "vad", "condition",
+              "hang p50", "hang p95", "start p50", "start p95", "missed", "split",
+              "false starts", "cpu ms/s");
+  for (const char* provider : {"webrtc", "silero"}) {
+    for (const std::string condition : {"clean", "white_snr20", "white_snr10", "babble_snr10"}) {
+      const auto& f = vad[provider][condition];
+      std::printf("  %-8s %-13s %9.0f %9.0f %9.0f %9.0f %6d %6d %6d in %3.0fs %8.2f\n", provider,
+                  condition.c_str(), f["speech_end_to_last_voiced_ms_p50"].get<double>(),
+                  f["speech_end_to_last_voiced_ms_p95"].get<double>(),
+                  f["speech_start_to_started_ms_p50"].get<double>(),
+                  f["speech_start_to_started_ms_p95"].get<double>(), f["missed"].get<int>(),
+                  f["split"].get<int>(), f["false_starts_in_noise"].get<int>(),
+                  f["noise_s"].get<double>(), f["cpu_ms_per_audio_s"].get<double>());
+    }
+  }
+}
+
 }  // namespace
 }  // namespace chalkbot
 
@@ -381,6 +579,8 @@ int main(int argc, char** argv) {
   int runs = 3;
   app.add_option("--json", json_path, "also write the JSON figures to this file");
   app.add_option("--runs", runs, "repetitions of the short measurements")->check(CLI::Range(1, 50));
+  bool vad_only = false;
+  app.add_flag("--vad-only", vad_only, "only the voice activity detector figures");
   CLI11_PARSE(app, argc, argv);
 
   ConfigSources sources;
@@ -393,7 +593,20 @@ int main(int argc, char** argv) {
   spdlog::set_level(spdlog::level::warn);
 
   nlohmann::json figures;
+  if (vad_only) {
+    try {
+      figures["vad_8k_ulaw"] = bench_vad(*settings);
+    } catch (const std::exception& e) {
+      std::cerr << "bench: " << e.what() << "\n";
+      return 1;
+    }
+    print_vad(figures["vad_8k_ulaw"]);
+    std::printf("%s\n", figures.dump(2).c_str());
+    if (!json_path.empty()) std::ofstream(json_path) << figures.dump(2) << "\n";
+    return 0;
+  }
   try {
+    figures["vad_8k_ulaw"] = bench_vad(*settings);
     for (const char* provider : {"moonshine", "pocketsphinx"}) {
       ConfigSources asr_sources = sources;
       asr_sources.sets = {{"asr.provider", provider}};
@@ -456,6 +669,7 @@ int main(int argc, char** argv) {
                 set.c_str(), judged["utterances"].get<int>(), judged["finished"].get<int>(),
                 judged["unfinished"].get<int>(), judged["neither"].get<int>());
   }
+  print_vad(figures["vad_8k_ulaw"]);
   std::printf("%s\n", figures.dump(2).c_str());
   if (!json_path.empty()) std::ofstream(json_path) << figures.dump(2) << "\n";
   return 0;

@@ -89,7 +89,7 @@ std::string CallAgent::run() {
     media_->close();
     return "store_error";
   }
-  auto vad = make_webrtc_vad(kTelephoneRate, settings.vad.mode);
+  auto vad = make_voice_detector(settings.vad, kTelephoneRate);
   if (!vad) {
     spdlog::error("call {}: {}", info_.id, vad.error().message);
     control_.hang_up();

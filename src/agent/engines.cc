@@ -1,5 +1,6 @@
 #include "agent/engines.h"
 
+#include "speech/vad/voice_detector.h"
 #include "store/buffered_store.h"
 
 namespace chalkbot {
@@ -9,6 +10,9 @@ Result<Engines> open_engines(const Settings& settings, BufferedStore::Options st
   if (!model) return model.error();
   auto asr = make_asr(settings.asr);
   if (!asr) return asr.error();
+  // Each call makes its own detector; one made now loads a model-based VAD's shared model, so a
+  // missing or broken model file stops start-up instead of every call.
+  if (auto vad = make_voice_detector(settings.vad, kTelephoneRate); !vad) return vad.error();
   auto tts = make_tts(settings.tts);
   if (!tts) return tts.error();
   auto store = make_store(settings.store);

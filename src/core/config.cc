@@ -20,6 +20,7 @@ constexpr const char* kOpenAiAsrModel = "whisper-1";
 constexpr const char* kMoonshineModel = "tiny";
 constexpr const char* kMoonshineDir = CHALKBOT_SHARE_DIR "/models/moonshine";
 constexpr const char* kPocketsphinxDir = "/usr/share/pocketsphinx/model/en-us";
+constexpr const char* kSileroModelFile = CHALKBOT_SHARE_DIR "/models/silero/silero_vad.onnx";
 
 constexpr const char* kPhoneSystemPrompt =
     "You are Chalkbot, a friendly assistant on a telephone call. Everything you write is read "
@@ -207,7 +208,7 @@ void declare_options(OptionTable& t, Settings& s) {
          " (en-us/, en-us.lm.bin, cmudict-en-us.dict)");
   t.text("asr.onnxruntime_library", asr.onnxruntime_library,
          std::string(CHALKBOT_SHARE_DIR) + "/lib/libonnxruntime.so",
-         "moonshine: the ONNX Runtime library (scripts/install-deps)");
+         "moonshine and vad.provider silero: the ONNX Runtime library (scripts/install-deps)");
   t.integer("asr.threads", asr.threads, 1, 1, 64,
             "moonshine: threads of one decode (calls decode in parallel up to asr.pool_size)");
   t.integer("asr.decode_ahead_ms", asr.decode_ahead_ms, 1000, 0, 60000,
@@ -242,7 +243,18 @@ void declare_options(OptionTable& t, Settings& s) {
             "openai: a speech stream silent this long has failed (0 = no limit)");
 
   auto& vad = s.vad;
-  t.integer("vad.mode", vad.mode, 3, 0, 3, "WebRTC VAD aggressiveness (3 = most eager to cut)");
+  t.text("vad.provider", vad.provider, "silero",
+         "voice activity detector: silero (neural, 32 ms frames, no false starts in line noise; "
+         "its model from scripts/install-deps, run on asr.onnxruntime_library) | webrtc (10 ms "
+         "frames, no model, no ONNX Runtime)",
+         {"webrtc", "silero"});
+  t.integer("vad.mode", vad.mode, 3, 0, 3,
+            "webrtc: aggressiveness (3 = most eager to call a frame silence)");
+  t.number("vad.threshold", vad.threshold, 0.5, 0.2, 0.95,
+           "silero: speech probability that starts speech; speech goes on while it stays above "
+           "this minus 0.15");
+  t.text("vad.model_file", vad.model_file, kSileroModelFile,
+         "silero: the Silero VAD model (scripts/install-deps)");
   t.integer("vad.speech_start_ms", vad.speech_start_ms, 60, 10, 2000,
             "voiced audio needed before speech counts as started");
   t.integer("vad.end_silence_ms", vad.end_silence_ms, 300, 100, 5000,
@@ -518,6 +530,8 @@ Result<Settings> load_settings(const ConfigSources& sources) {
   } else if (asr.provider == "openai") {
     if (asr.model.empty()) asr.model = kOpenAiAsrModel;
   }
+
+  settings.vad.onnxruntime_library = asr.onnxruntime_library;  // one runtime per process
 
   // Remote speech providers default to the chat endpoint and key.
   for (auto* provider : {&settings.asr.base_url, &settings.tts.base_url}) {

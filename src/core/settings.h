@@ -33,7 +33,7 @@ struct AsrSettings {
   std::string base_url;   // openai: empty means llm.base_url
   std::string api_key;    // openai: empty means llm.api_key
   std::string model;      // moonshine: tiny | base; openai: e.g. whisper-1 (filled in if empty)
-  std::string onnxruntime_library;  // moonshine: libonnxruntime.so, loaded at start-up
+  std::string onnxruntime_library;  // moonshine, silero VAD: libonnxruntime.so, loaded at start-up
   int threads = 0;        // moonshine: threads of one decode
   int decode_ahead_ms = 0;  // moonshine: decode during long speech this often (0 = at pauses only)
   int timeout_ms = 0;
@@ -50,7 +50,13 @@ struct TtsSettings {
 };
 
 struct VadSettings {
-  int mode = 0;                 // WebRTC VAD aggressiveness 0..3
+  std::string provider;         // webrtc | silero
+  int mode = 0;                 // webrtc: aggressiveness 0..3
+  double threshold = 0;         // silero: speech probability that starts speech
+  std::string model_file;       // silero: silero_vad.onnx
+  // silero: not a key of its own but asr.onnxruntime_library, copied by load_settings() (a
+  // process has one ONNX Runtime).
+  std::string onnxruntime_library;
   int speech_start_ms = 0;      // voiced audio needed before an utterance starts
   int end_silence_ms = 0;       // silence that ends an utterance
   int unfinished_silence_ms = 0;  // the same when its words so far sound unfinished

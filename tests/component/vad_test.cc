@@ -1,14 +1,23 @@
+// Both voice activity detectors on real speech (pocketsphinx-testdata, heard through 8 kHz u-law
+// as on a phone line). Silero runs on the real ONNX Runtime library and the real model installed
+// by scripts/install-deps: a wrong C API slot or a wrong model input fails here.
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <cstdlib>
+#include <filesystem>
+#include <fstream>
 #include <string>
 
+#include "core/config.h"
 #include "core/settings.h"
 #include "media/g711.h"
+#include "media/resampler.h"
 #include "media/wav.h"
 #include "speech/vad/endpointer.h"
+#include "speech/vad/silero_vad.h"
 #include "speech/vad/webrtc_vad.h"
+#include "support/speech_edges.h"
 #include "support/test_support.h"
 
 namespace chalkbot {
@@ -19,8 +28,14 @@ const char* const kFiles[] = {
     "sense_and_sensibility_01_austen_64kb-0890", "sense_and_sensibility_01_austen_64kb-0920",
     "sense_and_sensibility_01_austen_64kb-0930"};
 
-VadSettings vad_settings(int mode) {
-  VadSettings vad;
+// vad.* as `chalkbot serve` resolves them (model file, ONNX Runtime library), with test timings.
+VadSettings vad_settings(const std::string& provider, int mode = 3) {
+  ConfigSources sources;
+  sources.env = [](const std::string&) { return std::optional<std::string>(); };
+  sources.sets = {{"vad.provider", provider}};
+  auto loaded = load_settings(sources);
+  EXPECT_TRUE(loaded.ok()) << loaded.error().message;
+  VadSettings vad = loaded ? loaded->vad : VadSettings{};
   vad.mode = mode;
   vad.speech_start_ms = 60;
   vad.end_silence_ms = 500;
@@ -29,34 +44,8 @@ VadSettings vad_settings(int mode) {
   return vad;
 }
 
-// Speech edges by energy: first and last 10 ms frame within 18 dB of the loudest frame.
-struct Edges {
-  double start_ms = 0;
-  double end_ms = 0;
-};
-Edges energy_edges(const Audio& audio) {
-  const std::size_t frame = samples_per_ms(audio.sample_rate, 10);
-  std::vector<double> db;
-  for (std::size_t i = 0; i + frame <= audio.samples.size(); i += frame) {
-    double sum = 0;
-    for (std::size_t j = i; j < i + frame; ++j) sum += double(audio.samples[j]) * audio.samples[j];
-    db.push_back(10 * std::log10(sum / double(frame) + 1));
-  }
-  double peak = 0;
-  for (double d : db) peak = std::max(peak, d);
-  Edges e;
-  std::size_t first = 0;
-  std::size_t last = 0;
-  for (std::size_t i = 0; i < db.size(); ++i) {
-    if (db[i] > peak - 18) {
-      if (first == 0 && last == 0) first = i;
-      last = i;
-    }
-  }
-  e.start_ms = double(first) * 10;
-  e.end_ms = double(last + 1) * 10;
-  return e;
-}
+using Edges = testing::SpeechEdges;
+using testing::energy_edges;
 
 // Quiet line noise (about -66 dBFS), not digital zero, around the speech.
 Audio padded(const Audio& speech, double pad_s) {
@@ -83,26 +72,30 @@ struct EdgeErrors {
   double end_ms = 0;
 };
 
-EdgeErrors check_file(const std::string& id, int rate, bool g711) {
+EdgeErrors check_file(const std::string& provider, const std::string& id, int rate, bool g711,
+                      double speech_end_tolerance_ms) {
   auto speech = read_wav(testing::speech_data_dir() + "/librivox/" + id + ".wav", rate);
   EXPECT_TRUE(speech.ok()) << speech.error().message;
   if (!speech) return {};
   const Edges truth = energy_edges(*speech);
   Audio audio = padded(*speech, 1.0);
   if (g711) audio = through_g711(G711Law::kMuLaw, audio);
-  const VadSettings settings = vad_settings(kMode);
+  const VadSettings settings = vad_settings(provider, kMode);
   auto found = detect_first_utterance(audio, settings);
   EXPECT_TRUE(found.ok()) << found.error().message;
   if (!found) return {};
-  const std::string what = id + " at " + std::to_string(rate) + (g711 ? " u-law" : "");
+  const std::string what =
+      provider + ": " + id + " at " + std::to_string(rate) + (g711 ? " u-law" : "");
   const double true_start = 1000 + truth.start_ms;
   const double true_end = 1000 + truth.end_ms;
   const auto& t = found->times;
   EXPECT_EQ(found->outcome, EndpointEvent::kSpeechEnded) << what;
   EXPECT_NEAR(static_cast<double>(t.onset_ms), true_start, 150) << what;
-  // WebRTC's own hangover makes the last voiced frame late by ~100-200 ms.
-  EXPECT_NEAR(static_cast<double>(t.speech_end_ms), true_end, 250) << what;
-  EXPECT_EQ(t.end_ms - t.speech_end_ms, settings.end_silence_ms) << what;
+  EXPECT_NEAR(static_cast<double>(t.speech_end_ms), true_end, speech_end_tolerance_ms) << what;
+  // The endpoint: end_silence_ms after it, rounded up to whole frames (10 or 32 ms).
+  const int frame_ms = provider == "silero" ? kSileroFrameMs : kWebrtcVadFrameMs;
+  EXPECT_GE(t.end_ms - t.speech_end_ms, settings.end_silence_ms) << what;
+  EXPECT_LT(t.end_ms - t.speech_end_ms, settings.end_silence_ms + frame_ms) << what;
   // The utterance handed on holds all the speech, onset included (pre-roll).
   const double ms_per_sample = 1000.0 / audio.sample_rate;
   EXPECT_LE(static_cast<double>(found->first_sample) * ms_per_sample, true_start - 100) << what;
@@ -112,23 +105,30 @@ EdgeErrors check_file(const std::string& id, int rate, bool g711) {
           static_cast<double>(t.speech_end_ms) - true_end};
 }
 
-TEST(WebrtcVad, FindsSpeechEdgesAt16kAnd8kULaw) {
+// Every file at 16 kHz and at 8 kHz through u-law; prints the mean errors.
+void check_edges(const std::string& provider, double speech_end_tolerance_ms) {
   for (const bool phone : {false, true}) {
     double onset = 0;
     double end = 0;
     for (const char* id : kFiles) {
-      const EdgeErrors e = check_file(id, phone ? 8000 : 16000, phone);
+      const EdgeErrors e =
+          check_file(provider, id, phone ? 8000 : 16000, phone, speech_end_tolerance_ms);
       onset += std::abs(e.onset_ms);
       end += std::abs(e.end_ms);
     }
-    std::printf("[ figures ] vad mode %d %s: mean |onset error| %.0f ms, mean |speech end error| "
-                "%.0f ms\n", kMode, phone ? "8k u-law" : "16k", onset / 5, end / 5);
+    std::printf("[ figures ] vad %s %s: mean |onset error| %.0f ms, mean |speech end error| "
+                "%.0f ms\n", provider.c_str(), phone ? "8k u-law" : "16k", onset / 5, end / 5);
   }
+}
+
+TEST(WebrtcVad, FindsSpeechEdgesAt16kAnd8kULaw) {
+  // WebRTC's own hangover makes the last voiced frame late by ~100-200 ms.
+  check_edges("webrtc", 250);
 }
 
 TEST(WebrtcVad, SilenceIsNoInput) {
   Audio quiet = padded(Audio{8000, {}}, 3.0);
-  VadSettings settings = vad_settings(kMode);
+  VadSettings settings = vad_settings("webrtc", kMode);
   settings.no_input_timeout_ms = 4000;
   auto found = detect_first_utterance(quiet, settings);
   ASSERT_TRUE(found.ok()) << found.error().message;
@@ -142,5 +142,114 @@ TEST(WebrtcVad, RejectsBadModeAndRate) {
   EXPECT_TRUE(make_webrtc_vad(16000, 0).ok());
 }
 
+// Silero on the same recordings. 350 ms: in -0920 a breath 200 ms after the last word (19 dB
+// below the loudest frame, so not speech by the energy edges) is voice to Silero at 8 kHz.
+TEST(SileroVad, FindsSpeechEdgesAt16kAnd8kULaw) { check_edges("silero", 350); }
+
+// Each window's probability over a whole recording, with a fresh detector.
+std::vector<float> probabilities(const Audio& audio, const VadSettings& settings) {
+  auto vad = SileroVad::create(settings, audio.sample_rate);
+  EXPECT_TRUE(vad.ok()) << vad.error().message;
+  std::vector<float> out;
+  if (!vad) return out;
+  const std::size_t frame = (*vad)->frame_samples();
+  for (std::size_t i = 0; i + frame <= audio.samples.size(); i += frame) {
+    auto p = (*vad)->probability(Samples(audio.samples).subspan(i, frame));
+    EXPECT_TRUE(p.ok()) << p.error().message;
+    if (!p) return out;
+    out.push_back(*p);
+  }
+  return out;
+}
+
+// The model's 8 kHz branch on phone audio: high probabilities inside the speech, low ones on the
+// line noise around it, and the same decisions as its 16 kHz branch on the upsampled audio.
+TEST(SileroVad, EightKhzBranchSeparatesSpeechFromLineNoise) {
+  const VadSettings settings = vad_settings("silero");
+  for (const char* id : kFiles) {
+    auto speech = read_wav(testing::speech_data_dir() + "/librivox/" + id + ".wav", 8000);
+    ASSERT_TRUE(speech.ok()) << speech.error().message;
+    const Edges truth = energy_edges(*speech);
+    const Audio phone = through_g711(G711Law::kMuLaw, padded(*speech, 1.0));
+    const std::vector<float> p8 = probabilities(phone, settings);
+    auto wide = resample(phone, 16000);
+    ASSERT_TRUE(wide.ok()) << wide.error().message;
+    const std::vector<float> p16 = probabilities(*wide, settings);
+    ASSERT_FALSE(p8.empty());
+    ASSERT_EQ(p8.size(), p16.size());  // 32 ms windows at either rate
+
+    int noise_windows = 0, noise_voiced = 0, speech_windows = 0, speech_voiced = 0, agree = 0;
+    for (std::size_t i = 0; i < p8.size(); ++i) {
+      const double from = double(i) * kSileroFrameMs;
+      const double to = from + kSileroFrameMs;
+      const bool voiced = p8[i] >= settings.threshold;
+      agree += voiced == (p16[i] >= settings.threshold) ? 1 : 0;
+      if (to <= 1000 - 100 || from >= 1000 + truth.end_ms + 300) {  // the padding, well clear
+        ++noise_windows;
+        noise_voiced += voiced ? 1 : 0;
+      } else if (from >= 1000 + truth.start_ms && to <= 1000 + truth.end_ms) {
+        ++speech_windows;
+        speech_voiced += voiced ? 1 : 0;
+      }
+    }
+    std::printf("[ figures ] silero %s: speech windows voiced %d/%d, noise windows voiced %d/%d, "
+                "8 vs 16 kHz agree %d/%zu\n", id, speech_voiced, speech_windows, noise_voiced,
+                noise_windows, agree, p8.size());
+    // Read speech has short pauses between words and phrases: most, not all, windows are voiced.
+    EXPECT_GE(speech_voiced, speech_windows * 7 / 10) << id;
+    EXPECT_LE(noise_voiced, 1) << id;
+    EXPECT_GE(agree, static_cast<int>(p8.size()) * 85 / 100) << id;
+  }
+}
+
+// Calls share one model: two detectors fed different audio, interleaved window by window, give
+// exactly what each gives alone (their LSTM state is their own).
+TEST(SileroVad, DetectorsSharingTheModelKeepTheirOwnState) {
+  const VadSettings settings = vad_settings("silero");
+  auto read_phone = [](const char* id) {
+    auto audio = read_wav(testing::speech_data_dir() + "/librivox/" + id + ".wav", 8000);
+    EXPECT_TRUE(audio.ok());
+    return through_g711(G711Law::kMuLaw, audio ? *audio : Audio{});
+  };
+  const Audio a = read_phone(kFiles[0]);
+  const Audio b = read_phone(kFiles[1]);
+  const std::vector<float> alone_a = probabilities(a, settings);
+  const std::vector<float> alone_b = probabilities(b, settings);
+  auto vad_a = SileroVad::create(settings, 8000);
+  auto vad_b = SileroVad::create(settings, 8000);
+  ASSERT_TRUE(vad_a.ok() && vad_b.ok());
+  const std::size_t frame = (*vad_a)->frame_samples();
+  const std::size_t windows = std::min(alone_a.size(), alone_b.size());
+  for (std::size_t i = 0; i < windows; ++i) {
+    auto pa = (*vad_a)->probability(Samples(a.samples).subspan(i * frame, frame));
+    auto pb = (*vad_b)->probability(Samples(b.samples).subspan(i * frame, frame));
+    ASSERT_TRUE(pa.ok() && pb.ok());
+    ASSERT_EQ(*pa, alone_a[i]) << "window " << i;
+    ASSERT_EQ(*pb, alone_b[i]) << "window " << i;
+  }
+}
+
+TEST(SileroVad, DamagedModelFileIsAClearError) {
+  const std::string dir = testing::make_temp_dir();
+  VadSettings settings = vad_settings("silero");
+  settings.model_file = dir + "/silero_vad.onnx";
+  std::ofstream(settings.model_file) << "not an onnx model";
+  auto vad = make_voice_detector(settings, 8000);
+  std::filesystem::remove_all(dir);
+  ASSERT_FALSE(vad.ok());
+  const std::string& why = vad.error().message;
+  EXPECT_NE(why.find("vad.model_file"), std::string::npos) << why;
+  EXPECT_NE(why.find(settings.model_file), std::string::npos) << why;
+  EXPECT_NE(why.find("scripts/install-deps"), std::string::npos) << why;
+}
+
+TEST(SileroVad, SilenceIsNoInput) {
+  Audio quiet = padded(Audio{8000, {}}, 3.0);
+  VadSettings settings = vad_settings("silero");
+  settings.no_input_timeout_ms = 4000;
+  auto found = detect_first_utterance(through_g711(G711Law::kMuLaw, quiet), settings);
+  ASSERT_TRUE(found.ok()) << found.error().message;
+  EXPECT_EQ(found->outcome, EndpointEvent::kNoInput);
+}
 }  // namespace
 }  // namespace chalkbot

@@ -32,3 +32,9 @@ expect_error "bad environment value" "CHALKBOT_VAD_MODE" env CHALKBOT_VAD_MODE=l
 expect_error "unknown tts voice" "voice" "$CHALKBOT" say "hello" -o "$work/x.wav" --voice no-such-voice
 mkdir -p "$work/ro" && expect_error "store in a missing directory" "no/such/dir" \
   env CHALKBOT_STORE_PATH=/no/such/dir/c.db "$CHALKBOT" calls
+expect_error "missing Silero VAD model at start-up" "vad.model_file: '$work/none/silero_vad.onnx' not found (run scripts/install-deps" \
+  "$CHALKBOT" --set vad.provider=silero --set "vad.model_file=$work/none/silero_vad.onnx" --set sip.port=0 serve
+expect_error "missing Silero VAD model in turn" "vad.model_file" \
+  "$CHALKBOT" --set vad.provider=silero --set "vad.model_file=$work/none/silero_vad.onnx" turn \
+  --in /usr/share/pocketsphinx/test/data/librivox/sense_and_sensibility_01_austen_64kb-0870.wav --out "$work/o.wav"
+expect_error "unknown vad.provider" "vad.provider: expected one of webrtc, silero" "$CHALKBOT" --set vad.provider=speex config --print

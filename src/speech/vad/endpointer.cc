@@ -4,7 +4,6 @@
 
 #include "core/settings.h"
 #include "media/resampler.h"
-#include "speech/vad/webrtc_vad.h"
 
 namespace chalkbot {
 
@@ -17,7 +16,9 @@ EndpointerConfig EndpointerConfig::from(const VadSettings& vad, int ignore_initi
   config.finished_silence_ms = vad.finished_silence_ms;
   config.no_input_timeout_ms = vad.no_input_timeout_ms;
   config.max_utterance_ms = vad.max_utterance_ms;
-  config.ignore_initial_ms = ignore_initial_ms;
+  config.ignore_initial_ms = ignore_initial_ms != kProviderIgnoreInitial ? ignore_initial_ms
+                             : vad.provider == "webrtc"                  ? 200
+                                                                          : 0;
   config.pre_roll_ms = pre_roll_ms;
   return config;
 }
@@ -229,7 +230,7 @@ Result<DetectedUtterance> detect_first_utterance(const Audio& audio, const VadSe
                                                                            : 16000;
   auto analysed = resample(audio, rate);
   if (!analysed) return analysed.error();
-  auto detector = make_webrtc_vad(rate, vad.mode);
+  auto detector = make_voice_detector(vad, rate);
   if (!detector) return detector.error();
   UtteranceDetector utterances(std::move(*detector), EndpointerConfig::from(vad));
 

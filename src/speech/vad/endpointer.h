@@ -26,8 +26,12 @@ struct EndpointerConfig {
   int ignore_initial_ms = 0;    // WebRTC VAD misfires while it adapts: decisions here are ignored
   int pre_roll_ms = 0;          // audio kept before the onset so the ASR hears the first phone
 
+  // ignore_initial_ms for the detector vad.provider names: 200 ms for WebRTC, which adapts to
+  // the line first; none for Silero, whose model has nothing to adapt.
+  static constexpr int kProviderIgnoreInitial = -1;
   // speech timings from vad.*, plus the two that are not user settings.
-  static EndpointerConfig from(const VadSettings& vad, int ignore_initial_ms = 200,
+  static EndpointerConfig from(const VadSettings& vad,
+                               int ignore_initial_ms = kProviderIgnoreInitial,
                                int pre_roll_ms = 300);
 };
 
@@ -157,7 +161,7 @@ struct DetectedUtterance {
   Audio audio;              // the utterance at the input's sample rate (empty for kNoInput)
 };
 
-// Runs WebRTC VAD (vad.mode) + the endpointer over a whole recording. Rates other than 8/16 kHz
+// Runs vad.provider's detector + the endpointer over a whole recording. Rates other than 8/16 kHz
 // are analysed at 16 kHz; the returned audio is cut from the input at its own rate.
 Result<DetectedUtterance> detect_first_utterance(const Audio& audio, const VadSettings& vad);
 

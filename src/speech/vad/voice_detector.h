@@ -1,7 +1,8 @@
 #pragma once
 // A frame-by-frame voiced/unvoiced decision. The endpointer only sees this interface, so tests
-// can script the decisions and other detectors can replace WebRTC's.
+// can script the decisions; make_voice_detector() picks WebRTC's or Silero's by configuration.
 #include <cstddef>
+#include <memory>
 
 #include "core/audio.h"
 #include "core/result.h"
@@ -16,5 +17,13 @@ class VoiceDetector {
   virtual std::size_t frame_samples() const = 0;
   virtual Result<bool> is_voiced(Samples frame) = 0;
 };
+
+struct VadSettings;
+
+// A detector of vad.provider's kind for one stream at `sample_rate` (8000 or 16000): webrtc
+// (10 ms frames, vad.mode) or silero (32 ms frames, vad.threshold; its model is loaded once per
+// process). Errors name the setting at fault.
+Result<std::unique_ptr<VoiceDetector>> make_voice_detector(const VadSettings& vad,
+                                                           int sample_rate);
 
 }  // namespace chalkbot

@@ -1,0 +1,162 @@
+#include "speech/vad/silero_vad.h"
+
+#include <filesystem>
+#include <map>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "core/log.h"
+#include "core/settings.h"
+#include "speech/onnx/ort_runtime.h"
+
+namespace chalkbot {
+namespace {
+
+constexpr const char* kInstallHint = "run scripts/install-deps (or make deps) to install it";
+
+}  // namespace
+
+// The loaded model and where its inputs and outputs sit in the session's order.
+class SileroModel {
+ public:
+  // The process's model from `path`, loaded on first use and kept for the process's life.
+  static Result<const SileroModel*> shared(const std::string& path, const std::string& library);
+
+  // One window: `window` at `sample_rate`, state h and c ([2,1,64] each) in and out.
+  Result<float> run(std::vector<float>& window, std::int64_t sample_rate, std::array<float, 128>& h,
+                    std::array<float, 128>& c) const;
+
+ private:
+  const OrtRuntime* runtime_ = nullptr;
+  std::unique_ptr<OrtModel> model_;
+  int audio_in_ = -1, rate_in_ = -1, h_in_ = -1, c_in_ = -1;
+  int probability_out_ = -1, h_out_ = -1, c_out_ = -1;
+};
+
+Result<const SileroModel*> SileroModel::shared(const std::string& path,
+                                               const std::string& library) {
+  static std::mutex mutex;
+  static std::map<std::string, std::unique_ptr<SileroModel>> loaded;  // never freed
+  const std::lock_guard lock(mutex);
+  if (auto found = loaded.find(path); found != loaded.end()) return found->second.get();
+
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(path, ec)) {
+    return make_error("vad.model_file: '" + path + "' not found (" + kInstallHint + ")");
+  }
+  auto runtime = OrtRuntime::load(library);
+  if (!runtime) return make_error("vad.provider silero: " + runtime.error().message);
+  auto model = std::make_unique<SileroModel>();
+  model->runtime_ = *runtime;
+  // One thread: a 32 ms window is far too small to share out, and many calls run at once.
+  auto session = OrtModel::load(**runtime, path, 1);
+  if (!session) {
+    return make_error("vad.model_file: " + session.error().message + " (a damaged file? delete it and " +
+                      kInstallHint + " again)");
+  }
+  model->model_ = std::move(*session);
+  const OrtModel& m = *model->model_;
+  const auto output_index = [&](const std::string& name) {
+    const auto& names = m.output_names();
+    for (std::size_t i = 0; i < names.size(); ++i) {
+      if (names[i] == name) return static_cast<int>(i);
+    }
+    return -1;
+  };
+  model->audio_in_ = m.input_index("input");
+  model->rate_in_ = m.input_index("sr");
+  model->h_in_ = m.input_index("h");
+  model->c_in_ = m.input_index("c");
+  model->probability_out_ = output_index("output");
+  model->h_out_ = output_index("hn");
+  model->c_out_ = output_index("cn");
+  if (m.input_names().size() != 4 || model->audio_in_ < 0 || model->rate_in_ < 0 ||
+      model->h_in_ < 0 || model->c_in_ < 0 || model->probability_out_ < 0 || model->h_out_ < 0 ||
+      model->c_out_ < 0) {
+    return make_error("vad.model_file: '" + path + "' is not a Silero VAD model with inputs "
+                      "input, sr, h, c and outputs output, hn, cn");
+  }
+  spdlog::info("vad: silero loaded from {} (onnxruntime {})", path, (*runtime)->version());
+  return (loaded[path] = std::move(model)).get();
+}
+
+Result<float> SileroModel::run(std::vector<float>& window, std::int64_t sample_rate,
+                               std::array<float, 128>& h, std::array<float, 128>& c) const {
+  const OrtRuntime& ort = *runtime_;
+  const std::vector<std::int64_t> state_shape{2, 1, 64};
+  auto audio = ort.tensor(window.data(), window.size(),
+                          {1, static_cast<std::int64_t>(window.size())}, ort::ElementType::kFloat);
+  auto rate = ort.tensor(&sample_rate, 1, {}, ort::ElementType::kInt64);  // a scalar
+  auto h_value = ort.tensor(h.data(), h.size(), state_shape, ort::ElementType::kFloat);
+  auto c_value = ort.tensor(c.data(), c.size(), state_shape, ort::ElementType::kFloat);
+  for (const auto* made : {&audio, &rate, &h_value, &c_value}) {
+    if (!*made) return made->error();
+  }
+  std::vector<const ort::Value*> inputs(4);
+  inputs[static_cast<std::size_t>(audio_in_)] = audio->get();
+  inputs[static_cast<std::size_t>(rate_in_)] = rate->get();
+  inputs[static_cast<std::size_t>(h_in_)] = h_value->get();
+  inputs[static_cast<std::size_t>(c_in_)] = c_value->get();
+  auto outputs = model_->run(inputs);
+  if (!outputs) return make_error("silero vad: " + outputs.error().message);
+
+  // Reads `count` floats of output `index`, checking that the tensor holds exactly that many.
+  const auto read = [&](int index, float* out, std::size_t count) -> Status {
+    ort::Value* value = (*outputs)[static_cast<std::size_t>(index)].get();
+    auto shape = ort.shape_of(value);
+    if (!shape) return shape.error();
+    std::size_t elements = 1;
+    for (const std::int64_t d : *shape) elements *= static_cast<std::size_t>(d);
+    if (elements != count) {
+      return make_error("silero vad: output " + std::to_string(index) + " has " +
+                        std::to_string(elements) + " values, expected " + std::to_string(count));
+    }
+    void* data = nullptr;
+    if (auto got = ort.check(ort.api().GetTensorMutableData(value, &data), "silero vad: output");
+        !got) {
+      return got;
+    }
+    std::copy_n(static_cast<const float*>(data), count, out);
+    return {};
+  };
+  float probability = 0;
+  Status status = read(probability_out_, &probability, 1);
+  if (status) status = read(h_out_, h.data(), h.size());
+  if (status) status = read(c_out_, c.data(), c.size());
+  if (!status) return status.error();
+  return probability;
+}
+
+Result<std::unique_ptr<SileroVad>> SileroVad::create(const VadSettings& settings, int sample_rate) {
+  if (sample_rate != 8000 && sample_rate != 16000) {
+    return make_error("silero vad: sample rate " + std::to_string(sample_rate) +
+                      " Hz unsupported (8000 or 16000)");
+  }
+  if (settings.threshold - kSileroHysteresis <= 0 || settings.threshold >= 1) {
+    return make_error("vad.threshold: " + std::to_string(settings.threshold) +
+                      " is out of range (above " + std::to_string(kSileroHysteresis) +
+                      ", below 1)");
+  }
+  auto model = SileroModel::shared(settings.model_file, settings.onnxruntime_library);
+  if (!model) return model.error();
+  return std::unique_ptr<SileroVad>(new SileroVad(**model, sample_rate, settings.threshold));
+}
+
+Result<float> SileroVad::probability(Samples frame) {
+  if (frame.size() != frame_samples()) {
+    return make_error("silero vad: frame of " + std::to_string(frame.size()) +
+                      " samples, expected " + std::to_string(frame_samples()));
+  }
+  std::vector<float> window(frame.size());
+  for (std::size_t i = 0; i < frame.size(); ++i) window[i] = static_cast<float>(frame[i]) / 32768.0F;
+  return model_.run(window, sample_rate_, h_, c_);
+}
+
+Result<bool> SileroVad::is_voiced(Samples frame) {
+  auto p = probability(frame);
+  if (!p) return p.error();
+  return hysteresis_.update(*p);
+}
+
+}  // namespace chalkbot
