@@ -97,7 +97,7 @@ int main(int argc, char** argv) {
     s.reply[0] = 0x80;  // RTP v2, PCMU
     std::fill(s.reply.begin() + 12, s.reply.end(), 0xFF);  // u-law silence
     const std::uint32_t ssrc = 0x5151'0000U + static_cast<std::uint32_t>(i);
-    for (int b = 0; b < 4; ++b) s.reply[8 + b] = static_cast<std::uint8_t>(ssrc >> (24 - 8 * b));
+    for (std::size_t b = 0; b < 4; ++b) s.reply[8 + b] = static_cast<std::uint8_t>(ssrc >> (24 - 8 * b));
   }
   std::printf("READY\n");
   std::fflush(stdout);
@@ -159,7 +159,7 @@ int main(int argc, char** argv) {
         // Answer with silence from this port: the server latches on to it (symmetric RTP).
         s.reply[2] = static_cast<std::uint8_t>(s.reply_seq >> 8);
         s.reply[3] = static_cast<std::uint8_t>(s.reply_seq & 0xff);
-        for (int b = 0; b < 4; ++b) s.reply[4 + b] = static_cast<std::uint8_t>(s.reply_ts >> (24 - 8 * b));
+        for (std::size_t b = 0; b < 4; ++b) s.reply[4 + b] = static_cast<std::uint8_t>(s.reply_ts >> (24 - 8 * b));
         ++s.reply_seq;
         s.reply_ts += 160;
         sendto(s.fd, s.reply.data(), s.reply.size(), 0, reinterpret_cast<sockaddr*>(&s.peer),

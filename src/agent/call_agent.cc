@@ -10,7 +10,7 @@
 #include "core/log.h"
 #include "server/metrics.h"
 #include "speech/vad/endpointer.h"
-#include "speech/vad/webrtc_vad.h"
+#include "speech/vad/voice_detector.h"
 
 namespace chalkbot {
 namespace {

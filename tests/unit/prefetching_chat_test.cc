@@ -19,7 +19,7 @@ class ScriptedModel final : public ChatModel {
     ++requests;
     const std::string question = messages.back().content;
     ChatReply reply;
-    for (const std::string piece : {question, std::string(" "), std::string("answered")}) {
+    for (const std::string& piece : {question, std::string(" "), std::string("answered")}) {
       std::this_thread::sleep_for(10ms);
       if (cancel.cancelled()) {
         ++cancelled;
