@@ -23,7 +23,6 @@ using namespace std::chrono_literals;
 // comes later still ends the call as transferred.
 constexpr auto kTransferWait = 30s;
 
-
 // The last answer, for the DTMF "repeat" action: written by the speaker, read by the agent.
 class LastAnswer {
  public:
