@@ -33,6 +33,7 @@ BAD_NUMBERS = ["-1", "4294967296", "99999999999999999999999", "abc", "", "1.5", 
 # Mutations that break the framing of a stream: over TCP each goes on its own connection, so it
 # cannot swallow the messages after it.
 UNFRAMED_KINDS = {"content_length", "truncated", "garbage", "oversize", "line_ends"}
+STREAM_LENGTH = 8
 
 
 class Request:
@@ -256,31 +257,33 @@ def read_tcp(conn, seconds):
     return data
 
 
+def send_stream(conn, messages, rng):
+    """messages down one connection: the first few in one write, now and then one split in two."""
+    group = rng.randint(2, 5)
+    conn.sendall(b"".join(messages[:group]))
+    for message in messages[group:]:
+        if len(message) > 20 and rng.random() < 0.1:
+            cut = rng.randrange(1, len(message))
+            conn.sendall(message[:cut])
+            time.sleep(0.02)
+            message = message[cut:]
+        conn.sendall(message)
+
+
 def send_tcp_batch(messages, port, tally, rng):
-    """Well-framed messages down one connection (a few in one write, one split across writes);
-    each message that breaks framing on a connection of its own."""
+    """Well-framed messages STREAM_LENGTH to a connection (the server may close one on a message
+    it rejects); each message that breaks framing on a connection of its own."""
     framed = [m for k, m in messages if k not in UNFRAMED_KINDS]
-    unframed = [m for k, m in messages if k in UNFRAMED_KINDS]
+    streams = [framed[i:i + STREAM_LENGTH] for i in range(0, len(framed), STREAM_LENGTH)]
+    streams += [[m] for k, m in messages if k in UNFRAMED_KINDS]
     conns = []
-    if framed:
+    for stream in streams:
         conn = socket.create_connection(("127.0.0.1", port))
-        group = rng.randint(2, 5)
-        conn.sendall(b"".join(framed[:group]))
-        for message in framed[group:]:
-            if len(message) > 20 and rng.random() < 0.1:
-                cut = rng.randrange(1, len(message))
-                conn.sendall(message[:cut])
-                time.sleep(0.02)
-                message = message[cut:]
-            conn.sendall(message)
         conns.append(conn)
-    for message in unframed:
-        conn = socket.create_connection(("127.0.0.1", port))
         try:
-            conn.sendall(message)
+            send_stream(conn, stream, rng)
         except OSError:
             pass  # the server may close on what it cannot frame
-        conns.append(conn)
     time.sleep(0.3)
     for conn in conns:
         for line in start_lines(read_tcp(conn, 0.05)):
