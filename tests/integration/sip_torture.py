@@ -225,14 +225,14 @@ class Tally:
     def __init__(self):
         self.statuses, self.requests, self.bad = collections.Counter(), collections.Counter(), []
 
-    def add(self, start_line, transport):
+    def add(self, start_line, transport, message=b""):
         match = STATUS_LINE.match(start_line)
         if match and 100 <= int(match.group(1)) <= 699:
             self.statuses[f"{transport} {match.group(1).decode()}"] += 1
         elif re.match(rb"^[A-Z]+ sips?:\S+ SIP/2\.0$", start_line):
-            self.requests[start_line.split(b" ")[0].decode()] += 1  # e.g. a BYE for a call
+            self.requests[start_line.split(b" ")[0].decode()] += 1  # a BYE for a call, say
         else:
-            self.bad.append((transport, start_line[:200]))
+            self.bad.append((transport, (message or start_line)[:300]))
 
 
 def drain_udp(sock, tally, seconds):
@@ -243,7 +243,7 @@ def drain_udp(sock, tally, seconds):
             data = sock.recv(70000)
         except (socket.timeout, ConnectionRefusedError):
             return
-        tally.add(data.split(b"\r\n", 1)[0], "UDP")
+        tally.add(data.split(b"\r\n", 1)[0], "UDP", data)
 
 
 def read_tcp(conn, seconds):
@@ -370,8 +370,8 @@ def main():
     print("requests from the server:", dict(tally.requests))
     if tally.bad:
         for transport, line in tally.bad[:20]:
-            print(f"not a SIP response ({transport}): {line!r}")
-        sys.exit(f"FAIL: {len(tally.bad)} answers were not well-formed SIP responses")
+            print(f"not a well-formed SIP message ({transport}): {line!r}")
+        sys.exit(f"FAIL: {len(tally.bad)} messages from the server were not well-formed SIP")
 
 
 if __name__ == "__main__":
