@@ -46,6 +46,18 @@ bool listed(std::string_view list, std::string_view item) {
   return false;
 }
 
+// Whitespace or a control character anywhere in a URI part. A URI has none (RFC 3261 25.1: they
+// must be escaped), but sofia keeps a header folded inside a parameter ("...;tra\r\n nsport=udp")
+// as it came, and the BYE it builds from such a Contact would carry the CRLF into our start line.
+bool has_space_or_control(const char* part) {
+  if (part == nullptr) return false;
+  for (const char* c = part; *c != '\0'; ++c) {
+    const auto byte = static_cast<unsigned char>(*c);
+    if (byte <= 0x20 || byte == 0x7f) return true;
+  }
+  return false;
+}
+
 // An Accept header (list) that allows application/sdp; an empty one allows nothing.
 bool accepts_sdp(const sip_accept_t* accept) {
   for (; accept != nullptr; accept = accept->ac_next) {
@@ -66,6 +78,12 @@ Refusal check_dialog_uri(const url_t* url, std::string_view what, std::string_vi
   if (!sip && !(sips && sips_ok)) {
     return {416, "Unsupported URI Scheme in " + std::string(what), false,
             "scheme " + printable(url->url_scheme != nullptr ? url->url_scheme : "")};
+  }
+  for (const char* part : {url->url_user, url->url_password, url->url_host, url->url_port,
+                           url->url_params, url->url_headers}) {
+    if (has_space_or_control(part)) {
+      return problem(400, what, "whitespace or control character in the URI", printable(part));
+    }
   }
   // RFC 3261 19.1.1: no URI headers in a dialog's Contact or Record-Route (the stack would copy
   // them into our requests).

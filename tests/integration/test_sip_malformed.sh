@@ -42,6 +42,7 @@ expect contact_maddr 400 "bad maddr"
 expect contact_missing 400 "Missing Contact"
 expect contact_two 400 "more than one"
 expect contact_garbled 400
+expect contact_folded 400 "whitespace or control character"
 expect gen_contact_13 400 "URI headers not allowed"
 expect record_route_scheme 416 "Unsupported URI Scheme in Record-Route"
 expect record_route_second 416 "in Record-Route"

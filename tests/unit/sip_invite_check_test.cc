@@ -143,6 +143,19 @@ TEST(SipInviteCheck, ContactMissingOrTwiceIs400) {
             "Bad Contact: more than one");
 }
 
+// Found by tests/integration/sip_torture.py (seed 7): a Contact folded inside a parameter was
+// answered 200, and the BYE built from it carried the CRLF into its request line.
+TEST(SipInviteCheck, AContactFoldedInsideTheUriIs400) {
+  const Refusal folded =
+      check_text(invite("", "Contact: <sip:probe@127.0.0.1:5070;tra\r\n nsport=udp>\r\n"));
+  EXPECT_EQ(folded.status, 400);
+  EXPECT_EQ(folded.reason, "Bad Contact: whitespace or control character in the URI");
+  // Folding between header parameters, outside the URI, is plain linear white space.
+  const Refusal between_parameters =
+      check_text(invite("", "Contact: <sip:probe@127.0.0.1:5070>\r\n ;expires=60\r\n"));
+  EXPECT_FALSE(between_parameters) << between_parameters.reason;
+}
+
 TEST(SipInviteCheck, EveryRecordRouteEntryIsChecked) {
   const Refusal refusal = check_text(
       invite("Record-Route: <sip:127.0.0.1:5080;lr>\r\nRecord-Route: <xyz:p.invalid;lr>\r\n"));
