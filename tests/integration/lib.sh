@@ -62,6 +62,18 @@ start_serve() {
   fail "serve did not start"
 }
 
+# start_malformed_sip_target MAX_CALLS: the stand-in and a serve that lets every malformed message
+# reach its handlers (no rate limit, room for MAX_CALLS answered INVITEs, T1 100 ms so an answered
+# INVITE never ACKed ends within 6.4 s); $work/q.wav is a question for the real call that ends
+# each malformed-SIP test. Changes into $work.
+start_malformed_sip_target() {
+  start_standin --script "$TESTS_DIR/data/standin_script.json" --tokens-per-sec 40
+  cd "$work"
+  start_serve --set sip.timer_t1_ms=100 --set sip.rate_limit_per_s=0 --set sip.max_calls="$1"
+  CHALKBOT_STORE_PATH="$work/say.db" "$CHALKBOT" say "What is the capital of France?" \
+    -o "$work/q.wav" --rate 8000 2>/dev/null
+}
+
 # stop_serve: SIGTERM, and the server must exit cleanly.
 stop_serve() {
   kill -TERM "$serve_pid"

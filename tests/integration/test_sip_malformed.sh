@@ -7,13 +7,7 @@
 # cases get their RFC answers; calls answered and never ACKed are hung up with one BYE. Past the
 # ACK timeout the server is alive, logged no "invalid URI", and completes a real call.
 source "$(dirname "$0")/lib.sh"
-start_standin --script "$TESTS_DIR/data/standin_script.json" --tokens-per-sec 40
-cd "$work"
-
-# No rate limit and room for every answered case: each message must reach the INVITE handler.
-start_serve --set sip.timer_t1_ms=100 --set sip.rate_limit_per_s=0 --set sip.max_calls=500
-CHALKBOT_STORE_PATH="$work/say.db" "$CHALKBOT" say "What is the capital of France?" \
-  -o "$work/q.wav" --rate 8000 2>/dev/null
+start_malformed_sip_target 500
 
 # The named cases, then the generated ones (gen_*: each bad URI in each URI-bearing header, each
 # header dropped or doubled); then past the 6.4 s ACK wait.

@@ -5,14 +5,7 @@
 # SIP response, and at the end it must log no "invalid URI" and complete a real call.
 # SIP_TORTURE_SEED (3261) replays a run; SIP_TORTURE_MESSAGES (800) makes a longer one.
 source "$(dirname "$0")/lib.sh"
-start_standin --script "$TESTS_DIR/data/standin_script.json" --tokens-per-sec 40
-cd "$work"
-
-# No rate limit, room for every INVITE that gets answered, and a short T1 so answered INVITEs
-# that are never ACKed end within 6.4 s.
-start_serve --set sip.timer_t1_ms=100 --set sip.rate_limit_per_s=0 --set sip.max_calls=2000
-CHALKBOT_STORE_PATH="$work/say.db" "$CHALKBOT" say "What is the capital of France?" \
-  -o "$work/q.wav" --rate 8000 2>/dev/null
+start_malformed_sip_target 2000
 
 seed=${SIP_TORTURE_SEED:-3261}
 python3 "$TESTS_DIR/integration/sip_torture.py" --port "$SIP_PORT" --serve-pid "$serve_pid" \
