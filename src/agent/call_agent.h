@@ -1,16 +1,20 @@
 #pragma once
 // One phone call's conversation: answer -> greeting -> listen -> think -> speak, repeated, with
-// barge-in, reprompts, goodbyes, DTMF actions and limits. Runs on its own thread (run()); the
-// Speaker thread does all the talking. Every turn is stored with its stage timestamps.
-#include <atomic>
+// barge-in, reprompts, goodbyes, DTMF actions and limits. The decisions are the TurnMachine's;
+// CallAgent wires it to the call: run() feeds it the media session's frames, digits and ticks on
+// the call's thread, and the Speaker thread does all the talking. Every turn is stored with its
+// stage timestamps.
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <vector>
 
 #include "agent/call_flow.h"
 #include "agent/conversation.h"
 #include "agent/provider_failure.h"
 #include "agent/speaker.h"
+#include "agent/turn_machine.h"
 #include "core/settings.h"
 #include "media/media_engine.h"
 #include "speech/asr/asr.h"
@@ -38,9 +42,6 @@ struct CallInfo {
   std::string to;
 };
 
-// How a transfer the agent asked for went (from the signalling layer).
-enum class TransferNews { kNone, kAccepted, kSucceeded, kFailed };
-
 // What the agent asks of the call's signalling; each is posted (must not block).
 struct CallControl {
   std::function<void()> hang_up;                            // BYE
@@ -65,23 +66,18 @@ class CallAgent {
   void transfer_news(TransferNews news, const std::string& detail);
 
  private:
-  // The agent thread's view of the transfer news: the latest unread final news (kSucceeded or
-  // kFailed) or kNone, and its detail.
-  std::pair<TransferNews, std::string> take_transfer_outcome();
+  using Event = std::function<void(TurnMachine& machine)>;
+  // Hands an event from another thread to the call's thread (run() delivers it within a tick).
+  void post(Event event);
+  std::vector<Event> take_events();
 
   const CallServices& services_;
   CallInfo info_;
   std::shared_ptr<MediaSession> media_;
   CallControl control_;
 
-  std::atomic<bool> remote_ended_{false};
-  std::atomic<bool> draining_{false};
-  std::mutex reason_mutex_;
-  std::string remote_reason_;
-  std::atomic<bool> transfer_accepted_{false};  // the caller's phone took the REFER
-  std::mutex transfer_mutex_;
-  TransferNews transfer_outcome_ = TransferNews::kNone;  // final news not yet read
-  std::string transfer_detail_;
+  std::mutex events_mutex_;
+  std::vector<Event> events_;
 };
 
 }  // namespace chalkbot

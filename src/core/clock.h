@@ -22,4 +22,16 @@ inline double elapsed_ms(SteadyClock::time_point since) {
   return std::chrono::duration<double, std::milli>(SteadyClock::now() - since).count();
 }
 
+// The time a state machine reads, so that unit tests can drive it on a virtual clock.
+class WallClock {
+ public:
+  virtual ~WallClock() = default;
+  virtual std::int64_t now_ms() const = 0;  // wall-clock milliseconds since the Unix epoch
+};
+
+class SystemWallClock final : public WallClock {
+ public:
+  std::int64_t now_ms() const override { return wall_ms(); }
+};
+
 }  // namespace chalkbot

@@ -267,6 +267,27 @@ TEST(Endpointer, HastenedPauseEndsAtTheFinishedSilence) {
   EXPECT_EQ(feed(never, 400, false).at_ms, 900 + 300);
 }
 
+TEST(Endpointer, HasteningAPauseAlreadyLongEnoughEndsTheUtteranceThere) {
+  EndpointerConfig config = test_config();
+  config.end_silence_ms = 300;
+  config.finished_silence_ms = 160;
+  Endpointer ep(config);
+  feed(ep, 400, false);
+  feed(ep, 500, true);  // speech ends at 900
+  ASSERT_EQ(feed(ep, 160, false).event, EndpointEvent::kNone);  // judged only now
+  EXPECT_EQ(ep.hasten_end(), EndpointEvent::kSpeechEnded);
+  EXPECT_EQ(ep.state(), Endpointer::State::kDone);
+  EXPECT_EQ(ep.times().end_ms, 900 + 160);
+  EXPECT_EQ(ep.times().speech_end_ms, 900);
+  // A shorter pause is only shortened: it ends when it reaches finished_silence_ms.
+  Endpointer early(config);
+  feed(early, 400, false);
+  feed(early, 500, true);
+  feed(early, 100, false);
+  EXPECT_EQ(early.hasten_end(), EndpointEvent::kNone);
+  EXPECT_EQ(early.state(), Endpointer::State::kInSpeech);
+}
+
 TEST(Endpointer, SpeechResumingReleasesTheHold) {
   EndpointerConfig config = test_config();
   config.end_silence_ms = 300;

@@ -106,6 +106,16 @@ EndpointEvent Endpointer::finish() {
   return EndpointEvent::kSpeechEnded;
 }
 
+EndpointEvent Endpointer::hasten_end() {
+  hastened_ = true;
+  held_ = false;
+  if (state_ != State::kInSpeech || config_.finished_silence_ms <= 0 ||
+      silence_run_ms_ < config_.finished_silence_ms) {
+    return EndpointEvent::kNone;
+  }
+  return finish();
+}
+
 void Endpointer::reset() {
   state_ = State::kWaiting;
   listen_since_ms_ = position_ms_;
@@ -125,11 +135,7 @@ UtteranceDetector::UtteranceDetector(std::unique_ptr<VoiceDetector> vad,
 Result<EndpointEvent> UtteranceDetector::push(Samples samples) {
   const std::size_t frame = vad_->frame_samples();
   const auto rate = static_cast<std::size_t>(vad_->sample_rate());
-  const auto& config = endpointer_.config();
-  // Enough history for the pre-roll before a run that is still becoming speech.
-  const std::size_t keep =
-      samples_per_ms(vad_->sample_rate(),
-                     config.pre_roll_ms + std::max(config.speech_start_ms, frame_ms_) + frame_ms_);
+  const std::size_t keep = history_keep();
   EndpointEvent reported = EndpointEvent::kNone;
   pending_.insert(pending_.end(), samples.begin(), samples.end());
   std::size_t used = 0;
@@ -163,15 +169,7 @@ Result<EndpointEvent> UtteranceDetector::push(Samples samples) {
       history_first_sample_ = samples_seen_;
       reported = event;
     } else if (event != EndpointEvent::kNone) {
-      if (event != EndpointEvent::kNoInput) {
-        endpointer_.set_voice_end(voice_end_ms(utterance_, utterance_first_sample_,
-                                               vad_->sample_rate(),
-                                               endpointer_.times().speech_end_ms));
-        // The utterance's tail is the pre-roll of whatever comes after reset().
-        const std::size_t tail = std::min(keep, utterance_.size());
-        history_.assign(utterance_.end() - static_cast<std::ptrdiff_t>(tail), utterance_.end());
-        history_first_sample_ = samples_seen_ - tail;
-      }
+      if (event != EndpointEvent::kNoInput) utterance_over();
       // Audio after the event stays pending, so the timeline stays exact for the next one.
       pending_.erase(pending_.begin(), pending_.begin() + static_cast<std::ptrdiff_t>(used));
       return event;
@@ -183,11 +181,29 @@ Result<EndpointEvent> UtteranceDetector::push(Samples samples) {
 
 EndpointEvent UtteranceDetector::finish() {
   const EndpointEvent event = endpointer_.finish();
-  if (event == EndpointEvent::kSpeechEnded) {
-    endpointer_.set_voice_end(voice_end_ms(utterance_, utterance_first_sample_, vad_->sample_rate(),
-                                           endpointer_.times().speech_end_ms));
-  }
+  if (event == EndpointEvent::kSpeechEnded) utterance_over();
   return event;
+}
+
+EndpointEvent UtteranceDetector::hasten_end() {
+  const EndpointEvent event = endpointer_.hasten_end();
+  if (event == EndpointEvent::kSpeechEnded) utterance_over();
+  return event;
+}
+
+std::size_t UtteranceDetector::history_keep() const {
+  const auto& config = endpointer_.config();
+  return samples_per_ms(vad_->sample_rate(), config.pre_roll_ms +
+                                                 std::max(config.speech_start_ms, frame_ms_) +
+                                                 frame_ms_);
+}
+
+void UtteranceDetector::utterance_over() {
+  endpointer_.set_voice_end(voice_end_ms(utterance_, utterance_first_sample_, vad_->sample_rate(),
+                                         endpointer_.times().speech_end_ms));
+  const std::size_t tail = std::min(history_keep(), utterance_.size());
+  history_.assign(utterance_.end() - static_cast<std::ptrdiff_t>(tail), utterance_.end());
+  history_first_sample_ = samples_seen_ - tail;
 }
 
 std::int64_t voice_end_ms(Samples audio, std::size_t first_sample, int sample_rate,

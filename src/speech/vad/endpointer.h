@@ -76,11 +76,9 @@ class Endpointer {
   // to end it. Speech resuming releases the hold.
   void hold_end() { held_ = true; }
   // The utterance sounds finished ("... on Sunday?"): this pause ends it once it lasts
-  // finished_silence_ms. Speech resuming takes that back.
-  void hasten_end() {
-    hastened_ = true;
-    held_ = false;
-  }
+  // finished_silence_ms. Speech resuming takes that back. Returns kSpeechEnded when the pause
+  // already lasts that long: the utterance ends here, without waiting for another frame.
+  EndpointEvent hasten_end();
   // UtteranceDetector's finer estimate of where the voice stopped (else it is speech_end_ms).
   void set_voice_end(std::int64_t ms) { times_.voice_end_ms = ms; }
 
@@ -121,7 +119,7 @@ class UtteranceDetector {
   void reset();
   // See Endpointer::hold_end() and hasten_end().
   void hold_end() { endpointer_.hold_end(); }
-  void hasten_end() { endpointer_.hasten_end(); }
+  EndpointEvent hasten_end();
 
   // The utterance so far: pre-roll + speech (+ trailing silence up to the endpoint).
   const std::vector<Sample>& utterance() const { return utterance_; }
@@ -131,6 +129,12 @@ class UtteranceDetector {
   int sample_rate() const { return vad_->sample_rate(); }
 
  private:
+  // Samples of recent audio kept while waiting: the pre-roll before a run still becoming speech.
+  std::size_t history_keep() const;
+  // The utterance ended (not for lack of input): where the voice stopped, and its tail kept as
+  // the pre-roll of whatever comes after reset().
+  void utterance_over();
+
   std::unique_ptr<VoiceDetector> vad_;
   Endpointer endpointer_;
   int frame_ms_;

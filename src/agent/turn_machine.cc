@@ -1,0 +1,364 @@
+#include "agent/turn_machine.h"
+
+#include <algorithm>
+#include <array>
+#include <utility>
+
+#include "agent/conversation.h"
+#include "agent/end_of_turn.h"
+#include "core/log.h"
+#include "server/metrics.h"
+
+namespace chalkbot {
+namespace {
+
+// After a transfer is asked for: how long the caller's phone has to report the new call
+// answered (it may ring the new party for a while) before the bot takes the call back. Within
+// media.inactivity_timeout_s's default, for phones that send no RTP meanwhile. A success that
+// comes later still ends the call as transferred.
+constexpr std::int64_t kTransferWaitMs = 30'000;
+// The farewell is waited for this long at most before hanging up.
+constexpr std::int64_t kFarewellWaitMs = 15'000;
+
+}  // namespace
+
+TurnMachine::TurnMachine(const Services& services, std::string call_id,
+                         std::unique_ptr<VoiceDetector> vad)
+    : services_(services),
+      settings_(services.settings),
+      flow_(services.flow),
+      actions_(services.actions),
+      call_id_(std::move(call_id)),
+      detector_(std::move(vad), EndpointerConfig::from(services.settings.vad)) {}
+
+void TurnMachine::start() {
+  deadline_ms_ = now() + std::int64_t{settings_.flow.max_call_s} * 1000;
+  actions_.say(settings_.flow.greeting, false);
+}
+
+void TurnMachine::remote_ended(const std::string& reason) {
+  if (done()) return;
+  remote_ended_ = true;
+  if (phase_ == Phase::kListening) {
+    // After a REFER is accepted the caller's phone hangs up on us once it is through.
+    const bool phone_left =
+        transfer_ == Transfer::kAsked && transfer_accepted_ && reason == "remote-bye";
+    end_reason_ = phone_left ? "transferred" : reason;
+    spdlog::info("call {}: ending ({})", call_id_, end_reason_);
+  }
+  asr_.reset();
+  phase_ = Phase::kDone;  // (a farewell being said is cut short: nobody is there to hear it)
+}
+
+void TurnMachine::end(const std::string& reason, bool say_farewell) {
+  if (phase_ == Phase::kListening) finish(reason, say_farewell);
+}
+
+void TurnMachine::finish(const std::string& reason, bool say_farewell) {
+  spdlog::info("call {}: ending ({})", call_id_, reason);
+  end_reason_ = reason;
+  asr_.reset();
+  if (!say_farewell) {
+    phase_ = Phase::kDone;
+    return;
+  }
+  actions_.interrupt();
+  actions_.say(settings_.flow.farewell, true);
+  farewell_deadline_ms_ = now() + kFarewellWaitMs;
+  phase_ = Phase::kFarewell;
+}
+
+void TurnMachine::transfer_news(TransferNews news, const std::string& detail) {
+  if (news == TransferNews::kAccepted) {
+    spdlog::info("call {}: transfer accepted by the caller's phone ({})", call_id_, detail);
+    transfer_accepted_ = true;
+    return;
+  }
+  transfer_outcome_ = news;
+  transfer_detail_ = detail;
+}
+
+void TurnMachine::tick() {
+  if (phase_ == Phase::kDone) return;
+  if (phase_ == Phase::kFarewell) {
+    if (actions_.quiet() || now() >= farewell_deadline_ms_) phase_ = Phase::kDone;
+    return;
+  }
+  if (now() >= deadline_ms_) return finish("max_duration", true);
+  const bool in_speech = detector_.endpointer().state() == Endpointer::State::kInSpeech;
+  if (draining_ && actions_.quiet() && !in_speech) return finish("shutdown", true);
+  follow_transfer();
+  if (phase_ != Phase::kListening || transfer_ != Transfer::kNone) return;
+  // The bot's turns frame the listening: when it stops talking, the no-input clock restarts.
+  const bool quiet = actions_.quiet();
+  if (quiet && !was_quiet_ && !in_speech) listen_afresh();
+  was_quiet_ = quiet;
+}
+
+void TurnMachine::dtmf(char key) {
+  if (phase_ != Phase::kListening) return;
+  spdlog::info("call {}: DTMF {}", call_id_, key);
+  const DtmfAction action = flow_.action_for(key);
+  if (action == DtmfAction::kHangup) return finish("dtmf_hangup", true);
+  if (transfer_ != Transfer::kNone) return;  // being handed over: only hang-up
+  if (action == DtmfAction::kTransfer) begin_transfer(std::string("DTMF ") + key);
+  if (action == DtmfAction::kRepeat) {
+    actions_.interrupt();
+    listen_afresh();
+    const std::string text = actions_.last_answer();
+    if (!text.empty()) actions_.say(text, false);
+  }
+}
+
+void TurnMachine::listen_afresh() {
+  detector_.reset();
+  asr_.reset();
+  asr_open_error_.clear();
+  asr_fed_ = 0;
+  heard_over_bot_ = false;
+  prefetched_ = pause_judged_ = prefetch_tried_ = false;  // a prefetch is the answer's to pick up
+  may_continue_ = continuing_ = false;
+}
+
+void TurnMachine::begin_transfer(const std::string& why) {
+  spdlog::info("call {}: transferring to {} ({})", call_id_, settings_.flow.transfer_to, why);
+  transfer_outcome_ = TransferNews::kNone;  // news of an earlier attempt is not this one's
+  transfer_accepted_ = false;
+  actions_.discard_prefetch();
+  actions_.interrupt();
+  listen_afresh();
+  actions_.say(settings_.flow.transfer_message, true);
+  transfer_ = Transfer::kAnnouncing;
+}
+
+// Asks for the transfer once the message is said, then waits for its outcome. A success ends the
+// call even after the bot gave up waiting for it.
+void TurnMachine::follow_transfer() {
+  if (transfer_ == Transfer::kAnnouncing) {
+    if (!actions_.quiet()) return;
+    actions_.transfer(settings_.flow.transfer_to);
+    transfer_ = Transfer::kAsked;
+    transfer_deadline_ms_ = now() + kTransferWaitMs;
+    return;
+  }
+  const TransferNews news = std::exchange(transfer_outcome_, TransferNews::kNone);
+  if (news == TransferNews::kSucceeded) {
+    spdlog::info("call {}: transferred to {} ({})", call_id_, settings_.flow.transfer_to,
+                 transfer_detail_);
+    metrics().transfers_succeeded.inc();
+    transfer_ = Transfer::kNone;
+    return finish("transferred", false);
+  }
+  if (transfer_ != Transfer::kAsked) return;  // news of an attempt given up
+  const bool timed_out = news == TransferNews::kNone && now() >= transfer_deadline_ms_;
+  if (news != TransferNews::kFailed && !timed_out) return;
+  spdlog::warn("call {}: transfer to {} failed ({}); the call goes on", call_id_,
+               settings_.flow.transfer_to, timed_out ? "no outcome in time" : transfer_detail_);
+  metrics().transfers_failed.inc();
+  transfer_ = Transfer::kNone;
+  listen_afresh();
+  actions_.say(settings_.flow.transfer_failed, false);
+}
+
+std::int64_t TurnMachine::said_at(std::int64_t position_ms) const {
+  const std::int64_t now_position = detector_.endpointer().position_ms();
+  return frame_times_.at(position_ms).value_or(now() - (now_position - position_ms));
+}
+
+void TurnMachine::feed_asr() {
+  const auto& utterance = detector_.utterance();
+  if (!asr_ || asr_fed_ >= utterance.size()) return;
+  asr_->accept(Samples(utterance).subspan(asr_fed_));
+  asr_fed_ = utterance.size();
+}
+
+void TurnMachine::hear(Samples audio, std::int64_t said_ms) {
+  if (!listening()) return;
+  const bool bot_talking = !actions_.quiet();
+  if (const auto spurts = actions_.talk_spurts(); spurts != spurts_heard_) {
+    spurts_heard_ = spurts;
+    talking_since_ms_ = now();  // the bot's audio just started going out
+  }
+  // Right after the bot starts talking its own echo may come back: hear silence instead.
+  const bool echo_guard = bot_talking && now() - talking_since_ms_ < settings_.flow.echo_guard_ms;
+  frame_times_.add(said_ms);
+  static const std::array<Sample, kTelephoneRate * kFrameMs / 1000> kSilence{};
+  const Samples heard = echo_guard ? Samples(kSilence).first(std::min(audio.size(), kSilence.size()))
+                                   : audio;
+  auto event = detector_.push(heard);
+  if (!event) {
+    spdlog::warn("call {}: VAD: {}", call_id_, event.error().message);
+    return;
+  }
+  switch (*event) {
+    case EndpointEvent::kSpeechStarted: return speech_started(bot_talking);
+    case EndpointEvent::kNone:
+      if (detector_.endpointer().state() != Endpointer::State::kInSpeech) return;
+      in_speech(bot_talking);
+      return look_at_pause(bot_talking);
+    case EndpointEvent::kNoInput: return no_input(bot_talking);
+    case EndpointEvent::kSpeechEnded:
+    case EndpointEvent::kMaxUtterance: return utterance_ended();
+  }
+}
+
+// A pause in the caller's speech (looked at after each frame the endpointer took in). At
+// llm.prefetch_pause_ms the model is asked with the words so far (kept if the caller has
+// finished, cancelled if they go on). At vad.finished_silence_ms (or just before the pause would
+// end the utterance) the words so far decide: a question ends the turn now; words that sound
+// unfinished ("... and", "um") make it wait for the longer vad.unfinished_silence_ms: the caller
+// is drawing breath.
+void TurnMachine::look_at_pause(bool bot_talking) {
+  const Endpointer& endpointer = detector_.endpointer();
+  const std::int64_t silence_ms = endpointer.silence_ms();
+  if (silence_ms == 0) {
+    if (prefetched_) actions_.discard_prefetch();  // the caller went on
+    prefetched_ = pause_judged_ = prefetch_tried_ = false;
+    // Long speech without a pause: decode some now rather than all of it when the turn ends.
+    const int ahead_ms = settings_.asr.decode_ahead_ms;
+    if (asr_ && ahead_ms > 0 && endpointer.position_ms() - decoded_ahead_at_ >= ahead_ms) {
+      decoded_ahead_at_ = endpointer.position_ms();
+      feed_asr();
+      asr_->decode_ahead();
+    }
+    return;
+  }
+  if (!asr_) return;
+  const int prefetch_ms = settings_.llm.prefetch_pause_ms;
+  // (No prefetch for a continued turn: its question is the earlier one plus these words.)
+  if (!prefetch_tried_ && !may_continue_ && prefetch_ms > 0 && silence_ms >= prefetch_ms) {
+    prefetch_tried_ = true;
+    decoded_ahead_at_ = endpointer.position_ms();
+    feed_asr();
+    const std::string words = asr_->partial();
+    if (!words.empty() && !bot_talking && !heard_over_bot_ && !sounds_unfinished(words) &&
+        !flow_.is_goodbye(words)) {
+      actions_.prefetch(words);
+      prefetched_ = true;
+    }
+  }
+  const int finished_ms = endpointer.config().finished_silence_ms;
+  if (!pause_judged_ && ((finished_ms > 0 && silence_ms >= finished_ms) ||
+                         silence_ms + kFrameMs >= endpointer.config().end_silence_ms)) {
+    pause_judged_ = true;
+    feed_asr();
+    const std::string words = asr_->partial();
+    if (sounds_unfinished(words)) {
+      spdlog::debug("call {}: '{}' sounds unfinished: waiting longer", call_id_, words);
+      detector_.hold_end();
+    } else if (sounds_finished(words)) {
+      spdlog::debug("call {}: '{}' sounds finished: the turn ends now", call_id_, words);
+      if (detector_.hasten_end() == EndpointEvent::kSpeechEnded) utterance_ended();
+    }
+  }
+}
+
+void TurnMachine::speech_started(bool bot_talking) {
+  const Endpointer& endpointer = detector_.endpointer();
+  const std::int64_t onset = said_at(endpointer.times().onset_ms);
+  may_continue_ = !open_question_.empty() && open_times_.endpoint &&
+                  onset - *open_times_.endpoint <= settings_.vad.continue_turn_ms;
+  heard_over_bot_ = bot_talking && !may_continue_;
+  decoded_ahead_at_ = endpointer.position_ms();
+  auto stream = services_.asr.open(kTelephoneRate);
+  if (stream) {
+    asr_ = std::move(*stream);
+    feed_asr();
+  } else {
+    asr_open_error_ = stream.error().message;  // reported if this turns out to be a question
+  }
+}
+
+void TurnMachine::in_speech(bool bot_talking) {
+  const Endpointer& endpointer = detector_.endpointer();
+  feed_asr();
+  // Still talking flow.barge_in_min_ms after the onset: a voice, not a click or a cough.
+  const bool long_enough =
+      endpointer.silence_ms() == 0 &&
+      endpointer.position_ms() - endpointer.times().onset_ms >= settings_.flow.barge_in_min_ms;
+  if (may_continue_ && !continuing_ && long_enough) {
+    // The caller only drew breath: what the bot began to say answers half a question.
+    spdlog::info("call {}: the caller went on: one turn with '{}'", call_id_, open_question_);
+    actions_.interrupt();
+    actions_.discard_prefetch();
+    continuing_ = true;
+  }
+  if (heard_over_bot_ && long_enough) {
+    if (bot_talking && settings_.flow.barge_in) {
+      spdlog::info("call {}: barge-in", call_id_);
+      actions_.interrupt();
+      heard_over_bot_ = false;
+    } else if (!bot_talking) {
+      heard_over_bot_ = false;  // the bot finished first: an ordinary question
+    }
+  }
+}
+
+void TurnMachine::no_input(bool bot_talking) {
+  listen_afresh();
+  if (bot_talking) return;
+  if (++silent_prompts_ > settings_.flow.max_silent_prompts) return finish("silence", true);
+  actions_.say(settings_.flow.reprompt, false);
+}
+
+void TurnMachine::utterance_ended() {
+  if (!heard_over_bot_ && !asr_open_error_.empty()) {
+    // A question nobody could listen to: say so rather than leave the caller in silence.
+    actions_.discard_prefetch();
+    actions_.provider_failed("asr", make_error(asr_open_error_));
+    listen_afresh();
+    actions_.say(kApology, false);
+    return;
+  }
+  if (heard_over_bot_ || (may_continue_ && !continuing_) || !asr_) {
+    // A short noise over the bot's speech or its answer to come (or barge-in is off): not a
+    // question.
+    actions_.discard_prefetch();
+    listen_afresh();
+    return;
+  }
+  const UtteranceTimes& at = detector_.endpointer().times();
+  StageTimes times;
+  times.speech_start = said_at(at.onset_ms);
+  times.speech_end = said_at(at.voice_end_ms);
+  times.endpoint = now();
+  const Status finished = asr_->finish();
+  times.asr_done = now();
+  std::string text = finished ? asr_->result() : std::string();
+  const bool continued = continuing_;
+  listen_afresh();
+  if (!finished) {
+    // The caller did say something: apologise rather than leave them in silence.
+    actions_.discard_prefetch();
+    actions_.provider_failed("asr", finished.error());
+    actions_.say(kApology, false);
+    return;
+  }
+  if (text.empty() && !continued) {
+    actions_.discard_prefetch();
+    return;
+  }
+  spdlog::info("call {}: caller said: {}", call_id_, text);
+  silent_prompts_ = 0;
+  std::string continues;
+  if (continued) {  // (nothing recognised this time: the earlier question is still open)
+    continues = std::exchange(open_question_, {});
+    text = text.empty() ? continues : continues + " " + text;
+    times.speech_start = open_times_.speech_start;
+  }
+  open_question_.clear();
+  if (flow_.is_goodbye(text)) {
+    actions_.discard_prefetch();
+    actions_.store_caller_turn(text, times);
+    return finish("caller_goodbye", true);
+  }
+  if (flow_.wants_transfer(text)) {
+    actions_.store_caller_turn(text, times);
+    return begin_transfer("the caller asked");
+  }
+  open_question_ = text;
+  open_times_ = times;
+  actions_.answer(std::move(text), times, std::move(continues));
+}
+
+}  // namespace chalkbot
