@@ -129,6 +129,7 @@ class TurnMachine {
   bool pause_judged_ = false;    // this pause's words were looked at (end of turn or a breath)
   bool prefetch_tried_ = false;  // this pause's words were considered for a prefetch
   bool prefetched_ = false;      // the model was asked during this pause
+  bool speculated_ = false;      // this pause's words were decoded ahead of judging it
   std::int64_t decoded_ahead_at_ = 0;  // endpointer position of the latest decode ahead
   // The latest question the bot began to answer: a caller who goes on within
   // vad.continue_turn_ms of the end of that turn (the endpoint) continues it, as one turn.

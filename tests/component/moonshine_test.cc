@@ -275,3 +275,44 @@ TEST(MoonshineBase, HearsHumanSpeechThroughAPhoneLine) {
 
 }  // namespace
 }  // namespace chalkbot
+
+namespace chalkbot {
+namespace {
+
+// The turn machine decodes at the start of each pause (speculate) so that the words are ready
+// when the pause ends the turn: with only silence after, finish() reuses them; with more speech,
+// nothing is lost.
+TEST_F(Moonshine, ASpeculativeDecodeIsReusedOnlyWhenSilenceFollows) {
+  const std::string dir = testing::speech_data_dir() + "/librivox/";
+  const Audio a = phone(dir + "sense_and_sensibility_01_austen_64kb-0930.wav");
+  const Audio b = phone(dir + "sense_and_sensibility_01_austen_64kb-0890.wav");
+  const std::vector<Sample> pause(samples_per_ms(kTelephoneRate, 100));
+
+  auto stopped = asr_->open(kTelephoneRate);
+  ASSERT_TRUE(stopped.ok());
+  (*stopped)->accept(a.samples);
+  const auto t0 = SteadyClock::now();
+  (*stopped)->speculate();
+  const double speculate_ms = elapsed_ms(t0);
+  (*stopped)->accept(pause);
+  const auto t1 = SteadyClock::now();
+  ASSERT_TRUE((*stopped)->finish().ok());
+  const double finish_ms = elapsed_ms(t1);
+  EXPECT_EQ(word_error_rate(kFirst, (*stopped)->result()), 0) << (*stopped)->result();
+  std::printf("[ figures ] speculative decode %.0f ms, then finish() %.1f ms\n", speculate_ms,
+              finish_ms);
+  EXPECT_LT(finish_ms, 2);  // the words were reused, nothing decoded
+
+  auto went_on = asr_->open(kTelephoneRate);
+  ASSERT_TRUE(went_on.ok());
+  (*went_on)->accept(a.samples);
+  (*went_on)->speculate();
+  (*went_on)->accept(pause);
+  (*went_on)->accept(b.samples);
+  ASSERT_TRUE((*went_on)->finish().ok());
+  EXPECT_EQ(word_error_rate(kFirst + " " + kSecond, (*went_on)->result()), 0)
+      << (*went_on)->result();
+}
+
+}  // namespace
+}  // namespace chalkbot

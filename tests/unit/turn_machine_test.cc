@@ -53,6 +53,7 @@ struct ScriptedAsr final : Asr {
   int finish_failures = 0;  // the next finishes fail
   int opened = 0;
   int decodes_ahead = 0;
+  std::vector<std::int64_t> speculations;  // the clock at each
   std::size_t samples_heard = 0;
 
   struct Stream final : AsrStream {
@@ -68,8 +69,10 @@ struct ScriptedAsr final : Asr {
     std::string result() const override { return asr.words; }
     std::string partial() override { return asr.words; }
     void decode_ahead() override { ++asr.decodes_ahead; }
+    void speculate() override { asr.speculations.push_back(asr.clock->now_ms()); }
     ScriptedAsr& asr;
   };
+  const WallClock* clock = nullptr;
 
   Result<std::unique_ptr<AsrStream>> open(int) override {
     if (open_failures > 0) {
@@ -164,6 +167,7 @@ class TurnMachineTest : public ::testing::Test {
     auto parsed = CallFlow::from(settings.flow);
     ASSERT_TRUE(parsed.ok()) << parsed.error().message;
     flow = std::make_unique<CallFlow>(std::move(*parsed));
+    asr.clock = &clock;
     machine = std::make_unique<TurnMachine>(
         TurnMachine::Services{settings, *flow, asr, actions, clock}, "call-1",
         std::make_unique<LoudnessVad>(vad_hangover_ms));
@@ -330,6 +334,22 @@ TEST_F(TurnMachineTest, APrefetchGoesOutAtTheFirstPauseAndIsKeptWhenTheTurnEnds)
   ASSERT_EQ(actions.answers.size(), 1u);
   EXPECT_EQ(actions.answers[0].question, actions.prefetches[0]);
   EXPECT_EQ(actions.discards, 0);
+}
+
+TEST_F(TurnMachineTest, TheWordsAreDecodedEarlyInEachPauseThatMayEndTheTurn) {
+  start_and_listen();
+  says("What is the capital");
+  silence(40);  // a gap inside the sentence: too short
+  says("What is the capital of", 400);
+  EXPECT_TRUE(asr.speculations.empty());
+  silence(100);  // a pause: the words may be all
+  ASSERT_EQ(asr.speculations.size(), 1u);
+  says("What is the capital of France?", 400);  // ... they were not
+  const std::int64_t voice_end = clock.now_ms();
+  silence(400);
+  ASSERT_EQ(asr.speculations.size(), 2u);
+  EXPECT_NEAR(asr.speculations[1] - voice_end, 60, kFrameMs);  // before the prefetch and the end
+  ASSERT_EQ(actions.answers.size(), 1u);
 }
 
 TEST_F(TurnMachineTest, APrefetchIsDiscardedWhenTheCallerGoesOn) {

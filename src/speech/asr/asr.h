@@ -28,6 +28,10 @@ class AsrStream {
   // less is left for the pause or the end of the turn. Engines that stream, or cannot decode in
   // pieces, do nothing.
   virtual void decode_ahead() {}
+  // The caller has just paused and may have finished: decode what is pending now without keeping
+  // it. If nothing but silence follows, the next partial() or finish() reuses those words instead
+  // of decoding at the moment the turn ends. Engines that cannot, do nothing.
+  virtual void speculate() {}
 };
 
 // A loaded engine, shared by every call; thread-safe. Streams borrow per-call state from it.

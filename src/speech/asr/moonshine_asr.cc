@@ -4,6 +4,7 @@
 #include <cmath>
 #include <filesystem>
 #include <optional>
+#include <utility>
 #include <vector>
 
 #include "core/log.h"
@@ -139,6 +140,20 @@ class MoonshineStream final : public AsrStream {
     words_before_pause_ = false;  // what follows the cut is speech, however short
   }
 
+  void speculate() override {
+    speculation_.reset();
+    if (finished_) return;
+    const Samples pending = Samples(audio_).subspan(committed_);
+    if (words_before_pause_ && pending.size() < kMinPieceAfterPause) return;  // (as partial())
+    if (pending.size() < kMoonshineMinSamples || is_silence(pending)) return;
+    auto text = asr_.transcribe_16k(pending);
+    if (!text) {
+      spdlog::warn("asr: moonshine speculative decode failed: {}", text.error().message);
+      return;
+    }
+    speculation_ = Speculation{committed_, audio_.size(), std::move(*text)};
+  }
+
   // Decodes the audio since the last pause and keeps its words: at the end of the turn only what
   // came after this call is left to decode.
   std::string partial() override {
@@ -156,6 +171,17 @@ class MoonshineStream final : public AsrStream {
     const Samples pending = Samples(audio_).subspan(committed_);
     if (words_before_pause_ && pending.size() < kMinPieceAfterPause) {
       if (last) committed_ = audio_.size();
+      return {};
+    }
+    if (const auto speculation = std::exchange(speculation_, std::nullopt);
+        speculation && speculation->from == committed_ &&
+        is_silence(Samples(audio_).subspan(speculation->to))) {
+      // Only silence since the speculative decode: its words stand.
+      committed_ = audio_.size();
+      if (!speculation->text.empty()) {
+        text_ += (text_.empty() ? "" : " ") + speculation->text;
+      }
+      words_before_pause_ = !text_.empty();
       return {};
     }
     auto decoded = decode_piece(pending);
@@ -180,6 +206,13 @@ class MoonshineStream final : public AsrStream {
   std::string text_;
   // text_ was last extended at a pause: a short piece after it is that pause going on.
   bool words_before_pause_ = false;
+  // What speculate() heard in audio_[from, to), not kept yet.
+  struct Speculation {
+    std::size_t from = 0;
+    std::size_t to = 0;
+    std::string text;
+  };
+  std::optional<Speculation> speculation_;
   bool finished_ = false;
 };
 
@@ -284,8 +317,20 @@ Result<std::unique_ptr<MoonshineAsr>> MoonshineAsr::create(const AsrSettings& se
   models->head_dim = (*past_shape)[3];
   spdlog::info("asr: moonshine {} loaded ({} decoder layers, onnxruntime {})", settings.model,
                models->pasts.size() / 4, (*runtime)->version());
-  return std::unique_ptr<MoonshineAsr>(
+  std::unique_ptr<MoonshineAsr> asr(
       new MoonshineAsr(std::move(models), std::move(*tokens), settings.pool_size));
+  // The first decode in a process is much slower than the next ones (measured in a call: 243 ms,
+  // then 85 ms for the same question), ONNX Runtime sizing its buffers: do it now rather than on
+  // the first caller's turn. A second of a tone; its words do not matter, a failure does.
+  std::vector<Sample> tone(kMoonshineRate);
+  for (std::size_t i = 0; i < tone.size(); ++i) {
+    tone[i] = static_cast<Sample>(3000 * std::sin(2 * M_PI * 220.0 * static_cast<double>(i) /
+                                                  kMoonshineRate));
+  }
+  if (auto warmed = asr->transcribe_16k(tone); !warmed) {
+    return make_error("asr: moonshine cannot decode: " + warmed.error().message);
+  }
+  return asr;
 }
 
 Result<std::unique_ptr<AsrStream>> MoonshineAsr::open(int sample_rate) {
