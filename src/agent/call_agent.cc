@@ -6,7 +6,7 @@
 #include "agent/call_recorder.h"
 #include "core/clock.h"
 #include "core/log.h"
-#include "server/metrics.h"
+#include "metrics/chalkbot_metrics.h"
 #include "speech/vad/voice_detector.h"
 
 namespace chalkbot {

@@ -5,7 +5,6 @@
 #include <cstdlib>
 
 #include "core/log.h"
-#include "server/metrics.h"
 
 namespace chalkbot {
 namespace {

@@ -7,7 +7,7 @@
 #include "agent/conversation.h"
 #include "agent/end_of_turn.h"
 #include "core/log.h"
-#include "server/metrics.h"
+#include "metrics/chalkbot_metrics.h"
 
 namespace chalkbot {
 namespace {

@@ -1,6 +1,6 @@
 #include "aws/connect_flow.h"
 
-#include "aws/dynamodb.h"
+#include "store/dynamodb.h"
 
 #include <yaml-cpp/yaml.h>
 

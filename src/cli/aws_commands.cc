@@ -6,12 +6,12 @@
 
 #include "agent/call_flow.h"
 #include "aws/connect_flow.h"
-#include "aws/dynamodb_store.h"
 #include "aws/lambda_runtime.h"
 #include "aws/lex.h"
 #include "cli/cli.h"
 #include "core/config.h"
 #include "core/log.h"
+#include "store/dynamodb_store.h"
 
 namespace chalkbot::cli {
 namespace {

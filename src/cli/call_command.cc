@@ -1,8 +1,8 @@
-// `chalkbot call`: the scripted SIP caller (agent/caller.h) on the command line. Prints the report
+// `chalkbot call`: the scripted SIP caller (caller/caller.h) on the command line. Prints the report
 // as JSON on stdout; exit code 0 when the call was answered and every question got an answer.
 #include <iostream>
 
-#include "agent/caller.h"
+#include "caller/caller.h"
 #include "cli/cli.h"
 
 namespace chalkbot::cli {

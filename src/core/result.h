@@ -1,6 +1,7 @@
 #pragma once
 // Errors as values. Library code returns Result/Status instead of throwing or exiting, so one bad
 // call fails that call; the edges (CLI, server) turn errors into messages and exit codes.
+#include <array>
 #include <chrono>
 #include <optional>
 #include <string>
@@ -41,6 +42,15 @@ constexpr std::string_view to_string(ErrorKind kind) {
   }
   return "other";
 }
+
+// The kinds a provider failure is reported and counted as (agent/provider_failure.h, the metrics'
+// `kind` label): every kind but kCancelled, which is not a failure of the provider.
+inline constexpr std::array<std::string_view, 9> kProviderFailureKinds{
+    to_string(ErrorKind::kRateLimited), to_string(ErrorKind::kQuota),
+    to_string(ErrorKind::kAuth),        to_string(ErrorKind::kServerError),
+    to_string(ErrorKind::kTimeout),     to_string(ErrorKind::kReset),
+    to_string(ErrorKind::kConnect),     to_string(ErrorKind::kMalformed),
+    to_string(ErrorKind::kOther)};
 
 struct Error {
   std::string message;

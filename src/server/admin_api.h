@@ -9,9 +9,9 @@
 #include <string>
 #include <vector>
 
+#include "core/metric_registry.h"
 #include "core/result.h"
 #include "server/gateway.h"
-#include "server/metrics.h"
 #include "store/conversation_store.h"
 
 namespace chalkbot {

@@ -5,7 +5,7 @@
 #include "core/clock.h"
 #include "core/ids.h"
 #include "core/log.h"
-#include "server/metrics.h"
+#include "metrics/chalkbot_metrics.h"
 
 namespace chalkbot {
 
@@ -152,6 +152,8 @@ void Gateway::on_ended(sip::CallId id, const sip::CallEnd& end) {
     call.finished = true;  // reap() joins the ringing thread, if any
   }
 }
+
+void Gateway::on_response_sent(int status) { metrics().sip_response(status).inc(); }
 
 void Gateway::on_transfer(sip::CallId id, const sip::TransferProgress& progress) {
   std::lock_guard lock(mutex_);

@@ -55,6 +55,7 @@ class Gateway final : public sip::CallHandler {
   void on_media_changed(sip::CallId id, const sip::RemoteMedia& remote) override;
   void on_ended(sip::CallId id, const sip::CallEnd& end) override;
   void on_transfer(sip::CallId id, const sip::TransferProgress& progress) override;
+  void on_response_sent(int status) override;  // chalkbot_sip_responses_total (lock-free)
 
  private:
   struct Call {

@@ -22,7 +22,6 @@
 
 #include <spdlog/spdlog.h>
 
-#include "server/metrics.h"
 #include "sip/access.h"
 #include "sip/digest.h"
 #include "sip/invite_check.h"
@@ -49,14 +48,6 @@ struct Call;
 
 namespace chalkbot::sip {
 namespace {
-
-// Every response we send goes through here, so chalkbot_sip_responses_total sees it. (Responses
-// the stack sends by itself, such as 100 Trying and the 200 to a BYE, are not counted.)
-template <class... Tags>
-void respond(nua_handle_t* nh, int status, const char* phrase, Tags... tags) {
-  metrics().sip_response(status).inc();
-  nua_respond(nh, status, phrase, tags...);
-}
 
 // What we implement; sofia's defaults (100rel, MESSAGE, SUBSCRIBE ...) are trimmed to this.
 // NOTIFY: the outcome of a transfer we asked for.
@@ -265,6 +256,13 @@ class SipEndpoint::Stack {
   // `in_callback`: answer the request being reported now (re-INVITE/UPDATE), not the INVITE.
   void respond_sdp(nua_handle_t* nh, int status, const char* phrase, const std::string& sdp,
                    bool in_callback = false);
+  // Every response we send goes through here, so the handler sees it (and the server counts it).
+  // Responses the stack sends by itself, such as 100 Trying and the 200 to a BYE, are not seen.
+  template <class... Tags>
+  void respond(nua_handle_t* nh, int status, const char* phrase, Tags... tags) {
+    handler_.on_response_sent(status);
+    nua_respond(nh, status, phrase, tags...);
+  }
   void finish(Call& call);  // reports the end, destroys the handle, forgets the call
   void send_bye(Call& call);  // at most once per call; the call is ending from here on
   // `phrase` as a pointer that stays valid: nua_respond() keeps the reason phrase's pointer, not a

@@ -95,6 +95,8 @@ class CallHandler {
   // Progress of a transfer asked for with SipEndpoint::transfer(): kAccepted first (unless it
   // failed at once), then one of kSucceeded or kFailed, unless the call ends first.
   virtual void on_transfer(CallId id, const TransferProgress& progress) { (void)id, (void)progress; }
+  // A response we sent (to any request, in or out of a call): for counting.
+  virtual void on_response_sent(int status) { (void)status; }
 };
 
 // Outgoing calls (UAC), one handler per call. Same threading contract as CallHandler. Each call

@@ -1,7 +1,7 @@
-#include "aws/dynamodb_store.h"
 #include "core/config.h"
 #include "core/settings.h"
 #include "store/conversation_store.h"
+#include "store/dynamodb_store.h"
 #include "store/postgres_store.h"
 #include "store/sqlite_store.h"
 

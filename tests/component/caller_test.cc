@@ -1,4 +1,4 @@
-// `chalkbot call`'s library (agent/caller.h) and the RFC 4733 sender it needs (MediaSession::
+// `chalkbot call`'s library (caller/caller.h) and the RFC 4733 sender it needs (MediaSession::
 // send_dtmf). The caller runs against sipp as the far end: with `-rtp_echo` (the "bot" is our own
 // audio echoed back) and with scenario files that play a known far-end track from a .ul file laid
 // out by the test (greeting, silences, answers at known offsets from the ACK).
@@ -16,7 +16,7 @@
 #include <thread>
 #include <vector>
 
-#include "agent/caller.h"
+#include "caller/caller.h"
 #include "component/media_test_util.h"
 #include "core/config.h"
 #include "media/g711.h"

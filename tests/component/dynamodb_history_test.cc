@@ -11,10 +11,10 @@
 #include <set>
 #include <thread>
 
-#include "aws/chat_history.h"
-#include "aws/dynamodb.h"
-#include "aws/dynamodb_store.h"
 #include "core/settings.h"
+#include "store/chat_history.h"
+#include "store/dynamodb.h"
+#include "store/dynamodb_store.h"
 #include "support/subprocess.h"
 #include "support/test_support.h"
 

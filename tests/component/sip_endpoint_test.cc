@@ -57,6 +57,10 @@ class RecordingHandler : public CallHandler {
     ended.emplace_back(id, end);
     cv_.notify_all();
   }
+  void on_response_sent(int status) override {
+    std::lock_guard lock(mutex_);
+    responses.push_back(status);
+  }
 
   bool wait_for(const std::function<bool()>& done, std::chrono::milliseconds timeout = 10s) {
     std::unique_lock lock(mutex_);
@@ -73,6 +77,7 @@ class RecordingHandler : public CallHandler {
   std::vector<CallId> established;
   std::vector<std::pair<CallId, RemoteMedia>> media_changes;
   std::vector<std::pair<CallId, CallEnd>> ended;
+  std::vector<int> responses;  // the status of each response the endpoint sent, in order
 
  private:
   std::mutex mutex_;
@@ -247,6 +252,8 @@ TEST_F(SipEndpointTest, DeferredCallAnsweredLater) {
   EXPECT_NE(logs().find("SIP/2.0 180 Ringing"), std::string::npos);
   EXPECT_NE(logs().find("m=audio 40010 RTP/AVP 0"), std::string::npos);
   EXPECT_EQ(logs().find("Session-Expires"), std::string::npos);
+  // What the endpoint sent itself (the stack's own 100 Trying and 200 to the BYE are not seen).
+  EXPECT_EQ(handler_.locked([&] { return handler_.responses; }), (std::vector<int>{180, 200}));
 }
 
 TEST_F(SipEndpointTest, PcmaOnlyOfferWithPcmuConfiguredGets488) {
@@ -263,6 +270,8 @@ TEST_F(SipEndpointTest, SourceOutsideAllowNetworksGets403) {
   auto sipp = sipp_uac({"-sf", scenario("uac_expect_403.xml")}, "forbidden");
   ASSERT_EQ(sipp->wait(20s), 0) << sipp->output() << errors();
   EXPECT_TRUE(handler_.locked([&] { return handler_.invites.empty(); }));
+  // Refusals are counted by the handler too (the server's chalkbot_sip_responses_total).
+  EXPECT_EQ(handler_.locked([&] { return handler_.responses; }), std::vector<int>{403});
 }
 
 TEST_F(SipEndpointTest, CallerNotInAllowCallersGets403) {

@@ -6,11 +6,11 @@
 
 #include <map>
 
-#include "aws/chat_history.h"
 #include "aws/connect_flow.h"
-#include "aws/dynamodb.h"
-#include "aws/dynamodb_store.h"
 #include "aws/lex.h"
+#include "store/chat_history.h"
+#include "store/dynamodb.h"
+#include "store/dynamodb_store.h"
 #include "support/subprocess.h"
 
 namespace chalkbot {

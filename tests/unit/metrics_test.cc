@@ -4,7 +4,7 @@
 #include <thread>
 #include <vector>
 
-#include "server/metrics.h"
+#include "metrics/chalkbot_metrics.h"
 
 namespace chalkbot {
 namespace {

@@ -1,4 +1,4 @@
-#include "agent/caller.h"
+#include "caller/caller.h"
 
 #include <algorithm>
 #include <cmath>

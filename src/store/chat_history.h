@@ -14,8 +14,8 @@
 #include <string>
 #include <vector>
 
-#include "aws/dynamodb.h"
 #include "core/result.h"
+#include "store/dynamodb.h"
 
 namespace chalkbot {
 

@@ -1,4 +1,4 @@
-#include "aws/dynamodb.h"
+#include "store/dynamodb.h"
 
 #include <charconv>
 

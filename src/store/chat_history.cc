@@ -1,4 +1,4 @@
-#include "aws/chat_history.h"
+#include "store/chat_history.h"
 
 #include <chrono>
 #include <random>

@@ -1,9 +1,9 @@
-#include "aws/dynamodb_store.h"
+#include "store/dynamodb_store.h"
 
 #include <algorithm>
 
-#include "aws/chat_history.h"
-#include "aws/dynamodb.h"
+#include "store/chat_history.h"
+#include "store/dynamodb.h"
 
 namespace chalkbot {
 namespace {
