@@ -256,12 +256,7 @@ class PostgresStore final : public ConversationStore {
 
   Status begin_call(const CallRecord& call) override {
     auto done = run<bool>("begin_call " + call.id, [&](Session& s) -> std::optional<bool> {
-      if (!s.exec("INSERT INTO calls(" + std::string(kCallColumns) +
-                      ") VALUES($1, $2, $3, $4, $5, $6, $7)",
-                  {call.id, call.from, call.to, int_param(call.started_ms),
-                   optional_param(call.ended_ms), call.end_reason, call.node})) {
-        return std::nullopt;
-      }
+      if (!insert_call(s, call)) return std::nullopt;
       return true;
     });
     if (!done) return done.error();
@@ -270,41 +265,58 @@ class PostgresStore final : public ConversationStore {
 
   Status end_call(const std::string& call_id, std::int64_t ended_ms,
                   const std::string& reason) override {
-    auto changed = run<bool>("end_call " + call_id, [&](Session& s) -> std::optional<bool> {
-      PgResult r = s.exec("UPDATE calls SET ended_ms = $1, end_reason = $2 WHERE id = $3",
-                          {int_param(ended_ms), reason, call_id});
-      if (!r) return std::nullopt;
-      return std::string_view(PQcmdTuples(r.get())) != "0";
+    auto done = run<bool>("end_call " + call_id, [&](Session& s) -> std::optional<bool> {
+      if (!update_call_end(s, CallEnd{call_id, ended_ms, reason})) return std::nullopt;
+      return true;
     });
-    if (!changed) return changed.error();
-    if (!*changed) return make_rejection("store: no call '" + call_id + "'");
+    if (!done) return done.error();
     return {};
   }
 
   Result<int> append_turn(const TurnRecord& turn) override {
-    std::vector<Param> params = {turn.call_id, turn.role, turn.text,
-                                 std::string(turn.interrupted ? "true" : "false")};
-    for (StageField field : kStageFields) params.push_back(optional_param(turn.times.*field));
     return run<int>("append_turn to call " + turn.call_id, [&](Session& s) -> std::optional<int> {
-      // The call's row lock orders appends from every node; the INSERT, a new statement, then
-      // sees the turns committed before it, so MAX(idx) + 1 is free.
       if (!s.exec("BEGIN")) return std::nullopt;
-      PgResult locked = s.exec("SELECT 1 FROM calls WHERE id = $1 FOR UPDATE", {turn.call_id});
-      if (locked && PQntuples(locked.get()) == 0) s.fail("no call '" + turn.call_id + "'", true);
-      PgResult inserted;
-      if (locked && PQntuples(locked.get()) == 1) {
-        inserted = s.exec("INSERT INTO turns(" + std::string(kTurnColumns) +
-                              ") SELECT $1, COALESCE(MAX(idx) + 1, 0), $2, $3, $4, $5, $6, $7, "
-                              "$8, $9, $10, $11, $12, $13 FROM turns WHERE call_id = $1 "
-                              "RETURNING idx",
-                          params);
-      }
-      if (!inserted || !s.exec("COMMIT")) {
+      const std::optional<int> index = insert_turn(s, turn);
+      if (!index || !s.exec("COMMIT")) {
         s.rollback();
         return std::nullopt;
       }
-      return static_cast<int>(int_at(inserted.get(), 0, 0));
+      return index;
     });
+  }
+
+  // A batch is one transaction: one commit (one WAL flush) for all of its writes.
+  std::size_t max_batch() const override { return 256; }
+  Status write_batch(std::span<const StoreWrite> writes) override {
+    if (writes.size() > max_batch()) {
+      return make_error("store: a batch of " + std::to_string(writes.size()) +
+                        " writes is more than PostgreSQL takes at once");
+    }
+    const std::string what = "a batch of " + std::to_string(writes.size()) + " writes";
+    auto done = run<bool>(what, [&](Session& s) -> std::optional<bool> {
+      if (!s.exec("BEGIN")) return std::nullopt;
+      for (const StoreWrite& write : writes) {
+        bool stored = false;
+        if (const auto* call = std::get_if<CallRecord>(&write)) {
+          stored = insert_call(s, *call);
+        } else if (const auto* end = std::get_if<CallEnd>(&write)) {
+          stored = update_call_end(s, *end);
+        } else {
+          stored = insert_turn(s, std::get<TurnRecord>(write)).has_value();
+        }
+        if (!stored) {
+          s.rollback();
+          return std::nullopt;
+        }
+      }
+      if (!s.exec("COMMIT")) {
+        s.rollback();
+        return std::nullopt;
+      }
+      return true;
+    });
+    if (!done) return done.error();
+    return {};
   }
 
   Result<std::optional<CallRecord>> call(const std::string& call_id) override {
@@ -356,6 +368,49 @@ class PostgresStore final : public ConversationStore {
   }
 
  private:
+  // One write's statements, on their own or inside the caller's transaction. False on failure;
+  // the session says why.
+  static bool insert_call(Session& s, const CallRecord& call) {
+    return static_cast<bool>(s.exec("INSERT INTO calls(" + std::string(kCallColumns) +
+                                        ") VALUES($1, $2, $3, $4, $5, $6, $7)",
+                                    {call.id, call.from, call.to, int_param(call.started_ms),
+                                     optional_param(call.ended_ms), call.end_reason, call.node}));
+  }
+
+  // A call that does not exist is refused for good (rejected).
+  static bool update_call_end(Session& s, const CallEnd& end) {
+    PgResult r = s.exec("UPDATE calls SET ended_ms = $1, end_reason = $2 WHERE id = $3",
+                        {int_param(end.ended_ms), end.reason, end.call_id});
+    if (!r) return false;
+    if (std::string_view(PQcmdTuples(r.get())) == "0") {
+      s.fail("no call '" + end.call_id + "'", true);
+      return false;
+    }
+    return true;
+  }
+
+  // Inside a transaction: the turn's index, numbered after the call's turns stored so far.
+  static std::optional<int> insert_turn(Session& s, const TurnRecord& turn) {
+    std::vector<Param> params = {turn.call_id, turn.role, turn.text,
+                                 std::string(turn.interrupted ? "true" : "false")};
+    for (StageField field : kStageFields) params.push_back(optional_param(turn.times.*field));
+    // The call's row lock orders appends from every node; the INSERT, a new statement, then
+    // sees the turns committed before it, so MAX(idx) + 1 is free.
+    PgResult locked = s.exec("SELECT 1 FROM calls WHERE id = $1 FOR UPDATE", {turn.call_id});
+    if (!locked) return std::nullopt;
+    if (PQntuples(locked.get()) == 0) {
+      s.fail("no call '" + turn.call_id + "'", true);
+      return std::nullopt;
+    }
+    PgResult inserted = s.exec("INSERT INTO turns(" + std::string(kTurnColumns) +
+                                   ") SELECT $1, COALESCE(MAX(idx) + 1, 0), $2, $3, $4, $5, $6, "
+                                   "$7, $8, $9, $10, $11, $12, $13 FROM turns WHERE call_id = $1 "
+                                   "RETURNING idx",
+                               params);
+    if (!inserted) return std::nullopt;
+    return static_cast<int>(int_at(inserted.get(), 0, 0));
+  }
+
   // Runs `op` on a pooled connection. `op` returns nullopt on failure (the session says why);
   // transient failures are retried on a reset connection, within store.postgres_retry_ms.
   template <class T>

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "core/settings.h"
+#include "store/buffered_store.h"
 #include "store/conversation_store.h"
 #include "support/store_records.h"
 #include "support/test_support.h"
@@ -431,6 +432,66 @@ TEST_P(PostgresStoreTest, OperationsSurviveTheServerDroppingEveryConnection) {
   auto turns = store->turns("c");
   ASSERT_TRUE(turns.ok());
   EXPECT_EQ(turns->size(), 3U);
+}
+
+// The writer thread stores what is queued in one transaction. While another session holds the
+// turns table, 50 turns queue up behind the first batch; once it lets go, they are stored in at
+// most two transactions (the first batch, then the rest), which PostgreSQL shows as the rows'
+// creating transaction ids (xmin): one per commit.
+TEST_P(PostgresStoreTest, TurnsQueuedBehindALockAreStoredInOneTransaction) {
+  auto backend = open();
+  ASSERT_TRUE(backend);
+  ASSERT_TRUE(backend->begin_call(make_call("queued", 1)).ok());
+  BufferedStore store(std::move(backend));
+
+  PGconn* locker = PQconnectdb(settings_.postgres_url.c_str());
+  ASSERT_EQ(PQstatus(locker), CONNECTION_OK) << PQerrorMessage(locker);
+  const auto run = [&](const char* sql) {
+    PGresult* r = PQexec(locker, sql);
+    const bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+    PQclear(r);
+    return ok;
+  };
+  ASSERT_TRUE(run("BEGIN"));
+  ASSERT_TRUE(run("LOCK TABLE turns IN EXCLUSIVE MODE"));  // reads go on, inserts wait
+  constexpr int kTurns = 50;
+  for (int i = 0; i < kTurns; ++i) {
+    ASSERT_EQ(*store.append_turn(make_turn("queued", "user", "turn " + std::to_string(i))), i);
+  }
+  EXPECT_FALSE(store.flush(std::chrono::milliseconds(200)));  // held up by the lock
+  ASSERT_TRUE(run("COMMIT"));
+  PQfinish(locker);
+  ASSERT_TRUE(store.flush(std::chrono::seconds(10)));
+
+  auto turns = store.turns("queued");
+  ASSERT_TRUE(turns.ok());
+  ASSERT_EQ(turns->size(), static_cast<std::size_t>(kTurns));
+  for (std::size_t i = 0; i < turns->size(); ++i) {
+    EXPECT_EQ((*turns)[i].text, "turn " + std::to_string(i));
+  }
+  const std::string transactions =
+      pg_exec(settings_.postgres_url,
+              "SELECT COUNT(DISTINCT xmin::text) FROM turns WHERE call_id = 'queued'");
+  EXPECT_TRUE(transactions == "1" || transactions == "2") << transactions << " transactions";
+}
+
+// A batch cut off by a lost connection is rolled back and stored again on a fresh one.
+TEST_P(PostgresStoreTest, ABatchSurvivesTheServerDroppingEveryConnection) {
+  auto store = open();
+  ASSERT_TRUE(store);
+  ASSERT_TRUE(store->begin_call(make_call("c", 1)).ok());
+  EXPECT_NE(pg_exec(settings_.postgres_url,
+                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE pid <> "
+                    "pg_backend_pid() AND datname = current_database()"),
+            "0");
+  const std::vector<StoreWrite> batch{make_turn("c", "user", "one"),
+                                      make_turn("c", "assistant", "two")};
+  const Status stored = store->write_batch(batch);
+  ASSERT_TRUE(stored.ok()) << stored.error().message;
+  EXPECT_EQ(store->turns("c")->size(), 2U);
+  EXPECT_EQ(pg_exec(settings_.postgres_url,
+                    "SELECT COUNT(DISTINCT xmin::text) FROM turns WHERE call_id = 'c'"),
+            "1");
 }
 
 TEST_P(PostgresStoreTest, UnreachableServerIsAClearErrorWithoutThePassword) {
