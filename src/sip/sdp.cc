@@ -16,7 +16,8 @@ std::string upper(std::string_view s) {
   return out;
 }
 
-std::string_view trim(std::string_view s) {
+// Named apart from access.cc's trim: the unity build compiles the sip layer as one unit.
+std::string_view trim_field(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
   while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r')) s.remove_suffix(1);
   return s;
@@ -36,7 +37,7 @@ std::vector<std::string_view> split(std::string_view s, char sep) {
 std::vector<std::string_view> words(std::string_view s) {
   std::vector<std::string_view> out;
   for (auto w : split(s, ' ')) {
-    if (!trim(w).empty()) out.push_back(trim(w));
+    if (!trim_field(w).empty()) out.push_back(trim_field(w));
   }
   return out;
 }
@@ -87,7 +88,7 @@ Direction mirror(Direction direction) {
 }
 
 Result<Codec> known_codec(std::string_view name) {
-  const std::string n = upper(trim(name));
+  const std::string n = upper(trim_field(name));
   if (n == "PCMU") return Codec{"PCMU", 0, 8000};
   if (n == "PCMA") return Codec{"PCMA", 8, 8000};
   return make_error("unsupported codec '" + std::string(name) + "' (PCMU, PCMA)");
@@ -96,7 +97,7 @@ Result<Codec> known_codec(std::string_view name) {
 Result<std::vector<Codec>> parse_codec_list(std::string_view list) {
   std::vector<Codec> out;
   for (auto item : split(list, ',')) {
-    if (trim(item).empty()) continue;
+    if (trim_field(item).empty()) continue;
     auto codec = known_codec(item);
     if (!codec) return codec.error();
     out.push_back(*codec);
@@ -127,7 +128,7 @@ Result<RemoteMedia> parse_sdp(std::string_view sdp) {
   std::vector<RtpMap> rtpmaps;
 
   for (auto raw : split(sdp, '\n')) {
-    const auto line = trim(raw);
+    const auto line = trim_field(raw);
     if (line.size() < 2 || line[1] != '=') continue;
     const char type = line[0];
     const auto value = line.substr(2);
@@ -174,7 +175,7 @@ Result<RemoteMedia> parse_sdp(std::string_view sdp) {
         if (space == std::string_view::npos) continue;
         int pt = 0;
         if (!to_int(rest.substr(0, space), pt)) continue;
-        const auto enc = split(trim(rest.substr(space + 1)), '/');
+        const auto enc = split(trim_field(rest.substr(space + 1)), '/');
         int rate = 8000;
         if (enc.size() >= 2 && !to_int(enc[1], rate)) continue;
         rtpmaps.push_back({pt, upper(enc[0]), rate});
