@@ -25,8 +25,9 @@ class LiveCallActions final : public CallActions {
         media_(media),
         conversation_(conversation),
         control_(control),
-        speaker_(media, services.tts, services.prompts, recorder,
-                 [this](const Error& cause) { provider_failed("tts", cause); }, kApology) {}
+        speaker_(
+            media, services.tts, services.prompts, recorder,
+            [this](const Error& cause) { provider_failed("tts", cause); }, kApology) {}
 
   void say(const std::string& text, bool until_played) override {
     speaker_.post([text, until_played](Speaker& s, const CancelToken& cancel) {
@@ -151,8 +152,8 @@ std::string CallAgent::run() {
   const Settings& settings = services_.settings;
   ConversationStore& store = services_.store;
 
-  const CallRecord record{info_.id, info_.from, info_.to, wall_ms(), {}, "",
-                          settings.cluster.node_id};
+  const CallRecord record{
+      info_.id, info_.from, info_.to, wall_ms(), {}, "", settings.cluster.node_id};
   if (auto begun = store.begin_call(record); !begun) {
     spdlog::error("call {}: cannot store the call: {}", info_.id, begun.error().message);
     control_.hang_up();

@@ -188,22 +188,25 @@ void TurnMachine::hear(Samples audio, std::int64_t said_ms) {
   const bool echo_guard = bot_talking && now() - talking_since_ms_ < settings_.flow.echo_guard_ms;
   frame_times_.add(said_ms);
   static const std::array<Sample, kTelephoneRate * kFrameMs / 1000> kSilence{};
-  const Samples heard = echo_guard ? Samples(kSilence).first(std::min(audio.size(), kSilence.size()))
-                                   : audio;
+  const Samples heard =
+      echo_guard ? Samples(kSilence).first(std::min(audio.size(), kSilence.size())) : audio;
   auto event = detector_.push(heard);
   if (!event) {
     spdlog::warn("call {}: VAD: {}", call_id_, event.error().message);
     return;
   }
   switch (*event) {
-    case EndpointEvent::kSpeechStarted: return speech_started(bot_talking);
+    case EndpointEvent::kSpeechStarted:
+      return speech_started(bot_talking);
     case EndpointEvent::kNone:
       if (detector_.endpointer().state() != Endpointer::State::kInSpeech) return;
       in_speech(bot_talking);
       return look_at_pause(bot_talking);
-    case EndpointEvent::kNoInput: return no_input(bot_talking);
+    case EndpointEvent::kNoInput:
+      return no_input(bot_talking);
     case EndpointEvent::kSpeechEnded:
-    case EndpointEvent::kMaxUtterance: return utterance_ended();
+    case EndpointEvent::kMaxUtterance:
+      return utterance_ended();
   }
 }
 

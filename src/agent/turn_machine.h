@@ -123,8 +123,8 @@ class TurnMachine {
   std::int64_t farewell_deadline_ms_ = 0;  // the farewell is not waited for longer
 
   std::unique_ptr<AsrStream> asr_;
-  std::string asr_open_error_;  // the recognizer could not be had for this utterance (overload)
-  std::size_t asr_fed_ = 0;     // utterance samples already given to the ASR
+  std::string asr_open_error_;   // the recognizer could not be had for this utterance (overload)
+  std::size_t asr_fed_ = 0;      // utterance samples already given to the ASR
   bool heard_over_bot_ = false;  // the current utterance began while the bot was talking
   bool pause_judged_ = false;    // this pause's words were looked at (end of turn or a breath)
   bool prefetch_tried_ = false;  // this pause's words were considered for a prefetch
@@ -143,7 +143,7 @@ class TurnMachine {
   std::uint64_t spurts_heard_ = 0;
 
   Transfer transfer_ = Transfer::kNone;
-  bool transfer_accepted_ = false;  // the caller's phone took the REFER
+  bool transfer_accepted_ = false;                       // the caller's phone took the REFER
   TransferNews transfer_outcome_ = TransferNews::kNone;  // final news not yet acted on
   std::string transfer_detail_;
   std::int64_t transfer_deadline_ms_ = 0;
