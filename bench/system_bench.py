@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
 """System benchmarks of the real binary over SIP/RTP on loopback: response latency, conversational
-capacity, media capacity, call setup rate, memory, and the soak of many short calls.
+capacity, media capacity, call setup rate (plain and with SDES-SRTP), memory, and the soak of many
+short calls.
 
-  system_bench.py --chalkbot PATH [--smoke] [--only latency,conversation,media,setup,memory,soak]
+  system_bench.py --chalkbot PATH [--smoke]
+                  [--only latency,conversation,media,setup,setup_srtp,memory,soak]
                   [--results DIR] [--check]
 
 Each benchmark prints its figures beside their targets and writes bench/results/<name>.json.
@@ -301,20 +303,25 @@ def run_sipp(args, port, scenario, calls, rate, extra=(), timeout_s=120, work=".
     return ok, max(int(field["FailedCall(C)"]), calls - ok)  # calls cut off by the timeout failed
 
 
-def bench_setup(args, work):
+def bench_setup(args, work, srtp=False):
     """Call setup rate: sipp's uac (INVITE, 200, ACK, BYE at once) at rising rates; the highest
-    rate with no failed call."""
+    rate with no failed call. srtp: the offer is RTP/SAVP with an a=crypto key and the server
+    requires SRTP (SDES negotiation, a CSPRNG key and two libsrtp contexts per call). Over UDP:
+    Debian's sipp is built without TLS, so SIP over TLS cannot be measured this way."""
     rates = [50] if args.smoke else [100, 200, 400, 600, 800, 1000, 1200, 1500, 2000]
     seconds = 1 if args.smoke else 4
     steps = []
     env = {"CHALKBOT_ASR_PROVIDER": "none", "CHALKBOT_SIP_MAX_CALLS": "5000",
            "CHALKBOT_SIP_RATE_LIMIT_PER_S": "0"}  # sipp is one source: measure, do not police
+    if srtp:
+        env["CHALKBOT_MEDIA_SRTP"] = "required"
+    scenario = SIPP_SCENARIOS / "uac_srtp.xml" if srtp else "uac"
     with Stack(args.chalkbot, work, env=env) as stack:
         for rate in rates:
             calls = rate * seconds
             cpu_before = cpu_seconds(stack.serve.pid)
             started = time.monotonic()
-            ok, failed = run_sipp(args, stack.port, "uac", calls, rate, work=work,
+            ok, failed = run_sipp(args, stack.port, scenario, calls, rate, work=work,
                                   timeout_s=seconds + 20)
             elapsed = time.monotonic() - started
             steps.append({"rate": rate, "calls": calls, "successful": ok, "failed": failed,
@@ -612,7 +619,7 @@ def main():
     parser.add_argument("--chalkbot", required=True)
     parser.add_argument("--sink", help="chalkbot_rtp_sink (default: beside chalkbot's build)")
     parser.add_argument("--smoke", action="store_true", help="a few seconds each")
-    parser.add_argument("--only", default="latency,conversation,media,setup,memory,soak",
+    parser.add_argument("--only", default="latency,conversation,media,setup,setup_srtp,memory,soak",
                         help="comma list of benchmarks")
     parser.add_argument("--results", default=str(SOURCE / "bench" / "results"))
     parser.add_argument("--latency-calls", type=int, default=12,
@@ -626,6 +633,7 @@ def main():
     if not args.sink:
         args.sink = str(Path(args.chalkbot).parent.parent / "bench" / "chalkbot_rtp_sink")
     benches = {"latency": (bench_latency, latency_rows), "setup": (bench_setup, setup_rows),
+               "setup_srtp": (lambda a, w: bench_setup(a, w, srtp=True), setup_rows),
                "memory": (bench_memory, memory_rows), "soak": (bench_soak, soak_rows),
                "conversation": (bench_conversation, conversation_rows),
                "media": (bench_media, media_rows)}

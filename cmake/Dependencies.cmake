@@ -9,6 +9,8 @@ find_package(spdlog REQUIRED)
 find_package(SQLite3 REQUIRED)
 # Asio + Beast for the admin HTTP server (Debian: libboost1.81-dev; header-only parts).
 find_package(Boost 1.81 REQUIRED)
+# OpenSSL: checking the SIP TLS certificate and key at start-up (sofia-sip does the TLS itself).
+find_package(OpenSSL REQUIRED)
 
 pkg_check_modules(SOFIA REQUIRED IMPORTED_TARGET sofia-sip-ua)
 pkg_check_modules(SPANDSP REQUIRED IMPORTED_TARGET spandsp)
@@ -16,6 +18,7 @@ pkg_check_modules(LIBPQ REQUIRED IMPORTED_TARGET libpq)  # the store shared by s
 pkg_check_modules(SPEEXDSP REQUIRED IMPORTED_TARGET speexdsp)
 pkg_check_modules(SNDFILE REQUIRED IMPORTED_TARGET sndfile)
 pkg_check_modules(WEBRTC_APM REQUIRED IMPORTED_TARGET webrtc-audio-processing)
+pkg_check_modules(SRTP2 REQUIRED IMPORTED_TARGET libsrtp2)  # SDES-SRTP media (media.srtp)
 # Debian's sphinxbase.pc names an include dir that does not exist; keep only the real ones.
 pkg_check_modules(POCKETSPHINX REQUIRED pocketsphinx sphinxbase)
 set(pocketsphinx_includes "")

@@ -321,6 +321,16 @@ void declare_options(OptionTable& t, Settings& s) {
   t.integer("sip.port", sip.port, 5060, 0, 65535, "SIP port (UDP and TCP)");
   t.text("sip.transports", sip.transports, "udp,tcp", "SIP transports: udp,tcp | udp | tcp",
          {"udp,tcp", "tcp,udp", "udp", "tcp"});
+  t.text("sip.tls_listen", sip.tls_listen, "off",
+         "SIP over TLS (sips:, transport=tls) listener host:port, e.g. 0.0.0.0:5061 (port 0: a "
+         "free one); 'off' disables it; needs sip.tls_certificate and sip.tls_private_key");
+  t.text("sip.tls_certificate", sip.tls_certificate, "",
+         "PEM file: the TLS certificate, followed by any intermediate certificates");
+  t.text("sip.tls_private_key", sip.tls_private_key, "",
+         "PEM file: the certificate's private key (unencrypted; readable by Chalkbot alone)");
+  t.text("sip.tls_ca_file", sip.tls_ca_file, "",
+         "PEM file of CA certificates: a TLS registrar's certificate must chain to one of them "
+         "('' = not checked)");
   t.text("sip.public_address", sip.public_address, "",
          "address advertised in SDP and Contact ('' = sip.bind_address)");
   t.integer("sip.max_calls", sip.max_calls, 50, 1, 100000,
@@ -376,6 +386,11 @@ void declare_options(OptionTable& t, Settings& s) {
             "jitter buffer: smallest playout delay");
   t.integer("media.jitter_max_ms", media.jitter_max_ms, 200, 20, 2000,
             "jitter buffer: largest playout delay");
+  t.text("media.srtp", media.srtp, "optional",
+         "SDES-SRTP (RFC 4568) on incoming calls: off (plain RTP only) | optional (SRTP when the "
+         "caller offers a=crypto, else plain RTP) | required (offers without a usable a=crypto "
+         "get 488)",
+         {"off", "optional", "required"});
   t.integer("media.inactivity_timeout_s", media.inactivity_timeout_s, 30, 1, 3600,
             "no RTP from the caller for this long ends the call");
 

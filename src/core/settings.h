@@ -93,6 +93,10 @@ struct SipSettings {
   std::string bind_address;    // safe default: loopback only
   int port = 0;
   std::string transports;      // comma list: udp,tcp
+  std::string tls_listen;      // host:port of the SIP over TLS listener, or "off"
+  std::string tls_certificate;  // PEM: our certificate (chain), for tls_listen
+  std::string tls_private_key;  // PEM: its private key (unencrypted)
+  std::string tls_ca_file;      // PEM: CAs a trunk's certificate must chain to ('' = no check)
   std::string public_address;  // address put in SDP and Contact ('' = bind_address)
   int max_calls = 0;           // further INVITEs get 503 + Retry-After
   int retry_after_s = 0;
@@ -123,6 +127,7 @@ struct MediaSettings {
   int jitter_min_ms = 0;  // adaptive jitter buffer bounds
   int jitter_max_ms = 0;
   int inactivity_timeout_s = 0;  // no RTP for this long ends the call
+  std::string srtp;      // SDES-SRTP on incoming calls: off | optional | required
 };
 
 struct FlowSettings {

@@ -206,6 +206,23 @@ Status MediaSession::start(const std::string& remote_ip, std::uint16_t remote_po
   return configure(remote_ip, remote_port, payload_type, telephone_event_pt, true);
 }
 
+Status MediaSession::use_srtp(std::string_view suite, std::span<const std::uint8_t> send_key_salt,
+                              std::span<const std::uint8_t> receive_key_salt) {
+  {
+    std::lock_guard lock(control_mu_);
+    if (pending_remote_.started) return make_error("SRTP must be set before the media starts");
+  }
+  auto send = SrtpStream::create(suite, send_key_salt, SrtpStream::Direction::kSend);
+  if (!send) return send.error();
+  auto receive = SrtpStream::create(suite, receive_key_salt, SrtpStream::Direction::kReceive);
+  if (!receive) return receive.error();
+  // start() publishes these to the media thread (control_mu_), which reads them only once started.
+  std::lock_guard lock(control_mu_);
+  srtp_send_ = std::move(*send);
+  srtp_receive_ = std::move(*receive);
+  return {};
+}
+
 Status MediaSession::set_remote(const std::string& remote_ip, std::uint16_t remote_port,
                                 int payload_type, int telephone_event_pt) {
   return configure(remote_ip, remote_port, payload_type, telephone_event_pt, false);
@@ -366,6 +383,7 @@ MediaStats MediaSession::stats() const {
   s.concealed_frames = concealed_.load(r);
   s.capture_overflow = capture_overflow_.load(r);
   s.send_errors = send_errors_.load(r);
+  s.srtp_rejected_in = srtp_rejected_in_.load(r);
   return s;
 }
 
@@ -776,8 +794,10 @@ void MediaEngine::transmit(MediaSession& s, std::size_t size, std::size_t payloa
   const bool latched = s.latched_len_ != 0;
   const void* to = latched ? s.latched_.data() : s.remote_.addr.data();
   const std::uint32_t to_len = latched ? s.latched_len_ : s.remote_.addr_len;
-  const ssize_t sent =
-      ::sendto(s.rtp_fd_, tx_buf_.data(), size, 0, static_cast<const sockaddr*>(to), to_len);
+  ssize_t sent = -1;
+  if (!s.srtp_send_ || s.srtp_send_->protect_rtp(tx_buf_.data(), size, tx_buf_.size())) {
+    sent = ::sendto(s.rtp_fd_, tx_buf_.data(), size, 0, static_cast<const sockaddr*>(to), to_len);
+  }
   // Sequence and timestamp advance even when the send failed: the peer sees a loss, not a jump.
   ++s.seq_;
   s.timestamp_ += static_cast<std::uint32_t>(kFrameSamples);
@@ -799,8 +819,10 @@ void MediaEngine::send_rtcp(MediaSession& s, std::int64_t /*now_ns*/) {
   sr.rtp_timestamp = s.timestamp_;
   sr.packet_count = s.sr_packets_;
   sr.octet_count = s.sr_octets_;
-  std::array<std::uint8_t, 128> buf{};
-  const std::size_t size = write_rtcp_sr(sr, std::span<const char>(kCname, sizeof kCname - 1), buf);
+  std::array<std::uint8_t, 128 + SrtpStream::kMaxTrailer> buf{};
+  std::size_t size = write_rtcp_sr(sr, std::span<const char>(kCname, sizeof kCname - 1),
+                                   std::span(buf).first(128));
+  if (s.srtp_send_ && !s.srtp_send_->protect_rtcp(buf.data(), size, buf.size())) return;
   std::array<std::uint8_t, 28> to{};
   std::uint32_t to_len = 0;
   if (s.rtcp_latched_len_ != 0) {
@@ -829,14 +851,25 @@ void MediaEngine::on_readable(MediaSession::Endpoint* ep) {
                                  reinterpret_cast<sockaddr*>(&from), &from_len);
     if (n < 0) return;  // EAGAIN (drained) or a transient ICMP error
     const std::int64_t now_ns = steady_ns();
-    const auto size = static_cast<std::size_t>(n);
+    auto size = static_cast<std::size_t>(n);
     if (ep->rtcp) {
-      if (!s.remote_.started || !is_valid_rtcp(std::span(rx_buf_.data(), size))) continue;
+      if (!s.remote_.started) continue;
+      if (s.srtp_receive_ && !s.srtp_receive_->unprotect_rtcp(rx_buf_.data(), size)) {
+        s.srtp_rejected_in_.fetch_add(1, std::memory_order_relaxed);
+        continue;
+      }
+      if (!is_valid_rtcp(std::span(rx_buf_.data(), size))) continue;
       s.rtcp_in_.fetch_add(1, std::memory_order_relaxed);
       if (s.rtcp_latched_len_ == 0 && from_len <= s.rtcp_latched_.size()) {
         std::memcpy(s.rtcp_latched_.data(), &from, from_len);
         s.rtcp_latched_len_ = from_len;
       }
+      continue;
+    }
+    if (s.remote_.started && s.srtp_receive_ &&
+        !s.srtp_receive_->unprotect_rtp(rx_buf_.data(), size)) {
+      // Not from the peer that holds the key (or replayed): it must not even move the latch.
+      s.srtp_rejected_in_.fetch_add(1, std::memory_order_relaxed);
       continue;
     }
     on_rtp(s, size, &from, from_len, now_ns);

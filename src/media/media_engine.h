@@ -24,7 +24,9 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -35,6 +37,7 @@
 #include "media/dtmf.h"
 #include "media/jitter_buffer.h"
 #include "media/spsc_ring.h"
+#include "media/srtp_stream.h"
 
 namespace chalkbot {
 
@@ -49,6 +52,7 @@ struct MediaStats {
   std::uint64_t late_in = 0, duplicate_in = 0, concealed_frames = 0;  // jitter buffer
   std::uint64_t capture_overflow = 0;  // decoded frames dropped: the agent did not read them
   std::uint64_t send_errors = 0;
+  std::uint64_t srtp_rejected_in = 0;  // SRTP/SRTCP that failed authentication: dropped
 };
 
 class MediaEngine;
@@ -70,6 +74,13 @@ class MediaSession {
   // payload_type 0 (PCMU) or 8 (PCMA); telephone_event_pt is the RFC 4733 type, -1 if none.
   Status start(const std::string& remote_ip, std::uint16_t remote_port, int payload_type,
                int telephone_event_pt);
+  // SRTP (RFC 3711) for this call, before start(): what we send is protected with send_key_salt,
+  // and only packets that authenticate under receive_key_salt are taken (the rest are dropped and
+  // counted in srtp_rejected_in). Keys: the 30-byte inline keys of SDES (sip/sdes.h). The one
+  // allocation on the media thread: libsrtp's state for a new SSRC, once its first packet
+  // authenticated (forged packets allocate nothing).
+  Status use_srtp(std::string_view suite, std::span<const std::uint8_t> send_key_salt,
+                  std::span<const std::uint8_t> receive_key_salt);
   // Re-INVITE: new address and/or codec; the symmetric-RTP latch is released.
   Status set_remote(const std::string& remote_ip, std::uint16_t remote_port, int payload_type,
                     int telephone_event_pt);
@@ -211,12 +222,16 @@ class MediaSession {
   // Stats: written by the media thread, read anywhere.
   std::atomic<std::uint64_t> packets_in_{0}, bytes_in_{0}, packets_out_{0}, bytes_out_{0},
       rtcp_in_{0}, rtcp_out_{0}, rejected_in_{0}, late_in_{0}, duplicate_in_{0}, concealed_{0},
-      capture_overflow_{0}, send_errors_{0};
+      capture_overflow_{0}, send_errors_{0}, srtp_rejected_in_{0};
   std::atomic<std::int64_t> last_rx_ns_{0};
   std::atomic<std::int64_t> spurt_start_ns_{0};
   std::atomic<std::int64_t> spurt_anchor_ns_{0};  // see current_spurt_frame_sent_at()
   std::atomic<std::uint64_t> talk_spurts_{0};
   std::atomic<int> jitter_target_ms_{0};
+
+  // Set by use_srtp() before start(); from then on the media thread's alone.
+  std::unique_ptr<SrtpStream> srtp_send_;
+  std::unique_ptr<SrtpStream> srtp_receive_;
 
   // Media thread only.
   Remote remote_;

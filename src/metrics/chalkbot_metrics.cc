@@ -66,6 +66,13 @@ ChalkbotMetrics::ChalkbotMetrics(MetricRegistry& r)
                                  "caller frames concealed because their packet never came")),
       rtp_packets_late(r.counter("chalkbot_rtp_packets_late_total",
                                  "caller packets that came too late for the jitter buffer")),
+      srtp_packets_rejected(r.counter(
+          "chalkbot_srtp_packets_rejected_total",
+          "SRTP/SRTCP packets dropped: authentication failed (wrong key, forged or replayed; added "
+          "at call end)")),
+      sip_srtp_refused(r.counter("chalkbot_sip_srtp_refused_total",
+                                 "INVITEs refused 488 by media.srtp: plain RTP while SRTP is "
+                                 "required, or no usable a=crypto")),
       rtp_jitter_buffer_seconds(r.histogram("chalkbot_rtp_jitter_buffer_seconds",
                                             "jitter-buffer playout delay of each call at its end",
                                             {0.02, 0.04, 0.06, 0.08, 0.1, 0.15, 0.2, 0.5})),

@@ -45,6 +45,8 @@ class ChalkbotMetrics {
   Counter& rtp_packets_sent;
   Counter& rtp_packets_lost;  // frames concealed for packets that never came
   Counter& rtp_packets_late;
+  Counter& srtp_packets_rejected;  // SRTP/SRTCP that failed authentication (added at call end)
+  Counter& sip_srtp_refused;       // INVITEs refused 488 by media.srtp (no usable a=crypto)
   Histogram& rtp_jitter_buffer_seconds;  // each call's jitter-buffer delay at its end
   Gauge& heap_in_use_bytes;  // sampled by the housekeeping loop: what a leak would grow
 

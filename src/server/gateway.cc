@@ -53,6 +53,15 @@ sip::Admission Gateway::on_invite(const sip::IncomingCall& invite) {
   call->store_id = new_id();
   call->started_ms = wall_ms();
   call->media = std::move(*session);
+  if (!invite.srtp.suite.empty()) {
+    if (auto srtp = call->media->use_srtp(invite.srtp.suite, invite.srtp.send_key,
+                                          invite.srtp.receive_key);
+        !srtp) {
+      spdlog::error("call from {} refused: SRTP: {}", invite.from_uri, srtp.error().message);
+      return sip::Admission::reject(500, "SRTP unavailable");
+    }
+    call->invite.srtp = {};  // the media session holds the keys now
+  }
   sip::LocalMedia local{"", call->media->local_port(), invite.codec,
                         invite.remote.telephone_event_pt};
   {
@@ -61,8 +70,9 @@ sip::Admission Gateway::on_invite(const sip::IncomingCall& invite) {
   }
   metrics().calls_started.inc();
   metrics().calls_active.add(1);
-  spdlog::info("call {} from {} (Call-ID {}), codec {}", invite.id, invite.from_uri, invite.call_id,
-               invite.codec.name);
+  spdlog::info("call {} from {} (Call-ID {}), codec {}{}", invite.id, invite.from_uri,
+               invite.call_id, invite.codec.name,
+               invite.srtp.suite.empty() ? "" : ", SRTP " + invite.srtp.suite);
   const int delay_ms = services_.settings.sip.answer_delay_ms;
   if (delay_ms <= 0) return sip::Admission::accept(local);
   // Ring first: a short-lived thread answers after the delay unless the caller gave up.
@@ -118,6 +128,7 @@ void Gateway::on_established(sip::CallId id) {
     m.rtp_packets_sent.inc(stats.packets_out);
     m.rtp_packets_lost.inc(stats.concealed_frames);
     m.rtp_packets_late.inc(stats.late_in);
+    m.srtp_packets_rejected.inc(stats.srtp_rejected_in);
     m.rtp_jitter_buffer_seconds.observe(call->media->jitter_target_ms() / 1000.0);
     count_over(*call);
     call->finished = true;
@@ -154,6 +165,7 @@ void Gateway::on_ended(sip::CallId id, const sip::CallEnd& end) {
 }
 
 void Gateway::on_response_sent(int status) { metrics().sip_response(status).inc(); }
+void Gateway::on_srtp_refused() { metrics().sip_srtp_refused.inc(); }
 
 void Gateway::on_transfer(sip::CallId id, const sip::TransferProgress& progress) {
   std::lock_guard lock(mutex_);

@@ -56,6 +56,7 @@ class Gateway final : public sip::CallHandler {
   void on_ended(sip::CallId id, const sip::CallEnd& end) override;
   void on_transfer(sip::CallId id, const sip::TransferProgress& progress) override;
   void on_response_sent(int status) override;  // chalkbot_sip_responses_total (lock-free)
+  void on_srtp_refused() override;             // chalkbot_sip_srtp_refused_total
 
  private:
   struct Call {

@@ -179,6 +179,8 @@ Result<RemoteMedia> parse_sdp(std::string_view sdp) {
         int rate = 8000;
         if (enc.size() >= 2 && !to_int(enc[1], rate)) continue;
         rtpmaps.push_back({pt, upper(enc[0]), rate});
+      } else if (in_audio && value.substr(0, 7) == "crypto:") {
+        media.crypto.emplace_back(trim_field(value.substr(7)));
       }
     }
   }
@@ -208,9 +210,10 @@ Result<RemoteMedia> parse_sdp(std::string_view sdp) {
   return media;
 }
 
-MediaProblem unusable_audio(const RemoteMedia& remote) {
+MediaProblem unusable_audio(const RemoteMedia& remote, bool srtp_ok) {
   if (remote.port == 0) return {304, "audio stream refused (port 0)"};
-  if (upper(remote.profile) != "RTP/AVP") {
+  const std::string profile = upper(remote.profile);
+  if (profile != "RTP/AVP" && !(srtp_ok && profile == "RTP/SAVP")) {
     return {302, "media profile " + remote.profile + " not supported (RTP/AVP only)"};
   }
   return {};
@@ -234,7 +237,7 @@ std::string build_sdp(const LocalSdp& local, std::string_view user_agent) {
       << "s=" << (user_agent.empty() ? std::string_view("-") : user_agent) << "\r\n"
       << "c=IN " << family << ' ' << local.address << "\r\n"
       << "t=0 0\r\n"
-      << "m=audio " << local.port << " RTP/AVP";
+      << "m=audio " << local.port << ' ' << local.profile;
   for (const auto& c : local.codecs) out << ' ' << c.payload_type;
   if (local.telephone_event_pt >= 0) out << ' ' << local.telephone_event_pt;
   out << "\r\n";
@@ -245,6 +248,7 @@ std::string build_sdp(const LocalSdp& local, std::string_view user_agent) {
     out << "a=rtpmap:" << local.telephone_event_pt << " telephone-event/8000\r\n"
         << "a=fmtp:" << local.telephone_event_pt << " 0-16\r\n";
   }
+  if (!local.crypto.empty()) out << "a=crypto:" << local.crypto << "\r\n";
   out << "a=ptime:20\r\n"
       << "a=" << to_string(local.direction) << "\r\n";
   return out.str();

@@ -36,6 +36,7 @@ struct RemoteMedia {
   std::vector<Codec> codecs;  // offered audio codecs in the remote's order (telephone-event excluded)
   int telephone_event_pt = -1;  // telephone-event/8000 payload type, -1 if absent
   Direction direction = Direction::kSendRecv;
+  std::vector<std::string> crypto;  // a=crypto values (RFC 4568) of the stream, as written
 
   // Held: sendonly/inactive, or the old-style c=0.0.0.0.
   bool on_hold() const;
@@ -49,13 +50,14 @@ Result<RemoteMedia> parse_sdp(std::string_view sdp);
 Result<Codec> choose_codec(const RemoteMedia& remote, const std::vector<Codec>& preferences);
 
 // Why `remote`'s audio stream is one we cannot run, as an RFC 3261 warn-code and text: 304 the
-// stream is refused (port 0), 302 its profile is not plain RTP/AVP (e.g. SRTP's RTP/SAVP).
-// warn_code 0: usable (the codec is choose_codec's business).
+// stream is refused (port 0), 302 its profile is not plain RTP/AVP (SRTP's RTP/SAVP passes when
+// `srtp_ok`; its keys are answer_srtp's business, sdes.h). warn_code 0: usable (the codec is
+// choose_codec's business).
 struct MediaProblem {
   int warn_code = 0;
   std::string text;
 };
-MediaProblem unusable_audio(const RemoteMedia& remote);
+MediaProblem unusable_audio(const RemoteMedia& remote, bool srtp_ok = false);
 
 // Our side of a session description.
 struct LocalSdp {
@@ -66,6 +68,8 @@ struct LocalSdp {
   Direction direction = Direction::kSendRecv;
   std::uint64_t session_id = 0;
   std::uint64_t version = 0;  // bump on every changed description in the same session
+  std::string profile = "RTP/AVP";  // RTP/SAVP for SRTP (or RTP/AVP when the offer used it)
+  std::string crypto;  // the a=crypto value (sdes.h format_crypto) when SRTP is on, else ''
 };
 
 // Builds the SDP text (CRLF line ends). IPv6 addresses get "IN IP6".

@@ -7,12 +7,19 @@
 
 #include <chrono>
 #include <future>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include <spdlog/spdlog.h>
 
+#include "core/text.h"
 #include "sip/sip_endpoint_stack.h"
+#include "sip/tls_files.h"
+
+#include <sofia-sip/hostdomain.h>
+#include <sofia-sip/su_strlst.h>
+#include <sofia-sip/tport_tag.h>
 
 namespace chalkbot::sip {
 namespace {
@@ -64,6 +71,31 @@ Result<int> pick_free_port(const std::string& address) {
     if (tcp_ok) return static_cast<int>(ntohs(port));
   }
   return make_error("no port free for both UDP and TCP on " + address);
+}
+
+// A TCP port free on `address`, for the TLS listener.
+Result<int> pick_free_tcp_port(const std::string& address) {
+  const bool v6 = address.find(':') != std::string::npos;
+  const int fd = ::socket(v6 ? AF_INET6 : AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return make_error("socket() failed");
+  sockaddr_storage ss{};
+  socklen_t len = v6 ? sizeof(sockaddr_in6) : sizeof(sockaddr_in);
+  ss.ss_family = v6 ? AF_INET6 : AF_INET;
+  void* addr = v6 ? static_cast<void*>(&reinterpret_cast<sockaddr_in6*>(&ss)->sin6_addr)
+                  : static_cast<void*>(&reinterpret_cast<sockaddr_in*>(&ss)->sin_addr);
+  auto* sa = reinterpret_cast<sockaddr*>(&ss);
+  const bool ok = inet_pton(ss.ss_family, address.c_str(), addr) == 1 &&
+                  ::bind(fd, sa, len) == 0 && ::getsockname(fd, sa, &len) == 0;
+  ::close(fd);
+  if (!ok) return make_error("sip.tls_listen: cannot bind a TCP port on " + address);
+  return static_cast<int>(ntohs(v6 ? reinterpret_cast<sockaddr_in6*>(&ss)->sin6_port
+                                   : reinterpret_cast<sockaddr_in*>(&ss)->sin_port));
+}
+
+// The registrar asks for TLS: a sips: URI or transport=tls.
+bool registrar_wants_tls(const std::string& uri) {
+  const std::string lower = ascii_lower(uri);
+  return lower.rfind("sips:", 0) == 0 || lower.find(";transport=tls") != std::string::npos;
 }
 
 }  // namespace
@@ -140,6 +172,26 @@ Status SipEndpoint::Stack::start() {
   if (adv == "0.0.0.0" || adv == "::" || adv.empty()) {
     return make_error("sip.public_address must be set when sip.bind_address is a wildcard");
   }
+  auto srtp_mode = parse_srtp_mode(media_.srtp);
+  if (!srtp_mode) return srtp_mode.error();
+  srtp_mode_ = *srtp_mode;
+  dialog_transports_ = sip_.transports;
+  if (sip_.tls_listen != "off") {
+    auto listen = parse_tls_listen(sip_.tls_listen);
+    if (!listen) return listen.error();
+    if (auto files = check_tls_files(sip_); !files) return files.error();
+    tls_host_ = listen->host;
+    tls_port_ = listen->port;
+    if (tls_port_ == 0) {
+      auto free = pick_free_tcp_port(tls_host_);
+      if (!free) return free.error();
+      tls_port_ = *free;
+    }
+    dialog_transports_ += ",tls";
+  } else if (registrar_wants_tls(sip_.register_uri)) {
+    return make_error("sip.register_uri: a sips: or transport=tls registrar needs the TLS "
+                      "transport (sip.tls_listen and its certificate)");
+  }
   port_ = sip_.port;
   if (port_ == 0) {
     auto free = pick_free_port(sip_.bind_address);
@@ -170,8 +222,41 @@ void SipEndpoint::Stack::run(std::promise<Status>& ready) {
   if (sip_.transports == "udp" || sip_.transports == "tcp") url += ";transport=" + sip_.transports;
   const std::string adv = advertised("");
   const std::string from = "<sip:chalkbot@" + url_host(adv) + ">";
+  // sofia reads the TLS files while nua_create() binds; the directory goes when this scope ends.
+  std::optional<TlsCertificateDir> tls_dir;
+  std::string sips_url;
+  su_strlst_t* trunk_names = nullptr;
+  if (tls_port_ != 0) {
+    auto dir = TlsCertificateDir::create(sip_);
+    if (!dir) {
+      su_root_destroy(root_);
+      root_ = nullptr;
+      su_home_deinit(home_);
+      su_deinit();
+      ready.set_value(dir.error());
+      return;
+    }
+    tls_dir.emplace(std::move(*dir));
+    sips_url = "sips:" + url_host(tls_host_) + ":" + std::to_string(tls_port_);
+    const std::string trunk_host = registrar_host(sip_.register_uri);
+    if (!sip_.tls_ca_file.empty() && !trunk_host.empty() &&
+        !host_is_ip_address(trunk_host.c_str())) {
+      // The registrar's certificate must name its host, not only chain to a CA we trust. (sofia
+      // matches names from the certificate's CN and DNS entries, not IP addresses.)
+      trunk_names = su_strlst_create(home_);
+      su_strlst_dup_append(trunk_names, trunk_host.c_str());
+    }
+  }
+  const unsigned verify_policy =
+      sip_.tls_ca_file.empty() ? TPTLS_VERIFY_NONE
+                               : (trunk_names != nullptr ? TPTLS_VERIFY_SUBJECTS_OUT
+                                                         : TPTLS_VERIFY_OUT);
   nua_ = nua_create(root_, &Stack::on_event, this,
                     NUTAG_URL(url.c_str()),
+                    TAG_IF(tls_port_ != 0, NUTAG_SIPS_URL(sips_url.c_str())),
+                    TAG_IF(tls_port_ != 0, TPTAG_CERTIFICATE(tls_dir->path().c_str())),
+                    TAG_IF(tls_port_ != 0, TPTAG_TLS_VERIFY_POLICY(verify_policy)),
+                    TAG_IF(trunk_names != nullptr, TPTAG_TLS_VERIFY_SUBJECTS(trunk_names)),
                     NUTAG_MEDIA_ENABLE(0),  // our own SDP (sdp.h), no soa
                     NUTAG_AUTOALERT(0), NUTAG_AUTOANSWER(0), NUTAG_AUTOACK(1),
                     NUTAG_ENABLEMESSAGE(0), NUTAG_ENABLEMESSENGER(0),
@@ -204,15 +289,21 @@ void SipEndpoint::Stack::run(std::promise<Status>& ready) {
     root_ = nullptr;
     su_home_deinit(home_);
     su_deinit();
-    ready.set_value(make_error("cannot listen for SIP on " + url + " (port in use?)"));
+    ready.set_value(make_error("cannot listen for SIP on " + url +
+                               (sips_url.empty() ? "" : " and " + sips_url) + " (port in use?)"));
     return;
   }
+  tls_dir.reset();
   {
     std::lock_guard lock(queue_mutex_);
     running_ = true;
   }
   if (!sip_.register_uri.empty()) start_registration();
   spdlog::info("sip: listening on {}", url);
+  if (!sips_url.empty()) {
+    spdlog::info("sip: TLS listening on {}{}", sips_url,
+                 sip_.tls_ca_file.empty() ? "" : " (a registrar's certificate is verified)");
+  }
   ready.set_value(Status());
 
   su_root_run(root_);
@@ -452,6 +543,7 @@ SipEndpoint::~SipEndpoint() { shutdown(); }
 
 Status SipEndpoint::start() { return stack_->start(); }
 int SipEndpoint::port() const { return stack_->port(); }
+int SipEndpoint::tls_port() const { return stack_->tls_port(); }
 
 void SipEndpoint::hangup(CallId id) {
   Stack* s = stack_.get();

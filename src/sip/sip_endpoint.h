@@ -12,11 +12,19 @@
 
 #include "core/result.h"
 #include "core/settings.h"
+#include "sip/sdes.h"
 #include "sip/sdp.h"
 
 namespace chalkbot::sip {
 
 using CallId = std::uint64_t;  // ours, unique per endpoint, never 0
+
+// SDES-SRTP keys of a call (media.srtp), for its media session. Empty suite: plain RTP.
+struct SrtpKeys {
+  std::string suite;  // "AES_CM_128_HMAC_SHA1_80" or "..._32"
+  SrtpKeySalt send_key{};     // ours, as in our answer's a=crypto
+  SrtpKeySalt receive_key{};  // the caller's, from its offer
+};
 
 struct IncomingCall {
   CallId id = 0;
@@ -27,6 +35,7 @@ struct IncomingCall {
   int source_port = 0;
   RemoteMedia remote;  // from the SDP offer
   Codec codec;         // the codec chosen from media.codecs (the first the caller also offered)
+  SrtpKeys srtp;       // set when the offer and media.srtp agreed on SRTP
 };
 
 // Our end of the RTP stream, as put into an SDP answer.
@@ -97,6 +106,8 @@ class CallHandler {
   virtual void on_transfer(CallId id, const TransferProgress& progress) { (void)id, (void)progress; }
   // A response we sent (to any request, in or out of a call): for counting.
   virtual void on_response_sent(int status) { (void)status; }
+  // An INVITE refused 488 by media.srtp (plain RTP while SRTP is required, no usable a=crypto).
+  virtual void on_srtp_refused() {}
 };
 
 // Outgoing calls (UAC), one handler per call. Same threading contract as CallHandler. Each call
@@ -136,10 +147,12 @@ class SipEndpoint {
   SipEndpoint(const SipEndpoint&) = delete;
   SipEndpoint& operator=(const SipEndpoint&) = delete;
 
-  // Binds UDP/TCP on sip.bind_address:sip.port (port 0: a free port), starts the sip thread and
-  // REGISTERs when configured. Returns once listening or failed. Call once, from one thread.
+  // Binds UDP/TCP on sip.bind_address:sip.port (port 0: a free port) and TLS on sip.tls_listen
+  // (after checking its certificate files), starts the sip thread and REGISTERs when configured.
+  // Returns once listening or failed. Call once, from one thread.
   Status start();
   int port() const;  // the bound port, after start() succeeded
+  int tls_port() const;  // the TLS listener's port (sip.tls_listen), 0 when off
 
   // Commands: any thread (including handlers on the sip thread); they post and return. Unknown or
   // finished ids are ignored.

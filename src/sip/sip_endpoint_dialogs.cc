@@ -24,10 +24,23 @@ std::string SipEndpoint::Stack::sdp_for(Call& call) {
 }
 
 void SipEndpoint::Stack::respond_sdp(nua_handle_t* nh, int status, const char* phrase,
-                                     const std::string& sdp, bool in_callback) {
+                                     const std::string& sdp, bool in_callback,
+                                     const std::string& contact) {
   respond(nh, status, phrase, SIPTAG_CONTENT_TYPE_STR("application/sdp"),
               SIPTAG_PAYLOAD_STR(sdp.c_str()),
+              TAG_IF(!contact.empty(), SIPTAG_CONTACT_STR(contact.c_str())),
               TAG_IF(in_callback, NUTAG_WITH_THIS(nua_)), TAG_END());
+}
+
+std::string SipEndpoint::Stack::tls_contact(const sip_t* sip) const {
+  if (tls_port_ == 0 || sip == nullptr || sip->sip_via == nullptr ||
+      sip->sip_via->v_protocol == nullptr ||
+      !su_casematch(sip->sip_via->v_protocol, "SIP/2.0/TLS") ||
+      sip->sip_request == nullptr || sip->sip_request->rq_url->url_type == url_sips) {
+    return {};
+  }
+  return "<sip:chalkbot@" + url_host(advertised("")) + ":" + std::to_string(tls_port_) +
+         ";transport=tls>";
 }
 
 void SipEndpoint::Stack::incoming_invite(int, nua_handle_t* nh, const sip_t* sip) {
@@ -64,7 +77,7 @@ void SipEndpoint::Stack::incoming_invite(int, nua_handle_t* nh, const sip_t* sip
     return;
   }
   // Before any dialog exists: the URIs it would send to, and a body we can read.
-  if (const Refusal refusal = check_invite(sip, sip_.transports)) {
+  if (const Refusal refusal = check_invite(sip, dialog_transports_)) {
     reject_invite(refusal.status, refusal.reason, refusal.detail,
                   TAG_IF(refusal.accept_sdp, SIPTAG_ACCEPT_STR("application/sdp")));
     return;
@@ -98,8 +111,26 @@ void SipEndpoint::Stack::incoming_invite(int, nua_handle_t* nh, const sip_t* sip
                    "SDP: " + remote.error().message);
     return;
   }
-  if (const MediaProblem problem = unusable_audio(*remote); problem.warn_code != 0) {
+  if (const MediaProblem problem = unusable_audio(*remote, srtp_mode_ != SrtpMode::kOff);
+      problem.warn_code != 0) {
     not_acceptable(problem.warn_code, problem.text);
+    return;
+  }
+  // SDES-SRTP (media.srtp): our key comes from the kernel's CSPRNG, one per call.
+  SrtpKeySalt our_key{};
+  if (srtp_mode_ != SrtpMode::kOff && !remote->crypto.empty()) {
+    auto fresh = random_key_salt();
+    if (!fresh) {
+      spdlog::error("sip: no SRTP key: {}", fresh.error().message);
+      refuse_invite(500);
+      return;
+    }
+    our_key = *fresh;
+  }
+  const SrtpAnswer srtp = answer_srtp(*remote, srtp_mode_, our_key);
+  if (srtp.warn_code != 0) {
+    handler_.on_srtp_refused();
+    not_acceptable(srtp.warn_code, srtp.problem);
     return;
   }
   auto codec = choose_codec(*remote, codecs_);
@@ -115,6 +146,25 @@ void SipEndpoint::Stack::incoming_invite(int, nua_handle_t* nh, const sip_t* sip
   call.local.session_id = static_cast<std::uint64_t>(
       std::chrono::system_clock::now().time_since_epoch().count()) & 0xffffffffffffULL;
   call.local.version = 1;
+  if (srtp.use_srtp) {
+    call.srtp = true;
+    call.srtp_local = srtp.local;
+    call.srtp_remote = srtp.remote;
+    call.local.profile = remote->profile;  // RTP/SAVP, or RTP/AVP for "best effort" SRTP
+    call.local.crypto = format_crypto(srtp.local);
+    ic.srtp.suite = to_string(srtp.local.suite);
+    ic.srtp.send_key = srtp.local.key_salt;
+    ic.srtp.receive_key = srtp.remote.key_salt;
+  }
+  call.contact = tls_contact(sip);
+  if (!call.contact.empty()) {
+    // Our requests in this dialog (BYE, REFER, the stack's own BYE) go back over the caller's
+    // TLS connection, not to a new one towards its Contact: phones seldom accept TLS connections
+    // (baresip has no certificate to), and behind NAT they could not be reached anyway.
+    const std::string flow = "sip:" + url_host(ic.source_ip) + ":" +
+                             std::to_string(ic.source_port) + ";transport=tls";
+    nua_set_hparams(nh, NUTAG_PROXY(flow.c_str()), TAG_END());
+  }
   ic.id = call.id;
   ic.remote = *remote;
   ic.codec = *codec;
@@ -131,7 +181,8 @@ void SipEndpoint::Stack::incoming_invite(int, nua_handle_t* nh, const sip_t* sip
     case Admission::Kind::kDefer:
       call.local.direction = mirror(remote->direction);
       call.state = Call::State::kDeferred;
-      respond(nh, SIP_180_RINGING, TAG_END());
+      respond(nh, SIP_180_RINGING,
+              TAG_IF(!call.contact.empty(), SIPTAG_CONTACT_STR(call.contact.c_str())), TAG_END());
       return;
     case Admission::Kind::kReject: {
       const int code = admission.status >= 300 && admission.status < 700 ? admission.status : 480;
@@ -160,7 +211,7 @@ void SipEndpoint::Stack::do_answer(CallId id, const LocalMedia& media) {
   call.local.codecs = {call.codec};
   call.local.telephone_event_pt = media.telephone_event_pt;
   call.state = Call::State::kAnswered;
-  respond_sdp(call.nh, SIP_200_OK, sdp_for(call));
+  respond_sdp(call.nh, SIP_200_OK, sdp_for(call), false, call.contact);
 }
 
 void SipEndpoint::Stack::do_reject(CallId id, int status, const std::string& reason) {
@@ -177,7 +228,7 @@ void SipEndpoint::Stack::do_reject(CallId id, int status, const std::string& rea
 }
 
 void SipEndpoint::Stack::reoffer(Call& call, nua_handle_t* nh, const sip_t* sip, bool is_update) {
-  if (const Refusal refusal = check_target_refresh(sip, sip_.transports)) {
+  if (const Refusal refusal = check_target_refresh(sip, dialog_transports_)) {
     spdlog::warn("sip: call {}: {} {} ({}) for a {}", call.id, refusal.status, refusal.reason,
                  refusal.detail, is_update ? "UPDATE" : "re-INVITE");
     respond(nh, refusal.status, lasting(refusal.reason), NUTAG_WITH_THIS(nua_), TAG_END());
@@ -193,13 +244,21 @@ void SipEndpoint::Stack::reoffer(Call& call, nua_handle_t* nh, const sip_t* sip,
     if (is_update) {
       respond(nh, SIP_200_OK, NUTAG_WITH_THIS(nua_), TAG_END());
     } else {
-      respond_sdp(nh, SIP_200_OK, sdp_for(call), true);
+      respond_sdp(nh, SIP_200_OK, sdp_for(call), true, call.contact);
     }
     return;
   }
   auto remote = parse_sdp(body);
   if (!remote) {
     respond(nh, SIP_488_NOT_ACCEPTABLE, NUTAG_WITH_THIS(nua_), TAG_END());
+    return;
+  }
+  if (const std::string problem = srtp_reoffer_problem(call, *remote); !problem.empty()) {
+    spdlog::warn("sip: call {}: 488 ({}) for a {}", call.id, problem,
+                 is_update ? "UPDATE" : "re-INVITE");
+    const std::string warning = "306 " + url_host(advertised("")) + " \"" + problem + "\"";
+    respond(nh, SIP_488_NOT_ACCEPTABLE, SIPTAG_WARNING_STR(warning.c_str()),
+            NUTAG_WITH_THIS(nua_), TAG_END());
     return;
   }
   // The codec stays: the media engine keeps running; a re-offer without it is refused.
@@ -219,12 +278,28 @@ void SipEndpoint::Stack::reoffer(Call& call, nua_handle_t* nh, const sip_t* sip,
     call.local.telephone_event_pt = remote->telephone_event_pt;
   }
   call.local.version += 1;
-  respond_sdp(nh, SIP_200_OK, sdp_for(call), true);
+  respond_sdp(nh, SIP_200_OK, sdp_for(call), true, call.contact);
   if (call.outgoing) {
     if (call.out) call.out->on_media_changed(call.id, *remote);
   } else {
     handler_.on_media_changed(call.id, *remote);
   }
+}
+
+std::string SipEndpoint::Stack::srtp_reoffer_problem(Call& call, const RemoteMedia& remote) {
+  if (!call.srtp) {
+    const MediaProblem problem = unusable_audio(remote);  // a plain call stays plain
+    return problem.warn_code == 302 ? problem.text : std::string();
+  }
+  // The media session keeps the keys it started with: the offer must still carry the caller's.
+  const SrtpAnswer again = answer_srtp(remote, SrtpMode::kRequired, call.srtp_local.key_salt);
+  if (!again.use_srtp || again.remote.suite != call.srtp_remote.suite ||
+      again.remote.key_salt != call.srtp_remote.key_salt) {
+    return "SRTP keys cannot change during a call";
+  }
+  call.srtp_local.tag = again.local.tag;  // the answer repeats the tag of the line it took
+  call.local.crypto = format_crypto(call.srtp_local);
+  return {};
 }
 
 void SipEndpoint::Stack::call_state(Call& call, int status, const char* phrase, tagi_t tags[]) {
@@ -348,7 +423,7 @@ void SipEndpoint::Stack::outgoing_invite_result(Call& call, int status, const ch
   }
   // A re-INVITE of ours (none yet), a retransmitted 2xx, or one we already hung up on.
   if (call.answered || call.local_bye) return;
-  if (const Refusal refusal = check_target_refresh(sip, sip_.transports)) {
+  if (const Refusal refusal = check_target_refresh(sip, dialog_transports_)) {
     // A far end we could never send the BYE (or even the ACK) to: give up on the call now.
     spdlog::warn("sip: call {}: answered with an unusable Contact: {} ({})", call.id,
                  refusal.reason, refusal.detail);

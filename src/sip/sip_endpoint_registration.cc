@@ -10,17 +10,20 @@ namespace {
 
 // "sip:host:port;params" -> "sip:user@host" for the REGISTER To/From.
 std::string aor_for(const std::string& registrar, const std::string& user) {
-  std::string rest = registrar;
-  std::string scheme = "sip:";
-  if (rest.rfind("sips:", 0) == 0) scheme = "sips:";
-  rest = rest.substr(rest.find(':') + 1);
-  if (const auto at = rest.find('@'); at != std::string::npos) rest = rest.substr(at + 1);
-  rest = rest.substr(0, rest.find(';'));
-  if (rest.empty() || rest[0] != '[') rest = rest.substr(0, rest.find(':'));
-  return scheme + (user.empty() ? std::string("chalkbot") : user) + "@" + rest;
+  const std::string scheme = registrar.rfind("sips:", 0) == 0 ? "sips:" : "sip:";
+  return scheme + (user.empty() ? std::string("chalkbot") : user) + "@" +
+         registrar_host(registrar);
 }
 
 }  // namespace
+
+std::string registrar_host(const std::string& registrar) {
+  std::string rest = registrar.substr(registrar.find(':') + 1);
+  if (const auto at = rest.find('@'); at != std::string::npos) rest = rest.substr(at + 1);
+  rest = rest.substr(0, rest.find(';'));
+  if (!rest.empty() && rest[0] == '[') return rest.substr(0, rest.find(']') + 1);
+  return rest.substr(0, rest.find(':'));
+}
 
 void SipEndpoint::Stack::start_registration() {
   const std::string aor = aor_for(sip_.register_uri, sip_.register_user);

@@ -50,6 +50,8 @@ inline constexpr std::size_t kMaxSdpBytes = 16 * 1024;  // a rich WebRTC-style o
 
 // "[::1]" for an IPv6 address, the address itself otherwise (URIs, Warning headers).
 std::string url_host(const std::string& ip);
+// "sip:user@host:port;params" -> "host" ("[v6]" for IPv6).
+std::string registrar_host(const std::string& registrar);
 // The message body, '' when there is none.
 std::string payload_of(const sip_t* sip);
 std::string url_text(su_home_t* home, const url_t* url);
@@ -69,6 +71,11 @@ struct Call {
   bool local_bye = false;
   bool transferring = false;  // a REFER of ours awaits its outcome
   bool have_reason = false;
+  // Our Contact when the stack's would not do: see tls_contact().
+  std::string contact;
+  bool srtp = false;  // SDES-SRTP negotiated: the keys below are the call's for its whole life
+  CryptoAttribute srtp_local;
+  CryptoAttribute srtp_remote;
   CallEnd end;
   std::shared_ptr<OutgoingCallHandler> out;
 };
@@ -89,6 +96,7 @@ class SipEndpoint::Stack {
   Status start();
   void shutdown();
   int port() const { return port_; }
+  int tls_port() const { return tls_port_; }
 
   // Runs `fn` on the sip thread. False if the stack is not running.
   bool post(std::function<void()> fn);
@@ -134,6 +142,9 @@ class SipEndpoint::Stack {
   // sip.auth_user set: true when the INVITE carries valid credentials, else sends 401.
   bool authenticated(nua_handle_t* nh, const sip_t* sip);
   void reoffer(Call& call, nua_handle_t* nh, const sip_t* sip, bool is_update);
+  // Why a re-offer cannot be taken by the call's transport ('' = it can): an SRTP call must keep
+  // the caller's key (the media session cannot re-key), a plain call must stay plain.
+  std::string srtp_reoffer_problem(Call& call, const RemoteMedia& remote);
   void outgoing_invite_result(Call& call, int status, const char* phrase, const sip_t* sip);
   void call_state(Call& call, int status, const char* phrase, tagi_t tags[]);
   void refer_answered(Call& call, int status, const char* phrase);
@@ -143,7 +154,12 @@ class SipEndpoint::Stack {
   void register_result(int status, const char* phrase, const sip_t* sip);
   // `in_callback`: answer the request being reported now (re-INVITE/UPDATE), not the INVITE.
   void respond_sdp(nua_handle_t* nh, int status, const char* phrase, const std::string& sdp,
-                   bool in_callback = false);
+                   bool in_callback = false, const std::string& contact = {});
+  // For an INVITE that came over TLS to a sip: (not sips:) URI, our Contact as
+  // <sip:...;transport=tls>. The stack would put its TLS listener's sips: URI there, which
+  // RFC 3261 asks for only when the request was sips:, and which common phones (baresip, for one)
+  // cannot send their ACK or BYE to. '' = the stack's.
+  std::string tls_contact(const sip_t* sip) const;
   // Every response we send goes through here, so the handler sees it (and the server counts it).
   // Responses the stack sends by itself, such as 100 Trying and the 200 to a BYE, are not seen.
   template <class... Tags>
@@ -172,6 +188,11 @@ class SipEndpoint::Stack {
   SourceRateLimiter limiter_;
   DigestAuth auth_;
   int port_ = 0;
+  int tls_port_ = 0;  // 0: no TLS listener
+  std::string tls_host_;
+  // The transports a dialog's URIs may name: sip.transports, plus tls with a TLS listener.
+  std::string dialog_transports_;
+  SrtpMode srtp_mode_ = SrtpMode::kOff;
 
   std::thread thread_;
   std::mutex queue_mutex_;  // guards queue_, running_ and the root pointer for posters

@@ -30,6 +30,7 @@ inline MediaSettings media_settings(int port_min, int port_max, int inactivity_s
   m.jitter_min_ms = 40;
   m.jitter_max_ms = 200;
   m.inactivity_timeout_s = inactivity_s;
+  m.srtp = "off";
   return m;
 }
 

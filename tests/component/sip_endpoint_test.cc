@@ -129,12 +129,9 @@ class SipEndpointTest : public ::testing::Test {
  protected:
   void SetUp() override {
     dir_ = chalkbot::testing::make_temp_dir();
-    ConfigSources sources;
-    sources.env = [](const std::string&) -> std::optional<std::string> { return std::nullopt; };
-    auto settings = load_settings(sources);
-    ASSERT_TRUE(settings.ok()) << settings.error().message;
-    sip_ = settings->sip;
-    media_ = settings->media;
+    const Settings settings = chalkbot::testing::default_settings();
+    sip_ = settings.sip;
+    media_ = settings.media;
     sip_.port = 0;
     sip_.user_agent = "Chalkbot-test";
   }

@@ -1,8 +1,10 @@
-// The SDP we own: parsing an offer or answer, choosing a codec, and answering it.
+// The SDP we own: parsing an offer or answer, its SDES keys (a=crypto) under each media.srtp
+// mode, choosing a codec, and answering it.
 #include <cstddef>
 #include <cstdint>
 #include <string_view>
 
+#include "sip/sdes.h"
 #include "sip/sdp.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
@@ -11,6 +13,17 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   auto remote = parse_sdp(text);
   if (!remote) return 0;
   (void)remote->on_hold();
+  for (const auto mode : {SrtpMode::kOff, SrtpMode::kOptional, SrtpMode::kRequired}) {
+    const SrtpKeySalt key{1, 2, 3};
+    const SrtpAnswer srtp = answer_srtp(*remote, mode, key);
+    if (!srtp.use_srtp) continue;
+    // The attribute we would answer with parses back as the same key, suite and tag.
+    auto back = parse_crypto(format_crypto(srtp.local));
+    if (!back || back->key_salt != key || back->suite != srtp.local.suite ||
+        back->tag != srtp.local.tag) {
+      __builtin_trap();
+    }
+  }
   static const auto preferences = parse_codec_list("PCMU,PCMA");
   auto codec = choose_codec(*remote, *preferences);
   if (!codec) return 0;

@@ -38,3 +38,24 @@ expect_error "missing Silero VAD model in turn" "vad.model_file" \
   "$CHALKBOT" --set vad.provider=silero --set "vad.model_file=$work/none/silero_vad.onnx" turn \
   --in /usr/share/pocketsphinx/test/data/librivox/sense_and_sensibility_01_austen_64kb-0870.wav --out "$work/o.wav"
 expect_error "unknown vad.provider" "vad.provider: expected one of webrtc, silero" "$CHALKBOT" --set vad.provider=speex config --print
+
+# SIP over TLS: files that are missing or do not belong together stop serve at start-up, naming the
+# key and the file (sofia-sip alone would listen and fail every handshake).
+openssl req -x509 -newkey rsa:2048 -nodes -keyout "$work/a.key" -out "$work/a.pem" -days 2 \
+  -subj /CN=127.0.0.1 2>/dev/null
+openssl genrsa -out "$work/b.key" 2048 2>/dev/null
+tls=(--set sip.port=0 --set sip.tls_listen=127.0.0.1:0)
+expect_error "missing TLS certificate" "sip.tls_certificate: cannot read '$work/none.pem'" \
+  "$CHALKBOT" "${tls[@]}" --set "sip.tls_certificate=$work/none.pem" \
+  --set "sip.tls_private_key=$work/a.key" serve
+expect_error "TLS key of another certificate" \
+  "sip.tls_private_key: '$work/b.key' is not the key of the certificate in '$work/a.pem'" \
+  "$CHALKBOT" "${tls[@]}" --set "sip.tls_certificate=$work/a.pem" \
+  --set "sip.tls_private_key=$work/b.key" serve
+expect_error "bad sip.tls_listen" "sip.tls_listen: expected off or HOST:PORT" \
+  "$CHALKBOT" --set sip.port=0 --set sip.tls_listen=localhost --set "sip.tls_certificate=$work/a.pem" \
+  --set "sip.tls_private_key=$work/a.key" serve
+expect_error "sips: registrar without TLS" "sip.register_uri: a sips: or transport=tls registrar" \
+  "$CHALKBOT" --set sip.port=0 --set sip.register_uri=sips:trunk.example:5061 serve
+expect_error "unknown media.srtp" "media.srtp: expected one of off, optional, required" \
+  "$CHALKBOT" --set media.srtp=maybe config --print

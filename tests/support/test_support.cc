@@ -2,8 +2,11 @@
 
 #include <cstdlib>
 #include <fstream>
+#include <optional>
 #include <stdexcept>
 #include <vector>
+
+#include "core/config.h"
 
 namespace chalkbot::testing {
 
@@ -20,6 +23,14 @@ std::vector<Transcribed> read_transcription(const std::string& path) {
     items.push_back({id, line.substr(0, open)});
   }
   return items;
+}
+
+Settings default_settings() {
+  ConfigSources sources;
+  sources.env = [](const std::string&) -> std::optional<std::string> { return std::nullopt; };
+  auto settings = load_settings(sources);
+  if (!settings) throw std::runtime_error("default settings: " + settings.error().message);
+  return *settings;
 }
 
 std::string make_temp_dir() {

@@ -2,6 +2,8 @@
 #include <string>
 #include <vector>
 
+#include "core/settings.h"
+
 namespace chalkbot::testing {
 
 // Directory of the test sources (fixtures, the stand-in server).
@@ -18,5 +20,8 @@ std::vector<Transcribed> read_transcription(const std::string& path);
 
 // A fresh empty directory for one test's files.
 std::string make_temp_dir();
+
+// Every setting at its declared default, the process environment ignored.
+Settings default_settings();
 
 }  // namespace chalkbot::testing

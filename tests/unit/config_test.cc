@@ -111,6 +111,11 @@ TEST_F(ConfigTest, OutOfRangeAndBadChoice) {
   auto choice = load_settings(sources(write("tts:\n  provider: polly\n")));
   ASSERT_FALSE(choice.ok());
   EXPECT_NE(choice.error().message.find("one of flite, espeak, openai"), std::string::npos);
+  auto srtp = load_settings(sources(write("media:\n  srtp: maybe\n")));
+  ASSERT_FALSE(srtp.ok());
+  EXPECT_NE(srtp.error().message.find("media.srtp: expected one of off, optional, required"),
+            std::string::npos)
+      << srtp.error().message;
 }
 
 TEST_F(ConfigTest, MalformedYamlAndWrongShape) {
