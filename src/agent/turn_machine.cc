@@ -29,10 +29,11 @@ constexpr std::int64_t kSpeculateAfterMs = 60;
 
 TurnMachine::TurnMachine(const Services& services, std::string call_id,
                          std::unique_ptr<VoiceDetector> vad)
-    : services_(services),
-      settings_(services.settings),
+    : settings_(services.settings),
       flow_(services.flow),
+      recognizer_(services.asr),
       actions_(services.actions),
+      clock_(services.clock),
       call_id_(std::move(call_id)),
       detector_(std::move(vad), EndpointerConfig::from(services.settings.vad)) {}
 
@@ -273,7 +274,7 @@ void TurnMachine::speech_started(bool bot_talking) {
                   onset - *open_times_.endpoint <= settings_.vad.continue_turn_ms;
   heard_over_bot_ = bot_talking && !may_continue_;
   decoded_ahead_at_ = endpointer.position_ms();
-  auto stream = services_.asr.open(kTelephoneRate);
+  auto stream = recognizer_.open(kTelephoneRate);
   if (stream) {
     asr_ = std::move(*stream);
     feed_asr();

@@ -105,12 +105,13 @@ class TurnMachine {
   void feed_asr();
   // Wall ms at which the caller said the audio at endpointer position `position_ms`.
   std::int64_t said_at(std::int64_t position_ms) const;
-  std::int64_t now() const { return services_.clock.now_ms(); }
+  std::int64_t now() const { return clock_.now_ms(); }
 
-  Services services_;
   const Settings& settings_;
   const CallFlow& flow_;
+  Asr& recognizer_;  // the engine; asr_ is this utterance's stream
   CallActions& actions_;
+  const WallClock& clock_;
   std::string call_id_;
   UtteranceDetector detector_;
   FrameTimes frame_times_;  // when the caller said each frame the detector hears
