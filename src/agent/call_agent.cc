@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <thread>
+#include <utility>
 
 #include "agent/call_recorder.h"
 #include "core/clock.h"
@@ -57,12 +58,8 @@ class LiveCallActions final : public CallActions {
   }
   void transfer(const std::string& target) override { control_.transfer(target); }
 
-  // Stops the talking and waits for the job in progress to end (an answer cut short stores its
-  // turn as it stops).
-  void stop_talking() {
-    speaker_.interrupt();
-    while (speaker_.busy()) std::this_thread::sleep_for(5ms);
-  }
+  // A job is still running or queued (an answer being cut short stores its turn as it stops).
+  bool talking() const { return speaker_.busy(); }
 
  private:
   const CallServices& services_;
@@ -119,16 +116,43 @@ void LiveCallActions::answer(std::string question, StageTimes times, std::string
 
 }  // namespace
 
+struct CallAgent::Live {
+  Live(const CallServices& services, const CallInfo& info, MediaSession& media,
+       CallControl& control, CallAgent& agent, std::unique_ptr<VoiceDetector> vad,
+       std::unique_ptr<CallRecorder> call_recorder)
+      : conversation(services.model, services.store, services.settings, info.id,
+                     Conversation::History::kNewCall),
+        recorder(std::move(call_recorder)),
+        actions(services, info, media, conversation, recorder.get(), control),
+        recognizer(services.asr, services.compute, agent),
+        machine({services.settings, services.flow, recognizer, actions, clock}, info.id,
+                std::move(vad)) {}
+
+  Conversation conversation;
+  std::unique_ptr<CallRecorder> recorder;
+  LiveCallActions actions;
+  PooledRecognizer recognizer;
+  SystemWallClock clock;
+  TurnMachine machine;  // last: destroyed first (its recognitions deliver no more results)
+};
+
 CallAgent::CallAgent(const CallServices& services, CallInfo info,
-                     std::shared_ptr<MediaSession> media, CallControl control)
+                     std::shared_ptr<MediaSession> media, CallControl control,
+                     std::function<void()> wake)
     : services_(services),
       info_(std::move(info)),
       media_(std::move(media)),
-      control_(std::move(control)) {}
+      control_(std::move(control)),
+      wake_(std::move(wake)) {}
+
+CallAgent::~CallAgent() = default;
 
 void CallAgent::post(Event event) {
-  std::lock_guard lock(events_mutex_);
-  events_.push_back(std::move(event));
+  {
+    std::lock_guard lock(events_mutex_);
+    events_.push_back(std::move(event));
+  }
+  if (wake_) wake_();
 }
 
 std::vector<CallAgent::Event> CallAgent::take_events() {
@@ -148,17 +172,57 @@ void CallAgent::transfer_news(TransferNews news, const std::string& detail) {
   post([news, detail](TurnMachine& machine) { machine.transfer_news(news, detail); });
 }
 
-std::string CallAgent::run() {
+void CallAgent::words_heard(std::uint64_t utterance, std::string words) {
+  post([utterance, words = std::move(words)](TurnMachine& machine) {
+    machine.words_heard(utterance, words);
+  });
+}
+
+void CallAgent::recognized(std::uint64_t utterance, Result<std::string> words) {
+  post([utterance, words = std::move(words)](TurnMachine& machine) {
+    machine.recognized(utterance, words);
+  });
+}
+
+bool CallAgent::step() {
+  switch (state_) {
+    case State::kNew:
+      if (!begin()) {
+        state_ = State::kOver;
+        return false;
+      }
+      state_ = State::kRunning;
+      [[fallthrough]];
+    case State::kRunning: {
+      TurnMachine& machine = live_->machine;
+      for (auto& event : take_events()) event(machine);
+      if (media_->inactive()) machine.end("rtp_timeout", false);
+      machine.tick();
+      if (!machine.done()) hear_what_came(machine);
+      if (!machine.done()) return true;
+      stop();
+      state_ = State::kStopping;
+      [[fallthrough]];
+    }
+    case State::kStopping:
+      return wind_down();
+    case State::kOver:
+      return false;
+  }
+  return false;
+}
+
+bool CallAgent::begin() {
   const Settings& settings = services_.settings;
   ConversationStore& store = services_.store;
-
   const CallRecord record{
       info_.id, info_.from, info_.to, wall_ms(), {}, "", settings.cluster.node_id};
   if (auto begun = store.begin_call(record); !begun) {
     spdlog::error("call {}: cannot store the call: {}", info_.id, begun.error().message);
     control_.hang_up();
     media_->close();
-    return "store_error";
+    end_reason_ = "store_error";
+    return false;
   }
   auto vad = make_voice_detector(settings.vad, kTelephoneRate);
   if (!vad) {
@@ -166,10 +230,9 @@ std::string CallAgent::run() {
     control_.hang_up();
     media_->close();
     (void)store.end_call(info_.id, wall_ms(), "vad_error");
-    return "vad_error";
+    end_reason_ = "vad_error";
+    return false;
   }
-  Conversation conversation(services_.model, store, settings, info_.id,
-                            Conversation::History::kNewCall);
   std::unique_ptr<CallRecorder> recorder;
   if (settings.recording.enabled) {
     auto opened = CallRecorder::open(settings.recording.dir + "/" + info_.id + ".wav");
@@ -179,55 +242,58 @@ std::string CallAgent::run() {
       spdlog::warn("call {}: not recorded: {}", info_.id, opened.error().message);
     }
   }
-  LiveCallActions actions(services_, info_, *media_, conversation, recorder.get(), control_);
-  const SystemWallClock clock;
-  TurnMachine machine({settings, services_.flow, services_.asr, actions, clock}, info_.id,
-                      std::move(*vad));
+  live_ = std::make_unique<Live>(services_, info_, *media_, control_, *this, std::move(*vad),
+                                 std::move(recorder));
+  live_->machine.start();
+  last_frame_at_ = SteadyClock::now();
+  return true;
+}
 
-  const Frame silence{};
+// The caller's digits and frames since the last step.
+void CallAgent::hear_what_came(TurnMachine& machine) {
   const auto hear = [&](const Frame& frame, std::int64_t said) {
-    if (recorder && machine.listening()) recorder->heard(frame);
+    if (live_->recorder && machine.listening()) live_->recorder->heard(frame);
     machine.hear(frame, said);
   };
-  machine.start();
+  while (auto digit = media_->pop_dtmf()) machine.dtmf(*digit);
   Frame frame;
-  auto last_frame_at = SteadyClock::now();
-  while (!machine.done()) {
-    for (auto& event : take_events()) event(machine);
-    if (media_->inactive()) machine.end("rtp_timeout", false);
-    machine.tick();
-    if (machine.done()) break;
-
-    media_->wait_for_input(20ms);
-    while (auto digit = media_->pop_dtmf()) machine.dtmf(*digit);
-    SteadyClock::time_point sent_at;
-    bool heard_any = false;
-    while (media_->pop_frame(frame, sent_at)) {
-      heard_any = true;
-      hear(frame, wall_ms_of(sent_at));
-    }
-    // With silence suppression (or comfort noise) no frames arrive while the caller is quiet,
-    // but the endpointer counts audio time: give it the silence it is not being sent.
-    const auto now = SteadyClock::now();
-    if (heard_any || media_->on_hold() || !machine.listening()) {
-      last_frame_at = now;
-    } else {
-      while (now - last_frame_at >= 3 * Millis(kFrameMs)) {
-        last_frame_at += Millis(kFrameMs);
-        hear(silence, wall_ms_of(last_frame_at));
-      }
-    }
+  SteadyClock::time_point sent_at;
+  bool heard_any = false;
+  while (!machine.done() && media_->pop_frame(frame, sent_at)) {
+    heard_any = true;
+    hear(frame, wall_ms_of(sent_at));
   }
+  // With silence suppression (or comfort noise) no frames arrive while the caller is quiet,
+  // but the endpointer counts audio time: give it the silence it is not being sent.
+  const auto now = SteadyClock::now();
+  if (heard_any || media_->on_hold() || !machine.listening()) {
+    last_frame_at_ = now;
+    return;
+  }
+  static const Frame kSilence{};
+  while (!machine.done() && now - last_frame_at_ >= 3 * Millis(kFrameMs)) {
+    last_frame_at_ += Millis(kFrameMs);
+    hear(kSilence, wall_ms_of(last_frame_at_));
+  }
+}
 
-  const std::string& reason = machine.end_reason();
+void CallAgent::stop() {
+  const TurnMachine& machine = live_->machine;
+  end_reason_ = machine.end_reason();
   if (machine.hang_up_wanted()) control_.hang_up();
   // An answer cut short by the hang-up stores its turn as it stops: let it, before the call ends.
-  actions.stop_talking();
-  if (auto ended = store.end_call(info_.id, wall_ms(), reason); !ended) {
+  live_->actions.interrupt();
+}
+
+bool CallAgent::wind_down() {
+  if (live_->actions.talking()) return true;
+  if (auto ended = services_.store.end_call(info_.id, wall_ms(), end_reason_); !ended) {
     spdlog::error("call {}: end not stored: {}", info_.id, ended.error().message);
   }
   media_->close();
-  return reason;
+  live_.reset();
+  state_ = State::kOver;
+  return false;
 }
 
 }  // namespace chalkbot

@@ -1,9 +1,10 @@
 #pragma once
 // One phone call's conversation: answer -> greeting -> listen -> think -> speak, repeated, with
 // barge-in, reprompts, goodbyes, DTMF actions and limits. The decisions are the TurnMachine's;
-// CallAgent wires it to the call: run() feeds it the media session's frames, digits and ticks on
-// the call's thread, and the Speaker thread does all the talking. Every turn is stored with its
-// stage timestamps.
+// CallAgent wires it to the call: each step() (on a CallPool thread) feeds it what came since the
+// last step (the media session's frames and digits, the recogniser's results, the far end's
+// news) and returns at once; the recogniser decodes on the compute pool and the Speaker thread
+// does all the talking. Every turn is stored with its stage timestamps.
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -11,11 +12,14 @@
 #include <vector>
 
 #include "agent/call_flow.h"
+#include "agent/call_pool.h"
 #include "agent/conversation.h"
 #include "agent/provider_failure.h"
+#include "agent/recognition.h"
 #include "agent/speaker.h"
 #include "agent/turn_machine.h"
 #include "core/settings.h"
+#include "core/work_pool.h"
 #include "media/media_engine.h"
 #include "speech/asr/asr.h"
 #include "speech/tts/tts.h"
@@ -32,6 +36,7 @@ struct CallServices {
   const Settings& settings;
   const CallFlow& flow;
   const PromptCache& prompts;
+  Executor& compute;  // where ASR decodes run
   // Every provider failure in a call is reported here (after it is logged): metrics hook in.
   ProviderFailureSink on_provider_failure = {};
 };
@@ -48,26 +53,41 @@ struct CallControl {
   std::function<void(const std::string& target)> transfer;  // blind transfer (REFER)
 };
 
-class CallAgent {
+class CallAgent final : public SteppedCall, public RecognitionResults {
  public:
+  // `wake` asks for a step soon (CallPool::wake): called when something is posted to the call.
   CallAgent(const CallServices& services, CallInfo info, std::shared_ptr<MediaSession> media,
-            CallControl control);
+            CallControl control, std::function<void()> wake);
+  ~CallAgent() override;
 
-  // Runs the call to its end on the calling thread; returns the end reason.
-  std::string run();
+  // One step of the call on its pool thread: the first begins it (stored, greeting); then what
+  // came since the last step is handed to the turn machine. Returns false once the call is over
+  // (its end stored, the media closed): end_reason() says why.
+  bool step() override;
+  const std::string& end_reason() const { return end_reason_; }
 
-  // Any thread. The far end hung up (or the call died): run() ends without a farewell.
+  // Any thread. The far end hung up (or the call died): the call ends without a farewell.
   void remote_ended(const std::string& reason);
-  // Any thread. Graceful shutdown: finish the turn in progress (up to `grace`), say the farewell
-  // and hang up.
+  // Any thread. Graceful shutdown: finish the turn in progress, say the farewell and hang up.
   void drain();
   // Any thread: progress of the transfer asked for through CallControl::transfer (`detail`, such
   // as "603 Declined", is logged).
   void transfer_news(TransferNews news, const std::string& detail);
 
+  // RecognitionResults: from the compute pool, posted to the call.
+  void words_heard(std::uint64_t utterance, std::string words) override;
+  void recognized(std::uint64_t utterance, Result<std::string> words) override;
+
  private:
+  struct Live;  // what exists while the call runs (conversation, voice, recogniser, machine)
+  enum class State { kNew, kRunning, kStopping, kOver };
   using Event = std::function<void(TurnMachine& machine)>;
-  // Hands an event from another thread to the call's thread (run() delivers it within a tick).
+
+  bool begin();  // the first step
+  void hear_what_came(TurnMachine& machine);
+  void stop();   // the machine is done: hang up if it wants, stop talking
+  bool wind_down();  // once quiet: store the end, close the media; false when over
+  // Hands an event from another thread to the call (delivered at its next step, asked for now).
   void post(Event event);
   std::vector<Event> take_events();
 
@@ -75,6 +95,12 @@ class CallAgent {
   CallInfo info_;
   std::shared_ptr<MediaSession> media_;
   CallControl control_;
+  std::function<void()> wake_;
+
+  State state_ = State::kNew;
+  std::string end_reason_;
+  SteadyClock::time_point last_frame_at_;
+  std::unique_ptr<Live> live_;
 
   std::mutex events_mutex_;
   std::vector<Event> events_;

@@ -31,7 +31,7 @@ TurnMachine::TurnMachine(const Services& services, std::string call_id,
                          std::unique_ptr<VoiceDetector> vad)
     : settings_(services.settings),
       flow_(services.flow),
-      recognizer_(services.asr),
+      recognizer_(services.recognizer),
       actions_(services.actions),
       clock_(services.clock),
       call_id_(std::move(call_id)),
@@ -53,6 +53,7 @@ void TurnMachine::remote_ended(const std::string& reason) {
     spdlog::info("call {}: ending ({})", call_id_, end_reason_);
   }
   asr_.reset();
+  ended_turns_.clear();
   phase_ = Phase::kDone;  // (a farewell being said is cut short: nobody is there to hear it)
 }
 
@@ -64,6 +65,7 @@ void TurnMachine::finish(const std::string& reason, bool say_farewell) {
   spdlog::info("call {}: ending ({})", call_id_, reason);
   end_reason_ = reason;
   asr_.reset();
+  ended_turns_.clear();
   if (!say_farewell) {
     phase_ = Phase::kDone;
     return;
@@ -122,7 +124,9 @@ void TurnMachine::listen_afresh() {
   asr_open_error_.clear();
   asr_fed_ = 0;
   heard_over_bot_ = false;
-  prefetched_ = pause_judged_ = prefetch_tried_ = false;  // a prefetch is the answer's to pick up
+  // (A prefetch is the answer's to pick up.)
+  prefetched_ = pause_judged_ = prefetch_tried_ = words_asked_ = false;
+  pause_words_.reset();
   may_continue_ = continuing_ = false;
 }
 
@@ -133,6 +137,7 @@ void TurnMachine::begin_transfer(const std::string& why) {
   actions_.discard_prefetch();
   actions_.interrupt();
   listen_afresh();
+  ended_turns_.clear();
   actions_.say(settings_.flow.transfer_message, true);
   transfer_ = Transfer::kAnnouncing;
 }
@@ -211,18 +216,20 @@ void TurnMachine::hear(Samples audio, std::int64_t said_ms) {
   }
 }
 
-// A pause in the caller's speech (looked at after each frame the endpointer took in). At
-// llm.prefetch_pause_ms the model is asked with the words so far (kept if the caller has
+// A pause in the caller's speech (looked at after each frame the endpointer took in). Its words
+// are asked for early (kSpeculateAfterMs, or sooner if a look below comes sooner) and looked at
+// when they come. At llm.prefetch_pause_ms the model is asked with them (kept if the caller has
 // finished, cancelled if they go on). At vad.finished_silence_ms (or just before the pause would
-// end the utterance) the words so far decide: a question ends the turn now; words that sound
-// unfinished ("... and", "um") make it wait for the longer vad.unfinished_silence_ms: the caller
-// is drawing breath.
+// end the utterance) they decide: a question ends the turn now; words that sound unfinished
+// ("... and", "um") make it wait for the longer vad.unfinished_silence_ms: the caller is drawing
+// breath.
 void TurnMachine::look_at_pause(bool bot_talking) {
   const Endpointer& endpointer = detector_.endpointer();
   const std::int64_t silence_ms = endpointer.silence_ms();
   if (silence_ms == 0) {
     if (prefetched_) actions_.discard_prefetch();  // the caller went on
-    prefetched_ = pause_judged_ = prefetch_tried_ = speculated_ = false;
+    prefetched_ = pause_judged_ = prefetch_tried_ = words_asked_ = false;
+    pause_words_.reset();
     // Long speech without a pause: decode some now rather than all of it when the turn ends.
     const int ahead_ms = settings_.asr.decode_ahead_ms;
     if (asr_ && ahead_ms > 0 && endpointer.position_ms() - decoded_ahead_at_ >= ahead_ms) {
@@ -233,18 +240,41 @@ void TurnMachine::look_at_pause(bool bot_talking) {
     return;
   }
   if (!asr_) return;
-  if (!speculated_ && !prefetch_tried_ && !pause_judged_ && silence_ms >= kSpeculateAfterMs) {
-    speculated_ = true;
+  if (!words_asked_) {
+    const int prefetch_ms = settings_.llm.prefetch_pause_ms;
+    const int finished_ms = endpointer.config().finished_silence_ms;
+    std::int64_t ask_at = kSpeculateAfterMs;
+    if (prefetch_ms > 0) ask_at = std::min<std::int64_t>(ask_at, prefetch_ms);
+    if (finished_ms > 0) ask_at = std::min<std::int64_t>(ask_at, finished_ms);
+    if (silence_ms < ask_at && silence_ms + kFrameMs < endpointer.config().end_silence_ms) return;
+    words_asked_ = true;
+    ++words_outstanding_;
+    decoded_ahead_at_ = endpointer.position_ms();
     feed_asr();
-    asr_->speculate();
+    asr_->ask_words();
   }
+  if (pause_words_) use_pause_words(bot_talking);
+}
+
+void TurnMachine::words_heard(std::uint64_t utterance, const std::string& words) {
+  if (!asr_ || utterance != utterance_) return;
+  // Results come in the order asked: only the latest ask's words are this pause's (the caller
+  // may have gone on and paused again since an earlier one).
+  if (--words_outstanding_ > 0 || !words_asked_) return;
+  pause_words_ = words;
+  use_pause_words(!actions_.quiet());
+}
+
+// This pause's words, once they have come: looked at for the prefetch and for the end of the
+// turn when the pause is long enough for either (now, or at a later frame).
+void TurnMachine::use_pause_words(bool bot_talking) {
+  const Endpointer& endpointer = detector_.endpointer();
+  const std::int64_t silence_ms = endpointer.silence_ms();
+  const std::string& words = *pause_words_;
   const int prefetch_ms = settings_.llm.prefetch_pause_ms;
   // (No prefetch for a continued turn: its question is the earlier one plus these words.)
   if (!prefetch_tried_ && !may_continue_ && prefetch_ms > 0 && silence_ms >= prefetch_ms) {
     prefetch_tried_ = true;
-    decoded_ahead_at_ = endpointer.position_ms();
-    feed_asr();
-    const std::string words = asr_->partial();
     if (!words.empty() && !bot_talking && !heard_over_bot_ && !sounds_unfinished(words) &&
         !flow_.is_goodbye(words)) {
       actions_.prefetch(words);
@@ -255,8 +285,7 @@ void TurnMachine::look_at_pause(bool bot_talking) {
   if (!pause_judged_ && ((finished_ms > 0 && silence_ms >= finished_ms) ||
                          silence_ms + kFrameMs >= endpointer.config().end_silence_ms)) {
     pause_judged_ = true;
-    feed_asr();
-    const std::string words = asr_->partial();
+    asr_->keep_words();
     if (sounds_unfinished(words)) {
       spdlog::debug("call {}: '{}' sounds unfinished: waiting longer", call_id_, words);
       detector_.hold_end();
@@ -270,11 +299,19 @@ void TurnMachine::look_at_pause(bool bot_talking) {
 void TurnMachine::speech_started(bool bot_talking) {
   const Endpointer& endpointer = detector_.endpointer();
   const std::int64_t onset = said_at(endpointer.times().onset_ms);
-  may_continue_ = !open_question_.empty() && open_times_.endpoint &&
-                  onset - *open_times_.endpoint <= settings_.vad.continue_turn_ms;
+  // The end of the latest turn: one still being recognised, or the question being answered.
+  std::optional<std::int64_t> last_turn_end;
+  if (!ended_turns_.empty()) {
+    last_turn_end = ended_turns_.back().times.endpoint;
+  } else if (!open_question_.empty()) {
+    last_turn_end = open_times_.endpoint;
+  }
+  may_continue_ =
+      last_turn_end && onset - *last_turn_end <= settings_.vad.continue_turn_ms;
   heard_over_bot_ = bot_talking && !may_continue_;
   decoded_ahead_at_ = endpointer.position_ms();
-  auto stream = recognizer_.open(kTelephoneRate);
+  words_outstanding_ = 0;
+  auto stream = recognizer_.open(++utterance_);
   if (stream) {
     asr_ = std::move(*stream);
     feed_asr();
@@ -326,36 +363,58 @@ void TurnMachine::utterance_ended() {
   }
   if (heard_over_bot_ || (may_continue_ && !continuing_) || !asr_) {
     // A short noise over the bot's speech or its answer to come (or barge-in is off): not a
-    // question.
-    actions_.discard_prefetch();
+    // question. (A turn still being recognised may yet use the prefetch.)
+    if (ended_turns_.empty()) actions_.discard_prefetch();
     listen_afresh();
     return;
   }
   const UtteranceTimes& at = detector_.endpointer().times();
-  StageTimes times;
-  times.speech_start = said_at(at.onset_ms);
-  times.speech_end = said_at(at.voice_end_ms);
-  times.endpoint = now();
-  const Status finished = asr_->finish();
-  times.asr_done = now();
-  std::string text = finished ? asr_->result() : std::string();
-  const bool continued = continuing_;
+  EndedTurn turn;
+  turn.times.speech_start = said_at(at.onset_ms);
+  turn.times.speech_end = said_at(at.voice_end_ms);
+  turn.times.endpoint = now();
+  turn.continued = continuing_;
+  turn.utterance = utterance_;
+  feed_asr();
+  asr_->finish();
+  turn.recognition = std::move(asr_);
+  ended_turns_.push_back(std::move(turn));
   listen_afresh();
-  if (!finished) {
+}
+
+void TurnMachine::recognized(std::uint64_t utterance, const Result<std::string>& words) {
+  const auto turn = std::find_if(ended_turns_.begin(), ended_turns_.end(),
+                                 [&](const EndedTurn& t) { return t.utterance == utterance; });
+  if (turn == ended_turns_.end()) return;  // given up meanwhile (the call is ending)
+  turn->words = words;
+  turn->times.asr_done = now();
+  // Turns are taken in the order they were said: a continuation needs its start first.
+  while (!ended_turns_.empty() && ended_turns_.front().words && listening()) {
+    EndedTurn next = std::move(ended_turns_.front());
+    ended_turns_.pop_front();
+    take_turn(next);
+  }
+}
+
+// A turn's final words: an answer to ask for, a goodbye, a transfer, or nothing heard.
+void TurnMachine::take_turn(EndedTurn& turn) {
+  StageTimes& times = turn.times;
+  if (!*turn.words) {
     // The caller did say something: apologise rather than leave them in silence.
     actions_.discard_prefetch();
-    actions_.provider_failed("asr", finished.error());
+    actions_.provider_failed("asr", turn.words->error());
     actions_.say(kApology, false);
     return;
   }
-  if (text.empty() && !continued) {
-    actions_.discard_prefetch();
+  std::string text = **turn.words;
+  if (text.empty() && !turn.continued) {
+    if (ended_turns_.empty()) actions_.discard_prefetch();
     return;
   }
   spdlog::info("call {}: caller said: {}", call_id_, text);
   silent_prompts_ = 0;
   std::string continues;
-  if (continued) {  // (nothing recognised this time: the earlier question is still open)
+  if (turn.continued) {  // (nothing recognised this time: the earlier question is still open)
     continues = std::exchange(open_question_, {});
     text = text.empty() ? continues : continues + " " + text;
     times.speech_start = open_times_.speech_start;
@@ -372,6 +431,11 @@ void TurnMachine::utterance_ended() {
   }
   open_question_ = text;
   open_times_ = times;
+  if (continuing_ || (!ended_turns_.empty() && ended_turns_.front().continued)) {
+    // The caller already went on: this is the start of a longer turn, asked once it ends.
+    spdlog::info("call {}: the caller went on: one turn with '{}'", call_id_, text);
+    return;
+  }
   actions_.answer(std::move(text), times, std::move(continues));
 }
 

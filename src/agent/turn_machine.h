@@ -6,7 +6,9 @@
 // no clock but the one it is given: unit tests drive whole calls on a virtual clock in
 // milliseconds. Not thread-safe: one thread feeds it every event.
 #include <cstdint>
+#include <deque>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "agent/call_flow.h"
@@ -14,8 +16,8 @@
 #include "core/audio.h"
 #include "core/clock.h"
 #include "core/result.h"
+#include "agent/recognition.h"
 #include "core/settings.h"
-#include "speech/asr/asr.h"
 #include "speech/vad/endpointer.h"
 #include "speech/vad/voice_detector.h"
 #include "store/conversation_store.h"
@@ -55,7 +57,7 @@ class TurnMachine {
   struct Services {
     const Settings& settings;
     const CallFlow& flow;
-    Asr& asr;
+    Recognizer& recognizer;
     CallActions& actions;
     const WallClock& clock;
   };
@@ -78,6 +80,10 @@ class TurnMachine {
   void drain() { draining_ = true; }
   // Progress of the transfer asked for (`detail`, such as "603 Declined", is logged).
   void transfer_news(TransferNews news, const std::string& detail);
+  // The recogniser's results (see RecognitionResults), on the machine's thread; results for an
+  // utterance given up meanwhile are ignored.
+  void words_heard(std::uint64_t utterance, const std::string& words);
+  void recognized(std::uint64_t utterance, const Result<std::string>& words);
 
   // False while the call is being handed over or is ending: the caller's audio is not heard.
   bool listening() const { return phase_ == Phase::kListening && transfer_ == Transfer::kNone; }
@@ -98,10 +104,13 @@ class TurnMachine {
   void begin_transfer(const std::string& why);
   void follow_transfer();
   void look_at_pause(bool bot_talking);
+  void use_pause_words(bool bot_talking);
   void speech_started(bool bot_talking);
   void in_speech(bool bot_talking);
   void no_input(bool bot_talking);
   void utterance_ended();
+  struct EndedTurn;
+  void take_turn(EndedTurn& turn);
   void feed_asr();
   // Wall ms at which the caller said the audio at endpointer position `position_ms`.
   std::int64_t said_at(std::int64_t position_ms) const;
@@ -109,7 +118,7 @@ class TurnMachine {
 
   const Settings& settings_;
   const CallFlow& flow_;
-  Asr& recognizer_;  // the engine; asr_ is this utterance's stream
+  Recognizer& recognizer_;  // asr_ is this utterance's stream
   CallActions& actions_;
   const WallClock& clock_;
   std::string call_id_;
@@ -123,15 +132,28 @@ class TurnMachine {
   std::int64_t deadline_ms_ = 0;           // flow.max_call_s after start()
   std::int64_t farewell_deadline_ms_ = 0;  // the farewell is not waited for longer
 
-  std::unique_ptr<AsrStream> asr_;
+  std::unique_ptr<Recognition> asr_;
+  std::uint64_t utterance_ = 0;  // the number of asr_'s utterance (results carry it)
   std::string asr_open_error_;   // the recognizer could not be had for this utterance (overload)
   std::size_t asr_fed_ = 0;      // utterance samples already given to the ASR
   bool heard_over_bot_ = false;  // the current utterance began while the bot was talking
+  bool words_asked_ = false;     // this pause's words were asked for
+  int words_outstanding_ = 0;    // words asked for (this pause or earlier ones) still to come
+  std::optional<std::string> pause_words_;  // ... and have come
   bool pause_judged_ = false;    // this pause's words were looked at (end of turn or a breath)
   bool prefetch_tried_ = false;  // this pause's words were considered for a prefetch
   bool prefetched_ = false;      // the model was asked during this pause
-  bool speculated_ = false;      // this pause's words were decoded ahead of judging it
   std::int64_t decoded_ahead_at_ = 0;  // endpointer position of the latest decode ahead
+  // Turns that ended and wait for their final words (the recogniser finishes them), in the order
+  // they were said: usually none or one.
+  struct EndedTurn {
+    std::unique_ptr<Recognition> recognition;
+    std::uint64_t utterance = 0;
+    StageTimes times;
+    bool continued = false;  // it continued the open question
+    std::optional<Result<std::string>> words;  // once recognised
+  };
+  std::deque<EndedTurn> ended_turns_;
   // The latest question the bot began to answer: a caller who goes on within
   // vad.continue_turn_ms of the end of that turn (the endpoint) continues it, as one turn.
   std::string open_question_;

@@ -5,6 +5,7 @@
 #include <ctime>
 #include <iostream>
 #include <optional>
+#include <thread>
 
 #include "agent/call_agent.h"
 #include "agent/engines.h"
@@ -119,8 +120,12 @@ void add_serve_command(CLI::App& app, Context& context) {
                                                             : Provider::kLlm;
       count_provider_error(provider, failure.kind);
     };
+    // ASR decodes, off the calls' threads: as many at once as there are cores.
+    const unsigned cores = std::thread::hardware_concurrency();
+    WorkPool compute(cores > 0 ? static_cast<int>(cores) : 2, "asr");
     const CallServices services{*engines->asr, *engines->tts, *engines->model, store,
-                                *settings,     *flow,         prompts,         count_failure};
+                                *settings,     *flow,         prompts,         compute,
+                                count_failure};
     Gateway gateway(services);
     if (auto started = gateway.start(); !started) {
       return context.fail("serve: " + started.error().message);

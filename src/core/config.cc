@@ -189,7 +189,7 @@ void declare_options(OptionTable& t, Settings& s) {
   t.integer("llm.retry_budget_ms", llm.retry_budget_ms, 1500, 0, 600000,
             "longest wait for the first token, all attempts and Retry-After waits included "
             "(0 = only max_retries bounds it)");
-  t.integer("llm.prefetch_pause_ms", llm.prefetch_pause_ms, 150, 0, 5000,
+  t.integer("llm.prefetch_pause_ms", llm.prefetch_pause_ms, 60, 0, 5000,
             "calls: after this much silence the model is asked with the caller's words so far, "
             "and the answer kept if they have finished (hides the model's time to first token; a "
             "caller who goes on costs a cancelled request); 0 = ask only at the end of the turn");

@@ -417,7 +417,8 @@ bool MediaSession::inactive() const {
 // ---------------------------------------------------------------------------------------------
 // MediaEngine
 
-Result<std::unique_ptr<MediaEngine>> MediaEngine::create(const MediaSettings& settings) {
+Result<std::unique_ptr<MediaEngine>> MediaEngine::create(const MediaSettings& settings,
+                                                         std::function<void()> after_tick) {
   const int lo = settings.rtp_port_min + (settings.rtp_port_min % 2);  // first even port
   if (settings.rtp_port_min < 1 || settings.rtp_port_max > 65535 ||
       lo + 1 > settings.rtp_port_max) {
@@ -470,6 +471,7 @@ Result<std::unique_ptr<MediaEngine>> MediaEngine::create(const MediaSettings& se
   }
   engine->next_tick_ns_ =
       static_cast<std::int64_t>(spec.it_value.tv_sec) * 1'000'000'000 + spec.it_value.tv_nsec;
+  engine->after_tick_ = std::move(after_tick);
   engine->thread_ = std::thread([e = engine.get()] { e->run(); });
   return engine;
 }
@@ -570,6 +572,7 @@ void MediaEngine::run() {
       if (expirations > 1) missed_ticks_.fetch_add(expirations - 1, std::memory_order_relaxed);
       if (expirations > run_ticks) skip_ticks(expirations - run_ticks);
       for (std::uint64_t t = 0; t < run_ticks; ++t) tick(steady_ns());
+      if (after_tick_) after_tick_();
     }
     // After the ticks: a spurt they already started is not started twice.
     if (woken) start_spurts_now(steady_ns());

@@ -21,6 +21,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -256,7 +257,10 @@ class MediaSession {
 class MediaEngine {
  public:
   // Starts the "media" thread. Fails on an empty port range or when epoll/timerfd fail.
-  static Result<std::unique_ptr<MediaEngine>> create(const MediaSettings& settings);
+  // `after_tick`, if set, runs on the media thread after each tick has handed the sessions their
+  // frames (the consumers' cue to read them); it must return at once.
+  static Result<std::unique_ptr<MediaEngine>> create(const MediaSettings& settings,
+                                                     std::function<void()> after_tick = {});
   ~MediaEngine();
   MediaEngine(const MediaEngine&) = delete;
   MediaEngine& operator=(const MediaEngine&) = delete;
@@ -325,6 +329,7 @@ class MediaEngine {
   std::atomic<std::size_t> active_count_{0};
   std::atomic<std::uint64_t> ticks_{0};
   std::atomic<std::uint64_t> missed_ticks_{0};
+  std::function<void()> after_tick_;  // set before the thread starts
   std::thread thread_;
 };
 

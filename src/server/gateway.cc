@@ -1,6 +1,7 @@
 #include "server/gateway.h"
 
 #include <algorithm>
+#include <thread>
 
 #include "core/clock.h"
 #include "core/ids.h"
@@ -19,15 +20,28 @@ Gateway::Gateway(const CallServices& services) : services_(services) {
 
 Gateway::~Gateway() {
   if (sip_) sip_->shutdown();
+  end_all_calls("shutdown");
+  media_engine_.reset();  // no more ticks wake the pool
+}
+
+void Gateway::end_all_calls(const std::string& reason) {
   for (auto& call : take_calls(false)) {
-    if (call->agent) call->agent->remote_ended("shutdown");
-    if (call->thread.joinable()) call->thread.join();
+    if (call->agent) call->agent->remote_ended(reason);
     count_over(*call);
+  }
+  // Each agent winds down on its own (an answer cut short stores its turn as it stops).
+  const auto deadline = SteadyClock::now() + std::chrono::seconds(30);
+  while (calls_pool_ && calls_pool_->calls() > 0 && SteadyClock::now() < deadline) {
+    calls_pool_->wake();
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
 }
 
 Status Gateway::start() {
-  auto engine = MediaEngine::create(services_.settings.media);
+  const unsigned cores = std::thread::hardware_concurrency();
+  calls_pool_ = std::make_unique<CallPool>(cores > 0 ? static_cast<int>(cores) : 2);
+  auto engine =
+      MediaEngine::create(services_.settings.media, [pool = calls_pool_.get()] { pool->wake(); });
   if (!engine) return engine.error();
   media_engine_ = std::move(*engine);
   sip_ =
@@ -75,12 +89,8 @@ sip::Admission Gateway::on_invite(const sip::IncomingCall& invite) {
                invite.srtp.suite.empty() ? "" : ", SRTP " + invite.srtp.suite);
   const int delay_ms = services_.settings.sip.answer_delay_ms;
   if (delay_ms <= 0) return sip::Admission::accept(local);
-  // Ring first: a short-lived thread answers after the delay unless the caller gave up.
-  call->thread = std::thread([this, call, local, delay_ms, id = invite.id] {
-    const auto answer_at = SteadyClock::now() + Millis(delay_ms);
-    while (SteadyClock::now() < answer_at && !call->ended_before_answer) {
-      std::this_thread::sleep_for(Millis(10));
-    }
+  // Ring first: answered after the delay unless the caller gave up.
+  calls_pool_->after(Millis(delay_ms), [this, call, local, id = invite.id] {
     if (call->ended_before_answer) return;
     if (draining_) {
       sip_->reject(id, 503, "Shutting down");
@@ -99,7 +109,6 @@ void Gateway::on_established(sip::CallId id) {
     if (it == calls_.end() || it->second->agent) return;
     call = it->second;
   }
-  if (call->thread.joinable()) call->thread.join();  // the ringing delay, already over
   const sip::RemoteMedia& remote = call->invite.remote;
   if (auto started = call->media->start(remote.ip, static_cast<std::uint16_t>(remote.port),
                                         call->invite.codec.payload_type, remote.telephone_event_pt);
@@ -112,27 +121,28 @@ void Gateway::on_established(sip::CallId id) {
   CallInfo info{call->store_id, call->invite.from_uri, call->invite.to_uri};
   CallControl control{[this, id] { sip_->hangup(id); },
                       [this, id](const std::string& target) { sip_->transfer(id, target); }};
-  auto agent = std::make_unique<CallAgent>(services_, info, call->media, std::move(control));
+  auto agent = std::make_shared<CallAgent>(services_, info, call->media, std::move(control),
+                                           [pool = calls_pool_.get()] { pool->wake(); });
   if (draining_) agent->drain();
   {
     std::lock_guard lock(mutex_);
-    call->agent = std::move(agent);
+    call->agent = agent;
   }
-  // One thread per call runs its conversation; the heavy lifting (ASR, LLM, TTS) blocks there.
-  call->thread = std::thread([call] {
-    const std::string reason = call->agent->run();
-    ChalkbotMetrics& m = metrics();
-    m.call_ended(reason).inc();
-    const MediaStats stats = call->media->stats();
-    m.rtp_packets_received.inc(stats.packets_in);
-    m.rtp_packets_sent.inc(stats.packets_out);
-    m.rtp_packets_lost.inc(stats.concealed_frames);
-    m.rtp_packets_late.inc(stats.late_in);
-    m.srtp_packets_rejected.inc(stats.srtp_rejected_in);
-    m.rtp_jitter_buffer_seconds.observe(call->media->jitter_target_ms() / 1000.0);
-    count_over(*call);
-    call->finished = true;
-  });
+  calls_pool_->add(agent, [call] { count_ended(*call); });
+}
+
+void Gateway::count_ended(Call& call) {
+  ChalkbotMetrics& m = metrics();
+  m.call_ended(call.agent->end_reason()).inc();
+  const MediaStats stats = call.media->stats();
+  m.rtp_packets_received.inc(stats.packets_in);
+  m.rtp_packets_sent.inc(stats.packets_out);
+  m.rtp_packets_lost.inc(stats.concealed_frames);
+  m.rtp_packets_late.inc(stats.late_in);
+  m.srtp_packets_rejected.inc(stats.srtp_rejected_in);
+  m.rtp_jitter_buffer_seconds.observe(call.media->jitter_target_ms() / 1000.0);
+  count_over(call);
+  call.finished = true;
 }
 
 void Gateway::on_media_changed(sip::CallId id, const sip::RemoteMedia& remote) {
@@ -160,7 +170,7 @@ void Gateway::on_ended(sip::CallId id, const sip::CallEnd& end) {
     // Ended before it was established (CANCEL): no agent ever ran.
     call.ended_before_answer = true;
     call.media->close();
-    call.finished = true;  // reap() joins the ringing thread, if any
+    call.finished = true;
   }
 }
 
@@ -201,13 +211,7 @@ std::vector<std::shared_ptr<Gateway::Call>> Gateway::take_calls(bool only_finish
   return taken;
 }
 
-std::size_t Gateway::reap() {
-  const auto finished = take_calls(true);
-  for (const auto& call : finished) {
-    if (call->thread.joinable()) call->thread.join();
-  }
-  return finished.size();
-}
+std::size_t Gateway::reap() { return take_calls(true).size(); }
 
 std::vector<LiveCall> Gateway::live_calls() const {
   std::vector<LiveCall> live;
@@ -252,11 +256,7 @@ void Gateway::drain(std::chrono::seconds grace) {
   }
   // Whoever is still talking gets BYE now.
   sip_->shutdown();
-  for (auto& call : take_calls(false)) {
-    if (call->agent) call->agent->remote_ended("shutdown");
-    if (call->thread.joinable()) call->thread.join();
-    count_over(*call);
-  }
+  end_all_calls("shutdown");
 }
 
 }  // namespace chalkbot

@@ -1,6 +1,7 @@
 #pragma once
 // The gateway between SIP and the call agents: admits calls, gives each a media session and an
-// agent thread, relays hang-ups and re-INVITEs, and drains on shutdown.
+// agent stepped on the call pool (a fixed set of threads, woken by every media tick), relays
+// hang-ups and re-INVITEs, and drains on shutdown.
 #include <atomic>
 #include <chrono>
 #include <map>
@@ -42,8 +43,8 @@ class Gateway final : public sip::CallHandler {
   // such call is in progress.
   bool hang_up(const std::string& call_id);
 
-  // Joins the threads of calls that have ended and returns how many. Call periodically from the
-  // owner's thread.
+  // Forgets the calls that have ended and returns how many. Call periodically from the owner's
+  // thread.
   std::size_t reap();
   // SIGTERM: new calls get 503, current calls finish their turn and say goodbye (up to `grace`),
   // the rest get BYE; returns when every call has ended.
@@ -65,8 +66,7 @@ class Gateway final : public sip::CallHandler {
     std::int64_t started_ms = 0;
     std::atomic<bool> hung_up_by_admin{false};
     std::shared_ptr<MediaSession> media;
-    std::unique_ptr<CallAgent> agent;
-    std::thread thread;  // the agent's; before the answer, the ringing delay's
+    std::shared_ptr<CallAgent> agent;  // stepped on calls_pool_ once answered
     std::atomic<bool> ended_before_answer{false};
     std::atomic<bool> finished{false};
     std::atomic<bool> counted_over{false};  // calls_active lowered for it
@@ -74,10 +74,16 @@ class Gateway final : public sip::CallHandler {
 
   // Lowers the calls_active gauge, once per call.
   static void count_over(Call& call);
-  // Removes finished calls from calls_ (under mutex_) and returns them to be joined.
+  // Removes finished calls from calls_ (under mutex_) and returns them.
   std::vector<std::shared_ptr<Call>> take_calls(bool only_finished);
+  // Tells every call the far end is gone (`reason`) and waits for their agents to end.
+  void end_all_calls(const std::string& reason);
+  // After a call's agent ended (on a pool thread): its figures to the metrics.
+  static void count_ended(Call& call);
 
   const CallServices& services_;
+  // Declared before the media engine, whose ticks wake it: the engine stops first.
+  std::unique_ptr<CallPool> calls_pool_;
   std::unique_ptr<MediaEngine> media_engine_;
   std::unique_ptr<sip::SipEndpoint> sip_;
   std::string media_ip_;

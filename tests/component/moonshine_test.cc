@@ -292,8 +292,9 @@ TEST_F(Moonshine, ASpeculativeDecodeIsReusedOnlyWhenSilenceFollows) {
   ASSERT_TRUE(stopped.ok());
   (*stopped)->accept(a.samples);
   const auto t0 = SteadyClock::now();
-  (*stopped)->speculate();
+  const std::string speculated = (*stopped)->speculate();
   const double speculate_ms = elapsed_ms(t0);
+  EXPECT_EQ(word_error_rate(kFirst, speculated), 0) << speculated;
   (*stopped)->accept(pause);
   const auto t1 = SteadyClock::now();
   ASSERT_TRUE((*stopped)->finish().ok());
@@ -306,7 +307,7 @@ TEST_F(Moonshine, ASpeculativeDecodeIsReusedOnlyWhenSilenceFollows) {
   auto went_on = asr_->open(kTelephoneRate);
   ASSERT_TRUE(went_on.ok());
   (*went_on)->accept(a.samples);
-  (*went_on)->speculate();
+  EXPECT_EQ(word_error_rate(kFirst, (*went_on)->speculate()), 0);
   (*went_on)->accept(pause);
   (*went_on)->accept(b.samples);
   ASSERT_TRUE((*went_on)->finish().ok());

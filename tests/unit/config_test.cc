@@ -42,7 +42,7 @@ TEST_F(ConfigTest, DefaultsAreDeclared) {
   ASSERT_TRUE(s.ok()) << s.error().message;
   EXPECT_EQ(s->vad.end_silence_ms, 300);
   EXPECT_EQ(s->vad.unfinished_silence_ms, 900);
-  EXPECT_EQ(s->llm.prefetch_pause_ms, 150);
+  EXPECT_EQ(s->llm.prefetch_pause_ms, 60);
   EXPECT_FALSE(s->asr.second_pass);
   EXPECT_EQ(s->asr.provider, "moonshine");
   EXPECT_EQ(s->asr.model, "tiny");

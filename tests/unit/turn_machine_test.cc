@@ -9,6 +9,7 @@
 #include <array>
 #include <cstdlib>
 #include <deque>
+#include <functional>
 
 #include "agent/conversation.h"
 #include "core/config.h"
@@ -54,6 +55,7 @@ struct ScriptedAsr final : Asr {
   int finish_failures = 0;  // the next finishes fail
   int opened = 0;
   int decodes_ahead = 0;
+  int words_kept = 0;  // partial(): the words so far kept as decoded
   std::vector<std::int64_t> speculations;  // the clock at each
   std::size_t samples_heard = 0;
 
@@ -68,9 +70,15 @@ struct ScriptedAsr final : Asr {
       return {};
     }
     std::string result() const override { return asr.words; }
-    std::string partial() override { return asr.words; }
+    std::string partial() override {
+      ++asr.words_kept;
+      return asr.words;
+    }
     void decode_ahead() override { ++asr.decodes_ahead; }
-    void speculate() override { asr.speculations.push_back(asr.clock->now_ms()); }
+    std::string speculate() override {
+      asr.speculations.push_back(asr.clock->now_ms());
+      return asr.words;
+    }
     ScriptedAsr& asr;
   };
   const WallClock* clock = nullptr;
@@ -84,6 +92,62 @@ struct ScriptedAsr final : Asr {
     return std::unique_ptr<AsrStream>(std::make_unique<Stream>(*this));
   }
   std::string name() const override { return "scripted"; }
+};
+
+// The compute pool: jobs run when the call's thread next looks (settle()).
+class InlineCompute final : public Executor {
+ public:
+  void post(std::function<void()> job) override { jobs_.push_back(std::move(job)); }
+  // Runs what was posted, in order; false when nothing was.
+  bool run_all() {
+    bool ran = false;
+    while (!jobs_.empty()) {
+      auto job = std::move(jobs_.front());
+      jobs_.pop_front();
+      job();
+      ran = true;
+    }
+    return ran;
+  }
+
+ private:
+  std::deque<std::function<void()>> jobs_;
+};
+
+// The recogniser's results, handed to the machine by the call's thread (settle()) as CallAgent
+// posts them: `delay_ms` after they were asked for, as a decode on a busy machine would take.
+class ResultInbox final : public RecognitionResults {
+ public:
+  explicit ResultInbox(const VirtualClock& clock) : clock_(clock) {}
+  void words_heard(std::uint64_t utterance, std::string words) override {
+    add([=](TurnMachine& m) { m.words_heard(utterance, words); });
+  }
+  void recognized(std::uint64_t utterance, Result<std::string> words) override {
+    add([=](TurnMachine& m) { m.recognized(utterance, words); });
+  }
+  // Delivers the results that are due, in order; false when none was.
+  bool deliver(TurnMachine& machine) {
+    bool delivered = false;
+    while (!results_.empty() && results_.front().due <= clock_.now_ms()) {
+      auto result = std::move(results_.front().deliver);
+      results_.pop_front();
+      result(machine);
+      delivered = true;
+    }
+    return delivered;
+  }
+  std::int64_t delay_ms = 0;
+
+ private:
+  struct Pending {
+    std::int64_t due;
+    std::function<void(TurnMachine&)> deliver;
+  };
+  void add(std::function<void(TurnMachine&)> deliver) {
+    results_.push_back({clock_.now_ms() + delay_ms, std::move(deliver)});
+  }
+  const VirtualClock& clock_;
+  std::deque<Pending> results_;
 };
 
 // The bot's voice: what it is asked to do, and talking that takes virtual time (kMsPerWord per
@@ -177,10 +241,15 @@ class TurnMachineTest : public ::testing::Test {
     ASSERT_TRUE(parsed.ok()) << parsed.error().message;
     flow = std::make_unique<CallFlow>(std::move(*parsed));
     asr.clock = &clock;
-    machine =
-        std::make_unique<TurnMachine>(TurnMachine::Services{settings, *flow, asr, actions, clock},
-                                      "call-1", std::make_unique<LoudnessVad>(vad_hangover_ms));
+    machine = std::make_unique<TurnMachine>(
+        TurnMachine::Services{settings, *flow, recognizer, actions, clock}, "call-1",
+        std::make_unique<LoudnessVad>(vad_hangover_ms));
     machine->start();
+  }
+  // The decodes that are due run, and their results reach the machine.
+  void settle() {
+    while (compute.run_all() || inbox.deliver(*machine)) {
+    }
   }
 
   // `ms` of the call as its thread lives it: each 20 ms the clock moves, the machine ticks and
@@ -190,8 +259,10 @@ class TurnMachineTest : public ::testing::Test {
     if (voiced) frame.fill(8000);
     for (std::int64_t t = 0; t < ms && !machine->done(); t += kFrameMs) {
       clock.advance(kFrameMs);
+      settle();
       machine->tick();
       machine->hear(frame, clock.now_ms() - kNetworkDelayMs);
+      settle();
     }
   }
   void silence(std::int64_t ms) { frames(ms, false); }
@@ -217,6 +288,9 @@ class TurnMachineTest : public ::testing::Test {
   int vad_hangover_ms = 0;
   VirtualClock clock;
   ScriptedAsr asr;
+  InlineCompute compute;
+  ResultInbox inbox{clock};
+  PooledRecognizer recognizer{asr, compute, inbox};
   ScriptedActions actions{clock};
   std::unique_ptr<CallFlow> flow;
   std::unique_ptr<TurnMachine> machine;
@@ -616,7 +690,15 @@ TEST_F(TurnMachineTest, AKeyAsksForTheTransferToo) {
 
 // The far end hangs up in each state the call can be in: the call ends at once, without a
 // farewell, and nothing more is asked of the bot.
-enum class State { kGreeting, kCallerSpeaking, kPrefetched, kAnswering, kTransferring, kFarewell };
+enum class State {
+  kGreeting,
+  kCallerSpeaking,
+  kPrefetched,
+  kRecognizing,  // the turn ended, its words are still being decoded
+  kAnswering,
+  kTransferring,
+  kFarewell
+};
 
 class HangUpTest : public TurnMachineTest, public ::testing::WithParamInterface<State> {};
 
@@ -636,6 +718,13 @@ TEST_P(HangUpTest, TheFarEndHangingUpEndsTheCallAtOnce) {
       says("What is the capital", 500);
       silence(settings.llm.prefetch_pause_ms + kFrameMs);
       ASSERT_EQ(actions.prefetches.size(), 1u);
+      break;
+    case State::kRecognizing:
+      until_quiet();
+      says("What is the capital?");
+      inbox.delay_ms = 5000;
+      silence(400);
+      ASSERT_TRUE(actions.answers.empty());
       break;
     case State::kAnswering:
       until_quiet();
@@ -664,7 +753,7 @@ TEST_P(HangUpTest, TheFarEndHangingUpEndsTheCallAtOnce) {
   EXPECT_FALSE(machine->hang_up_wanted());
   EXPECT_EQ(machine->end_reason(), reason);
   says("What time is it?", 800);
-  silence(2000);
+  silence(6000);  // (long enough for a slow decode to come back)
   machine->dtmf('0');
   EXPECT_EQ(actions.said.size(), said);
   EXPECT_EQ(actions.answers.size(), answers);
@@ -673,8 +762,9 @@ TEST_P(HangUpTest, TheFarEndHangingUpEndsTheCallAtOnce) {
 
 INSTANTIATE_TEST_SUITE_P(EveryState, HangUpTest,
                          ::testing::Values(State::kGreeting, State::kCallerSpeaking,
-                                           State::kPrefetched, State::kAnswering,
-                                           State::kTransferring, State::kFarewell));
+                                           State::kPrefetched, State::kRecognizing,
+                                           State::kAnswering, State::kTransferring,
+                                           State::kFarewell));
 
 TEST_F(TurnMachineTest, MediaStoppingEndsTheCallWithoutAFarewell) {
   start_and_listen();
@@ -700,4 +790,67 @@ TEST_F(TurnMachineTest, ADrainLetsTheTurnInProgressFinishThenSaysTheFarewell) {
 }
 
 }  // namespace
+
+// Decodes run on the compute pool: the machine goes on hearing frames while they run, and acts on
+// the words when they come.
+
+TEST_F(TurnMachineTest, ASlowDecodeEndsTheTurnWhenTheWordsCome) {
+  start_and_listen();
+  inbox.delay_ms = 200;  // the words of the pause come 200 ms after they were asked for
+  says("What time do you open on Sunday?");
+  const std::int64_t heard_end = clock.now_ms();
+  silence(settings.vad.finished_silence_ms + kFrameMs);
+  EXPECT_TRUE(actions.answers.empty());  // the words are not there to judge yet
+  silence(600);
+  ASSERT_EQ(actions.answers.size(), 1u);
+  EXPECT_EQ(actions.answers[0].question, "What time do you open on Sunday?");
+  // Asked at the speculation point (60 ms), back 200 ms later: the question ends its turn then
+  // (before the plain end silence would have), and the final words took another decode.
+  const std::int64_t judged = *actions.answers[0].times.endpoint - heard_end;
+  EXPECT_TRUE(within_ms(judged, 60 + inbox.delay_ms, kFrameMs)) << judged;
+  EXPECT_TRUE(within_ms(*actions.answers[0].times.asr_done - *actions.answers[0].times.endpoint,
+                        inbox.delay_ms, kFrameMs));
+}
+
+TEST_F(TurnMachineTest, GoingOnWhileTheTurnIsStillRecognisedIsOneTurn) {
+  settings.vad.finished_silence_ms = 0;  // the turn ends at the plain end silence
+  start_and_listen();
+  says("I need a taxi");
+  inbox.delay_ms = 600;  // the final words take long
+  silence(settings.vad.end_silence_ms + kFrameMs);  // the turn ended ...
+  EXPECT_TRUE(actions.answers.empty());               // ... and is being recognised
+  says("to the airport tomorrow morning", 800);       // the caller goes on meanwhile
+  inbox.delay_ms = 0;
+  silence(600);
+  ASSERT_EQ(actions.answers.size(), 1u);  // one answer, to all of it
+  EXPECT_EQ(actions.answers[0].question, "I need a taxi to the airport tomorrow morning");
+  EXPECT_EQ(actions.answers[0].continues, "I need a taxi");
+}
+
+TEST_F(TurnMachineTest, WordsOfAnEarlierPauseAreNotTakenForThisOnes) {
+  start_and_listen();
+  inbox.delay_ms = 300;
+  says("What is the capital");  // (words that could be a whole question)
+  silence(80);                                  // the words are asked for at 60 ms ...
+  says("What is the capital of France?", 100);  // ... the caller goes on ...
+  silence(60 + kFrameMs);                       // ... and pauses again: asked again
+  ASSERT_EQ(asr.speculations.size(), 2u);
+  silence(200);  // the first pause's words come back now, in the second pause
+  EXPECT_TRUE(actions.prefetches.empty()) << actions.prefetches[0];
+  silence(600);
+  ASSERT_EQ(actions.answers.size(), 1u);
+  EXPECT_EQ(actions.answers[0].question, "What is the capital of France?");
+}
+
+TEST_F(TurnMachineTest, ADecodeForAnUtteranceGivenUpIsNotDelivered) {
+  start_and_listen();
+  inbox.delay_ms = 1000;
+  says("What is the capital of France?");
+  silence(300);  // the words of the pause are asked for
+  machine->remote_ended("remote-bye");
+  silence(2000);
+  EXPECT_TRUE(actions.answers.empty());
+  EXPECT_TRUE(actions.prefetches.empty());
+}
+
 }  // namespace chalkbot

@@ -29,9 +29,11 @@ class AsrStream {
   // pieces, do nothing.
   virtual void decode_ahead() {}
   // The caller has just paused and may have finished: decode what is pending now without keeping
-  // it. If nothing but silence follows, the next partial() or finish() reuses those words instead
-  // of decoding at the moment the turn ends. Engines that cannot, do nothing.
-  virtual void speculate() {}
+  // it, and return the words so far. If nothing but silence follows, the next partial() or
+  // finish() reuses those words instead of decoding at the moment the turn ends; if the caller
+  // goes on, the pending audio is decoded again with what follows. Engines that cannot keep a
+  // decode aside return partial().
+  virtual std::string speculate() { return partial(); }
 };
 
 // A loaded engine, shared by every call; thread-safe. Streams borrow per-call state from it.

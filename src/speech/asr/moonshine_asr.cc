@@ -140,18 +140,20 @@ class MoonshineStream final : public AsrStream {
     words_before_pause_ = false;  // what follows the cut is speech, however short
   }
 
-  void speculate() override {
+  std::string speculate() override {
     speculation_.reset();
-    if (finished_) return;
+    if (finished_) return text_;
     const Samples pending = Samples(audio_).subspan(committed_);
-    if (words_before_pause_ && pending.size() < kMinPieceAfterPause) return;  // (as partial())
-    if (pending.size() < kMoonshineMinSamples || is_silence(pending)) return;
+    if (words_before_pause_ && pending.size() < kMinPieceAfterPause) return text_;  // (partial())
+    if (pending.size() < kMoonshineMinSamples || is_silence(pending)) return text_;
     auto text = asr_.transcribe_16k(pending);
     if (!text) {
       spdlog::warn("asr: moonshine speculative decode failed: {}", text.error().message);
-      return;
+      return text_;
     }
     speculation_ = Speculation{committed_, audio_.size(), std::move(*text)};
+    if (speculation_->text.empty()) return text_;
+    return text_.empty() ? speculation_->text : text_ + " " + speculation_->text;
   }
 
   // Decodes the audio since the last pause and keeps its words: at the end of the turn only what
