@@ -28,6 +28,7 @@ JitterBuffer::JitterBuffer(int min_delay_ms, int max_delay_ms) {
 
 void JitterBuffer::reset() {
   state_ = State::kEmpty;
+  ahead_ = 0;
   have_transit_ = false;
   jitter_ticks_ = 0;
   for (auto& s : slots_) s.frame = -1;
@@ -49,6 +50,7 @@ void JitterBuffer::rebuffer(std::uint32_t timestamp) {
   highest_frame_ = f - 1;
   state_ = State::kBuffering;
   wait_ticks_ = 0;
+  ahead_ = 0;
   missing_run_ = 0;
   late_run_ = 0;
   ticks_since_adjust_ = 0;
@@ -103,7 +105,8 @@ JitterBuffer::Insert JitterBuffer::insert(std::uint32_t ssrc, std::uint32_t time
   }
   std::int64_t f = frame_of(unwrap(timestamp));
   if (f < next_frame_) {
-    const bool early_in_buffering = state_ == State::kBuffering &&
+    // (Not once frames were handed over on arrival: they were the stream's start.)
+    const bool early_in_buffering = state_ == State::kBuffering && ahead_ == 0 &&
                                     next_frame_ - f < static_cast<std::int64_t>(kSlots / 2) &&
                                     highest_frame_ - f < static_cast<std::int64_t>(kSlots);
     if (early_in_buffering) {
@@ -175,6 +178,7 @@ JitterBuffer::Out JitterBuffer::pop() {
     if (depth > target + 1 && head.frame == next_frame_) {
       head.frame = -1;  // too much delay: skip one frame
       ++next_frame_;
+      if (ahead_ > 0) --ahead_;  // (it was heard already)
       ++stats_.dropped;
       ticks_since_adjust_ = 0;
     } else if (depth > 0 && depth < target - 1 && last_size_ > 0) {
@@ -189,6 +193,10 @@ JitterBuffer::Out JitterBuffer::pop() {
     slot.frame = -1;
     ++next_frame_;
     missing_run_ = 0;
+    if (ahead_ > 0) {
+      --ahead_;
+      return Out{Kind::kTakenEarly, {}};
+    }
     std::copy_n(slot.bytes.begin(), slot.size, last_.begin());
     last_size_ = slot.size;
     return Out{Kind::kFrame, std::span<const std::uint8_t>(last_.data(), last_size_),
@@ -206,6 +214,18 @@ JitterBuffer::Out JitterBuffer::pop() {
   if (missing_run_ == 1 && last_size_ > 0) return repeat_last();
   ++stats_.concealed;
   return Out{Kind::kConcealSilence, {}};
+}
+
+JitterBuffer::Out JitterBuffer::take_arrived() {
+  if (state_ != State::kBuffering && state_ != State::kPlaying) return {};
+  const std::int64_t frame = next_frame_ + ahead_;
+  const Slot& slot = slots_[slot_index(frame)];
+  if (slot.frame != frame) return {};
+  ++ahead_;
+  std::copy_n(slot.bytes.begin(), slot.size, last_.begin());
+  last_size_ = slot.size;
+  return Out{Kind::kFrame, std::span<const std::uint8_t>(last_.data(), last_size_),
+             slot.arrival_us};
 }
 
 }  // namespace chalkbot

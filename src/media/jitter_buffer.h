@@ -28,6 +28,7 @@ class JitterBuffer {
     kFrame,           // a received frame
     kConcealRepeat,   // frame lost or stretched: payload is the previous frame again
     kConcealSilence,  // several frames lost in a row: play silence
+    kTakenEarly,      // this tick's frame was already handed over by take_arrived()
   };
   struct Out {
     Kind kind = Kind::kNone;
@@ -47,6 +48,11 @@ class JitterBuffer {
                 std::int64_t arrival_us);
   // Call exactly once per 20 ms tick.
   Out pop();
+  // The next frame not handed over yet, if it has arrived: for a consumer that counts audio, not
+  // wall time (a recogniser), frames need not wait for their playout tick. Call after insert(),
+  // until it returns kNone. Frames still go through pop() at their ticks (kTakenEarly), so the
+  // playout clock, its delay and concealment are what they would be without it.
+  Out take_arrived();
   void reset();  // forget everything, including the SSRC and the jitter estimate
 
   int target_delay_ms() const;
@@ -82,6 +88,7 @@ class JitterBuffer {
   std::int64_t next_frame_ = 0;
   std::int64_t highest_frame_ = -1;
   int wait_ticks_ = 0;
+  int ahead_ = 0;  // frames from next_frame_ on already handed over by take_arrived()
   int missing_run_ = 0;
   int ticks_since_adjust_ = 0;
   int late_run_ = 0;

@@ -418,7 +418,7 @@ bool MediaSession::inactive() const {
 // MediaEngine
 
 Result<std::unique_ptr<MediaEngine>> MediaEngine::create(const MediaSettings& settings,
-                                                         std::function<void()> after_tick) {
+                                                         MediaConsumer consumer) {
   const int lo = settings.rtp_port_min + (settings.rtp_port_min % 2);  // first even port
   if (settings.rtp_port_min < 1 || settings.rtp_port_max > 65535 ||
       lo + 1 > settings.rtp_port_max) {
@@ -471,7 +471,7 @@ Result<std::unique_ptr<MediaEngine>> MediaEngine::create(const MediaSettings& se
   }
   engine->next_tick_ns_ =
       static_cast<std::int64_t>(spec.it_value.tv_sec) * 1'000'000'000 + spec.it_value.tv_nsec;
-  engine->after_tick_ = std::move(after_tick);
+  engine->consumer_ = std::move(consumer);
   engine->thread_ = std::thread([e = engine.get()] { e->run(); });
   return engine;
 }
@@ -572,7 +572,7 @@ void MediaEngine::run() {
       if (expirations > 1) missed_ticks_.fetch_add(expirations - 1, std::memory_order_relaxed);
       if (expirations > run_ticks) skip_ticks(expirations - run_ticks);
       for (std::uint64_t t = 0; t < run_ticks; ++t) tick(steady_ns());
-      if (after_tick_) after_tick_();
+      if (consumer_.after_tick) consumer_.after_tick();
     }
     // After the ticks: a spurt they already started is not started twice.
     if (woken) start_spurts_now(steady_ns());
@@ -618,6 +618,33 @@ void MediaEngine::skip_ticks(std::uint64_t n) {
   for (auto& s : active_) s->timestamp_ += static_cast<std::uint32_t>(n * kFrameSamples);
 }
 
+bool MediaEngine::hand_over(MediaSession& s, const JitterBuffer::Out& out, std::int64_t now_ns) {
+  using Kind = JitterBuffer::Kind;
+  if (out.kind == Kind::kNone) return false;
+  if (out.kind != Kind::kTakenEarly) {
+    MediaSession::CapturedFrame* captured = s.capture_.try_begin_push();
+    if (captured == nullptr) {
+      s.capture_overflow_.fetch_add(1, std::memory_order_relaxed);
+    } else {
+      Frame& frame = captured->pcm;
+      std::size_t n = 0;
+      if (out.kind != Kind::kConcealSilence) {
+        n = g711_decode_into(law_of(s.remote_.payload_type), out.payload, frame);
+      }
+      std::fill(frame.begin() + static_cast<std::ptrdiff_t>(n), frame.end(), Sample{0});
+      captured->arrival_ns = out.arrival_us >= 0 ? out.arrival_us * 1000 : now_ns;
+      s.capture_.commit_push();
+      s.notify_input();
+    }
+  }
+  const auto& js = s.jitter_.stats();
+  s.late_in_.store(js.late, std::memory_order_relaxed);
+  s.duplicate_in_.store(js.duplicates, std::memory_order_relaxed);
+  s.concealed_.store(js.concealed, std::memory_order_relaxed);
+  s.jitter_target_ms_.store(s.jitter_.target_delay_ms(), std::memory_order_relaxed);
+  return true;
+}
+
 void MediaEngine::tick(std::int64_t now_ns) {
   ticks_.fetch_add(1, std::memory_order_relaxed);
   adopt_pending();
@@ -647,28 +674,7 @@ void MediaEngine::tick(std::int64_t now_ns) {
     if (!s.remote_.started) continue;
 
     // Inbound: one frame per tick out of the jitter buffer, to the agent.
-    const JitterBuffer::Out out = s.jitter_.pop();
-    if (out.kind != JitterBuffer::Kind::kNone) {
-      MediaSession::CapturedFrame* captured = s.capture_.try_begin_push();
-      if (captured == nullptr) {
-        s.capture_overflow_.fetch_add(1, std::memory_order_relaxed);
-      } else {
-        Frame& frame = captured->pcm;
-        std::size_t n = 0;
-        if (out.kind != JitterBuffer::Kind::kConcealSilence) {
-          n = g711_decode_into(law_of(s.remote_.payload_type), out.payload, frame);
-        }
-        std::fill(frame.begin() + static_cast<std::ptrdiff_t>(n), frame.end(), Sample{0});
-        captured->arrival_ns = out.arrival_us >= 0 ? out.arrival_us * 1000 : now_ns;
-        s.capture_.commit_push();
-        s.notify_input();
-      }
-      const auto& js = s.jitter_.stats();
-      s.late_in_.store(js.late, std::memory_order_relaxed);
-      s.duplicate_in_.store(js.duplicates, std::memory_order_relaxed);
-      s.concealed_.store(js.concealed, std::memory_order_relaxed);
-      s.jitter_target_ms_.store(s.jitter_.target_delay_ms(), std::memory_order_relaxed);
-    }
+    hand_over(s, s.jitter_.pop(), now_ns);
 
     // Outbound: exactly one packet per tick unless on hold.
     if (s.on_hold_.load(std::memory_order_acquire)) {
@@ -913,6 +919,10 @@ void MediaEngine::on_rtp(MediaSession& s, std::size_t size, const void* from,
   s.last_rx_ns_.store(now_ns, std::memory_order_release);
   if (audio) {
     s.jitter_.insert(p.header.ssrc, p.header.timestamp, p.payload, now_ns / 1000);
+    if (consumer_.frames_on_arrival && s.remote_.started) {
+      while (hand_over(s, s.jitter_.take_arrived(), now_ns)) {
+      }
+    }
   } else if (event) {
     if (auto digit = s.dtmf_rx_.on_packet(p.header.ssrc, p.header.timestamp, p.payload)) {
       if (s.dtmf_.try_push(*digit)) s.notify_input();

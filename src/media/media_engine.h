@@ -254,13 +254,23 @@ class MediaSession {
   DtmfTx dtmf_tx_;
 };
 
+// Who reads the sessions' input, and how.
+struct MediaConsumer {
+  // Runs on the media thread after each tick has handed the sessions their frames (the
+  // consumers' cue to read them); must return at once.
+  std::function<void()> after_tick;
+  // Each caller frame is handed over as soon as it and those before it have arrived, not at
+  // its playout tick: for a consumer that counts audio, not wall time (a recogniser), the
+  // jitter buffer's delay is only spent waiting for a missing packet. (A phone that plays
+  // what it hears keeps the playout delay.)
+  bool frames_on_arrival = false;
+};
+
 class MediaEngine {
  public:
   // Starts the "media" thread. Fails on an empty port range or when epoll/timerfd fail.
-  // `after_tick`, if set, runs on the media thread after each tick has handed the sessions their
-  // frames (the consumers' cue to read them); it must return at once.
   static Result<std::unique_ptr<MediaEngine>> create(const MediaSettings& settings,
-                                                     std::function<void()> after_tick = {});
+                                                     MediaConsumer consumer = {});
   ~MediaEngine();
   MediaEngine(const MediaEngine&) = delete;
   MediaEngine& operator=(const MediaEngine&) = delete;
@@ -291,6 +301,9 @@ class MediaEngine {
               std::int64_t now_ns);
   // anchor_ns: the tick slot the packet stands for (now_ns, or the next tick when sent early).
   void send_rtp(MediaSession& s, std::int64_t now_ns, std::int64_t anchor_ns);
+  // Gives the session's consumer a frame out of the jitter buffer (none for kNone and
+  // kTakenEarly) and updates the receive stats; false for kNone.
+  bool hand_over(MediaSession& s, const JitterBuffer::Out& out, std::int64_t now_ns);
   // Sends the first packet of each talk spurt that was queued since the last tick, at once.
   void start_spurts_now(std::int64_t now_ns);
   // True when this tick's packet was a DTMF event; hold_audio: send silence, not queued audio.
@@ -329,7 +342,7 @@ class MediaEngine {
   std::atomic<std::size_t> active_count_{0};
   std::atomic<std::uint64_t> ticks_{0};
   std::atomic<std::uint64_t> missed_ticks_{0};
-  std::function<void()> after_tick_;  // set before the thread starts
+  MediaConsumer consumer_;  // set before the thread starts
   std::thread thread_;
 };
 

@@ -40,8 +40,10 @@ void Gateway::end_all_calls(const std::string& reason) {
 Status Gateway::start() {
   const unsigned cores = std::thread::hardware_concurrency();
   calls_pool_ = std::make_unique<CallPool>(cores > 0 ? static_cast<int>(cores) : 2);
-  auto engine =
-      MediaEngine::create(services_.settings.media, [pool = calls_pool_.get()] { pool->wake(); });
+  // The agents step after each tick; their recognisers take frames as they arrive.
+  auto engine = MediaEngine::create(
+      services_.settings.media,
+      {.after_tick = [pool = calls_pool_.get()] { pool->wake(); }, .frames_on_arrival = true});
   if (!engine) return engine.error();
   media_engine_ = std::move(*engine);
   sip_ =

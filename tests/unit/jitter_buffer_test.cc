@@ -27,6 +27,8 @@ std::string describe(const JitterBuffer::Out& o) {
       return "r" + std::to_string(o.payload[0]);
     case Kind::kConcealSilence:
       return "s";
+    case Kind::kTakenEarly:
+      return "e";
   }
   return "?";
 }
@@ -42,6 +44,14 @@ struct Sim {
   std::string pop() {
     ++tick;
     return describe(jb.pop());
+  }
+  // Every frame take_arrived() hands over now.
+  std::string take() {
+    std::string taken;
+    for (auto out = jb.take_arrived(); out.kind != Kind::kNone; out = jb.take_arrived()) {
+      taken += describe(out);
+    }
+    return taken;
   }
 };
 
@@ -124,6 +134,51 @@ TEST(JitterBuffer, GoesIdleWhenTheSenderStopsAndRebuffers) {
   s.put(200);                   // the sender resumes 4 s later
   EXPECT_EQ(s.pop(), "-");
   EXPECT_EQ(s.pop(), "200");
+}
+
+// A recogniser takes each frame as it arrives, in order; the playout ticks still pass over it
+// (so delay, loss and late packets are judged as before).
+TEST(JitterBuffer, FramesAreTakenAsTheyArriveInOrder) {
+  Sim s;
+  s.put(0);
+  EXPECT_EQ(s.take(), "0");  // no waiting for the 40 ms delay
+  s.put(2);
+  EXPECT_EQ(s.take(), "");  // 1 is missing: 2 waits for it
+  s.put(1);
+  EXPECT_EQ(s.take(), "12");
+  EXPECT_EQ(s.pop(), "-");  // (buffering)
+  EXPECT_EQ(s.pop(), "e");  // the ticks of frames taken early hand over nothing
+  EXPECT_EQ(s.pop(), "e");
+  EXPECT_EQ(s.pop(), "e");
+  EXPECT_EQ(s.put(1), JitterBuffer::Insert::kLate);
+  s.put(3);
+  EXPECT_EQ(s.take(), "3");
+  EXPECT_EQ(s.put(3), JitterBuffer::Insert::kDuplicate);
+  EXPECT_EQ(s.take(), "");
+}
+
+TEST(JitterBuffer, AFrameLostIsConcealedAtItsTickThenTakingGoesOn) {
+  Sim s;
+  s.put(0);
+  s.put(1);
+  EXPECT_EQ(s.take(), "01");
+  s.put(3);  // 2 is lost
+  EXPECT_EQ(s.take(), "");
+  s.pop();
+  EXPECT_EQ(s.pop(), "e");
+  EXPECT_EQ(s.pop(), "e");
+  EXPECT_EQ(s.pop(), "r1");  // 2's tick: concealed as without taking
+  EXPECT_EQ(s.take(), "3");  // then 3 goes at once
+  EXPECT_EQ(s.pop(), "e");
+  EXPECT_EQ(s.jb.stats().concealed, 1u);
+}
+
+TEST(JitterBuffer, AnOlderPacketAfterTakingHasStartedIsLate) {
+  Sim s;
+  s.put(1);
+  EXPECT_EQ(s.take(), "1");
+  EXPECT_EQ(s.put(0), JitterBuffer::Insert::kLate);  // the stream began at 1 for the consumer
+  EXPECT_EQ(s.take(), "");
 }
 
 TEST(JitterBuffer, TimestampWrapIsSeamless) {
