@@ -71,6 +71,10 @@ def rss_kb(pid):
     raise BenchError(f"no VmRSS for pid {pid}")
 
 
+def thread_count(pid):
+    return len(os.listdir(f"/proc/{pid}/task"))
+
+
 def open_fds(pid):
     return len(os.listdir(f"/proc/{pid}/fd"))
 
@@ -358,7 +362,8 @@ def bench_memory(args, work):
         pid = stack.serve.pid
         time.sleep(1)
         base_rss, base_fds = rss_kb(pid), open_fds(pid)
-        result["baseline"] = {"rss_mb": round(base_rss / 1024, 1), "fds": base_fds}
+        result["baseline"] = {"rss_mb": round(base_rss / 1024, 1), "fds": base_fds,
+                              "threads": thread_count(pid)}
 
         # Idle: answered calls that say nothing (sipp sends no RTP), held while we look.
         hold_ms = 8000 if args.smoke else 15000
@@ -369,7 +374,8 @@ def bench_memory(args, work):
         time.sleep(idle_calls / 100 + 3)
         idle_rss = rss_kb(pid)
         result["idle_calls"] = {"calls": idle_calls,
-                                "rss_per_call_kb": round((idle_rss - base_rss) / idle_calls, 1)}
+                                "rss_per_call_kb": round((idle_rss - base_rss) / idle_calls, 1),
+                                "threads": thread_count(pid)}
         idle.wait(timeout=hold_ms / 1000 + 60)
         time.sleep(2)
 
@@ -394,9 +400,10 @@ def bench_memory(args, work):
 
 def memory_rows(r):
     return [
-        ("baseline", f"{r['baseline']['rss_mb']} MB RSS, {r['baseline']['fds']} fds", ""),
+        ("baseline", f"{r['baseline']['rss_mb']} MB RSS, {r['baseline']['fds']} fds, "
+         f"{r['baseline']['threads']} threads", ""),
         ("per idle call", f"{r['idle_calls']['rss_per_call_kb']} KB ({r['idle_calls']['calls']} "
-         "calls)", ""),
+         f"calls, {r['idle_calls']['threads']} threads)", "<= 120 KB"),
         ("per active call", f"{r['active_calls']['rss_per_call_kb_incl_decoders']} KB incl. ASR "
          f"decoders ({r['active_calls']['calls']} calls, peak {r['active_calls']['rss_peak_mb']} "
          "MB)", ""),
@@ -583,10 +590,13 @@ def bench_media(args, work):
                  "-d", str(hold_ms), "-nostdin", "-nd", "-trace_stat", "-stf",
                  str(level_dir / "stats.csv"), f"127.0.0.1:{stack.port}"],
                 cwd=level_dir, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            # All calls are up once the ramp is over: count the server's threads then.
+            time.sleep(n / ramp_rate + 3)
+            threads = thread_count(stack.serve.pid)
             report = json.loads(sink.communicate(timeout=hold_ms / 1000 + 60)[0].strip())
             cpu = (cpu_seconds(stack.serve.pid) - cpu_before) / (time.monotonic() - started)
             sipp.wait(timeout=hold_ms / 1000 + 60)
-        report.update(calls=n, server_cpu_cores=round(cpu, 2))
+        report.update(calls=n, server_cpu_cores=round(cpu, 2), server_threads=threads)
         report["within_target"] = (report["streams"] == n and report["lost"] == 0 and
                                    report["pacing_deviation_ms_p99"] <= 5)
         steps.append(report)
@@ -600,7 +610,8 @@ def bench_media(args, work):
 
 def media_rows(r):
     rows = [(f"{s['calls']} calls", f"{s['streams']} streams, {s['lost']} lost, pacing p99 "
-             f"{s['pacing_deviation_ms_p99']} ms, server {s['server_cpu_cores']} cores", "")
+             f"{s['pacing_deviation_ms_p99']} ms, server {s['server_cpu_cores']} cores, "
+             f"{s['server_threads']} threads", "")
             for s in r["steps"]]
     rows.append(("most calls, 0 loss, pacing p99 <= 5 ms", str(r["max_calls_within_target"]),
                  ">= 1000"))

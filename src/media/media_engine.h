@@ -203,9 +203,10 @@ class MediaSession {
   std::atomic<bool> start_requested_{false};  // producer: audio is queued, please start now
 
   // Rings between the media thread and the agent.
+  // (No member initialisers: the ring's slots stay untouched until used.)
   struct CapturedFrame {
     Frame pcm;
-    std::int64_t arrival_ns = 0;  // steady clock
+    std::int64_t arrival_ns;  // steady clock; set with every push
   };
   SpscRing<CapturedFrame> capture_{kCaptureFrames};
   SpscRing<char> dtmf_{kDtmfDigits};

@@ -3,7 +3,9 @@
 // agent thread. Contract: at most one thread produces (try_push / try_begin_push + commit_push)
 // and at most one thread consumes (try_pop / front + pop_front / discard_until) at a time; the
 // observers (size, indices) may be called from any thread. Storage is allocated once in the
-// constructor; pushes and pops never allocate, lock or block.
+// constructor, and not initialised: a slot's memory is only touched when it is first filled, so
+// a call's 10 s playback ring costs what it has held, not its size; pushes and pops never
+// allocate, lock or block.
 //
 // Indices are 64-bit counters that never wrap in practice; slot = index & (capacity - 1).
 // Acquire/release pairs: the producer publishes a slot with a release store of head_, the
@@ -25,7 +27,7 @@ class SpscRing {
   explicit SpscRing(std::size_t min_capacity)
       : capacity_(std::bit_ceil(min_capacity < 2 ? std::size_t{2} : min_capacity)),
         mask_(capacity_ - 1),
-        slots_(std::make_unique<T[]>(capacity_)) {}
+        slots_(std::make_unique_for_overwrite<T[]>(capacity_)) {}
   SpscRing(const SpscRing&) = delete;
   SpscRing& operator=(const SpscRing&) = delete;
 
