@@ -24,6 +24,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -312,7 +313,8 @@ def bench_setup(args, work, srtp=False):
     rate with no failed call. srtp: the offer is RTP/SAVP with an a=crypto key and the server
     requires SRTP (SDES negotiation, a CSPRNG key and two libsrtp contexts per call). Over UDP:
     Debian's sipp is built without TLS, so SIP over TLS cannot be measured this way."""
-    rates = [50] if args.smoke else [100, 200, 400, 600, 800, 1000, 1200, 1500, 2000]
+    rates = [50] if args.smoke else [100, 200, 400, 600, 800, 1000, 1200, 1500, 2000, 2500,
+                                       3000, 4000, 5000]
     seconds = 1 if args.smoke else 4
     steps = []
     env = {"CHALKBOT_ASR_PROVIDER": "none", "CHALKBOT_SIP_MAX_CALLS": "5000",
@@ -325,13 +327,27 @@ def bench_setup(args, work, srtp=False):
             calls = rate * seconds
             cpu_before = cpu_seconds(stack.serve.pid)
             started = time.monotonic()
-            ok, failed = run_sipp(args, stack.port, scenario, calls, rate, work=work,
-                                  timeout_s=seconds + 20)
+            peak_rss = [rss_kb(stack.serve.pid)]
+            sampling = threading.Event()
+
+            def sample_rss():
+                while not sampling.wait(0.05):
+                    peak_rss[0] = max(peak_rss[0], rss_kb(stack.serve.pid))
+
+            sampler = threading.Thread(target=sample_rss)
+            sampler.start()
+            try:
+                ok, failed = run_sipp(args, stack.port, scenario, calls, rate, work=work,
+                                      timeout_s=seconds + 20)
+            finally:
+                sampling.set()
+                sampler.join()
             elapsed = time.monotonic() - started
             steps.append({"rate": rate, "calls": calls, "successful": ok, "failed": failed,
                           "seconds": round(elapsed, 2), "achieved_cps": round(ok / elapsed, 1),
                           "server_cpu_cores": round((cpu_seconds(stack.serve.pid) - cpu_before)
-                                                    / elapsed, 2)})
+                                                    / elapsed, 2),
+                          "server_rss_peak_mb": round(peak_rss[0] / 1024, 1)})
             if failed:
                 break
             time.sleep(1)  # let the calls' threads finish before the next step
@@ -344,9 +360,10 @@ def bench_setup(args, work, srtp=False):
 
 def setup_rows(result):
     rows = [(f"{s['rate']} calls/s offered", f"{s['successful']}/{s['calls']} ok, {s['failed']} "
-             f"failed, server {s['server_cpu_cores']} cores", "") for s in result["steps"]]
+             f"failed, achieved {s['achieved_cps']}/s, server {s['server_cpu_cores']} cores, "
+             f"RSS peak {s['server_rss_peak_mb']} MB", "") for s in result["steps"]]
     rows.append(("highest rate with 0 failures", f"{result['max_rate_without_failures']} calls/s",
-                 ">= 1000 calls/s"))
+                 ">= 3000 calls/s, RSS <= 300 MB"))
     return rows
 
 
