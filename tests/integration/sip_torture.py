@@ -31,8 +31,10 @@ NUMBER_HEADERS = ["CSeq", "Max-Forwards", "Content-Length", "Expires"]
 BAD_NUMBERS = ["-1", "4294967296", "99999999999999999999999", "abc", "", "1.5", "0x10", "+1",
                "1 2", "\u0661"]
 # Mutations that break the framing of a stream: over TCP each goes on its own connection, so it
-# cannot swallow the messages after it.
+# cannot swallow the messages after it. Other kinds can break it too (a dropped or non-numeric
+# Content-Length): well_framed() looks at the bytes.
 UNFRAMED_KINDS = {"content_length", "truncated", "garbage", "oversize", "line_ends"}
+CONTENT_LENGTH = re.compile(rb"\r\n(?:Content-Length|l)[ \t]*:[ \t]*([^\r\n]*)", re.IGNORECASE)
 STREAM_LENGTH = 8
 
 
@@ -204,19 +206,23 @@ def generate(seed, count, target_port, local_ports):
     return messages
 
 
-def start_lines(stream):
-    """The start lines of the SIP messages in a byte stream, framed by Content-Length."""
-    lines = []
+def split_messages(stream):
+    """The heads of the SIP messages in a byte stream, framed by Content-Length."""
+    heads = []
     while stream:
         head_end = stream.find(b"\r\n\r\n")
         if head_end < 0:
-            lines.append(stream.split(b"\r\n", 1)[0])
+            heads.append(stream)
             break
         head = stream[:head_end]
         match = re.search(rb"\r\n(?:Content-Length|l)\s*:\s*([0-9]+)", head, re.IGNORECASE)
-        lines.append(head.split(b"\r\n", 1)[0])
+        heads.append(head)
         stream = stream[head_end + 4 + (int(match.group(1)) if match else 0):]
-    return lines
+    return heads
+
+
+def start_lines(stream):
+    return [head.split(b"\r\n", 1)[0] for head in split_messages(stream)]
 
 
 class Tally:
@@ -247,14 +253,17 @@ def drain_udp(sock, tally, seconds):
 
 
 def read_tcp(conn, seconds):
+    """What the server sent, and whether it closed (or reset) the connection."""
     conn.settimeout(seconds)
     data = b""
     try:
         while chunk := conn.recv(70000):
             data += chunk
-    except (socket.timeout, ConnectionResetError):
+    except socket.timeout:
+        return data, False
+    except ConnectionResetError:
         pass
-    return data
+    return data, True
 
 
 def send_stream(conn, messages, rng):
@@ -270,25 +279,49 @@ def send_stream(conn, messages, rng):
         conn.sendall(message)
 
 
-def send_tcp_batch(messages, port, tally, rng):
+CALL_ID = re.compile(rb"\r\n(?:Call-ID|i)[ \t]*:[ \t]*([^\r\n]+)", re.IGNORECASE)
+
+
+def well_framed(kind, message):
+    """True if a stream reader finds where `message` ends: one numeric Content-Length that
+    matches its body."""
+    head, _, body = message.partition(b"\r\n\r\n")
+    lengths = CONTENT_LENGTH.findall(head)
+    return (kind not in UNFRAMED_KINDS and len(lengths) == 1 and lengths[0].strip().isdigit()
+            and int(lengths[0]) == len(body))
+
+
+def call_id(message):
+    match = CALL_ID.search(message)
+    return match.group(1).strip() if match else None
+
+
+def send_tcp_batch(messages, port, tally, rng, streams_seen):
     """Well-framed messages STREAM_LENGTH to a connection (the server may close one on a message
-    it rejects); each message that breaks framing on a connection of its own."""
-    framed = [m for k, m in messages if k not in UNFRAMED_KINDS]
+    it rejects); each message that breaks framing on a connection of its own. Per connection,
+    adds to streams_seen: requests that expect an answer (not ACK), how many of them got one
+    (matched by Call-ID), and whether the server closed the connection."""
+    framed = [(m, d) for k, m, d in messages if well_framed(k, d)]
     streams = [framed[i:i + STREAM_LENGTH] for i in range(0, len(framed), STREAM_LENGTH)]
-    streams += [[m] for k, m in messages if k in UNFRAMED_KINDS]
+    streams += [[(m, d)] for k, m, d in messages if not well_framed(k, d)]
     conns = []
     for stream in streams:
         conn = socket.create_connection(("127.0.0.1", port))
         conns.append(conn)
         try:
-            send_stream(conn, stream, rng)
+            send_stream(conn, [d for _, d in stream], rng)
         except OSError:
             pass  # the server may close on what it cannot frame
     time.sleep(0.3)
-    for conn in conns:
-        for line in start_lines(read_tcp(conn, 0.05)):
+    for conn, stream in zip(conns, streams):
+        data, closed = read_tcp(conn, 0.05)
+        answered_ids = {call_id(b"\r\n" + m) for m in split_messages(data)}
+        for line in start_lines(data):
             tally.add(line, "TCP")
         conn.close()
+        expected = [d for m, d in stream if m != "ACK"]
+        got = sum(1 for d in expected if call_id(d) and call_id(d) in answered_ids)
+        streams_seen.append((len(stream), len(expected), got, closed, stream))
 
 
 def options_answered(port):
@@ -323,6 +356,22 @@ def alive(pid, port):
     return options_answered(port)
 
 
+def report_tcp(streams):
+    """Over TCP, which requests were answered, per connection: ACKs get no answer by design, and
+    after the server closes a connection (on a message it cannot frame or parse) the requests
+    behind that one on it are never read."""
+    sent = sum(n for n, _, _, _, _ in streams)
+    expected = sum(e for _, e, _, _, _ in streams)
+    answered = sum(g for _, _, g, _, _ in streams)
+    closed = [s for s in streams if s[3]]
+    lost_behind_close = sum(e - g for _, e, g, c, _ in streams if c)
+    print(f"TCP: {sent} requests on {len(streams)} connections, {sent - expected} ACKs, "
+          f"{expected} expect an answer, {answered} answered (by Call-ID); "
+          f"{len(closed)} connections closed by the server, {lost_behind_close} requests "
+          f"unanswered on them; {expected - answered - lost_behind_close} unanswered on "
+          f"connections left open")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--port", type=int, required=True, help="the server's SIP port (UDP+TCP)")
@@ -343,7 +392,7 @@ def main():
         return
     print(f"seed {args.seed}: {len(messages)} messages in batches of {args.batch}", flush=True)
     rng = random.Random(args.seed)
-    tally, sent = Tally(), collections.Counter()
+    tally, sent, tcp_streams = Tally(), collections.Counter(), []
     for first in range(0, len(messages), args.batch):
         batch = messages[first:first + args.batch]
         tcp = []
@@ -351,14 +400,14 @@ def main():
             sent[f"{transport} {kind}"] += 1
             sent[f"{transport} {method}"] += 1
             if transport == "TCP":
-                tcp.append((kind, data))
+                tcp.append((kind, method, data))
                 continue
             try:
                 udp.sendto(data, ("127.0.0.1", args.port))
             except OSError:
                 sent["UDP too big to send"] += 1
             time.sleep(0.001)
-        send_tcp_batch(tcp, args.port, tally, rng)
+        send_tcp_batch(tcp, args.port, tally, rng, tcp_streams)
         drain_udp(udp, tally, 0.5)
         if not alive(args.serve_pid, args.port):
             sys.exit(f"FAIL: server not alive after messages {first}..{first + len(batch) - 1} "
@@ -368,6 +417,7 @@ def main():
     print("sent:", ", ".join(f"{k} {v}" for k, v in sorted(sent.items())))
     print("answers:", ", ".join(f"{k} {v}" for k, v in sorted(tally.statuses.items())))
     print("requests from the server:", dict(tally.requests))
+    report_tcp(tcp_streams)
     if tally.bad:
         for transport, line in tally.bad[:20]:
             print(f"not a well-formed SIP message ({transport}): {line!r}")
