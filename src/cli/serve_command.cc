@@ -5,7 +5,6 @@
 #include <ctime>
 #include <iostream>
 #include <optional>
-#include <thread>
 
 #include "agent/call_agent.h"
 #include "agent/engines.h"
@@ -14,6 +13,7 @@
 #include "core/clock.h"
 #include "core/config.h"
 #include "core/log.h"
+#include "core/work_pool.h"
 #include "metrics/chalkbot_metrics.h"
 #include "server/admin_server.h"
 #include "server/gateway.h"
@@ -121,8 +121,7 @@ void add_serve_command(CLI::App& app, Context& context) {
       count_provider_error(provider, failure.kind);
     };
     // ASR decodes, off the calls' threads: as many at once as there are cores.
-    const unsigned cores = std::thread::hardware_concurrency();
-    WorkPool compute(cores > 0 ? static_cast<int>(cores) : 2, "asr");
+    WorkPool compute(core_count(), "asr");
     const CallServices services{*engines->asr, *engines->tts, *engines->model, store,
                                 *settings,     *flow,         prompts,         compute,
                                 count_failure};

@@ -6,6 +6,11 @@
 
 namespace chalkbot {
 
+int core_count() {
+  const unsigned cores = std::thread::hardware_concurrency();
+  return cores > 0 ? static_cast<int>(cores) : 2;
+}
+
 WorkPool::WorkPool(int threads, const std::string& name) {
   const int count = threads > 0 ? threads : 1;
   threads_.reserve(static_cast<std::size_t>(count));

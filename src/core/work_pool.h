@@ -14,6 +14,9 @@
 
 namespace chalkbot {
 
+// The cores this process may use (2 when the system cannot tell): the size of the fixed pools.
+int core_count();
+
 class Executor {
  public:
   virtual ~Executor() = default;

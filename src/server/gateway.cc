@@ -6,6 +6,7 @@
 #include "core/clock.h"
 #include "core/ids.h"
 #include "core/log.h"
+#include "core/work_pool.h"
 #include "metrics/chalkbot_metrics.h"
 
 namespace chalkbot {
@@ -38,8 +39,7 @@ void Gateway::end_all_calls(const std::string& reason) {
 }
 
 Status Gateway::start() {
-  const unsigned cores = std::thread::hardware_concurrency();
-  calls_pool_ = std::make_unique<CallPool>(cores > 0 ? static_cast<int>(cores) : 2);
+  calls_pool_ = std::make_unique<CallPool>(core_count());
   // The agents step after each tick; their recognisers take frames as they arrive.
   auto engine = MediaEngine::create(
       services_.settings.media,
