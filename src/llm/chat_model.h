@@ -27,12 +27,31 @@ struct ChatReply {
   int attempts = 1;        // HTTP attempts made (retries + 1)
 };
 
+// How a stream started with ChatModel::start_stream ended by itself: completed, stopped by its
+// sink (ChatReply::stopped), or failed. Runs once, unless the stream was cancelled first.
+using StreamDone = std::function<void(Result<ChatReply> reply)>;
+
+// A stream in flight. Dropping the handle cancels it.
+class ChatStream {
+ public:
+  virtual ~ChatStream() = default;
+  // Any thread but the stream's own callbacks; idempotent. When it returns, neither the sink nor
+  // on_done is running or will run again (a callback in progress is waited for: they are short).
+  virtual void cancel() = 0;
+};
+
 // Thread-safe: several calls may stream at once.
 class ChatModel {
  public:
   virtual ~ChatModel() = default;
+  // Blocks the calling thread until the answer has streamed through `sink`.
   virtual Result<ChatReply> stream(const std::vector<ChatMessage>& messages, const TokenSink& sink,
                                    const CancelToken& cancel) = 0;
+  // Starts streaming and returns at once. `sink` and `on_done` run on a thread of the model's (the
+  // HTTP engine's): they must not block, only hand the work on. The model must outlive the
+  // stream. The default runs stream() on a thread of its own per request.
+  virtual std::unique_ptr<ChatStream> start_stream(std::vector<ChatMessage> messages,
+                                                   TokenSink sink, StreamDone on_done);
 };
 
 Result<std::unique_ptr<ChatModel>> make_chat_model(const LlmSettings& settings);
