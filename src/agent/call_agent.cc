@@ -1,7 +1,7 @@
 #include "agent/call_agent.h"
 
 #include <chrono>
-#include <thread>
+#include <optional>
 #include <utility>
 
 #include "agent/call_recorder.h"
@@ -15,34 +15,51 @@ namespace {
 
 using namespace std::chrono_literals;
 
-// The turn machine's actions in a live call: the bot's voice is a Speaker thread (which owns
-// the media session's playback side), answers stream from the Conversation into it.
+// The call's playback queue, which the media thread plays out, as the voice sees it.
+class MediaAudioOut final : public AudioOut {
+ public:
+  explicit MediaAudioOut(MediaSession& media) : media_(media) {}
+  std::size_t enqueue(Samples audio_8k) override { return media_.enqueue_audio(audio_8k); }
+  bool flush() override { return media_.flush_audio(); }
+  void clear() override { media_.clear_playback(); }
+  int queued_ms() const override { return media_.queued_ms(); }
+
+ private:
+  MediaSession& media_;
+};
+
+// The turn machine's actions in a live call, all on the call's thread: the bot's voice, and
+// answers streamed from the Conversation into it. What the model sends comes back as jobs posted
+// to the call.
 class LiveCallActions final : public CallActions {
  public:
+  // Runs a job at the call's next step (any thread).
+  using Post = std::function<void(std::function<void()> job)>;
+
   LiveCallActions(const CallServices& services, const CallInfo& info, MediaSession& media,
-                  Conversation& conversation, CallRecorder* recorder, CallControl& control)
+                  Conversation& conversation, CallRecorder* recorder, CallControl& control,
+                  Post post, std::function<void()> wake)
       : services_(services),
         info_(info),
         media_(media),
         conversation_(conversation),
         control_(control),
-        speaker_(
-            media, services.tts, services.prompts, recorder,
+        post_(std::move(post)),
+        out_(media),
+        voice_(
+            out_, services.tts, services.compute, services.prompts, std::move(wake), recorder,
             [this](const Error& cause) { provider_failed("tts", cause); }, kApology) {}
 
-  void say(const std::string& text, bool until_played) override {
-    speaker_.post([text, until_played](Speaker& s, const CancelToken& cancel) {
-      if (s.say(text, cancel) && until_played) s.wait_played(cancel);
-    });
-  }
+  void say(const std::string& text, bool until_played) override { voice_.say(text, until_played); }
   void answer(std::string question, StageTimes times, std::string continues) override;
-  void interrupt() override { speaker_.interrupt(); }
-  bool quiet() const override { return speaker_.quiet(); }
-  std::uint64_t talk_spurts() const override { return media_.talk_spurts(); }
-  std::string last_answer() const override {
-    std::lock_guard lock(last_answer_mutex_);
-    return last_answer_;
+  void interrupt() override {
+    const bool cut_short = answering_ && voice_.has(answering_->utterance);
+    voice_.interrupt();
+    end_answer(cut_short);
   }
+  bool quiet() const override { return voice_.quiet(); }
+  std::uint64_t talk_spurts() const override { return media_.talk_spurts(); }
+  std::string last_answer() const override { return last_answer_; }
   void prefetch(const std::string& likely_question) override {
     conversation_.prefetch(likely_question);
   }
@@ -58,60 +75,125 @@ class LiveCallActions final : public CallActions {
   }
   void transfer(const std::string& target) override { control_.transfer(target); }
 
-  // A job is still running or queued (an answer being cut short stores its turn as it stops).
-  bool talking() const { return speaker_.busy(); }
+  // The call's step: the voice moves on, and an answer that has ended is stored.
+  void step();
 
  private:
+  // The answer being spoken; its stream reports through posted jobs tagged with its id.
+  struct Answering {
+    std::uint64_t id = 0;
+    Voice::UtteranceId utterance = 0;
+    std::unique_ptr<AnswerStream> stream;
+    bool ended = false;  // the model is done (or failed): only the stamps are still to come
+    std::optional<std::int64_t> tts_first_audio;
+    std::optional<std::int64_t> first_rtp_out;
+    SteadyClock::time_point first_audio_at;
+    std::uint64_t spurts_before = 0;
+  };
+  Answering* answering(std::uint64_t id) {
+    return answering_ && answering_->id == id ? &*answering_ : nullptr;
+  }
+  void stamp_first_packet(Answering& a);
+  // Stops the answer if it still streams, and stores it with the stamps it has. `cut_short`: not
+  // all of it reached the playback queue (barge-in, a synthesis failure).
+  void end_answer(bool cut_short);
+
   const CallServices& services_;
   const CallInfo& info_;
   MediaSession& media_;
   Conversation& conversation_;
   CallControl& control_;
-  mutable std::mutex last_answer_mutex_;  // written by the speaker, read by the call's thread
+  Post post_;
   std::string last_answer_;
-  Speaker speaker_;  // last: destroyed first, its jobs use the members above
+  std::uint64_t answers_ = 0;
+  MediaAudioOut out_;
+  Voice voice_;
+  std::optional<Answering> answering_;  // after the voice: its stream stops before the voice goes
 };
 
-// Runs on the speaker thread: the model's answer, each sentence spoken as it is released.
 void LiveCallActions::answer(std::string question, StageTimes times, std::string continues) {
-  speaker_.post([this, question = std::move(question), times, continues = std::move(continues)](
-                    Speaker& s, const CancelToken& cancel) mutable {
-    AnswerCallbacks callbacks;
-    callbacks.on_sentence = [&](const std::string& sentence) {
-      const auto spurts_before = media_.talk_spurts();
-      const bool first = !times.tts_first_audio;
-      const auto stamp_first_audio = [&] {
-        if (!times.tts_first_audio) times.tts_first_audio = wall_ms();
-      };
-      const bool spoken = s.say(sentence, cancel, stamp_first_audio);
-      if (first && times.tts_first_audio) {
-        // The first packet of this answer leaves within a tick or two of being queued.
-        for (int i = 0; i < 20 && media_.talk_spurts() == spurts_before; ++i) {
-          std::this_thread::sleep_for(5ms);
-        }
-        if (auto sent = media_.first_audio_packet_sent_at();
-            sent && media_.talk_spurts() == spurts_before + 1) {
-          const auto ago = std::chrono::duration_cast<Millis>(SteadyClock::now() - *sent);
-          times.first_rtp_out = wall_ms() - ago.count();
-        }
+  // One at a time: an earlier one is stored as it stands.
+  if (answering_) end_answer(voice_.has(answering_->utterance));
+  Answering& a = answering_.emplace();
+  a.id = ++answers_;
+  const std::uint64_t id = a.id;
+  Voice::Hooks hooks;
+  hooks.first_audio = [this, id] {
+    if (Answering* now = answering(id); now && !now->tts_first_audio) {
+      now->tts_first_audio = wall_ms();
+      now->first_audio_at = SteadyClock::now();
+      now->spurts_before = media_.talk_spurts();
+    }
+  };
+  hooks.gave_up = [this, id] {
+    if (answering(id)) end_answer(true);  // the synthesizer failed: the rest is not said
+  };
+  a.utterance = voice_.open(std::move(hooks));
+
+  AnswerHandlers handlers;
+  handlers.on_sentence = [this, id](std::string sentence) {
+    post_([this, id, sentence = std::move(sentence)]() mutable {
+      if (Answering* now = answering(id)) voice_.add(now->utterance, std::move(sentence));
+    });
+  };
+  handlers.on_end = [this, id] {
+    post_([this, id] {
+      if (Answering* now = answering(id)) {
+        now->ended = true;
+        voice_.close(now->utterance);
       }
-      return spoken;
-    };
-    auto result = conversation_.answer(question, times, callbacks, cancel, continues);
-    if (!result) {
-      spdlog::error("call {}: no answer: {}", info_.id, result.error().message);
-      return;
-    }
-    metrics().observe_turn(times);
-    if (result->model_failed) provider_failed("llm", result->error);
-    if (!result->store_error.empty()) {
-      spdlog::error("call {}: turn not stored: {}", info_.id, result->store_error);
-    }
-    if (!result->interrupted) {
-      std::lock_guard lock(last_answer_mutex_);
-      last_answer_ = result->text;
-    }
-  });
+    });
+  };
+  auto stream = conversation_.start_answer(question, times, std::move(handlers), continues);
+  if (!stream) {
+    spdlog::error("call {}: no answer: {}", info_.id, stream.error().message);
+    voice_.close(a.utterance);
+    answering_.reset();
+    return;
+  }
+  a.stream = std::move(*stream);
+}
+
+// The first packet of the answer leaves within a tick or two of its audio being queued.
+void LiveCallActions::stamp_first_packet(Answering& a) {
+  if (!a.tts_first_audio || a.first_rtp_out || media_.talk_spurts() == a.spurts_before) return;
+  if (auto sent = media_.first_audio_packet_sent_at();
+      sent && media_.talk_spurts() == a.spurts_before + 1) {
+    const auto ago = std::chrono::duration_cast<Millis>(SteadyClock::now() - *sent);
+    a.first_rtp_out = wall_ms() - ago.count();
+  }
+}
+
+void LiveCallActions::step() {
+  voice_.step();
+  if (!answering_) return;
+  Answering& a = *answering_;
+  stamp_first_packet(a);
+  // Stored once all of it is in the playback queue (a barge-in before that marks it interrupted)
+  // and its first packet was sent (or is overdue, or there was nothing to say).
+  if (!a.ended || voice_.has(a.utterance)) return;
+  const bool packet_known =
+      a.first_rtp_out || !a.tts_first_audio ||
+      SteadyClock::now() - a.first_audio_at > std::chrono::milliseconds(200);
+  if (packet_known) end_answer(false);
+}
+
+void LiveCallActions::end_answer(bool cut_short) {
+  if (!answering_) return;
+  Answering a = std::move(*answering_);
+  answering_.reset();
+  AnswerEnd end = a.stream->finish();
+  end.answer.interrupted = end.answer.interrupted || cut_short;
+  end.times.tts_first_audio = a.tts_first_audio;
+  end.times.first_rtp_out = a.first_rtp_out;
+  conversation_.store_answer(end);
+  metrics().observe_turn(end.times);
+  const Answer& answer = end.answer;
+  if (answer.model_failed) provider_failed("llm", answer.error);
+  if (!answer.store_error.empty()) {
+    spdlog::error("call {}: turn not stored: {}", info_.id, answer.store_error);
+  }
+  if (!answer.interrupted) last_answer_ = answer.text;
 }
 
 }  // namespace
@@ -123,7 +205,9 @@ struct CallAgent::Live {
       : conversation(services.model, services.store, services.settings, info.id,
                      Conversation::History::kNewCall),
         recorder(std::move(call_recorder)),
-        actions(services, info, media, conversation, recorder.get(), control),
+        actions(
+            services, info, media, conversation, recorder.get(), control,
+            [&agent](std::function<void()> job) { agent.post(std::move(job)); }, agent.wake_),
         recognizer(services.asr, services.compute, agent),
         machine({services.settings, services.flow, recognizer, actions, clock}, info.id,
                 std::move(vad)) {}
@@ -161,26 +245,26 @@ std::vector<CallAgent::Event> CallAgent::take_events() {
 }
 
 void CallAgent::remote_ended(const std::string& reason) {
-  post([reason](TurnMachine& machine) { machine.remote_ended(reason); });
+  post([this, reason] { live_->machine.remote_ended(reason); });
 }
 
 void CallAgent::drain() {
-  post([](TurnMachine& machine) { machine.drain(); });
+  post([this] { live_->machine.drain(); });
 }
 
 void CallAgent::transfer_news(TransferNews news, const std::string& detail) {
-  post([news, detail](TurnMachine& machine) { machine.transfer_news(news, detail); });
+  post([this, news, detail] { live_->machine.transfer_news(news, detail); });
 }
 
 void CallAgent::words_heard(std::uint64_t utterance, std::string words) {
-  post([utterance, words = std::move(words)](TurnMachine& machine) {
-    machine.words_heard(utterance, words);
+  post([this, utterance, words = std::move(words)] {
+    live_->machine.words_heard(utterance, words);
   });
 }
 
 void CallAgent::recognized(std::uint64_t utterance, Result<std::string> words) {
-  post([utterance, words = std::move(words)](TurnMachine& machine) {
-    machine.recognized(utterance, words);
+  post([this, utterance, words = std::move(words)] {
+    live_->machine.recognized(utterance, words);
   });
 }
 
@@ -195,10 +279,12 @@ bool CallAgent::step() {
       [[fallthrough]];
     case State::kRunning: {
       TurnMachine& machine = live_->machine;
-      for (auto& event : take_events()) event(machine);
+      for (auto& event : take_events()) event();
       if (media_->inactive()) machine.end("rtp_timeout", false);
+      live_->actions.step();
       machine.tick();
       if (!machine.done()) hear_what_came(machine);
+      live_->actions.step();  // what the machine asked for just now begins now
       if (!machine.done()) return true;
       stop();
       state_ = State::kStopping;
@@ -281,12 +367,10 @@ void CallAgent::stop() {
   const TurnMachine& machine = live_->machine;
   end_reason_ = machine.end_reason();
   if (machine.hang_up_wanted()) control_.hang_up();
-  // An answer cut short by the hang-up stores its turn as it stops: let it, before the call ends.
-  live_->actions.interrupt();
+  live_->actions.interrupt();  // an answer cut short is stored as it stands
 }
 
 bool CallAgent::wind_down() {
-  if (live_->actions.talking()) return true;
   if (auto ended = services_.store.end_call(info_.id, wall_ms(), end_reason_); !ended) {
     spdlog::error("call {}: end not stored: {}", info_.id, ended.error().message);
   }

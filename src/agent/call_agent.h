@@ -3,8 +3,8 @@
 // barge-in, reprompts, goodbyes, DTMF actions and limits. The decisions are the TurnMachine's;
 // CallAgent wires it to the call: each step() (on a CallPool thread) feeds it what came since the
 // last step (the media session's frames and digits, the recogniser's results, the far end's
-// news) and returns at once; the recogniser decodes on the compute pool and the Speaker thread
-// does all the talking. Every turn is stored with its stage timestamps.
+// news, the model's sentences) and returns at once; the recogniser decodes and the voice
+// synthesizes on the compute pool. Every turn is stored with its stage timestamps.
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -16,7 +16,7 @@
 #include "agent/conversation.h"
 #include "agent/provider_failure.h"
 #include "agent/recognition.h"
-#include "agent/speaker.h"
+#include "agent/voice.h"
 #include "agent/turn_machine.h"
 #include "core/settings.h"
 #include "core/work_pool.h"
@@ -81,7 +81,7 @@ class CallAgent final : public SteppedCall, public RecognitionResults {
  private:
   struct Live;  // what exists while the call runs (conversation, voice, recogniser, machine)
   enum class State { kNew, kRunning, kStopping, kOver };
-  using Event = std::function<void(TurnMachine& machine)>;
+  using Event = std::function<void()>;  // runs on the call's thread while the call runs
 
   bool begin();  // the first step
   void hear_what_came(TurnMachine& machine);

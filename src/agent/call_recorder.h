@@ -1,7 +1,7 @@
 #pragma once
 // Records a call to a 2-channel 8 kHz WAV: left the caller, right the bot. Runs off the media
-// thread: the speaker thread reports the bot audio it queues for playback (and drops on barge-in),
-// and the agent thread writes one stereo frame for every 20 ms caller frame it hears, taking the
+// thread: the call's voice reports the bot audio it queues for playback (and drops on barge-in),
+// and the call writes one stereo frame for every 20 ms caller frame it hears, taking the
 // bot's next 20 ms from what was queued - the pace at which the media thread plays it out. The
 // two channels line up to within the jitter-buffer delay (tens of ms).
 #include <deque>
@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "agent/speaker.h"
+#include "agent/voice.h"
 #include "core/audio.h"
 #include "core/result.h"
 
@@ -22,7 +22,7 @@ class CallRecorder final : public PlaybackTap {
   static Result<std::unique_ptr<CallRecorder>> open(const std::string& path);
   ~CallRecorder() override;  // writes what is buffered and closes the file
 
-  // Speaker thread.
+  // The call's thread (its Voice).
   void queued(Samples bot_audio) override;
   void cleared() override;
   // Agent thread: one frame of what the caller said (any length; normally 160 samples).

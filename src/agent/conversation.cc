@@ -1,5 +1,10 @@
 #include "agent/conversation.h"
 
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <utility>
+
 #include "core/clock.h"
 #include "core/log.h"
 #include "llm/sentence_splitter.h"
@@ -54,55 +59,154 @@ void Conversation::forget_exchange(const std::string& question) {
   turns.erase(turns.end() - static_cast<std::ptrdiff_t>(kept), turns.end());
 }
 
+AnswerStream::AnswerStream(AnswerHandlers handlers, const StageTimes& times,
+                           std::string store_error)
+    : handlers_(std::move(handlers)) {
+  end_.times = times;
+  end_.answer.store_error = std::move(store_error);
+}
+
+AnswerStream::~AnswerStream() { chat_.reset(); }
+
+void AnswerStream::speak(const std::vector<std::string>& sentences) {
+  for (const auto& sentence : sentences) {
+    if (!end_.times.first_sentence) end_.times.first_sentence = wall_ms();
+    spoken_ += (spoken_.empty() ? "" : " ") + sentence;
+    if (handlers_.on_sentence) handlers_.on_sentence(sentence);
+  }
+}
+
+void AnswerStream::on_delta(std::string_view delta) {
+  const std::lock_guard lock(mutex_);
+  if (!end_.times.llm_first_token) end_.times.llm_first_token = wall_ms();
+  received_.append(delta);
+  if (handlers_.on_token) handlers_.on_token(delta);
+  speak(splitter_.push(delta));
+}
+
+void AnswerStream::on_done(Result<ChatReply> reply) {
+  const std::lock_guard lock(mutex_);
+  Answer& answer = end_.answer;
+  if (reply.ok()) {
+    answer.text = reply->text;
+    answer.interrupted = reply->stopped;
+    if (!answer.interrupted) speak(splitter_.finish());
+  } else {
+    // The caller hears a short apology (after whatever was already said) and the call goes on.
+    // The owner reports the failure: it is logged (and counted) there, once.
+    answer.model_failed = true;
+    answer.error = reply.error();
+    answer.text = spoken_.empty() ? std::string(kApology) : spoken_ + " " + kApology;
+    if (handlers_.on_token) handlers_.on_token(kApology);
+    speak({kApology});
+  }
+  end_.times.done = wall_ms();
+  ended_ = true;
+  if (handlers_.on_end) handlers_.on_end();
+}
+
+AnswerEnd AnswerStream::finish() {
+  if (chat_) chat_->cancel();  // no handler runs after this
+  const std::lock_guard lock(mutex_);
+  if (!ended_) {
+    end_.answer.text = received_;
+    end_.answer.interrupted = true;
+    end_.times.done = wall_ms();
+    ended_ = true;
+  }
+  return end_;
+}
+
+Result<std::unique_ptr<AnswerStream>> Conversation::start_answer(const std::string& question,
+                                                                 const StageTimes& times,
+                                                                 AnswerHandlers handlers,
+                                                                 const std::string& continues) {
+  if (!continues.empty()) forget_exchange(continues);
+  auto messages = messages_for(question);
+  if (!messages) return messages.error();
+  std::string store_error;
+  remember(TurnRecord{call_id_, 0, "user", question, false, times}, store_error);
+  std::unique_ptr<AnswerStream> stream(
+      new AnswerStream(std::move(handlers), times, std::move(store_error)));
+  AnswerStream& s = *stream;
+  s.chat_ = model_.start_stream(
+      std::move(*messages),
+      [&s](std::string_view delta) {
+        s.on_delta(delta);
+        return true;
+      },
+      [&s](Result<ChatReply> reply) { s.on_done(std::move(reply)); });
+  return stream;
+}
+
+void Conversation::store_answer(AnswerEnd& end) {
+  const Answer& answer = end.answer;
+  remember(TurnRecord{call_id_, 0, "assistant", answer.text, answer.interrupted, end.times},
+           end.answer.store_error);
+}
+
 Result<Answer> Conversation::answer(const std::string& question, StageTimes& times,
                                     const AnswerCallbacks& callbacks, const CancelToken& cancel,
                                     const std::string& continues) {
-  if (!continues.empty()) forget_exchange(continues);
-  auto built = messages_for(question);
-  if (!built) return built.error();
-  const std::vector<ChatMessage>& messages = *built;
-
-  Answer answer;
-  remember(TurnRecord{call_id_, 0, "user", question, false, times}, answer.store_error);
-
-  SentenceSplitter splitter;
-  std::string spoken;  // the sentences handed to the caller so far
-  bool keep_going = true;
-  const auto speak = [&](const std::vector<std::string>& sentences) {
-    for (const auto& sentence : sentences) {
-      if (!keep_going) return;
-      if (!times.first_sentence) times.first_sentence = wall_ms();
-      spoken += (spoken.empty() ? "" : " ") + sentence;
-      if (callbacks.on_sentence && !callbacks.on_sentence(sentence)) keep_going = false;
+  // The stream's handlers hand tokens and sentences over; this thread runs the callbacks.
+  struct Relay {
+    std::mutex mutex;
+    std::condition_variable changed;
+    std::deque<std::pair<bool, std::string>> items;  // (is a sentence, text)
+    bool ended = false;
+  } relay;
+  const auto hand_over = [&relay](bool sentence, std::string_view text) {
+    {
+      const std::lock_guard lock(relay.mutex);
+      relay.items.emplace_back(sentence, std::string(text));
     }
+    relay.changed.notify_one();
   };
-  const auto on_delta = [&](std::string_view delta) {
-    if (!times.llm_first_token) times.llm_first_token = wall_ms();
-    if (callbacks.on_token) callbacks.on_token(delta);
-    speak(splitter.push(delta));
-    return keep_going && !cancel.cancelled();
+  AnswerHandlers handlers;
+  handlers.on_token = [&](std::string_view delta) { hand_over(false, delta); };
+  handlers.on_sentence = [&](std::string sentence) { hand_over(true, sentence); };
+  handlers.on_end = [&relay] {
+    {
+      const std::lock_guard lock(relay.mutex);
+      relay.ended = true;
+    }
+    relay.changed.notify_one();
   };
+  auto stream = start_answer(question, times, std::move(handlers), continues);
+  if (!stream) return stream.error();
 
-  auto reply = model_.stream(messages, on_delta, cancel);
-  if (reply.ok()) {
-    answer.text = reply->text;
-    answer.interrupted = reply->stopped || !keep_going;
-    if (!answer.interrupted) speak(splitter.finish());
-  } else {
-    // The caller hears a short apology (after whatever was already said) and the call goes on.
-    // The caller of answer() reports the failure: it is logged (and counted) there, once.
-    answer.model_failed = true;
-    answer.error = reply.error();
-    answer.text = spoken.empty() ? std::string(kApology) : spoken + " " + kApology;
-    if (callbacks.on_token) callbacks.on_token(kApology);
-    if (!cancel.cancelled()) speak({kApology});
+  bool stopped = false;  // a callback asked to stop, or the cancel token did
+  while (!stopped) {
+    std::deque<std::pair<bool, std::string>> items;
+    bool ended = false;
+    {
+      std::unique_lock lock(relay.mutex);
+      // The cancel token has no way to wake this wait: look at it every 20 ms.
+      relay.changed.wait_for(lock, std::chrono::milliseconds(20),
+                             [&] { return !relay.items.empty() || relay.ended; });
+      items = std::exchange(relay.items, {});
+      ended = relay.ended;
+    }
+    for (const auto& [is_sentence, text] : items) {
+      if (stopped) break;
+      if (!is_sentence) {
+        if (callbacks.on_token) callbacks.on_token(text);
+      } else if (callbacks.on_sentence && !callbacks.on_sentence(text)) {
+        stopped = true;
+      }
+    }
+    stopped = stopped || cancel.cancelled();
+    if (ended) break;
   }
-  answer.interrupted = answer.interrupted || cancel.cancelled();
-  times.done = wall_ms();
-
-  remember(TurnRecord{call_id_, 0, "assistant", answer.text, answer.interrupted, times},
-           answer.store_error);
-  return answer;
+  AnswerEnd end = (*stream)->finish();
+  (*stream).reset();  // before the relay it reports to goes
+  end.answer.interrupted = end.answer.interrupted || stopped;
+  // The callbacks may have stamped the sound's way out (TTS, RTP) on the caller's timeline.
+  end.times.tts_first_audio = times.tts_first_audio;
+  end.times.first_rtp_out = times.first_rtp_out;
+  store_answer(end);
+  times = end.times;
+  return std::move(end.answer);
 }
 
 }  // namespace chalkbot

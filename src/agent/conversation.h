@@ -3,6 +3,7 @@
 // conversation's earlier turns from the store (trimmed to the memory budget) and the new question.
 // Both turns are appended to the store, so a completed turn is on disk before the next begins.
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -13,6 +14,7 @@
 #include "core/settings.h"
 #include "llm/chat_model.h"
 #include "llm/prefetching_chat.h"
+#include "llm/sentence_splitter.h"
 #include "store/conversation_store.h"
 
 namespace chalkbot {
@@ -32,6 +34,49 @@ struct Answer {
   bool interrupted = false;   // stopped early by cancel or a callback
   Error error;                // why the model failed (its kind and message), for logs and metrics
   std::string store_error;    // a turn could not be stored (the answer was still given)
+};
+
+// An answer and its timeline (the caller's stamps it was asked with, the model's added).
+struct AnswerEnd {
+  Answer answer;
+  StageTimes times;
+};
+
+// What an answer streaming in (Conversation::start_answer) reports. All run on the model's
+// thread, under the stream's lock: they must not block, only hand the news on.
+struct AnswerHandlers {
+  std::function<void(std::string_view delta)> on_token;  // each piece as it streams in
+  std::function<void(std::string sentence)> on_sentence;  // each speakable chunk, in order
+  // The answer is complete, or the model failed (the apology was its last sentence): finish().
+  std::function<void()> on_end;
+};
+
+// An answer on its way. Dropping it stops the stream (nothing is stored then).
+class AnswerStream {
+ public:
+  ~AnswerStream();
+  AnswerStream(const AnswerStream&) = delete;
+  AnswerStream& operator=(const AnswerStream&) = delete;
+
+  // Any thread but the handlers'. Stops the stream if it still runs (the answer is then marked
+  // interrupted) and returns the answer as far as it came; Conversation::store_answer keeps it.
+  AnswerEnd finish();
+
+ private:
+  friend class Conversation;
+  AnswerStream(AnswerHandlers handlers, const StageTimes& times, std::string store_error);
+  void on_delta(std::string_view delta);
+  void on_done(Result<ChatReply> reply);
+  void speak(const std::vector<std::string>& sentences);  // holds mutex_
+
+  AnswerHandlers handlers_;
+  std::mutex mutex_;  // the model's thread writes, finish() reads
+  SentenceSplitter splitter_;
+  std::string received_;  // everything the model sent
+  std::string spoken_;    // the sentences handed on so far
+  AnswerEnd end_;
+  bool ended_ = false;
+  std::unique_ptr<ChatStream> chat_;  // last: stopped first
 };
 
 class Conversation {
@@ -54,9 +99,21 @@ class Conversation {
   // `continues`: the earlier question this one goes on from (the caller paused, the bot began to
   // answer, the caller went on). That exchange leaves the model's memory, so the model sees one
   // user message; the store keeps it as it happened (its answer marked interrupted).
+  // Blocks until the answer has streamed and been stored: callbacks run on this thread.
   Result<Answer> answer(const std::string& question, StageTimes& times,
                         const AnswerCallbacks& callbacks, const CancelToken& cancel,
                         const std::string& continues = {});
+
+  // The same without waiting (a call): stores the question, starts the model and returns; the
+  // answer arrives through `handlers`. Once it ended (or must stop) its owner takes it with
+  // AnswerStream::finish(), adds its own stamps (TTS, RTP) and stores it with store_answer().
+  Result<std::unique_ptr<AnswerStream>> start_answer(const std::string& question,
+                                                     const StageTimes& times,
+                                                     AnswerHandlers handlers,
+                                                     const std::string& continues = {});
+  // Stores the answer turn and keeps it for the model's memory; a store failure is added to
+  // end.answer.store_error.
+  void store_answer(AnswerEnd& end);
 
   // The caller paused and may have finished asking `likely_question`: start asking the model now.
   // answer() with the same question (and the same memory) picks the request up; anything else
@@ -80,7 +137,7 @@ class Conversation {
   ConversationStore& store_;
   const Settings& settings_;
   std::string call_id_;
-  std::mutex history_mutex_;  // answer() (speaker thread) and prefetch() (agent thread)
+  std::mutex history_mutex_;  // a blocking answer() and prefetch() may run on two threads
   std::optional<std::vector<TurnRecord>> history_;  // loaded on the first answer
 };
 

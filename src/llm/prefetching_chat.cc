@@ -104,6 +104,20 @@ Result<ChatReply> PrefetchingChatModel::stream(const std::vector<ChatMessage>& m
   return model_.stream(messages, sink, cancel);
 }
 
+std::unique_ptr<ChatStream> PrefetchingChatModel::start_stream(std::vector<ChatMessage> messages,
+                                                               TokenSink sink,
+                                                               StreamDone on_done) {
+  {
+    std::lock_guard lock(mutex_);
+    if (flight_ && same_messages(flight_->messages, messages)) {
+      // stream() picks the flight up, on the default's thread.
+      return ChatModel::start_stream(std::move(messages), std::move(sink), std::move(on_done));
+    }
+  }
+  discard();  // a wrong guess (if any): cancelled before the real request goes out
+  return model_.start_stream(std::move(messages), std::move(sink), std::move(on_done));
+}
+
 Result<ChatReply> PrefetchingChatModel::follow(Flight& f, const TokenSink& sink,
                                                const CancelToken& cancel) {
   using namespace std::chrono_literals;

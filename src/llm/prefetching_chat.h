@@ -32,6 +32,10 @@ class PrefetchingChatModel final : public ChatModel {
   // and the rest follows as it streams in. Otherwise a fresh request (the prefetch is discarded).
   Result<ChatReply> stream(const std::vector<ChatMessage>& messages, const TokenSink& sink,
                            const CancelToken& cancel) override;
+  // The same without waiting: a fresh request goes straight to the model's own start_stream; a
+  // prefetched one is followed on a thread (until the prefetch itself is asynchronous).
+  std::unique_ptr<ChatStream> start_stream(std::vector<ChatMessage> messages, TokenSink sink,
+                                           StreamDone on_done) override;
 
   std::uint64_t prefetches_used() const;
   std::uint64_t prefetches_discarded() const;

@@ -13,6 +13,7 @@
 
 #include "agent/conversation.h"
 #include "core/config.h"
+#include "support/inline_executor.h"
 
 namespace chalkbot {
 namespace {
@@ -92,26 +93,6 @@ struct ScriptedAsr final : Asr {
     return std::unique_ptr<AsrStream>(std::make_unique<Stream>(*this));
   }
   std::string name() const override { return "scripted"; }
-};
-
-// The compute pool: jobs run when the call's thread next looks (settle()).
-class InlineCompute final : public Executor {
- public:
-  void post(std::function<void()> job) override { jobs_.push_back(std::move(job)); }
-  // Runs what was posted, in order; false when nothing was.
-  bool run_all() {
-    bool ran = false;
-    while (!jobs_.empty()) {
-      auto job = std::move(jobs_.front());
-      jobs_.pop_front();
-      job();
-      ran = true;
-    }
-    return ran;
-  }
-
- private:
-  std::deque<std::function<void()>> jobs_;
 };
 
 // The recogniser's results, handed to the machine by the call's thread (settle()) as CallAgent
@@ -288,7 +269,7 @@ class TurnMachineTest : public ::testing::Test {
   int vad_hangover_ms = 0;
   VirtualClock clock;
   ScriptedAsr asr;
-  InlineCompute compute;
+  testing::InlineExecutor compute;  // jobs run when the call's thread next looks (settle())
   ResultInbox inbox{clock};
   PooledRecognizer recognizer{asr, compute, inbox};
   ScriptedActions actions{clock};
