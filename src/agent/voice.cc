@@ -123,13 +123,21 @@ void Voice::drop_synthesis() {
 void Voice::interrupt() {
   drop_synthesis();
   utterances_.clear();
-  pending_.clear();
+  prompt_ = {};
+  synthesized_ = {};  // an idle call holds no audio
+  synthesized_at_ = 0;
   out_.clear();
   if (tap_) tap_->cleared();
 }
 
+Samples Voice::pending() const {
+  if (!prompt_.empty()) return prompt_;
+  return Samples(synthesized_).subspan(synthesized_at_);
+}
+
 bool Voice::feed_pending() {
-  if (pending_.empty()) return true;
+  const Samples audio = pending();
+  if (audio.empty()) return true;
   if (!utterances_.empty()) {
     Utterance& utterance = utterances_.front();
     if (!utterance.audio_begun) {
@@ -137,20 +145,27 @@ bool Voice::feed_pending() {
       if (utterance.hooks.first_audio) utterance.hooks.first_audio();
     }
   }
-  const std::size_t taken = out_.enqueue(pending_);
-  if (tap_ && taken > 0) tap_->queued(Samples(pending_).first(taken));
-  pending_.erase(pending_.begin(), pending_.begin() + static_cast<std::ptrdiff_t>(taken));
-  return pending_.empty();
+  const std::size_t taken = out_.enqueue(audio);
+  if (tap_ && taken > 0) tap_->queued(audio.first(taken));
+  if (!prompt_.empty()) {
+    prompt_ = prompt_.subspan(taken);
+  } else {
+    synthesized_at_ += taken;
+  }
+  if (taken < audio.size()) return false;
+  synthesized_.clear();
+  synthesized_at_ = 0;
+  return true;
 }
 
 void Voice::begin_sentence(Utterance& utterance) {
   std::string text = std::move(utterance.sentences.front());
   utterance.sentences.pop_front();
   if (const Audio* cached = prompts_.find(text)) {
-    pending_.assign(cached->samples.begin(), cached->samples.end());
+    prompt_ = cached->samples;
     return;
   }
-  const bool silent_line = out_.queued_ms() == 0 && pending_.empty();
+  const bool silent_line = out_.queued_ms() == 0;  // and nothing is pending: see step()
   leading_to_skip_ = silent_line ? samples_per_ms(kTelephoneRate, kMaxLeadInSkipMs) : 0;
   synthesis_ = std::make_shared<Synthesis>();
   synthesis_queue_.post([synthesis = synthesis_, text = std::move(text), &tts = tts_,
@@ -181,15 +196,16 @@ bool Voice::take_synthesized(Utterance& utterance) {
   Status status;
   {
     std::lock_guard lock(synthesis_->mutex);
-    pending_.insert(pending_.end(), synthesis_->audio.begin(), synthesis_->audio.end());
+    synthesized_.insert(synthesized_.end(), synthesis_->audio.begin(), synthesis_->audio.end());
     synthesis_->audio.clear();
     done = synthesis_->done;
     if (done) status = synthesis_->status;
   }
-  if (leading_to_skip_ > 0 && !pending_.empty()) {
-    const std::size_t quiet = leading_quiet_samples(pending_, leading_to_skip_);
-    leading_to_skip_ = quiet == pending_.size() ? leading_to_skip_ - quiet : 0;
-    pending_.erase(pending_.begin(), pending_.begin() + static_cast<std::ptrdiff_t>(quiet));
+  if (leading_to_skip_ > 0 && synthesized_at_ < synthesized_.size()) {
+    const Samples fresh = Samples(synthesized_).subspan(synthesized_at_);
+    const std::size_t quiet = leading_quiet_samples(fresh, leading_to_skip_);
+    leading_to_skip_ = quiet == fresh.size() ? leading_to_skip_ - quiet : 0;
+    synthesized_at_ += quiet;
   }
   if (!done) return false;
   synthesis_.reset();
@@ -205,8 +221,8 @@ void Voice::give_up(Utterance& utterance, const Error& cause) {
   }
   utterance.sentences.clear();
   utterance.closed = true;  // sentences still streaming in are not said either
-  if (const Audio* sorry = prompts_.find(apology_)) {
-    pending_.insert(pending_.end(), sorry->samples.begin(), sorry->samples.end());
+  if (const Audio* sorry = prompts_.find(apology_)) {  // after what the engine said before failing
+    synthesized_.insert(synthesized_.end(), sorry->samples.begin(), sorry->samples.end());
   }
   if (utterance.hooks.gave_up) utterance.hooks.gave_up();
 }
@@ -216,7 +232,7 @@ void Voice::step() {
     if (!feed_pending()) return;  // the playback queue is full: it plays on
     Utterance& utterance = utterances_.front();
     if (synthesis_) {
-      if (!take_synthesized(utterance) && pending_.empty()) return;  // more is on its way
+      if (!take_synthesized(utterance) && pending().empty()) return;  // more is on its way
       continue;
     }
     if (!utterance.sentences.empty()) {
@@ -230,6 +246,7 @@ void Voice::step() {
     if (utterance.until_played && out_.queued_ms() > 0) return;
     utterances_.pop_front();
   }
+  if (synthesized_.capacity() > 0) synthesized_ = {};  // nothing to say: an idle call holds no audio
 }
 
 }  // namespace chalkbot

@@ -107,7 +107,10 @@ class Voice {
   // Takes what the synthesis in flight has produced; false while it is still running.
   bool take_synthesized(Utterance& utterance);
   void give_up(Utterance& utterance, const Error& cause);
-  // Hands pending_ to the output as far as it takes it; true when all of it went.
+  // Audio of the first utterance the output has not taken yet: a cached prompt's, or what was
+  // synthesized.
+  Samples pending() const;
+  // Hands pending() to the output as far as it takes it; true when all of it went.
   bool feed_pending();
   void drop_synthesis();
 
@@ -124,7 +127,9 @@ class Voice {
   std::deque<Utterance> utterances_;
   std::shared_ptr<Synthesis> synthesis_;  // of the first utterance's current sentence
   std::size_t leading_to_skip_ = 0;       // TTS lead-in silence still to drop (samples)
-  std::vector<Sample> pending_;           // audio of the first utterance the output has not taken
+  Samples prompt_;                        // the rest of a cached prompt (the cache outlives us)
+  std::vector<Sample> synthesized_;       // synthesized audio, taken up to synthesized_at_
+  std::size_t synthesized_at_ = 0;
 };
 
 }  // namespace chalkbot

@@ -121,7 +121,7 @@ void add_serve_command(CLI::App& app, Context& context) {
       count_provider_error(provider, failure.kind);
     };
     // ASR decodes, off the calls' threads: as many at once as there are cores.
-    WorkPool compute(core_count(), "asr");
+    WorkPool compute(core_count(), "compute");
     const CallServices services{*engines->asr, *engines->tts, *engines->model, store,
                                 *settings,     *flow,         prompts,         compute,
                                 count_failure};
