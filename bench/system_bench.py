@@ -353,8 +353,10 @@ def bench_setup(args, work, srtp=False):
             time.sleep(1)  # let the calls' threads finish before the next step
     if steps[0]["successful"] == 0:
         raise BenchError("setup: no call succeeded at all")
-    best = max((s["rate"] for s in steps if s["failed"] == 0 and s["successful"] == s["calls"]),
-               default=0)
+    # A step counts when every call succeeded AND the server kept up (achieved within 10 % of
+    # the offered rate): sipp stretching a step over more seconds is not that rate.
+    best = max((s["rate"] for s in steps if s["failed"] == 0 and s["successful"] == s["calls"]
+                and s["achieved_cps"] >= 0.9 * s["rate"]), default=0)
     return {"steps": steps, "max_rate_without_failures": best}
 
 
@@ -362,7 +364,7 @@ def setup_rows(result):
     rows = [(f"{s['rate']} calls/s offered", f"{s['successful']}/{s['calls']} ok, {s['failed']} "
              f"failed, achieved {s['achieved_cps']}/s, server {s['server_cpu_cores']} cores, "
              f"RSS peak {s['server_rss_peak_mb']} MB", "") for s in result["steps"]]
-    rows.append(("highest rate with 0 failures", f"{result['max_rate_without_failures']} calls/s",
+    rows.append(("highest rate kept up, 0 failures", f"{result['max_rate_without_failures']} calls/s",
                  ">= 3000 calls/s, RSS <= 300 MB"))
     return rows
 

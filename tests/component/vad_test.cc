@@ -229,6 +229,38 @@ TEST(SileroVad, DetectorsSharingTheModelKeepTheirOwnState) {
   }
 }
 
+// Many calls' windows in one run of the model give what each call's windows give alone (to float
+// rounding: a batch takes other kernels' paths), and each call's state moves on as its own.
+TEST(SileroVad, ABatchOfCallsGivesWhatEachGivesAlone) {
+  const VadSettings settings = vad_settings("silero");
+  std::vector<Audio> calls;
+  std::vector<std::vector<float>> alone;
+  std::vector<std::unique_ptr<SileroVad>> detectors;
+  for (const char* id : kFiles) {
+    auto audio = read_wav(testing::speech_data_dir() + "/librivox/" + id + ".wav", 8000);
+    ASSERT_TRUE(audio.ok());
+    calls.push_back(through_g711(G711Law::kMuLaw, *audio));
+    alone.push_back(probabilities(calls.back(), settings));
+    auto vad = SileroVad::create(settings, 8000);
+    ASSERT_TRUE(vad.ok());
+    detectors.push_back(std::move(*vad));
+  }
+  std::size_t windows = alone[0].size();
+  for (const auto& a : alone) windows = std::min(windows, a.size());
+  const std::size_t frame = detectors[0]->frame_samples();
+  std::vector<SileroVad*> batch;
+  for (auto& d : detectors) batch.push_back(d.get());
+  float worst = 0;
+  for (std::size_t i = 0; i < windows; ++i) {
+    std::vector<Samples> frames;
+    for (const Audio& call : calls) frames.push_back(Samples(call.samples).subspan(i * frame, frame));
+    std::vector<float> p(batch.size());
+    ASSERT_TRUE(SileroVad::probabilities(batch, frames, p).ok());
+    for (std::size_t c = 0; c < batch.size(); ++c) worst = std::max(worst, std::abs(p[c] - alone[c][i]));
+  }
+  EXPECT_LT(worst, 1e-4F) << "over " << windows << " windows of " << batch.size() << " calls";
+}
+
 TEST(SileroVad, DamagedModelFileIsAClearError) {
   const std::string dir = testing::make_temp_dir();
   VadSettings settings = vad_settings("silero");

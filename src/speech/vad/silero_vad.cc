@@ -3,6 +3,7 @@
 #include <filesystem>
 #include <map>
 #include <mutex>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -23,9 +24,10 @@ class SileroModel {
   // The process's model from `path`, loaded on first use and kept for the process's life.
   static Result<const SileroModel*> shared(const std::string& path, const std::string& library);
 
-  // One window: `window` at `sample_rate`, state h and c ([2,1,64] each) in and out.
-  Result<float> run(std::vector<float>& window, std::int64_t sample_rate, std::array<float, 128>& h,
-                    std::array<float, 128>& c) const;
+  // `batch` windows at `sample_rate`, laid end to end in `windows`; the LSTM states h and c
+  // ([2, batch, 64] each) go in and come out moved on; one probability per window.
+  Status run(std::span<const float> windows, std::size_t batch, std::int64_t sample_rate,
+             std::span<float> h, std::span<float> c, std::span<float> probabilities) const;
 
  private:
   const OrtRuntime* runtime_ = nullptr;
@@ -81,12 +83,15 @@ Result<const SileroModel*> SileroModel::shared(const std::string& path,
   return (loaded[path] = std::move(model)).get();
 }
 
-Result<float> SileroModel::run(std::vector<float>& window, std::int64_t sample_rate,
-                               std::array<float, 128>& h, std::array<float, 128>& c) const {
+Status SileroModel::run(std::span<const float> windows, std::size_t batch,
+                       std::int64_t sample_rate, std::span<float> h, std::span<float> c,
+                       std::span<float> probabilities) const {
   const OrtRuntime& ort = *runtime_;
-  const std::vector<std::int64_t> state_shape{2, 1, 64};
-  auto audio = ort.tensor(window.data(), window.size(),
-                          {1, static_cast<std::int64_t>(window.size())}, ort::ElementType::kFloat);
+  const auto n = static_cast<std::int64_t>(batch);
+  const std::vector<std::int64_t> state_shape{2, n, 64};
+  auto audio = ort.tensor(const_cast<float*>(windows.data()), windows.size(),
+                          {n, static_cast<std::int64_t>(windows.size() / batch)},
+                          ort::ElementType::kFloat);
   auto rate = ort.tensor(&sample_rate, 1, {}, ort::ElementType::kInt64);  // a scalar
   auto h_value = ort.tensor(h.data(), h.size(), state_shape, ort::ElementType::kFloat);
   auto c_value = ort.tensor(c.data(), c.size(), state_shape, ort::ElementType::kFloat);
@@ -101,31 +106,30 @@ Result<float> SileroModel::run(std::vector<float>& window, std::int64_t sample_r
   auto outputs = model_->run(inputs);
   if (!outputs) return make_error("silero vad: " + outputs.error().message);
 
-  // Reads `count` floats of output `index`, checking that the tensor holds exactly that many.
-  const auto read = [&](int index, float* out, std::size_t count) -> Status {
+  // Copies output `index` to `out`, checking that the tensor holds exactly that many values.
+  const auto read = [&](int index, std::span<float> out) -> Status {
     ort::Value* value = (*outputs)[static_cast<std::size_t>(index)].get();
     auto shape = ort.shape_of(value);
     if (!shape) return shape.error();
     std::size_t elements = 1;
     for (const std::int64_t d : *shape) elements *= static_cast<std::size_t>(d);
-    if (elements != count) {
+    if (elements != out.size()) {
       return make_error("silero vad: output " + std::to_string(index) + " has " +
-                        std::to_string(elements) + " values, expected " + std::to_string(count));
+                        std::to_string(elements) + " values, expected " +
+                        std::to_string(out.size()));
     }
     void* data = nullptr;
     if (auto got = ort.check(ort.api().GetTensorMutableData(value, &data), "silero vad: output");
         !got) {
       return got;
     }
-    std::copy_n(static_cast<const float*>(data), count, out);
+    std::copy_n(static_cast<const float*>(data), out.size(), out.begin());
     return {};
   };
-  float probability = 0;
-  Status status = read(probability_out_, &probability, 1);
-  if (status) status = read(h_out_, h.data(), h.size());
-  if (status) status = read(c_out_, c.data(), c.size());
-  if (!status) return status.error();
-  return probability;
+  Status status = read(probability_out_, probabilities);
+  if (status) status = read(h_out_, h);
+  if (status) status = read(c_out_, c);
+  return status;
 }
 
 Result<std::unique_ptr<SileroVad>> SileroVad::create(const VadSettings& settings, int sample_rate) {
@@ -144,13 +148,49 @@ Result<std::unique_ptr<SileroVad>> SileroVad::create(const VadSettings& settings
 }
 
 Result<float> SileroVad::probability(Samples frame) {
-  if (frame.size() != frame_samples()) {
-    return make_error("silero vad: frame of " + std::to_string(frame.size()) +
-                      " samples, expected " + std::to_string(frame_samples()));
+  float probability = 0;
+  SileroVad* self = this;
+  if (auto run = probabilities({&self, 1}, {&frame, 1}, {&probability, 1}); !run) {
+    return run.error();
   }
-  std::vector<float> window(frame.size());
-  for (std::size_t i = 0; i < frame.size(); ++i) window[i] = static_cast<float>(frame[i]) / 32768.0F;
-  return model_.run(window, sample_rate_, h_, c_);
+  return probability;
+}
+
+Status SileroVad::probabilities(std::span<SileroVad* const> detectors,
+                                std::span<const Samples> frames, std::span<float> out) {
+  const std::size_t n = detectors.size();
+  if (n == 0) return {};
+  const SileroVad& first = *detectors[0];
+  const std::size_t width = first.frame_samples();
+  constexpr std::size_t kState = 64;  // per layer and window
+  std::vector<float> windows(n * width);
+  std::vector<float> h(2 * n * kState), c(2 * n * kState);
+  for (std::size_t b = 0; b < n; ++b) {
+    const SileroVad& d = *detectors[b];
+    if (&d.model_ != &first.model_ || d.sample_rate_ != first.sample_rate_ ||
+        frames[b].size() != width) {
+      return make_error("silero vad: frame of " + std::to_string(frames[b].size()) +
+                        " samples, expected " + std::to_string(width) + " (one model and rate)");
+    }
+    for (std::size_t i = 0; i < width; ++i) {
+      windows[b * width + i] = static_cast<float>(frames[b][i]) / 32768.0F;
+    }
+    for (std::size_t layer = 0; layer < 2; ++layer) {  // [2, n, 64] from each one's [2, 1, 64]
+      std::copy_n(d.h_.data() + layer * kState, kState, h.data() + (layer * n + b) * kState);
+      std::copy_n(d.c_.data() + layer * kState, kState, c.data() + (layer * n + b) * kState);
+    }
+  }
+  if (auto ran = first.model_.run(windows, n, first.sample_rate_, h, c, out.first(n)); !ran) {
+    return ran;
+  }
+  for (std::size_t b = 0; b < n; ++b) {
+    SileroVad& d = *detectors[b];
+    for (std::size_t layer = 0; layer < 2; ++layer) {
+      std::copy_n(h.data() + (layer * n + b) * kState, kState, d.h_.data() + layer * kState);
+      std::copy_n(c.data() + (layer * n + b) * kState, kState, d.c_.data() + layer * kState);
+    }
+  }
+  return {};
 }
 
 Result<bool> SileroVad::is_voiced(Samples frame) {

@@ -7,6 +7,7 @@
 // 0.2 ms of CPU: fine on a call's agent thread, never on the media thread.
 #include <array>
 #include <memory>
+#include <span>
 
 #include "speech/vad/voice_detector.h"
 
@@ -52,6 +53,10 @@ class SileroVad final : public VoiceDetector {
   Result<bool> is_voiced(Samples frame) override;
   // The model's speech probability for the next window (the LSTM state moves on).
   Result<float> probability(Samples frame);
+  // The same for many detectors at once, in one run of the model: frames[i] is detectors[i]'s
+  // next window, out[i] its probability. All must share one model and rate.
+  static Status probabilities(std::span<SileroVad* const> detectors,
+                              std::span<const Samples> frames, std::span<float> out);
 
  private:
   SileroVad(const SileroModel& model, int sample_rate, double threshold)
