@@ -298,6 +298,11 @@ bool CallAgent::step() {
   return false;
 }
 
+void CallAgent::look_ahead() {
+  if (state_ != State::kRunning) return;
+  if (const Frame* next = media_->peek_frame()) live_->machine.look_ahead(*next);
+}
+
 bool CallAgent::begin() {
   const Settings& settings = services_.settings;
   ConversationStore& store = services_.store;

@@ -64,6 +64,7 @@ class CallAgent final : public SteppedCall, public RecognitionResults {
   // came since the last step is handed to the turn machine. Returns false once the call is over
   // (its end stored, the media closed): end_reason() says why.
   bool step() override;
+  void look_ahead() override;
   const std::string& end_reason() const { return end_reason_; }
 
   // Any thread. The far end hung up (or the call died): the call ends without a farewell.

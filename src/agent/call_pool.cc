@@ -3,6 +3,9 @@
 #include <pthread.h>
 
 #include <algorithm>
+#include <utility>
+
+#include "speech/vad/silero_vad.h"
 
 namespace chalkbot {
 namespace {
@@ -81,6 +84,8 @@ void CallPool::run_due_timers() {
 void CallPool::run(std::size_t index) {
   std::uint64_t seen = 0;
   std::vector<std::shared_ptr<Entry>> share;
+  std::vector<std::pair<Entry*, std::unique_lock<std::mutex>>> held;
+  SileroBatch vad_batch;  // this thread's calls' VAD windows, one model run per round
   for (;;) {
     share.clear();
     {
@@ -93,15 +98,24 @@ void CallPool::run(std::size_t index) {
       }
     }
     if (index == 0) run_due_timers();
-    bool any_finished = false;
+    // The calls this thread steps this round (one being stepped elsewhere waits for the next).
+    held.clear();
     for (const auto& entry : share) {
       std::unique_lock stepping(entry->stepping, std::try_to_lock);
-      if (!stepping.owns_lock() || entry->finished) continue;
+      if (stepping.owns_lock() && !entry->finished) held.emplace_back(entry.get(), std::move(stepping));
+    }
+    vad_batch.open();
+    for (auto& [entry, lock] : held) entry->call->look_ahead();
+    vad_batch.run();
+    bool any_finished = false;
+    for (auto& [entry, lock] : held) {
       if (entry->call->step()) continue;
       entry->finished = true;
       any_finished = true;
       if (entry->over) entry->over();
     }
+    vad_batch.close();
+    held.clear();
     if (any_finished) {
       std::lock_guard lock(mutex_);
       std::erase_if(entries_, [](const std::shared_ptr<Entry>& e) {

@@ -3,7 +3,8 @@
 // of calls. A call is stepped once per media tick (its new frames and digits wait in its media
 // session) and whenever something is posted to it (a recogniser's result, the far end hanging
 // up): it never blocks, so a thread steps hundreds of calls per tick. A call is stepped by one
-// thread at a time.
+// thread at a time. Each round a thread first lets its calls look ahead, runs their VAD windows as
+// one batch, then steps them.
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -24,6 +25,10 @@ class SteppedCall {
   virtual ~SteppedCall() = default;
   // Does what is due and returns at once; false when the call is over (it is dropped then).
   virtual bool step() = 0;
+  // Just before step(), in a round where every call of the thread looks ahead first: the call
+  // hands its VAD the frame step() will most likely hear, so that a batch computes all of them
+  // in one model run (SileroBatch) between the two.
+  virtual void look_ahead() {}
 };
 
 class CallPool {

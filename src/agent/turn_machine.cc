@@ -183,6 +183,20 @@ void TurnMachine::feed_asr() {
   asr_fed_ = utterance.size();
 }
 
+Samples TurnMachine::heard_as(Samples audio, bool bot_talking, std::int64_t talking_since_ms) const {
+  // Right after the bot starts talking its own echo may come back: hear silence instead.
+  static const std::array<Sample, kTelephoneRate * kFrameMs / 1000> kSilence{};
+  const bool echo_guard = bot_talking && now() - talking_since_ms < settings_.flow.echo_guard_ms;
+  return echo_guard ? Samples(kSilence).first(std::min(audio.size(), kSilence.size())) : audio;
+}
+
+void TurnMachine::look_ahead(Samples audio) {
+  if (!listening()) return;
+  const bool new_spurt = actions_.talk_spurts() != spurts_heard_;
+  detector_.look_ahead(
+      heard_as(audio, !actions_.quiet(), new_spurt ? now() : talking_since_ms_));
+}
+
 void TurnMachine::hear(Samples audio, std::int64_t said_ms) {
   if (!listening()) return;
   const bool bot_talking = !actions_.quiet();
@@ -190,13 +204,8 @@ void TurnMachine::hear(Samples audio, std::int64_t said_ms) {
     spurts_heard_ = spurts;
     talking_since_ms_ = now();  // the bot's audio just started going out
   }
-  // Right after the bot starts talking its own echo may come back: hear silence instead.
-  const bool echo_guard = bot_talking && now() - talking_since_ms_ < settings_.flow.echo_guard_ms;
   frame_times_.add(said_ms);
-  static const std::array<Sample, kTelephoneRate * kFrameMs / 1000> kSilence{};
-  const Samples heard =
-      echo_guard ? Samples(kSilence).first(std::min(audio.size(), kSilence.size())) : audio;
-  auto event = detector_.push(heard);
+  auto event = detector_.push(heard_as(audio, bot_talking, talking_since_ms_));
   if (!event) {
     spdlog::warn("call {}: VAD: {}", call_id_, event.error().message);
     return;

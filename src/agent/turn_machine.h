@@ -69,6 +69,9 @@ class TurnMachine {
   // One 20 ms frame of what the caller said (8 kHz); `said_ms` is when its last sample was said
   // (wall ms). Frames are ignored while not listening().
   void hear(Samples audio, std::int64_t said_ms);
+  // `audio` is most likely the next frame hear() gets: the VAD may compute it ahead, in a batch
+  // with other calls' (see SileroBatch). Changes nothing in the machine.
+  void look_ahead(Samples audio);
   void dtmf(char key);
   // Timers and the bot's voice finishing: call at least every 20 ms.
   void tick();
@@ -94,6 +97,8 @@ class TurnMachine {
   bool hang_up_wanted() const { return done() && !remote_ended_; }
 
  private:
+  // What the VAD is given of `audio`: silence while the bot's own echo may be coming back.
+  Samples heard_as(Samples audio, bool bot_talking, std::int64_t talking_since_ms) const;
   enum class Phase { kListening, kFarewell, kDone };
   // A transfer: the bot says flow.transfer_message, then asks the caller's phone to call
   // flow.transfer_to and waits for the outcome, not listening meanwhile.

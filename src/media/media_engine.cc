@@ -259,6 +259,11 @@ bool MediaSession::pop_frame(Frame& out, SteadyClock::time_point& sent_at) {
   return true;
 }
 
+const Frame* MediaSession::peek_frame() {
+  const CapturedFrame* next = capture_.front();
+  return next == nullptr ? nullptr : &next->pcm;
+}
+
 std::optional<char> MediaSession::pop_dtmf() {
   char c = 0;
   if (dtmf_.try_pop(c)) return c;

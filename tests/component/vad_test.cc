@@ -261,6 +261,57 @@ TEST(SileroVad, ABatchOfCallsGivesWhatEachGivesAlone) {
   EXPECT_LT(worst, 1e-4F) << "over " << windows << " windows of " << batch.size() << " calls";
 }
 
+// The call pool's way: each round the calls look ahead at their next window, one batch computes
+// them, then each call's detector is asked. A window asked about is the batch's result; one that
+// differs from what was looked at (the echo guard put silence in its place), one never looked at,
+// and one looked at but not asked about that round (the call did not listen) all come out as
+// they would alone.
+TEST(SileroVad, LookingAheadInABatchChangesNoDecision) {
+  const VadSettings settings = vad_settings("silero");
+  std::vector<Audio> calls;
+  std::vector<std::vector<float>> alone;
+  std::vector<std::unique_ptr<SileroVad>> detectors;
+  for (const char* id : kFiles) {
+    auto audio = read_wav(testing::speech_data_dir() + "/librivox/" + id + ".wav", 8000);
+    ASSERT_TRUE(audio.ok());
+    calls.push_back(through_g711(G711Law::kMuLaw, *audio));
+    alone.push_back(probabilities(calls.back(), settings));
+    auto vad = SileroVad::create(settings, 8000);
+    ASSERT_TRUE(vad.ok());
+    detectors.push_back(std::move(*vad));
+  }
+  std::size_t windows = alone[0].size();
+  for (const auto& a : alone) windows = std::min(windows, a.size());
+  const std::size_t frame = detectors[0]->frame_samples();
+  const std::vector<Sample> other(frame, 1000);
+  SileroBatch batch;
+  std::size_t batched = 0;
+  float worst = 0;
+  for (std::size_t i = 0; i < windows; ++i) {
+    const auto window = [&](std::size_t c) { return Samples(calls[c].samples).subspan(i * frame, frame); };
+    // Call 4 does not listen every 5th round: looked at, not asked; asked the next round.
+    for (int round = 0; round < (i % 5 == 0 ? 2 : 1); ++round) {
+      batch.open();
+      const auto takes_part = [&](std::size_t c) { return round == 0 || c == 4; };
+      for (std::size_t c = 0; c < detectors.size(); ++c) {
+        if (!takes_part(c) || (c == 1 && i % 3 == 0)) continue;  // never looked at
+        detectors[c]->look_ahead(c == 0 && i % 2 ? Samples(other) : window(c));  // mismatch
+      }
+      batch.run();
+      batched += batch.size();
+      for (std::size_t c = 0; c < detectors.size(); ++c) {
+        if (!takes_part(c) || (c == 4 && i % 5 == 0 && round == 0)) continue;
+        auto p = detectors[c]->probability(window(c));
+        ASSERT_TRUE(p.ok());
+        worst = std::max(worst, std::abs(*p - alone[c][i]));
+      }
+      batch.close();
+    }
+  }
+  EXPECT_GT(batched, windows * 3);
+  EXPECT_LT(worst, 1e-4F) << "over " << windows << " windows";
+}
+
 TEST(SileroVad, DamagedModelFileIsAClearError) {
   const std::string dir = testing::make_temp_dir();
   VadSettings settings = vad_settings("silero");

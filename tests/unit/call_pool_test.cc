@@ -10,10 +10,12 @@
 #include <filesystem>
 #include <iterator>
 #include <mutex>
+#include <string>
 #include <thread>
 #include <vector>
 
 #include "core/work_pool.h"
+#include "speech/vad/silero_vad.h"
 
 namespace chalkbot {
 namespace {
@@ -111,6 +113,53 @@ TEST(CallPool, StepsEachCallOnWakeUpsOneThreadAtATime) {
   for (const auto& call : calls) EXPECT_FALSE(call->overlapped);
   EXPECT_EQ(over, 0);
   EXPECT_EQ(pool.calls(), 50u);
+}
+
+// Every round a call looks ahead (with its thread's VAD batch open) just before its step, on the
+// same thread, and no batch is open while it steps.
+class LookingCall final : public SteppedCall {
+ public:
+  void look_ahead() override {
+    std::lock_guard lock(mutex);
+    if (SileroBatch::open_here() == nullptr) wrong = "no batch open while looking ahead";
+    if (looked) wrong = "looked ahead twice without a step";
+    looked = true;
+    looker = std::this_thread::get_id();
+  }
+  bool step() override {
+    std::lock_guard lock(mutex);
+    if (SileroBatch::open_here() == nullptr) wrong = "the batch closed before the step";
+    if (looked && looker != std::this_thread::get_id()) wrong = "stepped on another thread";
+    if (looked) ++looked_then_stepped;
+    looked = false;
+    return true;
+  }
+  std::mutex mutex;
+  std::string wrong;
+  bool looked = false;
+  std::thread::id looker;
+  int looked_then_stepped = 0;
+};
+
+TEST(CallPool, EachRoundLooksAheadThenSteps) {
+  CallPool pool(2);
+  std::vector<std::shared_ptr<LookingCall>> calls;
+  for (int i = 0; i < 20; ++i) {
+    calls.push_back(std::make_shared<LookingCall>());
+    pool.add(calls.back());
+  }
+  ASSERT_TRUE(eventually([&] {
+    pool.wake();
+    for (auto& call : calls) {
+      std::lock_guard lock(call->mutex);
+      if (call->looked_then_stepped < 10) return false;
+    }
+    return true;
+  }));
+  for (auto& call : calls) {
+    std::lock_guard lock(call->mutex);
+    EXPECT_EQ(call->wrong, "");
+  }
 }
 
 TEST(CallPool, ACallThatIsOverIsDroppedAndToldSo) {

@@ -1,6 +1,7 @@
 #include "speech/vad/endpointer.h"
 
 #include <algorithm>
+#include <array>
 
 #include "core/settings.h"
 #include "media/resampler.h"
@@ -177,6 +178,18 @@ Result<EndpointEvent> UtteranceDetector::push(Samples samples) {
   }
   pending_.erase(pending_.begin(), pending_.begin() + static_cast<std::ptrdiff_t>(used));
   return reported;
+}
+
+void UtteranceDetector::look_ahead(Samples samples) {
+  std::array<Sample, 1024> window;  // the longest VAD frame: 64 ms at 16 kHz
+  const std::size_t frame = vad_->frame_samples();
+  if (frame > window.size() || pending_.size() >= frame ||
+      pending_.size() + samples.size() < frame) {
+    return;
+  }
+  const auto rest = std::copy(pending_.begin(), pending_.end(), window.begin());
+  std::copy_n(samples.begin(), frame - pending_.size(), rest);
+  vad_->look_ahead(Samples(window).first(frame));
 }
 
 EndpointEvent UtteranceDetector::finish() {

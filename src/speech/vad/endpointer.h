@@ -112,6 +112,9 @@ class UtteranceDetector {
   // one happened in this chunk (the audio after it waits, unprocessed, for the next push), else
   // kSpeechStarted if speech started in it, else kNone. Errors come from the VAD.
   Result<EndpointEvent> push(Samples samples);
+  // `samples` are what push() will most likely be given next: the VAD may compute the first
+  // window they complete ahead (VoiceDetector::look_ahead). Changes nothing here.
+  void look_ahead(Samples samples);
   // End of input: see Endpointer::finish().
   EndpointEvent finish();
   // Next utterance: clears the utterance audio; keeps the VAD's adaptation and the recent audio

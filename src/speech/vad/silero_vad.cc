@@ -1,9 +1,11 @@
 #include "speech/vad/silero_vad.h"
 
+#include <algorithm>
 #include <filesystem>
 #include <map>
 #include <mutex>
 #include <span>
+#include <utility>
 #include <string>
 #include <vector>
 
@@ -15,6 +17,19 @@ namespace chalkbot {
 namespace {
 
 constexpr const char* kInstallHint = "run scripts/install-deps (or make deps) to install it";
+
+constexpr std::size_t kStateSize = 64;  // per layer and window
+
+// FNV-1a over the samples: which window a batch computed (a copy would cost 512 bytes per call).
+std::uint64_t window_hash(Samples window) {
+  std::uint64_t hash = 14695981039346656037ULL;
+  for (const Sample s : window) {
+    hash = (hash ^ static_cast<std::uint16_t>(s)) * 1099511628211ULL;
+  }
+  return hash;
+}
+
+thread_local SileroBatch* open_batch = nullptr;
 
 }  // namespace
 
@@ -148,6 +163,20 @@ Result<std::unique_ptr<SileroVad>> SileroVad::create(const VadSettings& settings
 }
 
 Result<float> SileroVad::probability(Samples frame) {
+  const Ahead ahead = std::exchange(ahead_, {});
+  if (ahead.batch != nullptr) {
+    ahead.batch->forget(ahead.index);
+    // Computed in the batch for this very window: the state moves on as it would have here.
+    if (ahead.batch->ran_ && window_hash(frame) == ahead.hash) {
+      for (std::size_t layer = 0; layer < 2; ++layer) {
+        std::copy_n(ahead.batch->state_after(ahead.batch->h_, ahead.index, layer), kStateSize,
+                    h_.data() + layer * kStateSize);
+        std::copy_n(ahead.batch->state_after(ahead.batch->c_, ahead.index, layer), kStateSize,
+                    c_.data() + layer * kStateSize);
+      }
+      return ahead.probability;
+    }
+  }
   float probability = 0;
   SileroVad* self = this;
   if (auto run = probabilities({&self, 1}, {&frame, 1}, {&probability, 1}); !run) {
@@ -162,9 +191,8 @@ Status SileroVad::probabilities(std::span<SileroVad* const> detectors,
   if (n == 0) return {};
   const SileroVad& first = *detectors[0];
   const std::size_t width = first.frame_samples();
-  constexpr std::size_t kState = 64;  // per layer and window
   std::vector<float> windows(n * width);
-  std::vector<float> h(2 * n * kState), c(2 * n * kState);
+  std::vector<float> h(2 * n * kStateSize), c(2 * n * kStateSize);
   for (std::size_t b = 0; b < n; ++b) {
     const SileroVad& d = *detectors[b];
     if (&d.model_ != &first.model_ || d.sample_rate_ != first.sample_rate_ ||
@@ -176,8 +204,8 @@ Status SileroVad::probabilities(std::span<SileroVad* const> detectors,
       windows[b * width + i] = static_cast<float>(frames[b][i]) / 32768.0F;
     }
     for (std::size_t layer = 0; layer < 2; ++layer) {  // [2, n, 64] from each one's [2, 1, 64]
-      std::copy_n(d.h_.data() + layer * kState, kState, h.data() + (layer * n + b) * kState);
-      std::copy_n(d.c_.data() + layer * kState, kState, c.data() + (layer * n + b) * kState);
+      std::copy_n(d.h_.data() + layer * kStateSize, kStateSize, h.data() + (layer * n + b) * kStateSize);
+      std::copy_n(d.c_.data() + layer * kStateSize, kStateSize, c.data() + (layer * n + b) * kStateSize);
     }
   }
   if (auto ran = first.model_.run(windows, n, first.sample_rate_, h, c, out.first(n)); !ran) {
@@ -186,12 +214,90 @@ Status SileroVad::probabilities(std::span<SileroVad* const> detectors,
   for (std::size_t b = 0; b < n; ++b) {
     SileroVad& d = *detectors[b];
     for (std::size_t layer = 0; layer < 2; ++layer) {
-      std::copy_n(h.data() + (layer * n + b) * kState, kState, d.h_.data() + layer * kState);
-      std::copy_n(c.data() + (layer * n + b) * kState, kState, d.c_.data() + layer * kState);
+      std::copy_n(h.data() + (layer * n + b) * kStateSize, kStateSize, d.h_.data() + layer * kStateSize);
+      std::copy_n(c.data() + (layer * n + b) * kStateSize, kStateSize, d.c_.data() + layer * kStateSize);
     }
   }
   return {};
 }
+
+
+SileroBatch* SileroBatch::open_here() { return open_batch; }
+
+void SileroBatch::open() {
+  close();
+  open_batch = this;
+}
+
+void SileroBatch::add(SileroVad& vad, Samples window) {
+  if (vad.ahead_.batch != nullptr) return;  // one window per detector and run
+  vad.ahead_ = {this, detectors_.size(), window_hash(window), 0};
+  detectors_.push_back(&vad);
+  for (const Sample s : window) windows_.push_back(static_cast<float>(s) / 32768.0F);
+}
+
+const float* SileroBatch::state_after(const std::vector<float>& state, std::size_t index,
+                                      std::size_t layer) const {
+  return state.data() + (layer * detectors_.size() + index) * kStateSize;
+}
+
+void SileroBatch::run() {
+  // A detector gone since it was added (its call ended) leaves a slot computed for nothing.
+  const auto first_it = std::find_if(detectors_.begin(), detectors_.end(),
+                                     [](const SileroVad* d) { return d != nullptr; });
+  if (first_it == detectors_.end()) return;
+  const SileroVad& first = **first_it;
+  const std::size_t n = detectors_.size();
+  bool one_kind = windows_.size() == n * first.frame_samples();
+  h_.assign(2 * n * kStateSize, 0);
+  c_.assign(2 * n * kStateSize, 0);
+  probabilities_.assign(n, 0);
+  for (std::size_t b = 0; b < n; ++b) {
+    const SileroVad* d = detectors_[b];
+    if (d == nullptr) continue;
+    one_kind = one_kind && &d->model_ == &first.model_ && d->sample_rate_ == first.sample_rate_;
+    for (std::size_t layer = 0; layer < 2; ++layer) {  // [2, n, 64] from each one's [2, 1, 64]
+      std::copy_n(d->h_.data() + layer * kStateSize, kStateSize,
+                  h_.data() + (layer * n + b) * kStateSize);
+      std::copy_n(d->c_.data() + layer * kStateSize, kStateSize,
+                  c_.data() + (layer * n + b) * kStateSize);
+    }
+  }
+  const Status ran = one_kind ? first.model_.run(windows_, n, first.sample_rate_, h_, c_,
+                                                 probabilities_)
+                              : make_error("silero vad: a batch of mixed models or rates");
+  if (!ran) {
+    spdlog::warn("vad: batch of {} windows not computed ({}): each runs alone", n,
+                 ran.error().message);
+    close();
+    return;
+  }
+  for (std::size_t b = 0; b < n; ++b) {
+    if (detectors_[b] != nullptr) detectors_[b]->ahead_.probability = probabilities_[b];
+  }
+  ran_ = true;
+}
+
+void SileroBatch::close() {
+  for (SileroVad* d : detectors_) {
+    if (d != nullptr) d->ahead_ = {};
+  }
+  detectors_.clear();
+  windows_.clear();
+  ran_ = false;
+  if (open_batch == this) open_batch = nullptr;
+}
+
+SileroVad::~SileroVad() {
+  if (ahead_.batch != nullptr) ahead_.batch->forget(ahead_.index);
+}
+
+void SileroVad::look_ahead(Samples frame) {
+  if (SileroBatch* batch = SileroBatch::open_here(); batch && frame.size() == frame_samples()) {
+    batch->add(*this, frame);
+  }
+}
+
 
 Result<bool> SileroVad::is_voiced(Samples frame) {
   auto p = probability(frame);

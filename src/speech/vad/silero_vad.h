@@ -6,6 +6,8 @@
 // detector holds only its call's LSTM state and hysteresis (about 1 KB). A window costs about
 // 0.2 ms of CPU: fine on a call's agent thread, never on the media thread.
 #include <array>
+#include <cstdint>
+#include <vector>
 #include <memory>
 #include <span>
 
@@ -38,6 +40,42 @@ class SpeechHysteresis {
 };
 
 class SileroModel;
+class SileroVad;
+
+// Many calls' next windows computed in one run of the model: while a batch is open on a thread,
+// the detectors stepped there add the window they look ahead at; run() computes them together;
+// each detector's is_voiced() then takes its result when asked about that very window (else it
+// runs alone, as without a batch). A window's result is kept only until close().
+// One batch per thread (a call pool thread keeps one); not thread-safe.
+class SileroBatch {
+ public:
+  SileroBatch() = default;
+  ~SileroBatch() { close(); }
+  SileroBatch(const SileroBatch&) = delete;
+  SileroBatch& operator=(const SileroBatch&) = delete;
+
+  // The batch open on this thread, if any.
+  static SileroBatch* open_here();
+  void open();   // on this thread, empty
+  // Runs the windows added. A failure leaves the detectors to compute alone.
+  void run();
+  void close();  // results not taken are dropped; closed on this thread
+  std::size_t size() const { return detectors_.size(); }
+
+ private:
+  friend class SileroVad;
+  void add(SileroVad& vad, Samples window);
+  void forget(std::size_t index) { detectors_[index] = nullptr; }  // the detector is gone
+  // One state slice (64 floats, layer 0 or 1) of window `index` after the run.
+  const float* state_after(const std::vector<float>& state, std::size_t index,
+                           std::size_t layer) const;
+
+  std::vector<SileroVad*> detectors_;
+  std::vector<float> windows_;  // detectors_.size() windows, end to end
+  std::vector<float> h_, c_;    // [2, n, 64] in, then out
+  std::vector<float> probabilities_;
+  bool ran_ = false;  // the results are there
+};
 
 class SileroVad final : public VoiceDetector {
  public:
@@ -50,7 +88,10 @@ class SileroVad final : public VoiceDetector {
   std::size_t frame_samples() const override {
     return samples_per_ms(sample_rate_, kSileroFrameMs);
   }
+  ~SileroVad() override;
   Result<bool> is_voiced(Samples frame) override;
+  // Joins the batch open on this thread (if any) with `frame`.
+  void look_ahead(Samples frame) override;
   // The model's speech probability for the next window (the LSTM state moves on).
   Result<float> probability(Samples frame);
   // The same for many detectors at once, in one run of the model: frames[i] is detectors[i]'s
@@ -62,8 +103,18 @@ class SileroVad final : public VoiceDetector {
   SileroVad(const SileroModel& model, int sample_rate, double threshold)
       : model_(model), sample_rate_(sample_rate), hysteresis_(threshold) {}
 
+  friend class SileroBatch;
+  // The result a batch computed for the window with hash ahead_hash_, until the batch closes.
+  struct Ahead {
+    SileroBatch* batch = nullptr;
+    std::size_t index = 0;
+    std::uint64_t hash = 0;
+    float probability = 0;
+  };
+
   const SileroModel& model_;
   int sample_rate_;
+  Ahead ahead_;
   SpeechHysteresis hysteresis_;
   std::array<float, 2 * 64> h_{};  // LSTM state [2, 1, 64], carried from window to window
   std::array<float, 2 * 64> c_{};

@@ -16,6 +16,10 @@ class VoiceDetector {
   // Every frame passed to is_voiced() has exactly this many samples.
   virtual std::size_t frame_samples() const = 0;
   virtual Result<bool> is_voiced(Samples frame) = 0;
+  // `frame` is the one is_voiced() will most likely be asked about next: a detector that computes
+  // many streams at once (Silero in a SileroBatch) may compute it ahead. Nothing changes if it
+  // is not asked about after all.
+  virtual void look_ahead(Samples frame) { (void)frame; }
 };
 
 struct VadSettings;
