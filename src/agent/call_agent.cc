@@ -1,5 +1,7 @@
 #include "agent/call_agent.h"
 
+#include <algorithm>
+#include <array>
 #include <chrono>
 #include <optional>
 #include <utility>
@@ -300,7 +302,22 @@ bool CallAgent::step() {
 
 void CallAgent::look_ahead() {
   if (state_ != State::kRunning) return;
-  if (const Frame* next = media_->peek_frame()) live_->machine.look_ahead(*next);
+  // Frames come on arrival, so a step may find two or three: the VAD window they complete may
+  // be in any of them.
+  constexpr std::size_t kMostFrames = 3;
+  std::array<Sample, kMostFrames * kFrameSamples> waiting;
+  std::size_t frames = 0;
+  while (frames < kMostFrames) {
+    const Frame* next = media_->peek_frame(frames);
+    if (next == nullptr) break;
+    std::copy(next->begin(), next->end(), waiting.data() + frames * kFrameSamples);
+    ++frames;
+  }
+  if (frames > 0) live_->machine.look_ahead(Samples(waiting).first(frames * kFrameSamples));
+  // The step hears these. Frames arriving meanwhile (the round is running: at hundreds of calls
+  // that takes milliseconds) wait for the next round, which looks ahead at them, rather than
+  // being judged one by one. A backlog is heard whole.
+  frames_to_hear_ = frames < kMostFrames ? frames : kAllFrames;
 }
 
 bool CallAgent::begin() {
@@ -350,10 +367,12 @@ void CallAgent::hear_what_came(TurnMachine& machine) {
   Frame frame;
   SteadyClock::time_point sent_at;
   bool heard_any = false;
-  while (!machine.done() && media_->pop_frame(frame, sent_at)) {
+  const std::size_t most = std::exchange(frames_to_hear_, kAllFrames);
+  for (std::size_t n = 0; n < most && !machine.done() && media_->pop_frame(frame, sent_at); ++n) {
     heard_any = true;
     hear(frame, wall_ms_of(sent_at));
   }
+  heard_any = heard_any || media_->peek_frame() != nullptr;  // it waits for the next round
   // With silence suppression (or comfort noise) no frames arrive while the caller is quiet,
   // but the endpointer counts audio time: give it the silence it is not being sent.
   const auto now = SteadyClock::now();

@@ -5,6 +5,7 @@
 // last step (the media session's frames and digits, the recogniser's results, the far end's
 // news, the model's sentences) and returns at once; the recogniser decodes and the voice
 // synthesizes on the compute pool. Every turn is stored with its stage timestamps.
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -98,6 +99,8 @@ class CallAgent final : public SteppedCall, public RecognitionResults {
   CallControl control_;
   std::function<void()> wake_;
 
+  static constexpr std::size_t kAllFrames = SIZE_MAX;
+  std::size_t frames_to_hear_ = kAllFrames;  // at the next step: what look_ahead() saw waiting
   State state_ = State::kNew;
   std::string end_reason_;
   SteadyClock::time_point last_frame_at_;

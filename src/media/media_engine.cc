@@ -259,8 +259,8 @@ bool MediaSession::pop_frame(Frame& out, SteadyClock::time_point& sent_at) {
   return true;
 }
 
-const Frame* MediaSession::peek_frame() {
-  const CapturedFrame* next = capture_.front();
+const Frame* MediaSession::peek_frame(std::size_t i) {
+  const CapturedFrame* next = capture_.peek(i);
   return next == nullptr ? nullptr : &next->pcm;
 }
 

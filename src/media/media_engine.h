@@ -98,8 +98,9 @@ class MediaSession {
   // The same, with when the caller sent it as far as this side can tell: its packet's arrival,
   // before the jitter buffer held it (a concealed frame: when the buffer played it out).
   bool pop_frame(Frame& out, SteadyClock::time_point& sent_at);
-  // The frame pop_frame() would return next, left in place (nullptr when there is none).
-  const Frame* peek_frame();
+  // The frame pop_frame() would return after `i` more (0: the next), left in place; nullptr
+  // when there is none.
+  const Frame* peek_frame(std::size_t i = 0);
   std::optional<char> pop_dtmf();
   // True as soon as a frame or digit is ready; false on timeout or when the session is closed.
   bool wait_for_input(std::chrono::milliseconds timeout);

@@ -71,6 +71,15 @@ class SpscRing {
     }
     return &slots_[tail & mask_];
   }
+  // The element `i` places behind the oldest (0: front()), left in place; nullptr past the end.
+  T* peek(std::size_t i) {
+    const std::uint64_t tail = tail_.load(std::memory_order_relaxed);
+    if (tail + i >= head_cache_) {
+      head_cache_ = head_.load(std::memory_order_acquire);
+      if (tail + i >= head_cache_) return nullptr;
+    }
+    return &slots_[(tail + i) & mask_];
+  }
   void pop_front() {
     tail_.store(tail_.load(std::memory_order_relaxed) + 1, std::memory_order_release);
   }

@@ -22,6 +22,26 @@ TEST(SpscRing, CapacityIsPowerOfTwoAndFullIsDetected) {
   EXPECT_TRUE(r.empty());
 }
 
+// The consumer may look at what waits (a call looks ahead at its frames) without taking it.
+TEST(SpscRing, PeekLooksWithoutTaking) {
+  SpscRing<int> ring(4);
+  EXPECT_EQ(ring.peek(0), nullptr);
+  for (int i = 1; i <= 3; ++i) ASSERT_TRUE(ring.try_push(i));
+  ASSERT_NE(ring.peek(0), nullptr);
+  EXPECT_EQ(*ring.peek(0), 1);
+  EXPECT_EQ(*ring.peek(2), 3);
+  EXPECT_EQ(ring.peek(3), nullptr);
+  EXPECT_EQ(ring.size(), 3u);
+  int out = 0;
+  ASSERT_TRUE(ring.try_pop(out));
+  EXPECT_EQ(out, 1);
+  EXPECT_EQ(*ring.peek(0), 2);
+  ASSERT_TRUE(ring.try_push(4));
+  ASSERT_TRUE(ring.try_push(5));  // wraps around
+  EXPECT_EQ(*ring.peek(3), 5);
+  EXPECT_EQ(ring.peek(4), nullptr);
+}
+
 TEST(SpscRing, DiscardUntilDropsOnlyOlderElements) {
   SpscRing<int> r(8);
   for (int i = 0; i < 5; ++i) ASSERT_TRUE(r.try_push(i));
