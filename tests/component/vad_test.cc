@@ -229,24 +229,34 @@ TEST(SileroVad, DetectorsSharingTheModelKeepTheirOwnState) {
   }
 }
 
-// Many calls' windows in one run of the model give what each call's windows give alone (to float
-// rounding: a batch takes other kernels' paths), and each call's state moves on as its own.
-TEST(SileroVad, ABatchOfCallsGivesWhatEachGivesAlone) {
-  const VadSettings settings = vad_settings("silero");
+// Five calls' phone audio, what Silero gives each alone window by window, and a fresh detector
+// per call over the shared model.
+struct SileroCalls {
+  SileroCalls() {
+    const VadSettings settings = vad_settings("silero");
+    for (const char* id : kFiles) {
+      auto audio = read_wav(testing::speech_data_dir() + "/librivox/" + id + ".wav", 8000);
+      EXPECT_TRUE(audio.ok());
+      calls.push_back(through_g711(G711Law::kMuLaw, audio ? *audio : Audio{8000, {}}));
+      alone.push_back(probabilities(calls.back(), settings));
+      auto vad = SileroVad::create(settings, 8000);
+      EXPECT_TRUE(vad.ok());
+      if (vad) detectors.push_back(std::move(*vad));
+      windows = std::min(windows, alone.back().size());
+    }
+  }
   std::vector<Audio> calls;
   std::vector<std::vector<float>> alone;
   std::vector<std::unique_ptr<SileroVad>> detectors;
-  for (const char* id : kFiles) {
-    auto audio = read_wav(testing::speech_data_dir() + "/librivox/" + id + ".wav", 8000);
-    ASSERT_TRUE(audio.ok());
-    calls.push_back(through_g711(G711Law::kMuLaw, *audio));
-    alone.push_back(probabilities(calls.back(), settings));
-    auto vad = SileroVad::create(settings, 8000);
-    ASSERT_TRUE(vad.ok());
-    detectors.push_back(std::move(*vad));
-  }
-  std::size_t windows = alone[0].size();
-  for (const auto& a : alone) windows = std::min(windows, a.size());
+  std::size_t windows = SIZE_MAX;
+};
+
+// Many calls' windows in one run of the model give what each call's windows give alone (to float
+// rounding: a batch takes other kernels' paths), and each call's state moves on as its own.
+TEST(SileroVad, ABatchOfCallsGivesWhatEachGivesAlone) {
+  SileroCalls set;
+  ASSERT_EQ(set.detectors.size(), set.calls.size());
+  auto& [calls, alone, detectors, windows] = set;
   const std::size_t frame = detectors[0]->frame_samples();
   std::vector<SileroVad*> batch;
   for (auto& d : detectors) batch.push_back(d.get());
@@ -267,21 +277,9 @@ TEST(SileroVad, ABatchOfCallsGivesWhatEachGivesAlone) {
 // and one looked at but not asked about that round (the call did not listen) all come out as
 // they would alone.
 TEST(SileroVad, LookingAheadInABatchChangesNoDecision) {
-  const VadSettings settings = vad_settings("silero");
-  std::vector<Audio> calls;
-  std::vector<std::vector<float>> alone;
-  std::vector<std::unique_ptr<SileroVad>> detectors;
-  for (const char* id : kFiles) {
-    auto audio = read_wav(testing::speech_data_dir() + "/librivox/" + id + ".wav", 8000);
-    ASSERT_TRUE(audio.ok());
-    calls.push_back(through_g711(G711Law::kMuLaw, *audio));
-    alone.push_back(probabilities(calls.back(), settings));
-    auto vad = SileroVad::create(settings, 8000);
-    ASSERT_TRUE(vad.ok());
-    detectors.push_back(std::move(*vad));
-  }
-  std::size_t windows = alone[0].size();
-  for (const auto& a : alone) windows = std::min(windows, a.size());
+  SileroCalls set;
+  ASSERT_EQ(set.detectors.size(), set.calls.size());
+  auto& [calls, alone, detectors, windows] = set;
   const std::size_t frame = detectors[0]->frame_samples();
   const std::vector<Sample> other(frame, 1000);
   SileroBatch batch;
