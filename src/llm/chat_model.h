@@ -54,6 +54,11 @@ class ChatModel {
                                                    TokenSink sink, StreamDone on_done);
 };
 
+// stream() for a model whose streams are asynchronous: starts one and waits for its end, looking
+// at `cancel` every 20 ms. Never from the thread the stream's callbacks run on.
+Result<ChatReply> stream_and_wait(ChatModel& model, const std::vector<ChatMessage>& messages,
+                                  const TokenSink& sink, const CancelToken& cancel);
+
 Result<std::unique_ptr<ChatModel>> make_chat_model(const LlmSettings& settings);
 
 }  // namespace chalkbot

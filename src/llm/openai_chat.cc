@@ -1,12 +1,16 @@
 // OpenAI-compatible streaming Chat Completions client: POST {base_url}/chat/completions with
 // stream:true, SSE parsed by complete events, retries only before the first token reached the
-// sink. Every *_ms setting of 0 means "no limit" (retry_budget_ms 0: retries bounded only by
-// max_retries). retry_budget_ms bounds the whole wait for the first token, every attempt and
-// Retry-After included: on a phone call that wait is silence.
+// sink. Every stream runs on the process's HttpEngine, its retry waits on the engine's timers (no
+// thread per request); the blocking stream() waits for one. Every *_ms setting of 0 means "no
+// limit" (retry_budget_ms 0: retries bounded only by max_retries). retry_budget_ms bounds the
+// whole wait for the first token, every attempt and Retry-After included: on a phone call that
+// wait is silence.
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
 #include <chrono>
+#include <memory>
+#include <mutex>
 #include <optional>
 
 #include "core/clock.h"
@@ -15,6 +19,7 @@
 #include "llm/chat_model.h"
 #include "llm/sse_parser.h"
 #include "net/http.h"
+#include "net/http_engine.h"
 
 namespace chalkbot {
 namespace {
@@ -46,25 +51,26 @@ class OpenAiChat final : public ChatModel {
 
   Result<ChatReply> stream(const std::vector<ChatMessage>& messages, const TokenSink& sink,
                            const CancelToken& cancel) override {
-    const std::string body = request_body(messages);
-    ChatReply reply;
-    reply.attempts = 0;
-    // The caller waits in silence until the first token: all attempts share one deadline.
-    std::optional<SteadyClock::time_point> first_token_deadline;
-    if (settings_.retry_budget_ms > 0) {
-      first_token_deadline = SteadyClock::now() + Millis(std::max(settings_.retry_budget_ms,
-                                                                  settings_.first_token_timeout_ms));
-    }
-    const Status streamed = retry(retry_policy_, cancel, [&](RetryAttempt& attempt) {
-      ++reply.attempts;
-      return attempt_once(body, sink, cancel, reply, first_token_deadline, attempt);
-    });
-    if (!streamed && streamed.error().kind != ErrorKind::kCancelled) return streamed.error();
-    if (!streamed) reply.stopped = true;
-    return reply;
+    return stream_and_wait(*this, messages, sink, cancel);
   }
 
- private:
+  std::unique_ptr<ChatStream> start_stream(std::vector<ChatMessage> messages, TokenSink sink,
+                                           StreamDone on_done) override;
+
+  const LlmSettings& settings() const { return settings_; }
+  const std::string& url() const { return url_; }
+  const RetryPolicy& retry_policy() const { return retry_policy_; }
+
+  // The request of one attempt (the body sink and should_abort are the attempt's to set).
+  HttpRequest request(const std::string& body) const {
+    HttpRequest request = json_post(url_, body, settings_.api_key);
+    request.headers.push_back({"Accept", "text/event-stream"});
+    request.connect_timeout_ms = settings_.connect_timeout_ms;
+    request.total_timeout_ms = settings_.total_timeout_ms;
+    request.stall_timeout_ms = settings_.stall_timeout_ms;
+    return request;
+  }
+
   std::string request_body(const std::vector<ChatMessage>& messages) const {
     json msgs = json::array();
     // The configured system prompt leads unless the caller brought its own.
@@ -102,89 +108,90 @@ class OpenAiChat final : public ChatModel {
     return http_error(response, std::move(message));
   }
 
-  // One request. Success when the stream completed or was stopped (reply.stopped); once a token
-  // reached the sink the attempt is final: a failure after that is not retried.
-  Status attempt_once(const std::string& body, const TokenSink& sink, const CancelToken& cancel,
-                      ChatReply& reply, std::optional<SteadyClock::time_point> first_token_deadline,
-                      RetryAttempt& attempt) const {
-    SseParser parser;
-    bool delivered = false;
-    bool done = false;
-    bool stopped = false;
-    std::optional<Error> stream_error;
+ private:
+  const LlmSettings settings_;  // immutable after construction: streams read it from any thread
+  const std::string url_;
+  const RetryPolicy retry_policy_;
+};
 
-    HttpRequest request = json_post(url_, body, settings_.api_key);
-    request.headers.push_back({"Accept", "text/event-stream"});
-    request.connect_timeout_ms = settings_.connect_timeout_ms;
-    request.total_timeout_ms = settings_.total_timeout_ms;
-    request.stall_timeout_ms = settings_.stall_timeout_ms;
-    const auto started = SteadyClock::now();
-    const int first_token_ms = settings_.first_token_timeout_ms;
-    if (first_token_ms > 0 || first_token_deadline) {
-      request.should_abort = [&] {
-        if (delivered) return false;
-        const auto now = SteadyClock::now();
-        return (first_token_ms > 0 && now - started >= Millis(first_token_ms)) ||
-               (first_token_deadline && now >= *first_token_deadline);
-      };
-    }
+// One HTTP request of a stream: turns its SSE body into tokens for the sink and says what the
+// attempt came to. Shared by the request's callbacks, so it lives as long as they may run.
+class ChatAttempt {
+ public:
+  ChatAttempt(const OpenAiChat& chat, ChatReply& reply, const TokenSink& sink,
+              std::optional<SteadyClock::time_point> first_token_deadline)
+      : chat_(chat), reply_(reply), sink_(sink), first_token_deadline_(first_token_deadline) {}
 
-    const BodySink on_bytes = [&](std::string_view bytes) {
-      for (auto& event : parser.feed(bytes)) {
-        if (event.data == "[DONE]") {
-          done = true;
-          return false;
-        }
-        const json chunk = json::parse(event.data, nullptr, false);
-        if (chunk.is_discarded() || !chunk.is_object()) {
-          stream_error = make_error(
-              ErrorKind::kMalformed,
-              "malformed event JSON in the chat stream: " + event.data.substr(0, 120));
-          return false;
-        }
-        if (chunk.contains("error")) {
-          const json& e = chunk["error"];
-          std::string message = e.is_object() && e.contains("message") && e["message"].is_string()
-                                    ? e["message"].get<std::string>()
-                                    : e.dump();
-          stream_error = make_error(ErrorKind::kServerError,
-                                    "the server reported an error mid-stream: " + redact(message));
-          return false;
-        }
-        const auto choices = chunk.find("choices");
-        if (choices == chunk.end() || !choices->is_array() || choices->empty()) continue;
-        const json& choice = choices->at(0);
-        if (!choice.is_object()) continue;
-        const auto delta = choice.find("delta");
-        if (delta == choice.end() || !delta->is_object()) continue;
-        const auto content = delta->find("content");
-        if (content == delta->end() || !content->is_string()) continue;
-        const auto& text = content->get_ref<const std::string&>();
-        if (text.empty()) continue;
-        delivered = true;
-        reply.text += text;
-        if (!sink(text)) {
-          stopped = true;
-          return false;
-        }
-      }
-      if (parser.overflowed()) {
-        stream_error = make_error(ErrorKind::kMalformed, "chat stream line too long");
+  // The body sink: false ends the transfer ([DONE], the sink stopped, or a broken stream).
+  bool on_bytes(std::string_view bytes) {
+    for (auto& event : parser_.feed(bytes)) {
+      if (event.data == "[DONE]") {
+        done_ = true;
         return false;
       }
-      return true;
-    };
+      const json chunk = json::parse(event.data, nullptr, false);
+      if (chunk.is_discarded() || !chunk.is_object()) {
+        stream_error_ =
+            make_error(ErrorKind::kMalformed,
+                       "malformed event JSON in the chat stream: " + event.data.substr(0, 120));
+        return false;
+      }
+      if (chunk.contains("error")) {
+        const json& e = chunk["error"];
+        std::string message = e.is_object() && e.contains("message") && e["message"].is_string()
+                                  ? e["message"].get<std::string>()
+                                  : e.dump();
+        stream_error_ = make_error(ErrorKind::kServerError,
+                                   "the server reported an error mid-stream: " +
+                                       chat_.redact(message));
+        return false;
+      }
+      const auto choices = chunk.find("choices");
+      if (choices == chunk.end() || !choices->is_array() || choices->empty()) continue;
+      const json& choice = choices->at(0);
+      if (!choice.is_object()) continue;
+      const auto delta = choice.find("delta");
+      if (delta == choice.end() || !delta->is_object()) continue;
+      const auto content = delta->find("content");
+      if (content == delta->end() || !content->is_string()) continue;
+      const auto& text = content->get_ref<const std::string&>();
+      if (text.empty()) continue;
+      delivered_ = true;
+      reply_.text += text;
+      if (!sink_(text)) {
+        stopped_ = true;
+        return false;
+      }
+    }
+    if (parser_.overflowed()) {
+      stream_error_ = make_error(ErrorKind::kMalformed, "chat stream line too long");
+      return false;
+    }
+    return true;
+  }
 
-    const HttpResponse response = http_perform(request, on_bytes, cancel);
-    attempt.final = delivered;
-    if (done) return {};
-    if (stopped || response.outcome == HttpOutcome::kCancelled) {
-      reply.stopped = true;
+  // No token yet within llm.first_token_timeout_ms, or the retry budget's deadline passed.
+  bool first_token_late() const {
+    if (delivered_) return false;
+    const int first_token_ms = chat_.settings().first_token_timeout_ms;
+    const auto now = SteadyClock::now();
+    return (first_token_ms > 0 && now - started_ >= Millis(first_token_ms)) ||
+           (first_token_deadline_ && now >= *first_token_deadline_);
+  }
+
+  // Success when the stream completed or was stopped (reply.stopped); once a token reached the
+  // sink the attempt is final: a failure after that is not retried.
+  Status outcome(const HttpResponse& response, RetryAttempt& attempt) const {
+    const LlmSettings& settings = chat_.settings();
+    attempt.final = delivered_;
+    if (done_) return {};
+    if (stopped_ || response.outcome == HttpOutcome::kCancelled) {
+      reply_.stopped = true;
       return {};
     }
-    if (stream_error) return *stream_error;
+    if (stream_error_) return *stream_error_;
     if (response.status != 0 && (response.status < 200 || response.status >= 300)) {
-      return http_failure(response);
+      return chat_.http_failure(response);
     }
     switch (response.outcome) {
       case HttpOutcome::kAborted:
@@ -192,18 +199,18 @@ class OpenAiChat final : public ChatModel {
             ErrorKind::kTimeout,
             "chat completion: no token within " +
                 std::to_string(
-                    std::chrono::duration_cast<Millis>(SteadyClock::now() - started).count()) +
-                " ms (first-token timeout " + std::to_string(first_token_ms) +
-                " ms, retry budget " + std::to_string(settings_.retry_budget_ms) + " ms)");
+                    std::chrono::duration_cast<Millis>(SteadyClock::now() - started_).count()) +
+                " ms (first-token timeout " + std::to_string(settings.first_token_timeout_ms) +
+                " ms, retry budget " + std::to_string(settings.retry_budget_ms) + " ms)");
       case HttpOutcome::kConnectFailed:
-        return http_error(response,
-                          "chat completion: cannot connect to " + url_ + ": " + response.error);
+        return http_error(response, "chat completion: cannot connect to " +
+                                        chat_.url() + ": " + response.error);
       case HttpOutcome::kTimedOut:
         return http_error(response, "chat completion: " +
                                         (response.error.starts_with("no data")
                                              ? response.error + " (llm.stall_timeout_ms)"
                                              : "total timeout of " +
-                                                   std::to_string(settings_.total_timeout_ms) +
+                                                   std::to_string(settings.total_timeout_ms) +
                                                    " ms reached"));
       case HttpOutcome::kComplete:
         return make_error(ErrorKind::kReset, "chat stream closed without [DONE]");
@@ -212,10 +219,118 @@ class OpenAiChat final : public ChatModel {
     }
   }
 
-  const LlmSettings settings_;  // immutable after construction: stream() is thread-safe
-  const std::string url_;
-  const RetryPolicy retry_policy_;
+ private:
+  const OpenAiChat& chat_;
+  ChatReply& reply_;
+  const TokenSink& sink_;
+  const std::optional<SteadyClock::time_point> first_token_deadline_;
+  const SteadyClock::time_point started_ = SteadyClock::now();
+  SseParser parser_;
+  bool delivered_ = false;
+  bool done_ = false;
+  bool stopped_ = false;
+  std::optional<Error> stream_error_;
 };
+
+// A stream's attempts and the waits between them, as tasks on the HttpEngine: nothing blocks.
+// task_ is the request or wait in flight; every change of it happens under mutex_, so cancel()
+// always finds the current one.
+class OpenAiChatStream final : public std::enable_shared_from_this<OpenAiChatStream> {
+ public:
+  OpenAiChatStream(const OpenAiChat& chat, std::string body, TokenSink sink, StreamDone on_done)
+      : chat_(chat), body_(std::move(body)), sink_(std::move(sink)), on_done_(std::move(on_done)) {
+    reply_.attempts = 0;
+    const LlmSettings& settings = chat.settings();
+    const RetryPolicy& policy = chat.retry_policy();
+    if (policy.budget) attempt_.deadline = SteadyClock::now() + *policy.budget;
+    // The caller waits in silence until the first token: all attempts share one deadline.
+    if (settings.retry_budget_ms > 0) {
+      first_token_deadline_ =
+          SteadyClock::now() +
+          Millis(std::max(settings.retry_budget_ms, settings.first_token_timeout_ms));
+    }
+  }
+
+  void start_attempt() {
+    const std::lock_guard lock(mutex_);
+    if (cancelled_) return;
+    ++reply_.attempts;
+    attempt_.final = false;
+    auto attempt = std::make_shared<ChatAttempt>(chat_, reply_, sink_, first_token_deadline_);
+    HttpRequest request = chat_.request(body_);
+    request.should_abort = [attempt] { return attempt->first_token_late(); };
+    task_ = HttpEngine::shared().start(
+        std::move(request), [attempt](std::string_view bytes) { return attempt->on_bytes(bytes); },
+        [self = weak_from_this(), attempt](HttpResponse response) {
+          if (auto stream = self.lock()) stream->attempt_ended(*attempt, response);
+        });
+  }
+
+  void cancel() {
+    std::shared_ptr<HttpTask> task;
+    {
+      const std::lock_guard lock(mutex_);
+      cancelled_ = true;
+      task = task_;
+    }
+    if (task) task->cancel();  // waits for a callback in progress: it may be on_done_
+  }
+
+ private:
+  // On the engine's thread, in the request's callback.
+  void attempt_ended(const ChatAttempt& attempt, const HttpResponse& response) {
+    const Status status = attempt.outcome(response, attempt_);
+    if (status) {
+      on_done_(std::move(reply_));
+      return;
+    }
+    Error error = status.error();
+    const std::optional<Millis> wait =
+        retry_detail::next_wait(chat_.retry_policy(), attempt_, error, RetryClock::real());
+    if (!wait) {
+      on_done_(std::move(error));
+      return;
+    }
+    const std::lock_guard lock(mutex_);
+    if (cancelled_) return;
+    ++attempt_.number;
+    task_ = HttpEngine::shared().after(*wait, [self = weak_from_this()] {
+      if (auto stream = self.lock()) stream->start_attempt();
+    });
+  }
+
+  const OpenAiChat& chat_;
+  const std::string body_;
+  const TokenSink sink_;
+  const StreamDone on_done_;
+  std::optional<SteadyClock::time_point> first_token_deadline_;
+  // Read and written in the tasks' callbacks, one at a time.
+  ChatReply reply_;
+  RetryAttempt attempt_;
+  std::mutex mutex_;
+  bool cancelled_ = false;
+  std::shared_ptr<HttpTask> task_;
+};
+
+// The handle: dropping it cancels the stream.
+class OpenAiChatHandle final : public ChatStream {
+ public:
+  explicit OpenAiChatHandle(std::shared_ptr<OpenAiChatStream> stream)
+      : stream_(std::move(stream)) {}
+  ~OpenAiChatHandle() override { stream_->cancel(); }
+  void cancel() override { stream_->cancel(); }
+
+ private:
+  std::shared_ptr<OpenAiChatStream> stream_;
+};
+
+std::unique_ptr<ChatStream> OpenAiChat::start_stream(std::vector<ChatMessage> messages,
+                                                     TokenSink sink, StreamDone on_done) {
+  auto stream = std::make_shared<OpenAiChatStream>(*this, request_body(messages), std::move(sink),
+                                                   std::move(on_done));
+  stream->start_attempt();
+  return std::make_unique<OpenAiChatHandle>(std::move(stream));
+}
 
 }  // namespace
 

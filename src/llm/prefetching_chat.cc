@@ -1,25 +1,58 @@
 #include "llm/prefetching_chat.h"
 
 #include <chrono>
+#include <condition_variable>
 #include <optional>
 #include <string>
 
+#include "core/clock.h"
+#include "net/http_engine.h"
+
 namespace chalkbot {
 
-// One background request: its thread appends what streams in; a follower replays and follows it.
+// One background request. What streams in is kept; a follower replays it and follows the rest:
+// the blocking stream() by waiting on `arrived`, start_stream() by taking the request's callbacks
+// over (`following`). The recursive mutex guards everything and is held while a follower's
+// callback runs; a follower that cancels from inside its own callback does not deadlock.
 struct PrefetchingChatModel::Flight {
   std::vector<ChatMessage> messages;
-  CancelToken cancel;
-  std::mutex mutex;
-  std::condition_variable arrived;
+  std::recursive_mutex mutex;
+  std::condition_variable_any arrived;
   std::string text;  // everything received so far
-  bool done = false;
-  std::optional<Result<ChatReply>> result;
-  std::thread thread;
+  std::optional<Result<ChatReply>> result;  // set when the request ended
+
+  // The follower that took the flight with start_stream (the model's thread runs these).
+  bool following = false;
+  bool caught_up = false;     // what had arrived before it followed has been replayed
+  std::size_t delivered = 0;  // of `text`
+  TokenSink follower_sink;
+  StreamDone follower_done;
+
+  std::unique_ptr<ChatStream> request;
 
   ~Flight() {
-    cancel.cancel();
-    if (thread.joinable()) thread.join();
+    if (request) request->cancel();  // before the members its callbacks use go
+  }
+
+  // The follower gets what it has not had yet. False when its sink asked to stop: it is done.
+  bool deliver() {
+    if (text.size() > delivered) {
+      const std::string piece = text.substr(delivered);
+      delivered = text.size();
+      if (!follower_sink(piece)) {
+        following = false;
+        ChatReply reply;
+        reply.text = text.substr(0, delivered);
+        reply.stopped = true;
+        follower_done(std::move(reply));
+        return false;
+      }
+    }
+    if (result) {
+      following = false;
+      follower_done(std::move(*result));
+    }
+    return true;
   }
 };
 
@@ -42,26 +75,21 @@ PrefetchingChatModel::~PrefetchingChatModel() = default;
 void PrefetchingChatModel::prefetch(std::vector<ChatMessage> messages) {
   auto flight = std::make_unique<Flight>();
   flight->messages = std::move(messages);
-  Flight& f = *flight;
-  f.thread = std::thread([this, &f] {
-    auto reply = model_.stream(
-        f.messages,
-        [&f](std::string_view delta) {
-          {
-            std::lock_guard lock(f.mutex);
-            f.text.append(delta);
-          }
-          f.arrived.notify_all();
-          return !f.cancel.cancelled();
-        },
-        f.cancel);
-    {
-      std::lock_guard lock(f.mutex);
-      f.result = std::move(reply);
-      f.done = true;
-    }
-    f.arrived.notify_all();
-  });
+  Flight* f = flight.get();
+  flight->request = model_.start_stream(
+      f->messages,
+      [f](std::string_view delta) {
+        const std::lock_guard lock(f->mutex);
+        f->text.append(delta);
+        f->arrived.notify_all();
+        return !(f->following && f->caught_up) || f->deliver();
+      },
+      [f](Result<ChatReply> reply) {
+        const std::lock_guard lock(f->mutex);
+        f->result = std::move(reply);
+        f->arrived.notify_all();
+        if (f->following && f->caught_up) f->deliver();
+      });
   std::unique_ptr<Flight> replaced;
   {
     std::lock_guard lock(mutex_);
@@ -69,7 +97,7 @@ void PrefetchingChatModel::prefetch(std::vector<ChatMessage> messages) {
     flight_ = std::move(flight);
     if (replaced) ++discarded_;
   }
-  // `replaced` is cancelled and joined here, outside the lock.
+  // `replaced` is cancelled here, outside the lock.
 }
 
 void PrefetchingChatModel::discard() {
@@ -104,17 +132,62 @@ Result<ChatReply> PrefetchingChatModel::stream(const std::vector<ChatMessage>& m
   return model_.stream(messages, sink, cancel);
 }
 
+namespace {
+
+// start_stream's handle on a prefetch it took: owns the flight (dropping it cancels the request).
+class FollowedFlight final : public ChatStream {
+ public:
+  FollowedFlight(std::unique_ptr<PrefetchingChatModel::Flight> flight, TokenSink sink,
+                 StreamDone on_done)
+      : flight_(std::move(flight)) {
+    auto* f = flight_.get();
+    {
+      const std::lock_guard lock(f->mutex);
+      f->follower_sink = std::move(sink);
+      f->follower_done = std::move(on_done);
+      f->following = true;
+    }
+    // What arrived before is replayed on the engine's thread, like everything after it: the
+    // caller's thread may hold locks its own callbacks take.
+    catch_up_ = HttpEngine::shared().after(Millis(0), [f] {
+      const std::lock_guard lock(f->mutex);
+      if (!f->following) return;
+      f->caught_up = true;
+      f->deliver();
+    });
+  }
+  ~FollowedFlight() override { cancel(); }
+
+  void cancel() override {
+    catch_up_->cancel();
+    const std::lock_guard lock(flight_->mutex);  // waits for a callback in progress
+    flight_->following = false;
+  }
+
+ private:
+  std::unique_ptr<PrefetchingChatModel::Flight> flight_;
+  std::shared_ptr<HttpTask> catch_up_;
+};
+
+}  // namespace
+
 std::unique_ptr<ChatStream> PrefetchingChatModel::start_stream(std::vector<ChatMessage> messages,
                                                                TokenSink sink,
                                                                StreamDone on_done) {
-  {
-    std::lock_guard lock(mutex_);
-    if (flight_ && same_messages(flight_->messages, messages)) {
-      // stream() picks the flight up, on the default's thread.
-      return ChatModel::start_stream(std::move(messages), std::move(sink), std::move(on_done));
+  std::unique_ptr<Flight> flight = take_flight();
+  if (flight && same_messages(flight->messages, messages)) {
+    {
+      std::lock_guard lock(mutex_);
+      ++used_;
     }
+    return std::make_unique<FollowedFlight>(std::move(flight), std::move(sink),
+                                            std::move(on_done));
   }
-  discard();  // a wrong guess (if any): cancelled before the real request goes out
+  if (flight) {
+    std::lock_guard lock(mutex_);
+    ++discarded_;
+  }
+  flight.reset();  // a wrong guess: cancelled before the real request goes out
   return model_.start_stream(std::move(messages), std::move(sink), std::move(on_done));
 }
 
@@ -122,37 +195,27 @@ Result<ChatReply> PrefetchingChatModel::follow(Flight& f, const TokenSink& sink,
                                                const CancelToken& cancel) {
   using namespace std::chrono_literals;
   std::size_t delivered = 0;
-  bool stopped = false;
   std::unique_lock lock(f.mutex);
   for (;;) {
     // The caller's token has no wake-up of its own: look at it every 20 ms.
-    f.arrived.wait_for(lock, 20ms, [&] { return f.text.size() > delivered || f.done; });
-    if (cancel.cancelled()) {
-      stopped = true;
-      break;
-    }
+    f.arrived.wait_for(lock, 20ms, [&] { return f.text.size() > delivered || f.result; });
+    if (cancel.cancelled()) break;
     if (f.text.size() > delivered) {
       const std::string piece = f.text.substr(delivered);
       delivered = f.text.size();
       lock.unlock();
       const bool more = sink(piece);
       lock.lock();
-      if (!more) {
-        stopped = true;
-        break;
-      }
+      if (!more) break;
       continue;
     }
-    if (f.done) break;
+    if (f.result) return std::move(*f.result);
   }
-  if (stopped) {
-    f.cancel.cancel();
-    ChatReply reply;
-    reply.text = f.text.substr(0, delivered);
-    reply.stopped = true;
-    return reply;
-  }
-  return std::move(*f.result);
+  // Stopped: the request is cancelled with the flight.
+  ChatReply reply;
+  reply.text = f.text.substr(0, delivered);
+  reply.stopped = true;
+  return reply;
 }
 
 std::uint64_t PrefetchingChatModel::prefetches_used() const {

@@ -5,11 +5,9 @@
 // first token overlaps the end-of-turn wait instead of following it. A guess that turns out wrong
 // (the caller went on, or the final transcript differs) is cancelled: a wasted request, nothing
 // else.
-#include <condition_variable>
 #include <cstdint>
 #include <memory>
 #include <mutex>
-#include <thread>
 #include <vector>
 
 #include "llm/chat_model.h"
@@ -33,15 +31,17 @@ class PrefetchingChatModel final : public ChatModel {
   Result<ChatReply> stream(const std::vector<ChatMessage>& messages, const TokenSink& sink,
                            const CancelToken& cancel) override;
   // The same without waiting: a fresh request goes straight to the model's own start_stream; a
-  // prefetched one is followed on a thread (until the prefetch itself is asynchronous).
+  // prefetched one is followed on the model's thread (what arrived before on the HttpEngine's).
   std::unique_ptr<ChatStream> start_stream(std::vector<ChatMessage> messages, TokenSink sink,
                                            StreamDone on_done) override;
 
   std::uint64_t prefetches_used() const;
   std::uint64_t prefetches_discarded() const;
 
- private:
+ // Public for the handle that follows one; nothing outside uses it.
   struct Flight;
+
+ private:
   static Result<ChatReply> follow(Flight& flight, const TokenSink& sink, const CancelToken& cancel);
   std::unique_ptr<Flight> take_flight();
 

@@ -8,15 +8,16 @@
 #include <charconv>
 #include <cmath>
 #include <ctime>
-#include <mutex>
 #include <regex>
 
 #include <nlohmann/json.hpp>
 
+#include "core/text.h"
+#include "net/curl_transfer.h"
+
 namespace chalkbot {
 namespace {
 
-constexpr std::size_t kMaxErrorBody = 64 * 1024;
 constexpr int kPollMs = 20;  // how late a cancel or should_abort may be noticed
 
 bool iequals(std::string_view a, std::string_view b) {
@@ -24,17 +25,6 @@ bool iequals(std::string_view a, std::string_view b) {
            return std::tolower(static_cast<unsigned char>(x)) ==
                   std::tolower(static_cast<unsigned char>(y));
          });
-}
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
-  return s;
-}
-
-void global_init() {
-  static std::once_flag once;
-  std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
 }
 
 // One multi + easy handle per thread: the multi's connection cache keeps connections alive
@@ -79,76 +69,6 @@ class Lease {
   Handles* handles_;
 };
 
-struct Transfer {
-  CURL* easy = nullptr;
-  const BodySink* sink = nullptr;
-  const CancelToken* cancel = nullptr;
-  const std::function<bool()>* should_abort = nullptr;
-  const std::function<bool(const std::vector<HttpHeader>&)>* accept_headers = nullptr;
-  bool headers_accepted = false;
-  HttpResponse* response = nullptr;
-  std::optional<HttpOutcome> ended;  // set when we ended the transfer ourselves
-  int stall_timeout_ms = 0;
-  std::chrono::steady_clock::time_point last_bytes = std::chrono::steady_clock::now();
-
-  bool check_stop() {
-    if (ended) return true;
-    if (cancel->cancelled()) {
-      ended = HttpOutcome::kCancelled;
-    } else if (*should_abort && (*should_abort)()) {
-      ended = HttpOutcome::kAborted;
-    } else if (stall_timeout_ms > 0 && std::chrono::steady_clock::now() - last_bytes >=
-                                           std::chrono::milliseconds(stall_timeout_ms)) {
-      ended = HttpOutcome::kTimedOut;
-      response->error = "no data from the server for " + std::to_string(stall_timeout_ms) + " ms";
-    }
-    return ended.has_value();
-  }
-};
-
-std::size_t on_body(char* data, std::size_t size, std::size_t count, void* user) {
-  auto& t = *static_cast<Transfer*>(user);
-  const std::size_t len = size * count;
-  t.last_bytes = std::chrono::steady_clock::now();
-  if (t.check_stop()) return 0;
-  long status = 0;
-  curl_easy_getinfo(t.easy, CURLINFO_RESPONSE_CODE, &status);
-  const bool success = status >= 200 && status < 300;
-  if (!success || !*t.sink) {
-    if (!success && t.response->body.size() >= kMaxErrorBody) return len;
-    t.response->body.append(data, len);
-    return len;
-  }
-  if (!t.headers_accepted && *t.accept_headers && !(*t.accept_headers)(t.response->headers)) {
-    t.ended = HttpOutcome::kStopped;
-    return 0;
-  }
-  t.headers_accepted = true;
-  if (!(*t.sink)(std::string_view(data, len))) {
-    t.ended = HttpOutcome::kStopped;
-    return 0;
-  }
-  return len;
-}
-
-std::size_t on_header(char* data, std::size_t size, std::size_t count, void* user) {
-  auto& t = *static_cast<Transfer*>(user);
-  const std::size_t len = size * count;
-  t.last_bytes = std::chrono::steady_clock::now();
-  const std::string_view line = trim(std::string_view(data, len));
-  if (line.starts_with("HTTP/")) {
-    t.response->headers.clear();  // a new response (after 100 Continue or a redirect)
-  } else if (auto colon = line.find(':'); colon != std::string_view::npos) {
-    t.response->headers.push_back(
-        {std::string(trim(line.substr(0, colon))), std::string(trim(line.substr(colon + 1)))});
-  }
-  return len;
-}
-
-int on_progress(void* user, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
-  return static_cast<Transfer*>(user)->check_stop() ? 1 : 0;
-}
-
 }  // namespace
 
 HttpRequest json_post(std::string url, std::string json_body, const std::string& bearer_token) {
@@ -183,81 +103,19 @@ std::string_view to_string(HttpOutcome outcome) {
 
 HttpResponse http_perform(const HttpRequest& request, const BodySink& sink,
                           const CancelToken& cancel) {
-  global_init();
-  HttpResponse response;
+  curl_detail::global_init();
   Lease lease;
   Handles& handles = lease.get();
   if (!handles.ensure()) {
+    HttpResponse response;
     response.error = "libcurl initialisation failed";
     return response;
   }
   CURL* easy = handles.easy;
   CURLM* multi = handles.multi;
   curl_easy_reset(easy);
-
-  Transfer transfer;
-  transfer.easy = easy;
-  transfer.sink = &sink;
-  transfer.cancel = &cancel;
-  transfer.should_abort = &request.should_abort;
-  transfer.accept_headers = &request.accept_headers;
-  transfer.response = &response;
-  transfer.stall_timeout_ms = request.stall_timeout_ms;
-
-  char errbuf[CURL_ERROR_SIZE] = {};
-  curl_slist* header_list = nullptr;
-  for (const auto& h : request.headers) {
-    header_list = curl_slist_append(header_list, (h.name + ": " + h.value).c_str());
-  }
-  // No "Expect: 100-continue" round trip before larger bodies. Not when signing: curl 7.88's
-  // SigV4 would sign the removed header as an empty one, and AWS rejects the signature (curl
-  // issue 11664).
-  if (request.aws_sigv4.empty()) header_list = curl_slist_append(header_list, "Expect:");
-  curl_mime* mime = nullptr;
-
-  curl_easy_setopt(easy, CURLOPT_URL, request.url.c_str());
-  curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(easy, CURLOPT_USERAGENT, "chalkbot/0.1");
-  curl_easy_setopt(easy, CURLOPT_TCP_KEEPALIVE, 1L);
-  curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, errbuf);
-  if (request.connect_timeout_ms > 0) {
-    curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS,
-                     static_cast<long>(request.connect_timeout_ms));
-  }
-  if (request.total_timeout_ms > 0) {
-    curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, static_cast<long>(request.total_timeout_ms));
-  }
-  curl_easy_setopt(easy, CURLOPT_HTTPHEADER, header_list);
-  if (!request.aws_sigv4.empty()) {
-    curl_easy_setopt(easy, CURLOPT_AWS_SIGV4, request.aws_sigv4.c_str());
-    curl_easy_setopt(easy, CURLOPT_USERNAME, request.username.c_str());
-    curl_easy_setopt(easy, CURLOPT_PASSWORD, request.password.c_str());
-  }
-  if (!request.parts.empty()) {
-    mime = curl_mime_init(easy);
-    for (const auto& part : request.parts) {
-      curl_mimepart* p = curl_mime_addpart(mime);
-      curl_mime_name(p, part.name.c_str());
-      curl_mime_data(p, part.data.data(), part.data.size());
-      if (!part.filename.empty()) curl_mime_filename(p, part.filename.c_str());
-      if (!part.content_type.empty()) curl_mime_type(p, part.content_type.c_str());
-    }
-    curl_easy_setopt(easy, CURLOPT_MIMEPOST, mime);
-  } else if (request.method == "POST") {
-    curl_easy_setopt(easy, CURLOPT_POST, 1L);
-    curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE_LARGE,
-                     static_cast<curl_off_t>(request.body.size()));
-    curl_easy_setopt(easy, CURLOPT_POSTFIELDS, request.body.data());
-  } else if (request.method != "GET") {
-    curl_easy_setopt(easy, CURLOPT_CUSTOMREQUEST, request.method.c_str());
-  }
-  curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, on_body);
-  curl_easy_setopt(easy, CURLOPT_WRITEDATA, &transfer);
-  curl_easy_setopt(easy, CURLOPT_HEADERFUNCTION, on_header);
-  curl_easy_setopt(easy, CURLOPT_HEADERDATA, &transfer);
-  curl_easy_setopt(easy, CURLOPT_NOPROGRESS, 0L);
-  curl_easy_setopt(easy, CURLOPT_XFERINFOFUNCTION, on_progress);
-  curl_easy_setopt(easy, CURLOPT_XFERINFODATA, &transfer);
+  curl_detail::CurlTransfer transfer(request, sink, cancel);
+  transfer.prepare(easy);
 
   // The multi loop (not curl_easy_perform) bounds every wait to kPollMs, so a cancel is seen
   // promptly even while the server sends nothing; easy_perform idles up to a second.
@@ -265,53 +123,16 @@ HttpResponse http_perform(const HttpRequest& request, const BodySink& sink,
   int running = 1;
   while (true) {
     if (curl_multi_perform(multi, &running) != CURLM_OK) break;
-    if (running == 0 || transfer.check_stop()) break;
+    if (running == 0 || transfer.should_stop()) break;
     if (curl_multi_poll(multi, nullptr, 0, kPollMs, nullptr) != CURLM_OK) break;
   }
-  bool finished = false;
-  CURLcode code = CURLE_OK;
+  std::optional<CURLcode> code;
   int queued = 0;
   while (CURLMsg* msg = curl_multi_info_read(multi, &queued)) {
-    if (msg->msg == CURLMSG_DONE && msg->easy_handle == easy) {
-      finished = true;
-      code = msg->data.result;
-    }
+    if (msg->msg == CURLMSG_DONE && msg->easy_handle == easy) code = msg->data.result;
   }
-  long status = 0;
-  curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
-  response.status = static_cast<int>(status);
-  // Whether the request went out: a reused keep-alive connection has no connect time of its own.
-  long request_bytes = 0;
-  curl_easy_getinfo(easy, CURLINFO_REQUEST_SIZE, &request_bytes);
   curl_multi_remove_handle(multi, easy);  // mid-transfer this closes the connection
-  curl_slist_free_all(header_list);
-  if (mime != nullptr) curl_mime_free(mime);
-
-  if (transfer.ended) {
-    response.outcome = *transfer.ended;
-    if (response.outcome == HttpOutcome::kTimedOut) response.transport_kind = ErrorKind::kTimeout;
-    if (response.outcome == HttpOutcome::kCancelled) {
-      response.transport_kind = ErrorKind::kCancelled;
-    }
-  } else if (!finished) {
-    response.outcome = HttpOutcome::kFailed;
-    response.error = "libcurl multi loop failed";
-  } else if (code == CURLE_OK) {
-    response.outcome = HttpOutcome::kComplete;
-  } else {
-    response.error = errbuf[0] != '\0' ? std::string(errbuf) : curl_easy_strerror(code);
-    response.transport_kind = curl_failure_kind(code);
-    // A timeout before the request went out is a connect failure: the server never saw it.
-    if (response.transport_kind == ErrorKind::kTimeout && request_bytes == 0) {
-      response.transport_kind = ErrorKind::kConnect;
-    }
-    switch (response.transport_kind) {
-      case ErrorKind::kConnect: response.outcome = HttpOutcome::kConnectFailed; break;
-      case ErrorKind::kTimeout: response.outcome = HttpOutcome::kTimedOut; break;
-      default: response.outcome = HttpOutcome::kFailed; break;
-    }
-  }
-  return response;
+  return transfer.finish(code);
 }
 
 Result<HttpResponse> http_fetch(const HttpRequest& request, const CancelToken& cancel) {
@@ -330,7 +151,7 @@ Result<HttpResponse> http_fetch(const HttpRequest& request, const CancelToken& c
 
 std::optional<std::chrono::milliseconds> parse_retry_after(
     std::string_view value, std::chrono::system_clock::time_point now) {
-  value = trim(value);
+  value = trim_space(value);
   if (value.empty()) return std::nullopt;
   if (std::isdigit(static_cast<unsigned char>(value.front())) != 0) {
     double seconds = 0;

@@ -2,6 +2,8 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <condition_variable>
+#include <mutex>
 #include <fstream>
 #include <thread>
 
@@ -15,6 +17,7 @@ namespace chalkbot {
 namespace {
 
 using testing::Standin;
+using testing::threads_in_process;
 
 constexpr const char* kKey = "sk-test-secret-key-1234567890";
 
@@ -357,6 +360,44 @@ TEST(LlmChat, ConcurrentStreamsShareOneModel) {
   }
   for (auto& th : threads) th.join();
   EXPECT_EQ(good.load(), 4);
+}
+
+// Streams started with start_stream run on the process's HTTP engine: 40 at once add no thread.
+TEST(LlmChat, StartedStreamsAddNoThreads) {
+  Standin standin({"--tokens-per-sec", "40"});
+  auto model = model_for(settings_for(standin));
+  ASSERT_TRUE(model->stream(kOneTurn, kIgnore, CancelToken{}));  // the engine is running
+  constexpr int kStreams = 40;
+  std::mutex mutex;
+  std::condition_variable changed;
+  int ended = 0;
+  int good = 0;
+  int begun = 0;
+  std::vector<std::unique_ptr<ChatStream>> streams;
+  const std::size_t threads_before = threads_in_process();
+  for (int i = 0; i < kStreams; ++i) {
+    auto first = std::make_shared<bool>(true);
+    streams.push_back(model->start_stream(
+        kOneTurn,
+        [&, first](std::string_view) {
+          const std::lock_guard lock(mutex);
+          if (std::exchange(*first, false)) ++begun;
+          changed.notify_all();
+          return true;
+        },
+        [&](Result<ChatReply> reply) {
+          const std::lock_guard lock(mutex);
+          ++ended;
+          if (reply && reply->text == "I heard you. You have told me 0 things before this.") ++good;
+          changed.notify_all();
+        }));
+  }
+  std::unique_lock lock(mutex);
+  ASSERT_TRUE(changed.wait_for(lock, std::chrono::seconds(20), [&] { return begun == kStreams; }));
+  EXPECT_LT(ended, kStreams);  // still streaming
+  EXPECT_EQ(threads_in_process(), threads_before);
+  ASSERT_TRUE(changed.wait_for(lock, std::chrono::seconds(20), [&] { return ended == kStreams; }));
+  EXPECT_EQ(good, kStreams);
 }
 
 TEST(LlmChat, PerRequestOverheadFigure) {

@@ -1,4 +1,5 @@
 #pragma once
+#include <cstddef>
 #include <string>
 #include <vector>
 
@@ -20,6 +21,9 @@ std::vector<Transcribed> read_transcription(const std::string& path);
 
 // A fresh empty directory for one test's files.
 std::string make_temp_dir();
+
+// How many threads this process has now (Linux: /proc/self/task).
+std::size_t threads_in_process();
 
 // Every setting at its declared default, the process environment ignored.
 Settings default_settings();

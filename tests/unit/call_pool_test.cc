@@ -7,14 +7,13 @@
 
 #include <atomic>
 #include <chrono>
-#include <filesystem>
-#include <iterator>
 #include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "core/work_pool.h"
+#include "support/test_support.h"
 #include "speech/vad/silero_vad.h"
 
 namespace chalkbot {
@@ -193,12 +192,8 @@ TEST(CallPool, RunsATimerJobAfterItsDelay) {
 }
 
 TEST(CallPool, ThreadCountDoesNotGrowWithCalls) {
-  const auto threads_now = [] {
-    return std::distance(std::filesystem::directory_iterator("/proc/self/task"),
-                         std::filesystem::directory_iterator{});
-  };
   CallPool pool(2);
-  const auto before = threads_now();
+  const auto before = testing::threads_in_process();
   std::vector<std::shared_ptr<CountingCall>> calls;
   for (int i = 0; i < 1000; ++i) {
     calls.push_back(std::make_shared<CountingCall>(1'000'000));
@@ -206,7 +201,7 @@ TEST(CallPool, ThreadCountDoesNotGrowWithCalls) {
   }
   pool.wake();
   ASSERT_TRUE(eventually([&] { return calls.back()->steps > 0; }));
-  EXPECT_EQ(threads_now(), before);
+  EXPECT_EQ(testing::threads_in_process(), before);
 }
 
 }  // namespace

@@ -1,6 +1,10 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <condition_variable>
+#include <functional>
+#include <mutex>
+#include <optional>
 #include <chrono>
 #include <thread>
 
@@ -102,6 +106,100 @@ TEST(PrefetchingChat, StoppingThePickedUpAnswerCancelsIt) {
   EXPECT_TRUE(reply->stopped);
   EXPECT_EQ(reply->text, heard);
   EXPECT_EQ(heard, "story");
+}
+
+// start_stream on a prefetched question: what arrived is replayed, the rest follows, and the
+// end comes through on_done; no second request.
+struct Followed {
+  std::mutex mutex;
+  std::condition_variable changed;
+  std::string heard;
+  std::optional<Result<ChatReply>> reply;
+  int pieces = 0;
+
+  TokenSink sink(int stop_after = 0) {
+    return [this, stop_after](std::string_view d) {
+      const std::lock_guard lock(mutex);
+      heard.append(d);
+      ++pieces;
+      changed.notify_all();
+      return stop_after == 0 || pieces < stop_after;
+    };
+  }
+  StreamDone done() {
+    return [this](Result<ChatReply> r) {
+      const std::lock_guard lock(mutex);
+      reply = std::move(r);
+      changed.notify_all();
+    };
+  }
+  bool wait_until(const std::function<bool()>& ready) {
+    std::unique_lock lock(mutex);
+    return changed.wait_for(lock, 5s, ready);
+  }
+};
+
+TEST(PrefetchingChat, StartStreamFollowsThePrefetchMidway) {
+  ScriptedModel model;
+  PrefetchingChatModel chat(model);
+  chat.prefetch(asking("capital"));
+  std::this_thread::sleep_for(15ms);  // one piece has arrived meanwhile
+  Followed followed;
+  auto stream = chat.start_stream(asking("capital"), followed.sink(), followed.done());
+  ASSERT_TRUE(followed.wait_until([&] { return followed.reply.has_value(); }));
+  ASSERT_TRUE(followed.reply->ok());
+  EXPECT_EQ((*followed.reply)->text, "capital answered");
+  EXPECT_EQ(followed.heard, "capital answered");
+  EXPECT_EQ(model.requests, 1);
+  EXPECT_EQ(chat.prefetches_used(), 1u);
+}
+
+TEST(PrefetchingChat, StartStreamAfterThePrefetchEndedReplaysItAll) {
+  ScriptedModel model;
+  PrefetchingChatModel chat(model);
+  chat.prefetch(asking("capital"));
+  std::this_thread::sleep_for(100ms);  // the whole answer has arrived
+  Followed followed;
+  auto stream = chat.start_stream(asking("capital"), followed.sink(), followed.done());
+  ASSERT_TRUE(followed.wait_until([&] { return followed.reply.has_value(); }));
+  ASSERT_TRUE(followed.reply->ok());
+  EXPECT_EQ(followed.heard, "capital answered");
+  EXPECT_FALSE((*followed.reply)->stopped);
+  EXPECT_EQ(model.requests, 1);
+}
+
+TEST(PrefetchingChat, AFollowerThatStopsEndsWithWhatItHeard) {
+  ScriptedModel model;
+  PrefetchingChatModel chat(model);
+  chat.prefetch(asking("story"));
+  Followed followed;
+  auto stream = chat.start_stream(asking("story"), followed.sink(/*stop_after=*/1),
+                                  followed.done());
+  ASSERT_TRUE(followed.wait_until([&] { return followed.reply.has_value(); }));
+  ASSERT_TRUE(followed.reply->ok());
+  EXPECT_TRUE((*followed.reply)->stopped);
+  EXPECT_EQ((*followed.reply)->text, "story");
+  std::this_thread::sleep_for(50ms);
+  EXPECT_EQ(followed.heard, "story");  // nothing after the stop
+}
+
+TEST(PrefetchingChat, ACancelledFollowerHearsNothingMore) {
+  ScriptedModel model;
+  PrefetchingChatModel chat(model);
+  chat.prefetch(asking("story"));
+  Followed followed;
+  auto stream = chat.start_stream(asking("story"), followed.sink(), followed.done());
+  ASSERT_TRUE(followed.wait_until([&] { return followed.pieces >= 1; }));
+  stream->cancel();
+  const std::string heard_at_cancel = [&] {
+    const std::lock_guard lock(followed.mutex);
+    return followed.heard;
+  }();
+  std::this_thread::sleep_for(60ms);  // the rest of the answer would have come meanwhile
+  const std::lock_guard lock(followed.mutex);
+  EXPECT_EQ(followed.heard, heard_at_cancel);
+  EXPECT_FALSE(followed.reply.has_value());
+  stream.reset();  // drops the flight: its request is cancelled
 }
 
 }  // namespace
