@@ -2,9 +2,12 @@
 // for every stream that arrives measures loss (sequence gaps) and pacing (the spacing of arrivals
 // against the 20 ms the sender promised, from kernel receive timestamps so that this process's own
 // scheduling does not count). Every packet is answered with one packet of G.711 silence from the
-// same port, so the server sees two-way RTP without hearing anything to recognise.
+// same port, so the server sees two-way RTP without hearing anything to recognise. With
+// --line-noise the answer is quiet line noise (about -60 dBFS) instead of digital silence: the
+// server's voice detector then has to judge every window (it skips long digital silence).
 //
 //   chalkbot_rtp_sink --ip 127.0.0.1 --first-port 40000 --ports 1200 --seconds 30 [--warmup-s 3]
+//                     [--line-noise]
 //
 // Prints "READY" once bound, then a JSON report on stdout when the time is up (or on SIGTERM).
 #include <arpa/inet.h>
@@ -68,6 +71,8 @@ int main(int argc, char** argv) {
   app.add_option("--ports", ports, "how many ports (every other one: RTP uses even ports)");
   app.add_option("--seconds", seconds, "measure for this long after the first packet");
   app.add_option("--warmup-s", warmup_s, "per stream: arrivals in its first seconds not counted");
+  bool line_noise = false;
+  app.add_flag("--line-noise", line_noise, "answer with quiet line noise, not digital silence");
   CLI11_PARSE(app, argc, argv);
   std::signal(SIGTERM, on_signal);
   std::signal(SIGINT, on_signal);
@@ -96,6 +101,14 @@ int main(int argc, char** argv) {
     epoll_ctl(epoll_fd, EPOLL_CTL_ADD, s.fd, &ev);
     s.reply[0] = 0x80;  // RTP v2, PCMU
     std::fill(s.reply.begin() + 12, s.reply.end(), 0xFF);  // u-law silence
+    if (line_noise) {
+      // u-law codes 0xF9-0xFC and 0x79-0x7C: +-24..48 of 32767, in a fixed random order.
+      std::uint32_t seed = 0x9E37'79B9U * static_cast<std::uint32_t>(i + 1);
+      for (std::size_t k = 12; k < s.reply.size(); ++k) {
+        seed = seed * 1'664'525U + 1'013'904'223U;
+        s.reply[k] = static_cast<std::uint8_t>(((seed >> 24) & 0x80U) | 0x79U | ((seed >> 16) & 3U));
+      }
+    }
     const std::uint32_t ssrc = 0x5151'0000U + static_cast<std::uint32_t>(i);
     for (std::size_t b = 0; b < 4; ++b) s.reply[8 + b] = static_cast<std::uint8_t>(ssrc >> (24 - 8 * b));
   }

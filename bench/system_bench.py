@@ -4,7 +4,7 @@ capacity, media capacity, call setup rate (plain and with SDES-SRTP), memory, an
 short calls.
 
   system_bench.py --chalkbot PATH [--smoke]
-                  [--only latency,conversation,media,setup,setup_srtp,memory,soak]
+                  [--only latency,conversation,media,media_noise,setup,setup_srtp,memory,soak]
                   [--results DIR] [--check]
 
 Each benchmark prints its figures beside their targets and writes bench/results/<name>.json.
@@ -574,11 +574,12 @@ def conversation_rows(r):
     return rows
 
 
-def bench_media(args, work):
+def bench_media(args, work, line_noise=False):
     """Media-only capacity: sipp places the calls, the server runs with a no-op ASR and plays its
-    greeting then silence, and chalkbot_rtp_sink receives every stream (and answers with silence):
-    loss and pacing measured at the receiving side, from kernel timestamps. Ramped; the most calls
-    with 0 loss and pacing deviation p99 <= 5 ms."""
+    greeting then silence, and chalkbot_rtp_sink receives every stream (and answers with digital
+    silence, or with quiet line noise so that the voice detector judges every window): loss and
+    pacing measured at the receiving side, from kernel timestamps. Ramped; the most calls with 0
+    loss and pacing deviation p99 <= 5 ms."""
     sink_bin = args.sink
     levels = [20] if args.smoke else [200, 400, 600, 800, 1000, 1200, 1500]
     measure_s = 4 if args.smoke else 12
@@ -597,7 +598,8 @@ def bench_media(args, work):
             hold_ms = int((n / ramp_rate + measure_s + 6) * 1000)
             sink = subprocess.Popen(
                 [str(sink_bin), "--first-port", str(first_port), "--ports", str(n), "--seconds",
-                 str(n / ramp_rate + measure_s + 3), "--warmup-s", "2"],
+                 str(n / ramp_rate + measure_s + 3), "--warmup-s", "2"] +
+                (["--line-noise"] if line_noise else []),
                 stdout=subprocess.PIPE, text=True)
             if sink.stdout.readline().strip() != "READY":
                 raise BenchError("chalkbot_rtp_sink did not start")
@@ -649,7 +651,8 @@ def main():
     parser.add_argument("--chalkbot", required=True)
     parser.add_argument("--sink", help="chalkbot_rtp_sink (default: beside chalkbot's build)")
     parser.add_argument("--smoke", action="store_true", help="a few seconds each")
-    parser.add_argument("--only", default="latency,conversation,media,setup,setup_srtp,memory,soak",
+    parser.add_argument("--only", default="latency,conversation,media,media_noise,setup,setup_srtp,"
+                                          "memory,soak",
                         help="comma list of benchmarks")
     parser.add_argument("--results", default=str(SOURCE / "bench" / "results"))
     parser.add_argument("--latency-calls", type=int, default=12,
@@ -666,7 +669,8 @@ def main():
                "setup_srtp": (lambda a, w: bench_setup(a, w, srtp=True), setup_rows),
                "memory": (bench_memory, memory_rows), "soak": (bench_soak, soak_rows),
                "conversation": (bench_conversation, conversation_rows),
-               "media": (bench_media, media_rows)}
+               "media": (bench_media, media_rows),
+               "media_noise": (lambda a, w: bench_media(a, w, line_noise=True), media_rows)}
     status = 0
     results_dir = Path(args.results)
     results_dir.mkdir(parents=True, exist_ok=True)

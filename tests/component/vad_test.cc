@@ -3,6 +3,7 @@
 // by scripts/install-deps: a wrong C API slot or a wrong model input fails here.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
@@ -308,6 +309,61 @@ TEST(SileroVad, LookingAheadInABatchChangesNoDecision) {
   }
   EXPECT_GT(batched, windows * 3);
   EXPECT_LT(worst, 1e-4F) << "over " << windows << " windows";
+}
+
+// Digital silence (a muted phone) stops the model runs once the model's state has nearly settled
+// on it, and the speech around it is decided as when the model sees every window.
+TEST(SileroVad, LongDigitalSilenceRunsNoModelAndChangesNoDecision) {
+  SileroCalls set;
+  ASSERT_EQ(set.detectors.size(), set.calls.size());
+  const VadSettings settings = vad_settings("silero");
+  const std::size_t frame = set.detectors[0]->frame_samples();
+  std::size_t windows = 0;
+  std::size_t skipped = 0;
+  std::size_t speech_lost = 0;   // windows the model calls speech and the detector does not
+  std::size_t speech_added = 0;  // the other way round
+  for (const Audio& call : set.calls) {
+    // 0.5 s of digital silence, the first half of the speech, 1 s of it, the rest.
+    const auto half = static_cast<std::ptrdiff_t>(call.samples.size() / 2 / frame * frame);
+    std::vector<Sample> muted(frame * 16, 0);
+    muted.insert(muted.end(), call.samples.begin(), call.samples.begin() + half);
+    muted.insert(muted.end(), frame * 31, 0);
+    muted.insert(muted.end(), call.samples.begin() + half, call.samples.end());
+
+    auto gated = SileroVad::create(settings, 8000);
+    auto every_window = SileroVad::create(settings, 8000);
+    ASSERT_TRUE(gated.ok() && every_window.ok());
+    SpeechHysteresis hysteresis(settings.threshold);
+    SileroBatch batch;
+    int silent_before = 0;
+    for (std::size_t i = 0; i + frame <= muted.size(); i += frame) {
+      const Samples window = Samples(muted).subspan(i, frame);
+      const bool silent =
+          std::all_of(window.begin(), window.end(), [](Sample x) { return x == 0; });
+      batch.open();
+      (*gated)->look_ahead(window);
+      const bool settled = silent && silent_before >= kSilentWindowsRun;
+      EXPECT_EQ(batch.size(), settled ? 0U : 1U) << "window " << i / frame;
+      batch.run();
+      auto decided = (*gated)->is_voiced(window);
+      batch.close();
+      auto p = (*every_window)->probability(window);
+      ASSERT_TRUE(decided.ok() && p.ok());
+      ++windows;
+      if (settled) ++skipped;
+      const bool model_says = hysteresis.update(*p);
+      if (model_says && !*decided) ++speech_lost;
+      if (*decided && !model_says) ++speech_added;
+      silent_before = silent ? silent_before + 1 : 0;
+    }
+  }
+  std::printf("[ figures ] silero over digital silence: %zu of %zu windows not run; %zu speech "
+              "windows lost, %zu added\n", skipped, windows, speech_lost, speech_added);
+  EXPECT_GT(skipped, 150U);
+  // The state kept from before the silence is close to, not exactly, where the model would have
+  // taken it: a word may be voiced one window (32 ms) longer, never shorter.
+  EXPECT_EQ(speech_lost, 0U);
+  EXPECT_LE(speech_added * 100, windows);
 }
 
 TEST(SileroVad, DamagedModelFileIsAClearError) {

@@ -222,6 +222,11 @@ Status SileroVad::probabilities(std::span<SileroVad* const> detectors,
 }
 
 
+bool digital_silence(Samples window) {
+  return std::all_of(window.begin(), window.end(),
+                     [](Sample s) { return s >= -kDigitalSilencePeak && s <= kDigitalSilencePeak; });
+}
+
 SileroBatch* SileroBatch::open_here() { return open_batch; }
 
 void SileroBatch::open() {
@@ -293,13 +298,21 @@ SileroVad::~SileroVad() {
 }
 
 void SileroVad::look_ahead(Samples frame) {
-  if (SileroBatch* batch = SileroBatch::open_here(); batch && frame.size() == frame_samples()) {
+  if (SileroBatch* batch = SileroBatch::open_here();
+      batch && frame.size() == frame_samples() &&
+      (silent_windows_ < kSilentWindowsRun || !digital_silence(frame))) {
     batch->add(*this, frame);
   }
 }
 
-
 Result<bool> SileroVad::is_voiced(Samples frame) {
+  const bool silent = frame.size() == frame_samples() && digital_silence(frame);
+  silent_windows_ = silent ? silent_windows_ + 1 : 0;
+  if (silent_windows_ > kSilentWindowsRun) {
+    // The model's state has settled on what silence gives: it would not move any more.
+    if (ahead_.batch != nullptr) ahead_.batch->forget(std::exchange(ahead_, {}).index);
+    return hysteresis_.update(0.0);
+  }
   auto p = probability(frame);
   if (!p) return p.error();
   return hysteresis_.update(*p);

@@ -23,6 +23,16 @@ inline constexpr int kSileroFrameMs = 32;
 // examples do): a word's quieter middle does not flicker to silence.
 inline constexpr double kSileroHysteresis = 0.15;
 
+// Digital silence: every sample within a G.711 codec's smallest step of zero (-72 dBFS), what a
+// muted phone or a trunk that suppresses silence sends. The model's state nearly settles within a
+// few windows of it; after kSilentWindowsRun of them the detector says "not speech" without
+// running the model until the silence ends (the state it had then carries on): a silent call
+// costs no model run. Measured on real speech cut by silences: no speech window lost, 0.8 % of
+// windows voiced one window longer (tests/component/vad_test.cc).
+inline constexpr Sample kDigitalSilencePeak = 8;
+inline constexpr int kSilentWindowsRun = 8;
+bool digital_silence(Samples window);
+
 // Frame decisions from speech probabilities: speech starts at p >= threshold and lasts while
 // p >= threshold - kSileroHysteresis.
 class SpeechHysteresis {
@@ -116,6 +126,7 @@ class SileroVad final : public VoiceDetector {
   const SileroModel& model_;
   int sample_rate_;
   Ahead ahead_;
+  int silent_windows_ = 0;  // digital silence in a row, up to the window being decided
   SpeechHysteresis hysteresis_;
   std::array<float, 2 * 64> h_{};  // LSTM state [2, 1, 64], carried from window to window
   std::array<float, 2 * 64> c_{};
