@@ -9,9 +9,12 @@
 namespace chalkbot {
 namespace {
 
-// The voice stays this far ahead of playback: enough to ride out a slow sentence, little enough
-// that a barge-in throws away little synthesis work.
-constexpr int kQueueAheadMs = 4000;
+// Audio goes into the playback queue this far ahead of what is heard, no further, and the next
+// sentence is synthesized once all of the current one is in: enough to ride out a slow
+// synthesis on a busy compute pool, little enough that a barge-in throws away little work and a
+// long prompt is not copied in whole (a call often ends or is interrupted before it is heard
+// out). The voice is stepped every 20 ms.
+constexpr int kPlayAheadMs = 1500;
 // TTS engines begin an utterance with silence (flite: about 200 ms). When nothing is playing that
 // silence is only delay before the caller hears the answer: up to this much of it is dropped.
 constexpr int kMaxLeadInSkipMs = 400;
@@ -145,7 +148,10 @@ bool Voice::feed_pending() {
       if (utterance.hooks.first_audio) utterance.hooks.first_audio();
     }
   }
-  const std::size_t taken = out_.enqueue(audio);
+  const int room_ms = kPlayAheadMs - out_.queued_ms();
+  if (room_ms <= 0) return false;
+  const std::size_t room = samples_per_ms(kTelephoneRate, room_ms);
+  const std::size_t taken = out_.enqueue(audio.first(std::min(audio.size(), room)));
   if (tap_ && taken > 0) tap_->queued(audio.first(taken));
   if (!prompt_.empty()) {
     prompt_ = prompt_.subspan(taken);
@@ -229,14 +235,13 @@ void Voice::give_up(Utterance& utterance, const Error& cause) {
 
 void Voice::step() {
   while (!utterances_.empty()) {
-    if (!feed_pending()) return;  // the playback queue is full: it plays on
+    if (!feed_pending()) return;  // far enough ahead: it plays on
     Utterance& utterance = utterances_.front();
     if (synthesis_) {
       if (!take_synthesized(utterance) && pending().empty()) return;  // more is on its way
       continue;
     }
     if (!utterance.sentences.empty()) {
-      if (out_.queued_ms() > kQueueAheadMs) return;  // stay only a few seconds ahead
       begin_sentence(utterance);
       continue;
     }

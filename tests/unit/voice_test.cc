@@ -166,20 +166,39 @@ TEST_F(VoiceTest, StreamedSentencesAreSaidInOrderAndTheUtteranceEndsAtItsClose) 
   EXPECT_EQ(out.loud(), kPerChar * 13);
 }
 
-TEST_F(VoiceTest, SynthesisStaysOnlyAFewSecondsAheadOfPlayback) {
+TEST_F(VoiceTest, SynthesisAndQueueStayOnlyASecondAndAHalfAheadOfPlayback) {
   const auto id = voice.open({});
   const std::string long_sentence(100, 'a');  // 1 s of sound each
   for (int i = 0; i < 8; ++i) voice.add(id, long_sentence);
   voice.close(id);
   settle();
-  const int queued_first = out.queued_ms();
-  EXPECT_GT(queued_first, 4000);
-  EXPECT_LT(queued_first, 6000);  // not all 8 s
+  EXPECT_EQ(out.queued_ms(), 1500);  // not all 8 s
   const int synthesized = tts.calls - cached_calls;
-  EXPECT_LT(synthesized, 8);
-  out.play_ms(3000);
-  settle();
+  EXPECT_EQ(synthesized, 2);  // the second sentence began once the first was all queued
+  for (int played = 0; played < 3000; played += 20) {  // the media tick's pace, a step each
+    out.play_ms(20);
+    settle();
+    EXPECT_GE(out.queued_ms(), 1480);  // never runs dry while there is more to say
+  }
   EXPECT_GT(tts.calls - cached_calls, synthesized);  // more once it has played
+  EXPECT_LT(tts.calls - cached_calls, 6);            // and no more than 1.5 s ahead of it
+}
+
+// A long cached prompt goes into the playback queue as it plays, not copied in whole.
+TEST_F(VoiceTest, ALongPromptIsQueuedAsItPlays) {
+  const std::string long_prompt(400, 'a');  // 4 s
+  const PromptCache long_prompts{tts, {long_prompt}};
+  Voice prompt_voice{out, tts, compute, long_prompts, [] {}, &tap, {}, kApology};
+  prompt_voice.say(long_prompt);
+  prompt_voice.step();
+  EXPECT_EQ(out.queued_ms(), 1500);
+  EXPECT_EQ(tap.tapped, 8U * 1500);
+  for (int played = 0; played < 4000; played += 20) {
+    out.play_ms(20);
+    prompt_voice.step();
+  }
+  EXPECT_EQ(tap.tapped, long_prompts.find(long_prompt)->samples.size());  // each sample once
+  EXPECT_FALSE(prompt_voice.busy());
 }
 
 TEST_F(VoiceTest, AFullPlaybackQueueKeepsTheRestUntilItHasPlayed) {
