@@ -139,33 +139,29 @@ struct Followed {
   }
 };
 
-TEST(PrefetchingChat, StartStreamFollowsThePrefetchMidway) {
+// Prefetches "capital", waits `meanwhile`, then asks the same with start_stream to the end.
+void follow_prefetch_after(std::chrono::milliseconds meanwhile) {
   ScriptedModel model;
   PrefetchingChatModel chat(model);
   chat.prefetch(asking("capital"));
-  std::this_thread::sleep_for(15ms);  // one piece has arrived meanwhile
+  std::this_thread::sleep_for(meanwhile);
   Followed followed;
   auto stream = chat.start_stream(asking("capital"), followed.sink(), followed.done());
   ASSERT_TRUE(followed.wait_until([&] { return followed.reply.has_value(); }));
   ASSERT_TRUE(followed.reply->ok());
   EXPECT_EQ((*followed.reply)->text, "capital answered");
+  EXPECT_FALSE((*followed.reply)->stopped);
   EXPECT_EQ(followed.heard, "capital answered");
   EXPECT_EQ(model.requests, 1);
   EXPECT_EQ(chat.prefetches_used(), 1u);
 }
 
+TEST(PrefetchingChat, StartStreamFollowsThePrefetchMidway) {
+  follow_prefetch_after(15ms);  // one piece has arrived meanwhile
+}
+
 TEST(PrefetchingChat, StartStreamAfterThePrefetchEndedReplaysItAll) {
-  ScriptedModel model;
-  PrefetchingChatModel chat(model);
-  chat.prefetch(asking("capital"));
-  std::this_thread::sleep_for(100ms);  // the whole answer has arrived
-  Followed followed;
-  auto stream = chat.start_stream(asking("capital"), followed.sink(), followed.done());
-  ASSERT_TRUE(followed.wait_until([&] { return followed.reply.has_value(); }));
-  ASSERT_TRUE(followed.reply->ok());
-  EXPECT_EQ(followed.heard, "capital answered");
-  EXPECT_FALSE((*followed.reply)->stopped);
-  EXPECT_EQ(model.requests, 1);
+  follow_prefetch_after(100ms);  // the whole answer has arrived
 }
 
 TEST(PrefetchingChat, AFollowerThatStopsEndsWithWhatItHeard) {

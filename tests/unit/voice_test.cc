@@ -68,7 +68,7 @@ class QueueOut final : public AudioOut {
     return static_cast<std::size_t>(std::count(queued.begin(), queued.end(), kLoud));
   }
 
-  std::size_t capacity = 8 * 10240;  // 10.24 s, as a media session's
+  std::size_t capacity = 8 * 2560;  // 2.56 s, as a media session's
   std::vector<Sample> queued;
   int flushes = 0;
   int clears = 0;
