@@ -21,6 +21,7 @@ a retransmission to one that saw it). Prints counts per kind, transport and stat
 dead server, a response that is not SIP or a request left unanswered that must be answered.
 """
 import argparse
+import base64
 import collections
 import os
 import random
@@ -495,6 +496,23 @@ def report(messages, outcomes):
     return missed
 
 
+def write_seeds(directory, port):
+    """One file per method (as sent over UDP), and an INVITE with a Record-Route and an SRTP
+    offer, so that the fuzzer starts from every branch our INVITE checks take."""
+    rng = random.Random(3261)
+    for method in METHODS:
+        req = valid_request(rng, method, port, "UDP", 5062)
+        with open(os.path.join(directory, method.lower()), "wb") as out:
+            out.write(req.serialize())
+    req = valid_request(rng, "INVITE", port, "UDP", 5062)
+    req.headers.insert(1, ("Record-Route", "<sip:proxy.example.com;lr>"))
+    req.body = sdp(media="m=audio 40000 RTP/SAVP 0 101\r\n"
+                   "a=crypto:1 AES_CM_128_HMAC_SHA1_80 "
+                   f"inline:{base64.b64encode(bytes(range(30))).decode()}\r\n").encode()
+    with open(os.path.join(directory, "invite_srtp_record_route"), "wb") as out:
+        out.write(req.serialize())
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--port", type=int, required=True, help="the server's SIP port (UDP+TCP)")
@@ -503,7 +521,13 @@ def main():
     parser.add_argument("--batch", type=int, default=200)
     parser.add_argument("--serve-pid", type=int, help="also check this process is running")
     parser.add_argument("--show", type=int, metavar="N", help="print message N and exit")
+    parser.add_argument("--write-seeds", metavar="DIR",
+                        help="write the valid requests mutations start from (the seed corpus of "
+                             "tests/fuzz/sip_fuzz) to DIR and exit")
     args = parser.parse_args()
+    if args.write_seeds:
+        write_seeds(args.write_seeds, args.port)
+        return
 
     udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     udp.bind(("127.0.0.1", 0))
