@@ -342,6 +342,11 @@ class TcpPeer:
         except OSError:
             pass  # the server may close on what it cannot frame
 
+    def last_status(self):
+        lines = start_lines(self.data)
+        match = STATUS_LINE.match(lines[-1]) if lines else None
+        return int(match.group(1)) if match else 0
+
     def answered_ids(self):
         return {call_id(b"\r\n" + m) for m in split_messages(self.data)}
 
@@ -377,7 +382,8 @@ def send_tcp_batch(messages, port, tally, rng, outcomes):
     before the next request: sofia closes a TCP connection after answering 400 to a message with
     any header it cannot parse (tport_parse: MSG_FLG_ERROR on a stream stops reading), and answers
     our handlers had not yet sent to requests before it on that connection are lost with it. A
-    closed connection is replaced, and a request it swallowed unread goes again on the new one.
+    closed connection is replaced (and one after a 400), and a request that went unanswered goes
+    again once on a new one.
     The rest go pipelined, STREAM_LENGTH well-framed ones to a
     connection ended by a valid OPTIONS (once it is answered, all before it are: a connection is
     read in order), and each message that breaks framing on a connection of its own."""
@@ -391,12 +397,13 @@ def send_tcp_batch(messages, port, tally, rng, outcomes):
             peer.read_until_answered(call_id(message))
             answered = call_id(message) in peer.answered_ids()
             outcomes[index] = (answered, peer.closed)
-            if peer.closed:
+            # After a 400 sofia may read no more from the connection (and close it only later):
+            # the next request goes on a fresh one. So does this one, once, if it went unanswered
+            # on a connection the server had stopped reading.
+            if peer.closed or not answered or peer.last_status() == 400:
                 peer.finish(tally)
                 peer = None
-            # The server may have closed the connection after answering the request before (it
-            # reads no more from it): then this one goes once more, on a fresh connection.
-            if answered or peer:
+            if answered:
                 break
     if peer:
         peer.finish(tally)
