@@ -7,7 +7,7 @@ JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?= -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCHALKBOT_WITH_ESPEAK=ON -DCMAKE_UNITY_BUILD=ON
 CONFIG ?= chalkbot.yaml
 
-.PHONY: all deps build run test unit bench clean test-sanitize test-tsan fuzz-build fuzz-smoke
+.PHONY: all deps build run test unit bench clean test-sanitize test-tsan fuzz-build fuzz-smoke fuzz
 
 all: build
 
@@ -71,6 +71,13 @@ fuzz-build: deps
 	cmake --build build-fuzz -j $(JOBS)
 fuzz-smoke: fuzz-build
 	scripts/fuzz-smoke build-fuzz $(FUZZ_SECONDS)
+# The long run: every target, FUZZ_LONG_SECONDS of wall time in all (targets run one per core, so
+# each gets its share of the rounds), then how many inputs ran.
+FUZZ_LONG_SECONDS ?= 1200
+FUZZ_TARGET_COUNT = $(words $(wildcard tests/fuzz/corpus/*/))
+FUZZ_ROUNDS = $$(( ($(FUZZ_TARGET_COUNT) + $$(nproc) - 1) / $$(nproc) ))
+fuzz: fuzz-build
+	scripts/fuzz-smoke build-fuzz $$(( $(FUZZ_LONG_SECONDS) / $(FUZZ_ROUNDS) ))
 
 clean:
 	rm -rf $(BUILD_DIR)

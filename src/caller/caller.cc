@@ -48,18 +48,21 @@ class CallEvents : public sip::OutgoingCallHandler {
     std::string phrase;
     sip::RemoteMedia remote;
     sip::Codec codec;
+    sip::SrtpKeys srtp;  // empty suite: plain RTP
     TimePoint answered_at;
     sip::CallEnd end;
     std::optional<sip::RemoteMedia> media_change;  // not yet applied
   };
 
-  void on_answered(sip::CallId, const sip::RemoteMedia& remote, const sip::Codec& codec) override {
+  void on_answered(sip::CallId, const sip::RemoteMedia& remote, const sip::Codec& codec,
+                   const sip::SrtpKeys& srtp) override {
     update([&](State& s) {
       s.answered = true;
       s.status = 200;
       s.phrase = "OK";
       s.remote = remote;
       s.codec = codec;
+      s.srtp = srtp;
       s.answered_at = SteadyClock::now();
     });
   }
@@ -205,6 +208,7 @@ nlohmann::ordered_json to_json(const CallerReport& report) {
          {"status", report.status},
          {"phrase", report.phrase},
          {"codec", report.codec},
+         {"srtp", report.srtp},
          {"greeting_ms", opt(report.greeting_ms)},
          {"greeting_audio_ms", opt(report.greeting_audio_ms)},
          {"turns", std::move(turns)},
@@ -534,6 +538,10 @@ Result<CallerReport> Caller::run() {
   sip::OfferMedia offer;
   offer.rtp_port = session->local_port();
   offer.telephone_event_pt = 101;
+  // SRTP only when media.srtp is required: under the default (optional) a test or benchmark call
+  // stays plain RTP, as what they measure assumes, unless asked for SRTP.
+  const auto srtp_mode = sip::parse_srtp_mode(media_.srtp);
+  if (srtp_mode && *srtp_mode == sip::SrtpMode::kRequired) offer.srtp = sip::SrtpMode::kRequired;
   auto id = endpoint.place_call(options_.target, offer, events);
   if (!id) return id.error();
 
@@ -562,8 +570,16 @@ Result<CallerReport> Caller::run() {
   report.status = state.status;
   report.phrase = state.phrase;
   report.codec = state.codec.name;
+  report.srtp = state.srtp.suite;
   Run run(options_, stop_, *events, *session, report, state.answered_at, deadline);
-  if (auto started = session->start(state.remote.ip, static_cast<std::uint16_t>(state.remote.port),
+  // SRTP keys go in before the media starts (MediaSession::use_srtp).
+  if (auto keyed = state.srtp.suite.empty()
+                       ? Status{}
+                       : session->use_srtp(state.srtp.suite, state.srtp.send_key,
+                                           state.srtp.receive_key);
+      !keyed) {
+    report.error = "media: " + keyed.error().message;
+  } else if (auto started = session->start(state.remote.ip, static_cast<std::uint16_t>(state.remote.port),
                                     state.codec.payload_type, state.remote.telephone_event_pt);
       !started) {
     report.error = "media: " + started.error().message;

@@ -98,6 +98,7 @@ struct CallerReport {
   int status = 0;  // final SIP status of the INVITE (200 when answered), 0 if there was none
   std::string phrase;
   std::string codec;                     // PCMU | PCMA
+  std::string srtp;                      // SDES-SRTP suite (media.srtp); '' = plain RTP
   std::optional<int> greeting_ms;        // answer -> first voiced greeting frame
   std::optional<int> greeting_audio_ms;  // first to last voiced frame of the greeting
   std::string dtmf_sent;

@@ -174,6 +174,18 @@ Result<SrtpMode> parse_srtp_mode(std::string_view text) {
                     "'");
 }
 
+std::optional<CryptoAttribute> answered_crypto(const RemoteMedia& answer,
+                                               const CryptoAttribute& offered) {
+  for (const auto& value : answer.crypto) {
+    auto crypto = parse_crypto(value);
+    if (crypto && crypto->tag == offered.tag && crypto->suite == offered.suite &&
+        crypto->mki_length == 0 && crypto->session_params.empty()) {
+      return *crypto;
+    }
+  }
+  return std::nullopt;
+}
+
 SrtpAnswer answer_srtp(const RemoteMedia& remote, SrtpMode mode, const SrtpKeySalt& fresh_key) {
   SrtpAnswer answer;
   const std::string profile = ascii_upper(remote.profile);

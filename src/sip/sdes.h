@@ -4,6 +4,7 @@
 // put into log text or error messages.
 #include <array>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -59,6 +60,11 @@ struct SrtpAnswer {
 // with `fresh_key` (from a CSPRNG: see random_key_salt) under the same tag and suite. Plain RTP/AVP
 // offers may carry a=crypto too ("best effort" SRTP): under kOptional it is used when usable.
 SrtpAnswer answer_srtp(const RemoteMedia& remote, SrtpMode mode, const SrtpKeySalt& fresh_key);
+
+// The offerer's side (RFC 4568 5.1.3): the a=crypto of `answer` that accepts `offered` (same tag
+// and suite, one inline key, no MKI or session parameters), or nothing: the answerer took no SRTP.
+std::optional<CryptoAttribute> answered_crypto(const RemoteMedia& answer,
+                                               const CryptoAttribute& offered);
 
 // 30 bytes from the kernel's CSPRNG (getrandom).
 Result<SrtpKeySalt> random_key_salt();

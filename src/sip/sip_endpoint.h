@@ -117,8 +117,10 @@ class OutgoingCallHandler {
  public:
   virtual ~OutgoingCallHandler() = default;
   virtual void on_ringing(CallId id) { (void)id; }
-  // 2xx with the far end's SDP answer; `codec` is the one it picked from our offer.
-  virtual void on_answered(CallId id, const RemoteMedia& remote, const Codec& codec) = 0;
+  // 2xx with the far end's SDP answer; `codec` is the one it picked from our offer, `srtp` the
+  // keys when it took our SDES-SRTP offer (media.srtp), else an empty suite.
+  virtual void on_answered(CallId id, const RemoteMedia& remote, const Codec& codec,
+                           const SrtpKeys& srtp) = 0;
   virtual void on_failed(CallId id, int status, const std::string& phrase) = 0;
   virtual void on_media_changed(CallId id, const RemoteMedia& remote) { (void)id, (void)remote; }
   virtual void on_ended(CallId id, const CallEnd& end) = 0;
@@ -129,6 +131,9 @@ struct OfferMedia {
   int rtp_port = 0;
   std::vector<Codec> codecs;  // preference order; empty = media.codecs
   int telephone_event_pt = 101;  // -1 = do not offer DTMF events
+  // SDES-SRTP to offer: kRequired RTP/SAVP with a=crypto (an answer without our key fails the
+  // call, 488), kOptional a=crypto on RTP/AVP ("best effort"), kOff plain RTP.
+  SrtpMode srtp = SrtpMode::kOff;
 };
 
 struct RegistrationState {

@@ -10,6 +10,7 @@
 #include <string>
 #include <tuple>
 
+#include "core/text.h"
 #include "sip/invite_check.h"
 
 namespace chalkbot::sip {
@@ -400,6 +401,21 @@ void SipEndpoint::Stack::do_place_call(CallId id, const std::string& target,
   call.local.session_id = static_cast<std::uint64_t>(
       std::chrono::system_clock::now().time_since_epoch().count()) & 0xffffffffffffULL;
   call.local.version = 1;
+  if (media.srtp != SrtpMode::kOff) {
+    // SDES-SRTP offered as the answering side takes it (answer_srtp): RTP/SAVP when required, so
+    // that a far end without SRTP refuses rather than answers plain RTP; "best effort" a=crypto on
+    // RTP/AVP when optional. One key per call from the kernel's CSPRNG, never logged.
+    auto key = random_key_salt();
+    if (!key) {
+      spdlog::error("sip: no SRTP key: {}", key.error().message);
+      if (call.out) call.out->on_failed(id, 500, "No SRTP key");
+      return;
+    }
+    call.srtp_local = CryptoAttribute{};
+    call.srtp_local.key_salt = *key;
+    call.local.crypto = format_crypto(call.srtp_local);
+    call.local.profile = media.srtp == SrtpMode::kRequired ? "RTP/SAVP" : "RTP/AVP";
+  }
   call.nh = nua_handle(nua_, &call, SIPTAG_TO_STR(target.c_str()), TAG_END());
   if (call.nh == nullptr) {
     if (call.out) call.out->on_failed(id, 400, "Bad target URI");
@@ -433,9 +449,20 @@ void SipEndpoint::Stack::outgoing_invite_result(Call& call, int status, const ch
   }
   auto remote = parse_sdp(payload_of(sip));
   Result<Codec> codec = remote ? choose_codec(*remote, call.offered) : Result<Codec>(remote.error());
-  if (const MediaProblem problem = codec ? unusable_audio(*remote) : MediaProblem{};
+  const bool offered_srtp = !call.local.crypto.empty();
+  if (const MediaProblem problem = codec ? unusable_audio(*remote, offered_srtp) : MediaProblem{};
       problem.warn_code != 0) {
     codec = make_error(problem.text);  // the far end refused our stream (port 0) or the profile
+  }
+  SrtpKeys keys;
+  if (codec && offered_srtp) {
+    if (auto theirs = answered_crypto(*remote, call.srtp_local)) {
+      call.srtp = true;
+      call.srtp_remote = *theirs;
+      keys = {to_string(theirs->suite), call.srtp_local.key_salt, theirs->key_salt};
+    } else if (call.local.profile == "RTP/SAVP" || ascii_upper(remote->profile) == "RTP/SAVP") {
+      codec = make_error("no usable a=crypto in the answer");  // required, or SAVP without keys
+    }
   }
   if (!codec) {
     // Answered with nothing we can play: hang up; the caller sees a 488 failure.
@@ -450,12 +477,12 @@ void SipEndpoint::Stack::outgoing_invite_result(Call& call, int status, const ch
     // hangup() raced the answer: the CANCEL lost, so BYE.
     call.have_reason = false;
     set_reason(call, EndReason::kLocalHangup, 0, "");
-    if (call.out) call.out->on_answered(call.id, *remote, *codec);
+    if (call.out) call.out->on_answered(call.id, *remote, *codec, keys);
     send_bye(call);
     return;
   }
   call.state = Call::State::kEstablished;
-  if (call.out) call.out->on_answered(call.id, *remote, *codec);
+  if (call.out) call.out->on_answered(call.id, *remote, *codec, keys);
 }
 
 }  // namespace chalkbot::sip

@@ -87,11 +87,12 @@ class RecordingHandler : public CallHandler {
 class OutgoingRecorder : public OutgoingCallHandler {
  public:
   void on_ringing(CallId) override { note([&] { ringing = true; }); }
-  void on_answered(CallId, const RemoteMedia& r, const Codec& c) override {
+  void on_answered(CallId, const RemoteMedia& r, const Codec& c, const SrtpKeys& k) override {
     note([&] {
       answered = true;
       remote = r;
       codec = c;
+      srtp = k;
     });
   }
   void on_failed(CallId, int s, const std::string&) override { note([&] { failed = s; }); }
@@ -112,6 +113,7 @@ class OutgoingRecorder : public OutgoingCallHandler {
   int failed = 0;
   RemoteMedia remote;
   Codec codec;
+  SrtpKeys srtp;
   CallEnd end;
 
  private:
@@ -414,6 +416,7 @@ TEST_F(SipEndpointTest, PlaceCallToSippUasIsAnsweredAndHungUp) {
   EXPECT_EQ(out->codec.name, "PCMU");
   EXPECT_EQ(out->remote.ip, "127.0.0.1");
   EXPECT_GT(out->remote.port, 0);
+  EXPECT_EQ(out->srtp.suite, "");  // media.srtp off: plain RTP offered and answered
   endpoint_->hangup(*id);
   ASSERT_TRUE(out->wait_for([&] { return out->ended; }));
   EXPECT_EQ(out->end.reason, EndReason::kLocalHangup);

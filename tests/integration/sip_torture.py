@@ -7,14 +7,21 @@ answers; this script derives many more broken messages from valid INVITE, ACK, B
 OPTIONS and REGISTER requests (headers dropped and doubled, bad URIs in every URI-bearing header,
 bad numbers, a wrong Content-Length, bad encodings, folded headers, oversize parts, truncation,
 garbage) and sends them in batches. It asserts nothing about which RFC code each gets, only that
-every answer is a well-formed SIP response and that after each batch the server is still running
-and answers a valid OPTIONS with 200.
+every answer is a well-formed SIP response, that after each batch the server is still running
+and answers a valid OPTIONS with 200, and that every request whose mutation left what an answer
+needs intact (why_unanswerable) is answered, over TCP as over UDP. The rest may go unanswered:
+sofia drops a message whose request line, Via, From, To, Call-ID or CSeq it cannot parse (no
+answer can be built: RFC 3261 8.2, 18.2.2), and a stream whose framing broke (Content-Length
+missing or wrong, truncated, bare CR or LF) cannot be read past it (18.3). A table per mutation
+kind shows which of them were answered all the same.
 
 Deterministic per --seed: the same seed sends the same bytes (but for our own port numbers), and
---show N prints message N, so a failure can be replayed. Prints counts per kind, transport and
-status; exits 1 on a dead server or a response that is not SIP.
+--show N prints message N, so a failure can be replayed (on a fresh server: a replayed request is
+a retransmission to one that saw it). Prints counts per kind, transport and status; exits 1 on a
+dead server, a response that is not SIP or a request left unanswered that must be answered.
 """
 import argparse
+import base64
 import collections
 import os
 import random
@@ -195,15 +202,52 @@ METHODS = ["INVITE", "ACK", "BYE", "CANCEL", "OPTIONS", "REGISTER"]
 
 
 def generate(seed, count, target_port, local_ports):
-    """count messages as (kind, method, transport, bytes), the same for the same seed."""
+    """count messages as (kind, method, transport, bytes, answer_lines), the same for the same
+    seed; answer_lines are the valid request's lines an answer is built from (answer_lines())."""
     rng = random.Random(seed)
     messages = []
     for _ in range(count):
         transport = rng.choice(["UDP", "TCP"])
         method, kind = rng.choice(METHODS), rng.choice(sorted(MUTATIONS))
         req = valid_request(rng, method, target_port, transport, local_ports[transport])
-        messages.append((kind, method, transport, MUTATIONS[kind](rng, req)))
+        lines = answer_lines(req)
+        messages.append((kind, method, transport, MUTATIONS[kind](rng, req), lines))
     return messages
+
+
+# What a server needs to answer a request at all (RFC 3261 8.2.6, 18.2.2): the request line (the
+# method), and the Via, From, To, Call-ID and CSeq it copies into the response. A message whose
+# mutation damaged one of them, or broke its framing, may go unanswered: sofia drops what it cannot
+# parse there (RFC 3261 18.3 lets a stream be closed on a framing error). Anything else that
+# expects an answer (all but ACK) must get one, over TCP as over UDP.
+ANSWER_HEADERS = ("Via", "From", "To", "Call-ID", "CSeq")
+FOLD = re.compile(rb"\r\n[ \t]+(?=[^ \t\r\n])")  # one legal fold (RFC 3261 7.3.1 LWS)
+
+
+def answer_lines(req):
+    head = req.serialize().split(b"\r\n\r\n", 1)[0].split(b"\r\n")
+    return [head[0]] + [line for line in head[1:]
+                        if line.split(b":", 1)[0].decode() in ANSWER_HEADERS]
+
+
+def why_unanswerable(kind, method, message, lines):
+    """None if the server must answer `message`, else the reason it may not (a table row)."""
+    if method == "ACK":
+        return "ACK: never answered"
+    if not well_framed(kind, message):
+        return "framing broken"
+    head = message.split(b"\r\n\r\n", 1)[0]
+    unfolded = FOLD.sub(b" ", head)
+    if re.search(rb"[\x00\r\n]", unfolded.replace(b"\r\n", b"")):
+        return "bare CR, LF or NUL in the head"
+    got = unfolded.split(b"\r\n")
+    if got[0] != lines[0]:
+        return "request line damaged"
+    for line in lines[1:]:
+        name = line.split(b":", 1)[0] + b":"
+        if [g for g in got[1:] if g.lower().startswith(name.lower())] != [line]:
+            return f"{name.decode()[:-1]} damaged, missing or doubled"
+    return None
 
 
 def split_messages(stream):
@@ -241,7 +285,8 @@ class Tally:
             self.bad.append((transport, (message or start_line)[:300]))
 
 
-def drain_udp(sock, tally, seconds):
+def drain_udp(sock, tally, seconds, answered_ids):
+    """Reads the server's datagrams for `seconds`, adding each one's Call-ID to answered_ids."""
     end = time.monotonic() + seconds
     while (left := end - time.monotonic()) > 0:
         sock.settimeout(left)
@@ -250,20 +295,7 @@ def drain_udp(sock, tally, seconds):
         except (socket.timeout, ConnectionRefusedError):
             return
         tally.add(data.split(b"\r\n", 1)[0], "UDP", data)
-
-
-def read_tcp(conn, seconds):
-    """What the server sent, and whether it closed (or reset) the connection."""
-    conn.settimeout(seconds)
-    data = b""
-    try:
-        while chunk := conn.recv(70000):
-            data += chunk
-    except socket.timeout:
-        return data, False
-    except ConnectionResetError:
-        pass
-    return data, True
+        answered_ids.add(call_id(data))
 
 
 def send_stream(conn, messages, rng):
@@ -296,32 +328,106 @@ def call_id(message):
     return match.group(1).strip() if match else None
 
 
-def send_tcp_batch(messages, port, tally, rng, streams_seen):
-    """Well-framed messages STREAM_LENGTH to a connection (the server may close one on a message
-    it rejects); each message that breaks framing on a connection of its own. Per connection,
-    adds to streams_seen: requests that expect an answer (not ACK), how many of them got one
-    (matched by Call-ID), and whether the server closed the connection."""
-    framed = [(m, d) for k, m, d in messages if well_framed(k, d)]
-    streams = [framed[i:i + STREAM_LENGTH] for i in range(0, len(framed), STREAM_LENGTH)]
-    streams += [[(m, d)] for k, m, d in messages if not well_framed(k, d)]
-    conns = []
-    for stream in streams:
-        conn = socket.create_connection(("127.0.0.1", port))
-        conns.append(conn)
+class TcpPeer:
+    """One connection to the server and all it sent back (kept whole, so that an answer split
+    across reads is parsed once)."""
+
+    def __init__(self, port):
+        self.conn = socket.create_connection(("127.0.0.1", port))
+        self.data, self.closed = b"", False
+
+    def send(self, messages, rng):
         try:
-            send_stream(conn, [d for _, d in stream], rng)
+            send_stream(self.conn, messages, rng)
         except OSError:
             pass  # the server may close on what it cannot frame
-    time.sleep(0.3)
-    for conn, stream in zip(conns, streams):
-        data, closed = read_tcp(conn, 0.05)
-        answered_ids = {call_id(b"\r\n" + m) for m in split_messages(data)}
-        for line in start_lines(data):
+
+    def last_status(self):
+        lines = start_lines(self.data)
+        match = STATUS_LINE.match(lines[-1]) if lines else None
+        return int(match.group(1)) if match else 0
+
+    def answered_ids(self):
+        return {call_id(b"\r\n" + m) for m in split_messages(self.data)}
+
+    def read_until_answered(self, wanted):
+        """Reads until the request with Call-ID `wanted` is answered or the server closes the
+        connection (wanted None: until it falls silent for 50 ms, for a lone unframed message
+        read after the rest). The 10 s limit only ends a read that would never end: what is
+        counted does not depend on it."""
+        self.conn.settimeout(10 if wanted else 0.05)
+        try:
+            while not (wanted and wanted in self.answered_ids()):
+                chunk = self.conn.recv(70000)
+                if not chunk:
+                    self.closed = True
+                    return
+                self.data += chunk
+        except socket.timeout:
+            pass
+        except ConnectionResetError:
+            self.closed = True
+
+    def finish(self, tally):
+        self.conn.close()
+        for line in start_lines(self.data):
             tally.add(line, "TCP")
-        conn.close()
-        expected = [d for m, d in stream if m != "ACK"]
-        got = sum(1 for d in expected if call_id(d) and call_id(d) in answered_ids)
-        streams_seen.append((len(stream), len(expected), got, closed, stream))
+
+
+def send_tcp_batch(messages, port, tally, rng, outcomes):
+    """messages are (index, kind, method, bytes, why_unanswerable). Sets outcomes[index] to
+    (answered, whether the server closed that connection); answers are matched by Call-ID.
+
+    Those that must be answered go one at a time on a shared connection, each answer awaited
+    before the next request: sofia closes a TCP connection after answering 400 to a message with
+    any header it cannot parse (tport_parse: MSG_FLG_ERROR on a stream stops reading), and answers
+    our handlers had not yet sent to requests before it on that connection are lost with it. A
+    closed connection is replaced (and one after a 400), and a request that went unanswered goes
+    again once on a new one.
+    The rest go pipelined, STREAM_LENGTH well-framed ones to a
+    connection ended by a valid OPTIONS (once it is answered, all before it are: a connection is
+    read in order), and each message that breaks framing on a connection of its own."""
+    peer = None
+    for index, _, _, message, why in messages:
+        if why is not None:
+            continue
+        for _ in range(2):
+            peer = peer or TcpPeer(port)
+            peer.send([message], rng)
+            peer.read_until_answered(call_id(message))
+            answered = call_id(message) in peer.answered_ids()
+            outcomes[index] = (answered, peer.closed)
+            # After a 400 sofia may read no more from the connection (and close it only later):
+            # the next request goes on a fresh one. So does this one, once, if it went unanswered
+            # on a connection the server had stopped reading.
+            if peer.closed or not answered or peer.last_status() == 400:
+                peer.finish(tally)
+                peer = None
+            if answered:
+                break
+    if peer:
+        peer.finish(tally)
+
+    rest = [m for m in messages if m[4] is not None]
+    framed = [m for m in rest if well_framed(m[1], m[3])]
+    streams = [framed[i:i + STREAM_LENGTH] for i in range(0, len(framed), STREAM_LENGTH)]
+    streams += [[m] for m in rest if not well_framed(m[1], m[3])]
+    peers = []
+    for stream in streams:
+        peer, sentinel = TcpPeer(port), None
+        payload = [m[3] for m in stream]
+        if well_framed(stream[0][1], stream[0][3]):
+            req = valid_request(rng, "OPTIONS", port, "TCP", peer.conn.getsockname()[1])
+            sentinel = dict(req.headers)["Call-ID"].encode()
+            payload.append(req.serialize())
+        peer.send(payload, rng)
+        peers.append((peer, sentinel))
+    for (peer, sentinel), stream in zip(peers, streams):
+        peer.read_until_answered(sentinel)
+        answered = peer.answered_ids()
+        for index, _, _, message, _ in stream:
+            outcomes[index] = (bool(call_id(message)) and call_id(message) in answered, peer.closed)
+        peer.finish(tally)
 
 
 def options_answered(port):
@@ -356,20 +462,62 @@ def alive(pid, port):
     return options_answered(port)
 
 
-def report_tcp(streams):
-    """Over TCP, which requests were answered, per connection: ACKs get no answer by design, and
-    after the server closes a connection (on a message it cannot frame or parse) the requests
-    behind that one on it are never read."""
-    sent = sum(n for n, _, _, _, _ in streams)
-    expected = sum(e for _, e, _, _, _ in streams)
-    answered = sum(g for _, _, g, _, _ in streams)
-    closed = [s for s in streams if s[3]]
-    lost_behind_close = sum(e - g for _, e, g, c, _ in streams if c)
-    print(f"TCP: {sent} requests on {len(streams)} connections, {sent - expected} ACKs, "
-          f"{expected} expect an answer, {answered} answered (by Call-ID); "
-          f"{len(closed)} connections closed by the server, {lost_behind_close} requests "
-          f"unanswered on them; {expected - answered - lost_behind_close} unanswered on "
-          f"connections left open")
+def report(messages, outcomes):
+    """A table per mutation kind and transport: of the requests that expect an answer (not ACK),
+    how many must be answered (why_unanswerable is None) and were, and how many may go unanswered
+    and were not; then why the unanswered ones may be. Returns the indices of messages that
+    must be answered and were not."""
+    rows = collections.defaultdict(lambda: [0, 0, 0, 0, 0])
+    reasons = collections.Counter()
+    missed = []
+    for index, (kind, method, transport, data, lines) in enumerate(messages):
+        if method == "ACK" or index not in outcomes:
+            continue
+        answered, closed = outcomes[index]
+        why = why_unanswerable(kind, method, data, lines)
+        row = rows[(kind, transport)]
+        if why is None:
+            row[0] += 1
+            row[1] += answered
+            if not answered:
+                missed.append(index)
+        else:
+            row[2] += 1
+            row[3] += not answered
+            row[4] += not answered and closed
+            if not answered:
+                reasons[f"{transport} {why}"] += 1
+    print(f"{'mutation':<18}{'':4}{'must answer':>14}{'answered':>10}{'may not':>10}"
+          f"{'unanswered':>12}{'(conn closed)':>15}")
+    for (kind, transport), row in sorted(rows.items()):
+        print(f"{kind:<18}{transport:4}{row[0]:>14}{row[1]:>10}{row[2]:>10}{row[3]:>12}"
+              f"{row[4] if transport == 'TCP' else '':>15}")
+    totals = {t: [sum(r[i] for (_, tt), r in rows.items() if tt == t) for i in range(5)]
+              for t in ("UDP", "TCP")}
+    for transport, t in totals.items():
+        print(f"{'total':<18}{transport:4}{t[0]:>14}{t[1]:>10}{t[2]:>10}{t[3]:>12}"
+              f"{t[4] if transport == 'TCP' else '':>15}")
+    print("unanswered that may be, by what the mutation damaged:")
+    for why, n in sorted(reasons.items()):
+        print(f"  {why}: {n}")
+    return missed
+
+
+def write_seeds(directory, port):
+    """One file per method (as sent over UDP), and an INVITE with a Record-Route and an SRTP
+    offer, so that the fuzzer starts from every branch our INVITE checks take."""
+    rng = random.Random(3261)
+    for method in METHODS:
+        req = valid_request(rng, method, port, "UDP", 5062)
+        with open(os.path.join(directory, method.lower()), "wb") as out:
+            out.write(req.serialize())
+    req = valid_request(rng, "INVITE", port, "UDP", 5062)
+    req.headers.insert(1, ("Record-Route", "<sip:proxy.example.com;lr>"))
+    req.body = sdp(media="m=audio 40000 RTP/SAVP 0 101\r\n"
+                   "a=crypto:1 AES_CM_128_HMAC_SHA1_80 "
+                   f"inline:{base64.b64encode(bytes(range(30))).decode()}\r\n").encode()
+    with open(os.path.join(directory, "invite_srtp_record_route"), "wb") as out:
+        out.write(req.serialize())
 
 
 def main():
@@ -380,7 +528,13 @@ def main():
     parser.add_argument("--batch", type=int, default=200)
     parser.add_argument("--serve-pid", type=int, help="also check this process is running")
     parser.add_argument("--show", type=int, metavar="N", help="print message N and exit")
+    parser.add_argument("--write-seeds", metavar="DIR",
+                        help="write the valid requests mutations start from (the seed corpus of "
+                             "tests/fuzz/sip_fuzz) to DIR and exit")
     args = parser.parse_args()
+    if args.write_seeds:
+        write_seeds(args.write_seeds, args.port)
+        return
 
     udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     udp.bind(("127.0.0.1", 0))
@@ -388,27 +542,32 @@ def main():
     local_ports = {"UDP": udp.getsockname()[1], "TCP": udp.getsockname()[1]}
     messages = generate(args.seed, args.messages, args.port, local_ports)
     if args.show is not None:
-        print(repr(messages[args.show]))
+        print(repr(messages[args.show][:4]))
         return
     print(f"seed {args.seed}: {len(messages)} messages in batches of {args.batch}", flush=True)
     rng = random.Random(args.seed)
-    tally, sent, tcp_streams = Tally(), collections.Counter(), []
+    tally, sent, outcomes = Tally(), collections.Counter(), {}
     for first in range(0, len(messages), args.batch):
         batch = messages[first:first + args.batch]
-        tcp = []
-        for kind, method, transport, data in batch:
+        tcp, udp_sent = [], []
+        for index, (kind, method, transport, data, lines) in enumerate(batch, first):
             sent[f"{transport} {kind}"] += 1
             sent[f"{transport} {method}"] += 1
             if transport == "TCP":
-                tcp.append((kind, method, data))
+                tcp.append((index, kind, method, data, why_unanswerable(kind, method, data, lines)))
                 continue
             try:
                 udp.sendto(data, ("127.0.0.1", args.port))
+                udp_sent.append(index)
             except OSError:
                 sent["UDP too big to send"] += 1
             time.sleep(0.001)
-        send_tcp_batch(tcp, args.port, tally, rng, tcp_streams)
-        drain_udp(udp, tally, 0.5)
+        send_tcp_batch(tcp, args.port, tally, rng, outcomes)
+        udp_answered = set()
+        drain_udp(udp, tally, 0.5, udp_answered)
+        for index in udp_sent:
+            message_call_id = call_id(messages[index][3])
+            outcomes[index] = (bool(message_call_id) and message_call_id in udp_answered, False)
         if not alive(args.serve_pid, args.port):
             sys.exit(f"FAIL: server not alive after messages {first}..{first + len(batch) - 1} "
                      f"(seed {args.seed}; --show N prints one)")
@@ -417,11 +576,17 @@ def main():
     print("sent:", ", ".join(f"{k} {v}" for k, v in sorted(sent.items())))
     print("answers:", ", ".join(f"{k} {v}" for k, v in sorted(tally.statuses.items())))
     print("requests from the server:", dict(tally.requests))
-    report_tcp(tcp_streams)
+    missed = report(messages, outcomes)
     if tally.bad:
         for transport, line in tally.bad[:20]:
             print(f"not a well-formed SIP message ({transport}): {line!r}")
         sys.exit(f"FAIL: {len(tally.bad)} messages from the server were not well-formed SIP")
+    if missed:
+        for index in missed[:20]:
+            kind, method, transport, data, _ = messages[index]
+            print(f"unanswered #{index} ({transport} {method} {kind}): {data[:400]!r}")
+        sys.exit(f"FAIL: {len(missed)} requests with intact Via, From, To, Call-ID, CSeq and "
+                 f"framing got no answer (seed {args.seed}; --show N prints one)")
 
 
 if __name__ == "__main__":

@@ -177,6 +177,24 @@ TEST(SipSdes, SdpCarriesCryptoBothWays) {
   EXPECT_EQ(build_sdp(local).find("crypto"), std::string::npos);
 }
 
+TEST(SipSdes, OfferersSideTakesOnlyTheAnswerToItsOwnTagAndSuite) {
+  CryptoAttribute offered;  // tag 1, AES_CM_128_HMAC_SHA1_80, as chalkbot call offers
+  offered.key_salt = bytes_of(7);
+  const std::string answer_line = std::string("1 AES_CM_128_HMAC_SHA1_80 inline:") + kKey;
+  auto theirs = answered_crypto(
+      offer("RTP/SAVP", {std::string("2 AES_CM_128_HMAC_SHA1_80 inline:") + kKey,
+                         std::string("1 AES_CM_128_HMAC_SHA1_32 inline:") + kKey, answer_line}),
+      offered);
+  ASSERT_TRUE(theirs.has_value());
+  EXPECT_EQ(theirs->key_salt, parse_crypto(answer_line)->key_salt);
+  // No SRTP taken: no a=crypto, another tag or suite, MKI or session parameters.
+  EXPECT_FALSE(answered_crypto(offer("RTP/AVP", {}), offered));
+  EXPECT_FALSE(answered_crypto(
+      offer("RTP/SAVP", {std::string("3 AES_CM_128_HMAC_SHA1_80 inline:") + kKey}), offered));
+  EXPECT_FALSE(answered_crypto(offer("RTP/SAVP", {answer_line + "|2^20|1:4"}), offered));
+  EXPECT_FALSE(answered_crypto(offer("RTP/SAVP", {answer_line + " KDR=1"}), offered));
+}
+
 TEST(SipSdes, RandomKeysDiffer) {
   auto a = random_key_salt();
   auto b = random_key_salt();
