@@ -5,6 +5,7 @@
 #include <deque>
 #include <functional>
 #include <map>
+#include <mutex>
 #include <utility>
 
 #include "agent/conversation.h"
@@ -15,7 +16,6 @@
 #include "core/log.h"
 #include "media/media_engine.h"
 #include "speech/vad/voice_detector.h"
-#include "store/sqlite_store.h"
 
 namespace chalkbot {
 namespace {
@@ -52,6 +52,48 @@ class DrainedExecutor final : public Executor {
   std::deque<std::function<void()>> jobs_;
 };
 
+// The replayed conversation's turns, kept in memory only: a replay writes to no real store.
+class ReplayStore final : public ConversationStore {
+ public:
+  Status begin_call(const CallRecord& call) override {
+    std::lock_guard lock(mutex_);
+    call_ = call;
+    return {};
+  }
+  Status end_call(const std::string& /*call_id*/, std::int64_t ended_ms,
+                  const std::string& reason) override {
+    std::lock_guard lock(mutex_);
+    call_.ended_ms = ended_ms;
+    call_.end_reason = reason;
+    return {};
+  }
+  Result<int> append_turn(const TurnRecord& turn) override {
+    std::lock_guard lock(mutex_);
+    turns_.push_back(turn);
+    turns_.back().index = static_cast<int>(turns_.size()) - 1;
+    return turns_.back().index;
+  }
+  Result<std::optional<CallRecord>> call(const std::string& call_id) override {
+    std::lock_guard lock(mutex_);
+    if (call_id != call_.id) return std::optional<CallRecord>();
+    return std::optional<CallRecord>(call_);
+  }
+  Result<std::vector<CallRecord>> recent_calls(int /*limit*/) override {
+    std::lock_guard lock(mutex_);
+    return std::vector<CallRecord>{call_};
+  }
+  Result<std::vector<TurnRecord>> turns(const std::string& call_id) override {
+    std::lock_guard lock(mutex_);
+    if (call_id != call_.id) return std::vector<TurnRecord>();
+    return turns_;
+  }
+
+ private:
+  std::mutex mutex_;  // the model's threads may store while the replay reads
+  CallRecord call_;
+  std::vector<TurnRecord> turns_;
+};
+
 // The recogniser's results, held until the drain that produced them is over: they are handed to
 // the machine outside the recognition's jobs (which hold the recognition's lock, and the machine
 // may drop the recognition when it takes them).
@@ -64,21 +106,19 @@ class HeldResults final : public RecognitionResults {
     });
   }
   void recognized(std::uint64_t utterance, Result<std::string> words) override {
-    last_decode_ms_ = elapsed_ms(drain_started_);
     events_.push_back([utterance, words = std::move(words)](TurnMachine& machine) {
       machine.recognized(utterance, words);
     });
   }
-  void drain_starts() { drain_started_ = SteadyClock::now(); }
+  void drained(double ms) { decode_ms_ += ms; }
   std::vector<Event> take() { return std::exchange(events_, {}); }
-  // The real time of the latest final decode (the turn being taken now: it is taken as soon as
-  // its words are handed over).
-  double last_decode_ms() const { return last_decode_ms_; }
+  // The real time of the decodes since the last turn was taken (speculative ones at pauses
+  // included: the final one often reuses them), then counting afresh.
+  double take_decode_ms() { return std::exchange(decode_ms_, 0.0); }
 
  private:
   std::vector<Event> events_;
-  double last_decode_ms_ = 0;
-  SteadyClock::time_point drain_started_ = SteadyClock::now();
+  double decode_ms_ = 0;
 };
 
 // The machine's actions in a replay: the model is asked for real (blocking), the answer is
@@ -86,7 +126,7 @@ class HeldResults final : public RecognitionResults {
 class ReplayActions final : public CallActions {
  public:
   ReplayActions(const ReplayEngines& engines, Conversation& conversation,
-                ConversationStore& store, const VirtualClock& clock, const HeldResults& asr,
+                ConversationStore& store, const VirtualClock& clock, HeldResults& asr,
                 ReplayResult& result)
       : engines_(engines),
         conversation_(conversation),
@@ -159,10 +199,10 @@ class ReplayActions final : public CallActions {
   bool take_transfer() { return std::exchange(transfer_asked_, false); }
 
  private:
-  ReplayTurn turn_from(const std::string& heard, const StageTimes& times) const {
+  ReplayTurn turn_from(const std::string& heard, const StageTimes& times) {
     ReplayTurn turn;
     turn.heard = heard;
-    turn.asr_ms = asr_.last_decode_ms();
+    turn.asr_ms = asr_.take_decode_ms();
     turn.speech_start_ms = times.speech_start.value_or(kReplayEpochMs) - kReplayEpochMs;
     turn.speech_end_ms = times.speech_end.value_or(kReplayEpochMs) - kReplayEpochMs;
     turn.endpoint_ms = times.endpoint.value_or(kReplayEpochMs) - kReplayEpochMs;
@@ -202,7 +242,7 @@ class ReplayActions final : public CallActions {
   Conversation& conversation_;
   ConversationStore& store_;
   const VirtualClock& clock_;
-  const HeldResults& asr_;
+  HeldResults& asr_;
   ReplayResult& result_;
   std::map<std::string, std::int64_t> lengths_;
   std::int64_t speaking_until_ = kReplayEpochMs;
@@ -223,13 +263,9 @@ Result<ReplayResult> replay_audio(const ReplayEngines& engines, const Audio& cal
   const Settings& settings = engines.settings;
   auto vad = make_voice_detector(settings.vad, kTelephoneRate);
   if (!vad) return vad.error();
-  auto store = open_sqlite_store(":memory:");
-  if (!store) return store.error();
+  ReplayStore store;
   const std::string call_id = "replay";
-  if (auto begun = (*store)->begin_call(CallRecord{call_id, "replay", "replay", kReplayEpochMs, std::nullopt, "", ""});
-      !begun) {
-    return begun.error();
-  }
+  (void)store.begin_call(CallRecord{call_id, "replay", "replay", kReplayEpochMs, {}, "", ""});
 
   const auto started = SteadyClock::now();
   ReplayResult result;
@@ -237,17 +273,18 @@ Result<ReplayResult> replay_audio(const ReplayEngines& engines, const Audio& cal
   DrainedExecutor compute;
   HeldResults results;
   PooledRecognizer recognizer(engines.asr, compute, results);
-  Conversation conversation(engines.model, **store, settings, call_id,
+  Conversation conversation(engines.model, store, settings, call_id,
                             Conversation::History::kNewCall);
-  ReplayActions actions(engines, conversation, **store, clock, results, result);
+  ReplayActions actions(engines, conversation, store, clock, results, result);
   TurnMachine machine({settings, engines.flow, recognizer, actions, clock}, call_id,
                       std::move(*vad));
 
   // Runs the decodes asked for and hands their results over, until none is left.
   const auto settle = [&] {
     for (;;) {
-      results.drain_starts();
+      const auto drain_started = SteadyClock::now();
       const bool ran = compute.drain();
+      results.drained(elapsed_ms(drain_started));
       auto events = results.take();
       for (auto& event : events) event(machine);
       if (!ran && events.empty()) return;
@@ -262,7 +299,8 @@ Result<ReplayResult> replay_audio(const ReplayEngines& engines, const Audio& cal
     settle();
   };
 
-  if (options.greeting) machine.start();
+  machine.start();  // (the call's limits count from here)
+  if (!options.greeting) actions.interrupt();  // the greeting is not heard
   const Samples audio(caller_8k.samples);
   for (std::size_t at = 0; at < audio.size() && !machine.done(); at += kFrameSamples) {
     std::array<Sample, kFrameSamples> frame{};

@@ -6,8 +6,7 @@
 // time (their real latencies are measured and reported beside), so the turn decisions depend
 // only on the audio and the settings: the same input gives the same turns.
 //
-// Nothing is written to a production store: the replayed conversation lives in an in-memory
-// SQLite store of its own.
+// Nothing is written to a production store: the replayed conversation lives in memory.
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -34,7 +33,7 @@ struct ReplayTurn {
   std::int64_t endpoint_ms = 0;         // where the machine decided the turn had ended
   std::int64_t answer_audio_ms = 0;     // how long the bot's answer speaks (virtual time)
   // Real compute, measured (not part of the decisions, so they vary from run to run):
-  double asr_ms = 0;                           // the final decode of the turn
+  double asr_ms = 0;  // the turn's decodes (at its pauses and its end)
   std::optional<double> model_first_token_ms;  // from the request to the model's first token
   std::optional<double> tts_first_audio_ms;    // synthesis of the answer's first sentence
 
@@ -66,7 +65,7 @@ struct ReplayEngines {
 };
 
 // Replays `caller_8k` (8 kHz mono: the caller's side only). Errors: the audio is not 8 kHz, or the
-// VAD or the replay's store could not be made.
+// VAD could not be made.
 Result<ReplayResult> replay_audio(const ReplayEngines& engines, const Audio& caller_8k,
                                   const ReplayOptions& options = {});
 

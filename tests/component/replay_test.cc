@@ -4,6 +4,7 @@
 // ended in the pause after it; a second run finds the very same turns.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <cstdio>
 #include <optional>
 #include <string>
@@ -12,6 +13,7 @@
 #include "agent/replay.h"
 #include "media/wav.h"
 #include "speech/wer.h"
+#include "support/speech_edges.h"
 #include "support/test_support.h"
 
 namespace chalkbot {
@@ -77,9 +79,12 @@ class ReplayTest : public ::testing::Test {
       auto speech =
           read_wav(testing::speech_data_dir() + "/librivox/" + id + ".wav", kTelephoneRate);
       ASSERT_TRUE(speech.ok()) << speech.error().message;
-      Sentence sentence{id, length_ms(audio_), 0, reference(id)};
+      // Where the voice is, by energy (the files begin and end with some silence).
+      const testing::SpeechEdges voice = testing::energy_edges(*speech);
+      const std::int64_t offset = length_ms(audio_);
+      const Sentence sentence{id, offset + std::llround(voice.start_ms),
+                              offset + std::llround(voice.end_ms), reference(id)};
       audio_.samples.insert(audio_.samples.end(), speech->samples.begin(), speech->samples.end());
-      sentence.end_ms = length_ms(audio_);
       sentences_.push_back(sentence);
       add_noise(audio_, kPauseMs);
     }
@@ -122,7 +127,7 @@ TEST_F(ReplayTest, TurnsEndInThePausesBetweenSentences) {
     SCOPED_TRACE(sentence.id + ": " + decisions(result));
     // The turn holds the sentence and ends in the pause after it (not inside it, not later).
     EXPECT_NEAR(static_cast<double>(turn.speech_start_ms), static_cast<double>(sentence.start_ms),
-                300);
+                150);
     EXPECT_GE(turn.endpoint_ms, sentence.end_ms);
     EXPECT_LT(turn.endpoint_ms, sentence.end_ms + settings_.vad.unfinished_silence_ms + 200);
     EXPECT_EQ(turn.end_of_turn_wait_ms(), turn.endpoint_ms - turn.speech_end_ms);
