@@ -23,7 +23,7 @@ id=$(sqlite3 calls.db "select id from calls order by started_ms desc limit 1")
 stored_before=$(sqlite3 calls.db "select count(*) from turns")
 "$CHALKBOT" "${recordings[@]}" replay "$id" --json >replay.json 2>replay.err ||
   { cat replay.err; fail "replay of call $id failed"; }
-read -r turns stored_turns speed < <(json "len(d['turns']), len(d['stored']['turns']), d['speed']" <replay.json)
+read -r turns stored_turns speed < <(json "' '.join(map(str, [len(d['turns']), len(d['stored']['turns']), d['speed']]))" <replay.json)
 echo "replayed call $id: $turns turns (stored $stored_turns), ${speed}x real time"
 [ "$turns" = "$stored_turns" ] && [ "$turns" -ge 2 ] || fail "replay found $turns turns, the call had $stored_turns"
 python3 - replay.json <<'PY' || fail "replayed turns differ from the stored call"
