@@ -125,9 +125,8 @@ class HeldResults final : public RecognitionResults {
 // synthesized for real, and the bot then "speaks" for the virtual length of that audio.
 class ReplayActions final : public CallActions {
  public:
-  ReplayActions(const ReplayEngines& engines, Conversation& conversation,
-                ConversationStore& store, const VirtualClock& clock, HeldResults& asr,
-                ReplayResult& result)
+  ReplayActions(const ReplayEngines& engines, Conversation& conversation, ConversationStore& store,
+                const VirtualClock& clock, HeldResults& asr, ReplayResult& result)
       : engines_(engines),
         conversation_(conversation),
         store_(store),
@@ -299,7 +298,7 @@ Result<ReplayResult> replay_audio(const ReplayEngines& engines, const Audio& cal
     settle();
   };
 
-  machine.start();  // (the call's limits count from here)
+  machine.start();                             // (the call's limits count from here)
   if (!options.greeting) actions.interrupt();  // the greeting is not heard
   const Samples audio(caller_8k.samples);
   for (std::size_t at = 0; at < audio.size() && !machine.done(); at += kFrameSamples) {
@@ -313,9 +312,8 @@ Result<ReplayResult> replay_audio(const ReplayEngines& engines, const Audio& cal
   static const std::array<Sample, kFrameSamples> kSilence{};
   const std::int64_t tail_end = clock.now_ms() + options.tail_ms;
   constexpr std::int64_t kLongestAnswerMs = 60'000;
-  while (!machine.done() &&
-         (clock.now_ms() < tail_end ||
-          (!actions.quiet() && clock.now_ms() < tail_end + kLongestAnswerMs))) {
+  while (!machine.done() && (clock.now_ms() < tail_end ||
+                             (!actions.quiet() && clock.now_ms() < tail_end + kLongestAnswerMs))) {
     step(kSilence);
   }
   result.end_reason = machine.end_reason();

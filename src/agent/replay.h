@@ -30,10 +30,10 @@ struct ReplayTurn {
   bool interrupted = false;  // the caller barged in or went on before the answer was all said
   std::int64_t speech_start_ms = 0;
   std::int64_t speech_end_ms = 0;
-  std::int64_t endpoint_ms = 0;         // where the machine decided the turn had ended
-  std::int64_t answer_audio_ms = 0;     // how long the bot's answer speaks (virtual time)
+  std::int64_t endpoint_ms = 0;      // where the machine decided the turn had ended
+  std::int64_t answer_audio_ms = 0;  // how long the bot's answer speaks (virtual time)
   // Real compute, measured (not part of the decisions, so they vary from run to run):
-  double asr_ms = 0;  // the turn's decodes (at its pauses and its end)
+  double asr_ms = 0;                           // the turn's decodes (at its pauses and its end)
   std::optional<double> model_first_token_ms;  // from the request to the model's first token
   std::optional<double> tts_first_audio_ms;    // synthesis of the answer's first sentence
 
@@ -42,10 +42,10 @@ struct ReplayTurn {
 
 struct ReplayResult {
   std::vector<ReplayTurn> turns;
-  std::string end_reason;  // '' when the audio ran out with the call still going
-  std::int64_t audio_ms = 0;    // the caller's audio replayed (virtual time, tail included)
-  double wall_ms = 0;           // what the replay took in real time
-  int provider_failures = 0;    // ASR / model / TTS failures (each also logged)
+  std::string end_reason;     // '' when the audio ran out with the call still going
+  std::int64_t audio_ms = 0;  // the caller's audio replayed (virtual time, tail included)
+  double wall_ms = 0;         // what the replay took in real time
+  int provider_failures = 0;  // ASR / model / TTS failures (each also logged)
 };
 
 struct ReplayOptions {

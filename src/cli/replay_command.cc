@@ -46,7 +46,7 @@ struct StoredTurn {
 };
 
 std::optional<std::int64_t> stage_ms(const std::optional<std::int64_t>& from,
-                                 const std::optional<std::int64_t>& to) {
+                                     const std::optional<std::int64_t>& to) {
   if (!from || !to) return std::nullopt;
   return *to - *from;
 }
@@ -165,8 +165,8 @@ void print_result(const std::string& input, const ReplayResult& result,
     };
     std::cout << "  stored: heard '" << s.heard << "'";
     if (i < result.turns.size()) {
-      std::cout << " (WER " << std::round(word_error_rate(s.heard, result.turns[i].heard) * 100) / 100
-                << ")";
+      std::cout << " (WER "
+                << std::round(word_error_rate(s.heard, result.turns[i].heard) * 100) / 100 << ")";
     }
     std::cout << "\n          answer '" << s.answer << "'\n"
               << "          turn ended "
@@ -174,8 +174,8 @@ void print_result(const std::string& input, const ReplayResult& result,
               << " (end-of-turn wait " << ms_text(opt(stage_ms(st.speech_end, st.endpoint)))
               << "), ASR " << ms_text(opt(stage_ms(st.endpoint, st.asr_done)))
               << ", model first token " << ms_text(opt(stage_ms(st.asr_done, st.llm_first_token)))
-              << ", TTS first audio " << ms_text(opt(stage_ms(st.first_sentence, st.tts_first_audio)))
-              << "\n";
+              << ", TTS first audio "
+              << ms_text(opt(stage_ms(st.first_sentence, st.tts_first_audio))) << "\n";
   }
   std::cout << "replayed " << seconds_text(result.audio_ms) << " of audio in "
             << std::lround(result.wall_ms) << " ms (" << std::round(speed_of(result) * 10) / 10
@@ -381,8 +381,9 @@ void add_replay_command(CLI::App& app, Context& context) {
       "replay", "run a stored call or a caller's WAV again through the pipeline, turn by turn");
   static ReplayFlags flags;
   replay->add_option("input", flags.input, "a stored call's id, or a WAV of the caller");
-  replay->add_option("--dir", flags.dir,
-                     "replay every WAV in DIR against its <name>.expected.json; exit 1 on a change");
+  replay->add_option(
+      "--dir", flags.dir,
+      "replay every WAV in DIR against its <name>.expected.json; exit 1 on a change");
   replay->add_flag("--save", flags.save, "with --dir: write the expected results instead");
   replay->add_flag("--json", flags.json_out, "print JSON (one call)");
   replay->add_flag("--no-greeting", flags.no_greeting,
@@ -390,8 +391,9 @@ void add_replay_command(CLI::App& app, Context& context) {
   replay->add_option("--max-wer", flags.max_wer, "with --dir: word error rate a turn may change by")
       ->check(CLI::Range(0.0, 10.0))
       ->capture_default_str();
-  replay->add_option("--max-shift-ms", flags.max_shift_ms,
-                     "with --dir: how far a turn's end may move")
+  replay
+      ->add_option("--max-shift-ms", flags.max_shift_ms,
+                   "with --dir: how far a turn's end may move")
       ->check(CLI::Range(0, 600000))
       ->capture_default_str();
   replay->callback([&context] { ReplayCommand(context, flags).run(); });

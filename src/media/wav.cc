@@ -55,7 +55,8 @@ Result<Audio> read_wav(const std::string& path, int want_rate) {
   audio.samples.resize(interleaved->samples.size() / channels);
   for (std::size_t frame = 0; frame < audio.samples.size(); ++frame) {
     int sum = 0;  // down-mix: the average of all channels
-    for (std::size_t ch = 0; ch < channels; ++ch) sum += interleaved->samples[frame * channels + ch];
+    for (std::size_t ch = 0; ch < channels; ++ch)
+      sum += interleaved->samples[frame * channels + ch];
     audio.samples[frame] = static_cast<Sample>(sum / static_cast<int>(channels));
   }
   if (want_rate > 0 && want_rate != audio.sample_rate) return resample(audio, want_rate);
@@ -73,7 +74,8 @@ Result<Audio> read_wav_channel(const std::string& path, int channel, int want_ra
   Audio audio{interleaved->sample_rate, {}};
   audio.samples.resize(interleaved->samples.size() / channels);
   for (std::size_t frame = 0; frame < audio.samples.size(); ++frame) {
-    audio.samples[frame] = interleaved->samples[frame * channels + static_cast<std::size_t>(channel)];
+    audio.samples[frame] =
+        interleaved->samples[frame * channels + static_cast<std::size_t>(channel)];
   }
   if (want_rate > 0 && want_rate != audio.sample_rate) return resample(audio, want_rate);
   return audio;

@@ -73,9 +73,9 @@ class ReplayTest : public ::testing::Test {
     };
     audio_.sample_rate = kTelephoneRate;
     add_noise(audio_, 1000);
-    for (const char* id : {"sense_and_sensibility_01_austen_64kb-0880",
-                           "sense_and_sensibility_01_austen_64kb-0930",
-                           "sense_and_sensibility_01_austen_64kb-0890"}) {
+    for (const char* id :
+         {"sense_and_sensibility_01_austen_64kb-0880", "sense_and_sensibility_01_austen_64kb-0930",
+          "sense_and_sensibility_01_austen_64kb-0890"}) {
       auto speech =
           read_wav(testing::speech_data_dir() + "/librivox/" + id + ".wav", kTelephoneRate);
       ASSERT_TRUE(speech.ok()) << speech.error().message;
