@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <array>
-#include <deque>
 #include <functional>
 #include <map>
 #include <mutex>
@@ -14,6 +13,7 @@
 #include "agent/turn_machine.h"
 #include "core/clock.h"
 #include "core/log.h"
+#include "core/queued_executor.h"
 #include "media/media_engine.h"
 #include "speech/vad/voice_detector.h"
 
@@ -30,26 +30,6 @@ class VirtualClock final : public WallClock {
 
  private:
   std::int64_t now_ = kReplayEpochMs;
-};
-
-// The compute pool of a replay: jobs wait until drained on the replay's own thread, so each
-// decode finishes before the next frame is heard.
-class DrainedExecutor final : public Executor {
- public:
-  void post(std::function<void()> job) override { jobs_.push_back(std::move(job)); }
-  bool drain() {
-    bool ran = false;
-    while (!jobs_.empty()) {
-      auto job = std::move(jobs_.front());
-      jobs_.pop_front();
-      job();
-      ran = true;
-    }
-    return ran;
-  }
-
- private:
-  std::deque<std::function<void()>> jobs_;
 };
 
 // The replayed conversation's turns, kept in memory only: a replay writes to no real store.
@@ -269,7 +249,7 @@ Result<ReplayResult> replay_audio(const ReplayEngines& engines, const Audio& cal
   const auto started = SteadyClock::now();
   ReplayResult result;
   VirtualClock clock;
-  DrainedExecutor compute;
+  QueuedExecutor compute;  // each decode finishes before the next frame is heard
   HeldResults results;
   PooledRecognizer recognizer(engines.asr, compute, results);
   Conversation conversation(engines.model, store, settings, call_id,
@@ -282,7 +262,7 @@ Result<ReplayResult> replay_audio(const ReplayEngines& engines, const Audio& cal
   const auto settle = [&] {
     for (;;) {
       const auto drain_started = SteadyClock::now();
-      const bool ran = compute.drain();
+      const bool ran = compute.run_all();
       results.drained(elapsed_ms(drain_started));
       auto events = results.take();
       for (auto& event : events) event(machine);
