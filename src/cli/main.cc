@@ -47,7 +47,13 @@ int main(int argc, char** argv) {
   chalkbot::cli::add_config_command(app, context);
   chalkbot::cli::add_call_command(app, context);
   chalkbot::cli::add_aws_commands(app, context);
+  chalkbot::cli::add_replay_command(app, context);
 
-  CLI11_PARSE(app, argc, argv);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& error) {
+    // A bad argument is a usage error (exit 2); --help and --version exit 0.
+    return app.exit(error) == 0 ? 0 : 2;
+  }
   return context.exit_code;
 }

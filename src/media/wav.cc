@@ -17,7 +17,10 @@ using SndfilePtr = std::unique_ptr<SNDFILE, SndfileCloser>;
 
 }  // namespace
 
-Result<Audio> read_wav(const std::string& path, int want_rate) {
+namespace {
+
+// Every channel of `path`, interleaved, at the file's rate; `channels` is set to their count.
+Result<Audio> read_interleaved(const std::string& path, std::size_t& channels) {
   SF_INFO info{};
   SndfilePtr file(sf_open(path.c_str(), SFM_READ, &info));
   if (!file) return make_error(path + ": not a readable audio file (" + sf_strerror(nullptr) + ")");
@@ -33,17 +36,46 @@ Result<Audio> read_wav(const std::string& path, int want_rate) {
   }
   if (info.frames <= 0) return make_error(path + ": the WAV file holds no audio");
 
-  const auto channels = static_cast<std::size_t>(info.channels);
-  std::vector<short> interleaved(static_cast<std::size_t>(info.frames) * channels);
-  const sf_count_t got = sf_readf_short(file.get(), interleaved.data(), info.frames);
+  channels = static_cast<std::size_t>(info.channels);
+  Audio interleaved{info.samplerate, {}};
+  interleaved.samples.resize(static_cast<std::size_t>(info.frames) * channels);
+  const sf_count_t got = sf_readf_short(file.get(), interleaved.samples.data(), info.frames);
   if (got <= 0) return make_error(path + ": could not read audio: " + sf_strerror(file.get()));
+  interleaved.samples.resize(static_cast<std::size_t>(got) * channels);
+  return interleaved;
+}
 
-  Audio audio{info.samplerate, {}};
-  audio.samples.resize(static_cast<std::size_t>(got));
+}  // namespace
+
+Result<Audio> read_wav(const std::string& path, int want_rate) {
+  std::size_t channels = 1;
+  auto interleaved = read_interleaved(path, channels);
+  if (!interleaved) return interleaved.error();
+  Audio audio{interleaved->sample_rate, {}};
+  audio.samples.resize(interleaved->samples.size() / channels);
   for (std::size_t frame = 0; frame < audio.samples.size(); ++frame) {
     int sum = 0;  // down-mix: the average of all channels
-    for (std::size_t ch = 0; ch < channels; ++ch) sum += interleaved[frame * channels + ch];
+    for (std::size_t ch = 0; ch < channels; ++ch)
+      sum += interleaved->samples[frame * channels + ch];
     audio.samples[frame] = static_cast<Sample>(sum / static_cast<int>(channels));
+  }
+  if (want_rate > 0 && want_rate != audio.sample_rate) return resample(audio, want_rate);
+  return audio;
+}
+
+Result<Audio> read_wav_channel(const std::string& path, int channel, int want_rate) {
+  std::size_t channels = 1;
+  auto interleaved = read_interleaved(path, channels);
+  if (!interleaved) return interleaved.error();
+  if (channel < 0 || static_cast<std::size_t>(channel) >= channels) {
+    return make_error(path + ": has no channel " + std::to_string(channel) + " (it has " +
+                      std::to_string(channels) + ")");
+  }
+  Audio audio{interleaved->sample_rate, {}};
+  audio.samples.resize(interleaved->samples.size() / channels);
+  for (std::size_t frame = 0; frame < audio.samples.size(); ++frame) {
+    audio.samples[frame] =
+        interleaved->samples[frame * channels + static_cast<std::size_t>(channel)];
   }
   if (want_rate > 0 && want_rate != audio.sample_rate) return resample(audio, want_rate);
   return audio;

@@ -10,6 +10,8 @@
 namespace chalkbot {
 
 Result<Audio> read_wav(const std::string& path, int want_rate = 0);
+// One channel of `path` (0 = the left, as is: no down-mix): a call recording's caller side.
+Result<Audio> read_wav_channel(const std::string& path, int channel, int want_rate = 0);
 Status write_wav(const std::string& path, const Audio& audio);
 
 }  // namespace chalkbot

@@ -124,6 +124,16 @@ TEST(Wav, StereoIsDownmixed) {
   ASSERT_TRUE(mono.ok()) << mono.error().message;
   ASSERT_EQ(mono->samples.size(), frames);
   EXPECT_EQ(mono->samples[10], -1000);
+  // One channel as it is (a call recording's caller side), and a channel that is not there.
+  auto left = read_wav_channel(dir + "/s.wav", 0);
+  auto right = read_wav_channel(dir + "/s.wav", 1);
+  ASSERT_TRUE(left.ok() && right.ok());
+  ASSERT_EQ(left->samples.size(), frames);
+  EXPECT_EQ(left->samples[10], 1000);
+  EXPECT_EQ(right->samples[10], -3000);
+  auto third = read_wav_channel(dir + "/s.wav", 2);
+  ASSERT_FALSE(third.ok());
+  EXPECT_NE(third.error().message.find("no channel 2"), std::string::npos);
   std::filesystem::remove_all(dir);
 }
 
