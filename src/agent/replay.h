@@ -55,7 +55,7 @@ struct ReplayOptions {
 };
 
 // Engines shared with the caller of replay_audio(); they must outlive the call. Thread-safe as
-// in a live call (the model streams on its own threads).
+// in a live call (the model streams on the HTTP engine's thread).
 struct ReplayEngines {
   Asr& asr;
   Tts& tts;
