@@ -294,6 +294,9 @@ def run_sipp(args, port, scenario, calls, rate, extra=(), timeout_s=120, work=".
     command = ["sipp", "-i", "127.0.0.1", "-mi", "127.0.0.1", "-m", str(calls), "-r", str(rate),
                "-rp", "1000", "-timeout", f"{timeout_s}s", "-timeout_error", "-nostdin",
                "-trace_stat", "-stf", str(stats), "-fd", "1", "-nd",
+               # The caller's socket must not drop our answers in a burst either (capped by
+               # net.core.rmem_max, as the server's is).
+               "-buff_size", str(4 * 1024 * 1024),
                *(["-sf", str(scenario)] if str(scenario).endswith(".xml") else ["-sn", scenario]),
                *extra, f"127.0.0.1:{port}"]
     done = subprocess.run(command, cwd=work, capture_output=True, text=True, timeout=timeout_s + 30)

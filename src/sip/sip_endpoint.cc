@@ -29,6 +29,8 @@ namespace {
 constexpr const char* kAllow = "INVITE, ACK, BYE, CANCEL, OPTIONS, UPDATE, NOTIFY";
 constexpr const char* kSupported = "timer";
 constexpr unsigned kMaxMessageBytes = 64 * 1024;
+// SO_RCVBUF of the UDP SIP socket (the kernel doubles it for its bookkeeping).
+constexpr unsigned kUdpReceiveBufferBytes = 4 * 1024 * 1024;
 constexpr auto kShutdownWait = std::chrono::milliseconds(2000);  // BYEs and un-REGISTER
 constexpr auto kStackShutdownWait = std::chrono::milliseconds(3000);
 
@@ -271,6 +273,11 @@ void SipEndpoint::Stack::run(std::promise<Status>& ready) {
                     NUTAG_OUTBOUND("no-options-keepalive no-validate"),
                     // Nothing we take is near this big; larger messages are refused unread.
                     NTATAG_MAXSIZE(kMaxMessageBytes),
+                    // A burst of requests (thousands of calls a second, or a trunk's
+                    // retransmissions after a stall) must not overflow the kernel's default
+                    // 208 KiB: a dropped ACK leaves an answered call waiting 64*T1 for it. The
+                    // kernel caps this at net.core.rmem_max.
+                    TPTAG_UDP_RMEM(kUdpReceiveBufferBytes),
                     // RFC 3261 timers. 64*T1 is how long a transaction (and an answered call's
                     // wait for its ACK) lasts; tests shorten it.
                     NTATAG_SIP_T1(static_cast<unsigned>(sip_.timer_t1_ms)),
