@@ -163,6 +163,12 @@ struct RecordingSettings {
   std::string dir;  // one WAV per call: <dir>/<call id>.wav
 };
 
+// Asterisk AudioSocket: calls from a PBX's AudioSocket() application or AudioSocket channel.
+struct AudioSocketSettings {
+  bool enabled = false;
+  std::string listen;  // host:port of the TCP listener (the protocol has no authentication)
+};
+
 struct Settings {
   LlmSettings llm;
   AsrSettings asr;
@@ -176,6 +182,7 @@ struct Settings {
   ClusterSettings cluster;
   AdminSettings admin;
   RecordingSettings recording;
+  AudioSocketSettings audiosocket;
 };
 
 }  // namespace chalkbot
