@@ -140,6 +140,11 @@ void add_serve_command(CLI::App& app, Context& context) {
       // Tests and scripts read the port from this line when the listen port is 0.
       std::cout << "chalkbot: audiosocket on " << gateway.audiosocket_port() << std::endl;
     }
+    if (gateway.twilio_port() > 0) {
+      spdlog::info("Twilio webhook {}/twilio/voice, served on {}", settings->twilio.public_url,
+                   settings->twilio.listen);
+      std::cout << "chalkbot: twilio on " << gateway.twilio_port() << std::endl;
+    }
 
     // Declared after the gateway: stopped before it, as its hooks use it.
     const AdminApi api(

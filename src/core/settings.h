@@ -169,6 +169,14 @@ struct AudioSocketSettings {
   std::string listen;  // host:port of the TCP listener (the protocol has no authentication)
 };
 
+// Twilio Media Streams: calls to a Twilio number, its voice webhook pointed here.
+struct TwilioSettings {
+  bool enabled = false;
+  std::string listen;      // host:port of the webhook + WebSocket server (TLS is a proxy's job)
+  std::string public_url;  // https://... as Twilio reaches it: signatures are over these URLs
+  std::string auth_token;  // secret: environment only (CHALKBOT_TWILIO_AUTH_TOKEN)
+};
+
 struct Settings {
   LlmSettings llm;
   AsrSettings asr;
@@ -183,6 +191,7 @@ struct Settings {
   AdminSettings admin;
   RecordingSettings recording;
   AudioSocketSettings audiosocket;
+  TwilioSettings twilio;
 };
 
 }  // namespace chalkbot

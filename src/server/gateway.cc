@@ -23,8 +23,11 @@ Gateway::Gateway(const CallServices& services) : services_(services) {
 Gateway::~Gateway() {
   if (sip_) sip_->shutdown();
   if (audiosocket_) audiosocket_->stop_accepting();
+  if (twilio_) twilio_->stop_accepting();
   end_all_calls("shutdown");
-  audiosocket_.reset();   // its thread calls into the gateway: stopped while the gateway is whole
+  // The transports' threads call into the gateway: stopped while the gateway is whole.
+  audiosocket_.reset();
+  twilio_.reset();
   media_engine_.reset();  // no more ticks wake the pool
 }
 
@@ -56,6 +59,11 @@ Status Gateway::start() {
   sip_ =
       std::make_unique<sip::SipEndpoint>(services_.settings.sip, services_.settings.media, *this);
   if (auto started = sip_->start(); !started) return started;
+  if (auto started = start_audiosocket(); !started) return started;
+  return start_twilio();
+}
+
+Status Gateway::start_audiosocket() {
   const AudioSocketSettings& audiosocket = services_.settings.audiosocket;
   if (!audiosocket.enabled) return {};
   auto address = parse_listen_address(audiosocket.listen, "audiosocket.listen");
@@ -70,8 +78,27 @@ Status Gateway::start() {
   return audiosocket_->start(address->host, address->port, "audiosocket.listen");
 }
 
+Status Gateway::start_twilio() {
+  const TwilioSettings& twilio = services_.settings.twilio;
+  if (!twilio.enabled) return {};
+  auto address = parse_listen_address(twilio.listen, "twilio.listen");
+  if (!address) return address.error();
+  if (twilio.public_url.rfind("https://", 0) != 0 && twilio.public_url.rfind("http://", 0) != 0) {
+    return make_error("twilio.public_url: '" + twilio.public_url +
+                      "' is not the https:// URL Twilio reaches this server by");
+  }
+  if (twilio.auth_token.empty()) {
+    return make_error("twilio.auth_token: set CHALKBOT_TWILIO_AUTH_TOKEN (the account's auth "
+                      "token): every request from Twilio is checked against it");
+  }
+  twilio_ = std::make_unique<TwilioServer>(TwilioEndpoints{twilio.public_url, twilio.auth_token},
+                                           *this, [pool = calls_pool_.get()] { pool->wake(); });
+  return twilio_->start(address->host, address->port, "twilio.listen");
+}
+
 int Gateway::sip_port() const { return sip_ ? sip_->port() : 0; }
 int Gateway::audiosocket_port() const { return audiosocket_ ? audiosocket_->port() : 0; }
+int Gateway::twilio_port() const { return twilio_ ? twilio_->port() : 0; }
 
 std::size_t Gateway::active_calls() const {
   std::lock_guard lock(mutex_);
@@ -345,6 +372,7 @@ void Gateway::drain(std::chrono::seconds grace) {
   draining_ = true;
   sip_->stop_accepting();
   if (audiosocket_) audiosocket_->stop_accepting();
+  if (twilio_) twilio_->stop_accepting();
   {
     std::lock_guard lock(mutex_);
     for (auto& [id, call] : calls_) {

@@ -2,7 +2,7 @@
 // The gateway between the ways in and the call agents: admits SIP calls, gives each a media
 // session and an agent stepped on the call pool (a fixed set of threads, woken by every media
 // tick), relays hang-ups and re-INVITEs, and drains on shutdown. Calls that come over a socket
-// transport (Asterisk AudioSocket) get the same agent, fed by the transport's StreamedAudio.
+// transport (Asterisk AudioSocket, Twilio Media Streams) get the same agent, fed by the transport's StreamedAudio.
 #include <atomic>
 #include <chrono>
 #include <map>
@@ -16,6 +16,7 @@
 #include "media/media_engine.h"
 #include "sip/sip_endpoint.h"
 #include "transport/audiosocket_server.h"
+#include "transport/twilio_server.h"
 
 namespace chalkbot {
 
@@ -39,6 +40,7 @@ class Gateway final : public sip::CallHandler, public StreamCallHandler {
   Status start();
   int sip_port() const;
   int audiosocket_port() const;  // 0 when audiosocket.enabled is off
+  int twilio_port() const;       // 0 when twilio.enabled is off
   std::size_t active_calls() const;
 
   // Any thread: the calls in progress, oldest first.
@@ -91,6 +93,9 @@ class Gateway final : public sip::CallHandler, public StreamCallHandler {
     std::atomic<bool> counted_over{false};
   };
 
+  Status start_audiosocket();  // when enabled
+  Status start_twilio();       // when enabled
+
   // Lowers the calls_active gauge, once per call.
   static void count_over(Call& call);
   static void count_over(StreamCall& call);
@@ -108,6 +113,7 @@ class Gateway final : public sip::CallHandler, public StreamCallHandler {
   std::unique_ptr<MediaEngine> media_engine_;
   std::unique_ptr<sip::SipEndpoint> sip_;
   std::unique_ptr<AudioSocketServer> audiosocket_;  // when audiosocket.enabled
+  std::unique_ptr<TwilioServer> twilio_;            // when twilio.enabled
   std::string media_ip_;
   std::atomic<bool> draining_{false};
 
