@@ -102,7 +102,7 @@ void StreamedAudio::push_caller_audio(Samples pcm, SteadyClock::time_point arriv
     if (partial_in_len_ < kFrameSamples) break;
     partial_in_len_ = 0;
     CapturedFrame* slot = capture_.try_begin_push();
-    if (slot == nullptr) {  // the call is not reading: its oldest audio is what it would miss
+    if (slot == nullptr) {  // the call is not reading: this frame is lost (counted)
       capture_dropped_.fetch_add(1, std::memory_order_relaxed);
       continue;
     }

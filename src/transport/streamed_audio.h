@@ -43,7 +43,7 @@ class StreamedAudio final : public CallAudio {
 
   // --- network side (the transport's thread) ---
   // Caller audio as it arrives, in any lengths: cut into 20 ms frames. Frames the call has not
-  // read for kCaptureFrames are dropped (counted).
+  // read leave no room: beyond kCaptureFrames waiting, new ones are dropped (counted).
   void push_caller_audio(Samples pcm_8k, SteadyClock::time_point arrived);
   void push_dtmf(char digit);
   // The frame to send on this tick (nullptr: nothing to say); a barge-in's clear is applied
