@@ -91,8 +91,11 @@ Status Gateway::start_twilio() {
     return make_error("twilio.auth_token: set CHALKBOT_TWILIO_AUTH_TOKEN (the account's auth "
                       "token): every request from Twilio is checked against it");
   }
-  twilio_ = std::make_unique<TwilioServer>(TwilioEndpoints{twilio.public_url, twilio.auth_token},
-                                           *this, [pool = calls_pool_.get()] { pool->wake(); });
+  // Room for every call's stream and its webhook request at once, and a few spare.
+  const int max_connections = 2 * services_.settings.sip.max_calls + 16;
+  twilio_ = std::make_unique<TwilioServer>(
+      TwilioEndpoints{twilio.public_url, twilio.auth_token, max_connections}, *this,
+      [pool = calls_pool_.get()] { pool->wake(); });
   return twilio_->start(address->host, address->port, "twilio.listen");
 }
 

@@ -323,6 +323,7 @@ struct TwilioServer::Impl {
   std::atomic<int> port{0};
   std::atomic<bool> input_came{false};
   std::vector<std::shared_ptr<Stream>> streams;  // io thread only
+  int connections = 0;                            // io thread only
 
   bool signed_right(const http::request<http::string_body>& request, const std::string& url,
                     const twilio::FormFields& fields, const std::string& peer) const {
@@ -338,6 +339,10 @@ struct TwilioServer::Impl {
   }
 
   asio::awaitable<void> serve(tcp::socket socket) {
+    struct Counted {  // taken by accept_loop; every way out of this coroutine gives it back
+      int& count;
+      ~Counted() { --count; }
+    } counted{connections};
     beast::error_code ignored;
     const std::string peer = socket.remote_endpoint(ignored).address().to_string(ignored);
     beast::tcp_stream stream(std::move(socket));
@@ -407,6 +412,11 @@ struct TwilioServer::Impl {
         if (error == asio::error::operation_aborted || !acceptor.is_open()) co_return;
         continue;
       }
+      if (connections >= endpoints.max_connections) {
+        spdlog::warn("twilio: {} connections open, one more refused", connections);
+        continue;  // the socket closes as it goes out of scope
+      }
+      ++connections;
       asio::co_spawn(io, serve(std::move(socket)), asio::detached);
     }
   }

@@ -21,6 +21,9 @@ struct TwilioEndpoints {
   // against these URLs, as Twilio signs the ones it requested.
   std::string public_url;
   std::string auth_token;  // the account's; never logged
+  // Open connections (webhook requests and streams) beyond which new ones are closed at once:
+  // the port faces the internet through its proxy.
+  int max_connections = 0;
 };
 
 class TwilioServer {

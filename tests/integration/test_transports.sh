@@ -203,6 +203,16 @@ for what in 'not a JSON message' 'not base64' 'unknown event "dance"' 'a binary 
 done
 pass "malformed messages: logged, the stream closed with 1008, stored as protocol_error"
 
+# Twilio's port faces the internet: idle connections beyond 2 * sip.max_calls + 16 (116 here)
+# are closed at once.
+tw_client connection_cap cap.json 130
+# 14 beyond the cap (one or two fewer should a connection of the calls above still be closing).
+closed=$(json cap.json "['closed_at_once']")
+[ "$closed" -ge 12 ] && [ "$closed" -le 14 ] ||
+  fail "not the 14 connections beyond the cap were closed: $(cat cap.json)"
+grep -q "twilio: 116 connections open, one more refused" serve.err || fail "no log line for the cap"
+pass "Twilio: connections beyond the cap are refused"
+
 # The server took all of that in its stride, and its books balance.
 kill -0 "$serve_pid" || fail "serve died"
 curl -sf "$ADMIN_URL/metrics" | grep -q '^chalkbot_calls_active 0' ||

@@ -403,10 +403,29 @@ def malformed(port, public_url, token, out):
     return seen
 
 
+def connection_cap(port, public_url, token, out, count):
+    """Idle connections beyond the server's cap are closed at once; those within stay open."""
+    socks = [socket.create_connection(("127.0.0.1", port), timeout=5) for _ in range(int(count))]
+    time.sleep(0.5)
+    closed = 0
+    for s in socks:
+        s.setblocking(False)
+        try:
+            closed += s.recv(1) == b""
+        except BlockingIOError:
+            pass
+        except OSError:
+            closed += 1
+    for s in socks:
+        s.close()
+    return {"opened": len(socks), "closed_at_once": closed}
+
+
 def main():
     port, public_url, token, scenario, out = sys.argv[1:6]
     result = {"webhook": webhook, "conversation": conversation, "barge_in": barge_in,
-              "hang_ups": hang_ups, "malformed": malformed}[scenario](
+              "hang_ups": hang_ups, "malformed": malformed,
+              "connection_cap": connection_cap}[scenario](
         int(port), public_url, token, out, *sys.argv[6:])
     with open(out, "w") as f:
         json.dump(result, f, indent=1)
