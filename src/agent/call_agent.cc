@@ -17,17 +17,17 @@ namespace {
 
 using namespace std::chrono_literals;
 
-// The call's playback queue, which the media thread plays out, as the voice sees it.
+// The call's playback queue, which the carrier's thread plays out, as the voice sees it.
 class MediaAudioOut final : public AudioOut {
  public:
-  explicit MediaAudioOut(MediaSession& media) : media_(media) {}
+  explicit MediaAudioOut(CallAudio& media) : media_(media) {}
   std::size_t enqueue(Samples audio_8k) override { return media_.enqueue_audio(audio_8k); }
   bool flush() override { return media_.flush_audio(); }
   void clear() override { media_.clear_playback(); }
   int queued_ms() const override { return media_.queued_ms(); }
 
  private:
-  MediaSession& media_;
+  CallAudio& media_;
 };
 
 // The turn machine's actions in a live call, all on the call's thread: the bot's voice, and
@@ -38,7 +38,7 @@ class LiveCallActions final : public CallActions {
   // Runs a job at the call's next step (any thread).
   using Post = std::function<void(std::function<void()> job)>;
 
-  LiveCallActions(const CallServices& services, const CallInfo& info, MediaSession& media,
+  LiveCallActions(const CallServices& services, const CallInfo& info, CallAudio& media,
                   Conversation& conversation, CallRecorder* recorder, CallControl& control,
                   Post post, std::function<void()> wake)
       : services_(services),
@@ -102,7 +102,7 @@ class LiveCallActions final : public CallActions {
 
   const CallServices& services_;
   const CallInfo& info_;
-  MediaSession& media_;
+  CallAudio& media_;
   Conversation& conversation_;
   CallControl& control_;
   Post post_;
@@ -201,7 +201,7 @@ void LiveCallActions::end_answer(bool cut_short) {
 }  // namespace
 
 struct CallAgent::Live {
-  Live(const CallServices& services, const CallInfo& info, MediaSession& media,
+  Live(const CallServices& services, const CallInfo& info, CallAudio& media,
        CallControl& control, CallAgent& agent, std::unique_ptr<VoiceDetector> vad,
        std::unique_ptr<CallRecorder> call_recorder)
       : conversation(services.model, services.store, services.settings, info.id,
@@ -223,7 +223,7 @@ struct CallAgent::Live {
 };
 
 CallAgent::CallAgent(const CallServices& services, CallInfo info,
-                     std::shared_ptr<MediaSession> media, CallControl control,
+                     std::shared_ptr<CallAudio> media, CallControl control,
                      std::function<void()> wake)
     : services_(services),
       info_(std::move(info)),

@@ -21,7 +21,7 @@
 #include "agent/turn_machine.h"
 #include "core/settings.h"
 #include "core/work_pool.h"
-#include "media/media_engine.h"
+#include "media/call_audio.h"
 #include "speech/asr/asr.h"
 #include "speech/tts/tts.h"
 #include "store/conversation_store.h"
@@ -56,8 +56,9 @@ struct CallControl {
 
 class CallAgent final : public SteppedCall, public RecognitionResults {
  public:
-  // `wake` asks for a step soon (CallPool::wake): called when something is posted to the call.
-  CallAgent(const CallServices& services, CallInfo info, std::shared_ptr<MediaSession> media,
+  // `media` carries the call's sound (RTP, or a socket transport's adapter). `wake` asks for a
+  // step soon (CallPool::wake): called when something is posted to the call.
+  CallAgent(const CallServices& services, CallInfo info, std::shared_ptr<CallAudio> media,
             CallControl control, std::function<void()> wake);
   ~CallAgent() override;
 
@@ -95,7 +96,7 @@ class CallAgent final : public SteppedCall, public RecognitionResults {
 
   const CallServices& services_;
   CallInfo info_;
-  std::shared_ptr<MediaSession> media_;
+  std::shared_ptr<CallAudio> media_;
   CallControl control_;
   std::function<void()> wake_;
 

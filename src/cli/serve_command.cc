@@ -135,6 +135,16 @@ void add_serve_command(CLI::App& app, Context& context) {
     // Tests and scripts read the port from this line when sip.port is 0.
     std::cout << "chalkbot: listening on " << settings->sip.bind_address << ":"
               << gateway.sip_port() << std::endl;
+    if (gateway.audiosocket_port() > 0) {
+      spdlog::info("AudioSocket calls taken on {}", settings->audiosocket.listen);
+      // Tests and scripts read the port from this line when the listen port is 0.
+      std::cout << "chalkbot: audiosocket on " << gateway.audiosocket_port() << std::endl;
+    }
+    if (gateway.twilio_port() > 0) {
+      spdlog::info("Twilio webhook {}/twilio/voice, served on {}", settings->twilio.public_url,
+                   settings->twilio.listen);
+      std::cout << "chalkbot: twilio on " << gateway.twilio_port() << std::endl;
+    }
 
     // Declared after the gateway: stopped before it, as its hooks use it.
     const AdminApi api(

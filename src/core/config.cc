@@ -438,6 +438,21 @@ void declare_options(OptionTable& t, Settings& s) {
   t.boolean("recording.enabled", s.recording.enabled, false,
             "record each call, both directions, to a 2-channel WAV (caller left, bot right)");
   t.text("recording.dir", s.recording.dir, "recordings", "where call recordings are written");
+  t.boolean("audiosocket.enabled", s.audiosocket.enabled, false,
+            "take calls from Asterisk over AudioSocket (Dial(AudioSocket/...) or AudioSocket())");
+  t.text("audiosocket.listen", s.audiosocket.listen, "127.0.0.1:9092",
+         "AudioSocket TCP listener host:port; the protocol has no authentication, so beyond "
+         "loopback only on a network where just the PBX can reach it");
+  t.boolean("twilio.enabled", s.twilio.enabled, false,
+            "take calls from a Twilio number: voice webhook <public_url>/twilio/voice, "
+            "Media Streams WebSocket /twilio/stream");
+  t.text("twilio.listen", s.twilio.listen, "127.0.0.1:9093",
+         "Twilio webhook and WebSocket server host:port (plain HTTP: put a TLS proxy in front)");
+  t.text("twilio.public_url", s.twilio.public_url, "",
+         "the https:// URL Twilio reaches this server by (required when twilio.enabled)");
+  t.secret("twilio.auth_token", s.twilio.auth_token,
+           "the Twilio account's auth token, checks X-Twilio-Signature; environment only "
+           "(CHALKBOT_TWILIO_AUTH_TOKEN)");
 
   t.text("log.level", s.log.level, "info", "log level: trace | debug | info | warn | error | off",
          {"trace", "debug", "info", "warn", "error", "off"});

@@ -163,6 +163,20 @@ struct RecordingSettings {
   std::string dir;  // one WAV per call: <dir>/<call id>.wav
 };
 
+// Asterisk AudioSocket: calls from a PBX's AudioSocket() application or AudioSocket channel.
+struct AudioSocketSettings {
+  bool enabled = false;
+  std::string listen;  // host:port of the TCP listener (the protocol has no authentication)
+};
+
+// Twilio Media Streams: calls to a Twilio number, its voice webhook pointed here.
+struct TwilioSettings {
+  bool enabled = false;
+  std::string listen;      // host:port of the webhook + WebSocket server (TLS is a proxy's job)
+  std::string public_url;  // https://... as Twilio reaches it: signatures are over these URLs
+  std::string auth_token;  // secret: environment only (CHALKBOT_TWILIO_AUTH_TOKEN)
+};
+
 struct Settings {
   LlmSettings llm;
   AsrSettings asr;
@@ -176,6 +190,8 @@ struct Settings {
   ClusterSettings cluster;
   AdminSettings admin;
   RecordingSettings recording;
+  AudioSocketSettings audiosocket;
+  TwilioSettings twilio;
 };
 
 }  // namespace chalkbot

@@ -35,15 +35,13 @@
 #include "core/clock.h"
 #include "core/result.h"
 #include "core/settings.h"
+#include "media/call_audio.h"
 #include "media/dtmf.h"
 #include "media/jitter_buffer.h"
 #include "media/spsc_ring.h"
 #include "media/srtp_stream.h"
 
 namespace chalkbot {
-
-inline constexpr std::size_t kFrameSamples = samples_per_ms(kTelephoneRate, kFrameMs);  // 160
-using Frame = std::array<Sample, kFrameSamples>;  // 20 ms of 8 kHz mono PCM
 
 struct MediaStats {
   std::uint64_t packets_in = 0, bytes_in = 0;    // valid RTP accepted from the peer
@@ -58,7 +56,7 @@ struct MediaStats {
 
 class MediaEngine;
 
-class MediaSession {
+class MediaSession final : public CallAudio {
  public:
   // 2.56 s of queued bot speech: the call's voice stays 1.5 s ahead of playback. The ring is all
   // touched once that much was said, so it is kept small: 40 KB of every call.
@@ -68,7 +66,7 @@ class MediaSession {
   static constexpr std::size_t kCaptureFrames = 64;
   static constexpr std::size_t kDtmfDigits = 32;
 
-  ~MediaSession();
+  ~MediaSession() override;
   MediaSession(const MediaSession&) = delete;
   MediaSession& operator=(const MediaSession&) = delete;
 
@@ -91,33 +89,33 @@ class MediaSession {
                     int telephone_event_pt);
   // On hold nothing is sent, queued audio waits, and inactivity is not counted.
   void hold(bool on);
-  bool on_hold() const { return on_hold_.load(std::memory_order_relaxed); }
+  bool on_hold() const override { return on_hold_.load(std::memory_order_relaxed); }
   // Idempotent. Sockets close and ports return to the pool on the next tick. Dropping the last
   // shared_ptr also closes the session.
-  void close();
+  void close() override;
   bool closed() const { return closing_.load(std::memory_order_acquire); }
 
   // --- input: the agent thread (single consumer) ---
   bool pop_frame(Frame& out);  // decoded caller audio after the jitter buffer, one per tick
   // The same, with when the caller sent it as far as this side can tell: its packet's arrival,
   // before the jitter buffer held it (a concealed frame: when the buffer played it out).
-  bool pop_frame(Frame& out, SteadyClock::time_point& sent_at);
+  bool pop_frame(Frame& out, SteadyClock::time_point& sent_at) override;
   // The frame pop_frame() would return after `i` more (0: the next), left in place; nullptr
   // when there is none.
-  const Frame* peek_frame(std::size_t i = 0);
-  std::optional<char> pop_dtmf();
+  const Frame* peek_frame(std::size_t i = 0) override;
+  std::optional<char> pop_dtmf() override;
   // True as soon as a frame or digit is ready; false on timeout or when the session is closed.
   bool wait_for_input(std::chrono::milliseconds timeout);
 
   // --- output: the agent thread (single producer) ---
   // Queues 8 kHz PCM as 20 ms frames. A tail shorter than a frame waits for the next call or for
   // flush_audio(). Returns the samples accepted: fewer than given when the queue is full.
-  std::size_t enqueue_audio(Samples pcm_8k);
+  std::size_t enqueue_audio(Samples pcm_8k) override;
   // Pads the pending partial frame with silence and queues it (end of an utterance).
   // False when the queue is full and the tail is still pending: call again once it has played.
-  bool flush_audio();
+  bool flush_audio() override;
   // Barge-in: everything queued so far is dropped before the next packet goes out.
-  void clear_playback();
+  void clear_playback() override;
   // RFC 4733 key press: '0'-'9', '*', '#', 'A'-'D' held for duration_ms (40..5000), sent on the
   // telephone-event payload type given to start()/set_remote(). From the next tick the media
   // thread sends the event's packets instead of audio (marker on the first, one per 20 ms, the end
@@ -132,22 +130,22 @@ class MediaSession {
     return dtmf_queued_.load(std::memory_order_acquire) !=
            dtmf_sent_.load(std::memory_order_acquire);
   }
-  int queued_ms() const;
+  int queued_ms() const override;
   bool is_playing() const { return queued_ms() > 0; }
 
   // --- stats: any thread ---
   MediaStats stats() const;
   // A talk spurt starts when audio is sent after silence (or after clear_playback). The count lets
   // the agent match a spurt to its turn: read it before enqueueing, then wait for it to grow.
-  std::uint64_t talk_spurts() const { return talk_spurts_.load(std::memory_order_acquire); }
+  std::uint64_t talk_spurts() const override { return talk_spurts_.load(std::memory_order_acquire); }
   // Send time of the first packet of the latest talk spurt (nullopt before the first).
-  std::optional<SteadyClock::time_point> first_audio_packet_sent_at() const;
+  std::optional<SteadyClock::time_point> first_audio_packet_sent_at() const override;
   // When frame k of the latest talk spurt left (k = 0 is first_audio_packet_sent_at()): frames
   // follow the 20 ms ticks, and a spurt's first packet may leave before its tick.
   std::optional<SteadyClock::time_point> spurt_frame_sent_at(std::size_t k) const;
   std::optional<SteadyClock::time_point> last_packet_received_at() const;
   // No RTP from the peer for inactivity_timeout_s since start (or since the last packet).
-  bool inactive() const;
+  bool inactive() const override;
   int jitter_target_ms() const { return jitter_target_ms_.load(std::memory_order_relaxed); }
 
  private:

@@ -36,9 +36,9 @@ constexpr auto kStreamKeepAlive = 15s;  // a comment line keeps proxies from clo
 
 }  // namespace
 
-Result<ListenAddress> parse_listen_address(const std::string& listen) {
+Result<ListenAddress> parse_listen_address(const std::string& listen, const std::string& key) {
   const auto bad = [&](const std::string& why) {
-    return make_error("admin.listen: '" + listen + "' " + why + " (expected host:port)");
+    return make_error(key + ": '" + listen + "' " + why + " (expected host:port)");
   };
   const auto colon = listen.rfind(':');
   if (colon == std::string::npos) return bad("has no port");

@@ -16,8 +16,9 @@ struct ListenAddress {
   bool loopback = true;
 };
 
-// Parses admin.listen ("host:port", "[v6]:port"); errors name the key.
-Result<ListenAddress> parse_listen_address(const std::string& listen);
+// Parses a listen setting ("host:port", "[v6]:port"); errors name `key`.
+Result<ListenAddress> parse_listen_address(const std::string& listen,
+                                           const std::string& key = "admin.listen");
 
 class AdminServer {
  public:

@@ -8,6 +8,7 @@
 #include "core/log.h"
 #include "core/work_pool.h"
 #include "metrics/chalkbot_metrics.h"
+#include "server/admin_server.h"
 
 namespace chalkbot {
 
@@ -21,13 +22,22 @@ Gateway::Gateway(const CallServices& services) : services_(services) {
 
 Gateway::~Gateway() {
   if (sip_) sip_->shutdown();
+  if (audiosocket_) audiosocket_->stop_accepting();
+  if (twilio_) twilio_->stop_accepting();
   end_all_calls("shutdown");
+  // The transports' threads call into the gateway: stopped while the gateway is whole.
+  audiosocket_.reset();
+  twilio_.reset();
   media_engine_.reset();  // no more ticks wake the pool
 }
 
 void Gateway::end_all_calls(const std::string& reason) {
   for (auto& call : take_calls(false)) {
     if (call->agent) call->agent->remote_ended(reason);
+    count_over(*call);
+  }
+  for (auto& call : take_streams(false)) {
+    call->agent->remote_ended(reason);
     count_over(*call);
   }
   // Each agent winds down on its own (an answer cut short stores its turn as it stops).
@@ -48,14 +58,107 @@ Status Gateway::start() {
   media_engine_ = std::move(*engine);
   sip_ =
       std::make_unique<sip::SipEndpoint>(services_.settings.sip, services_.settings.media, *this);
-  return sip_->start();
+  if (auto started = sip_->start(); !started) return started;
+  if (auto started = start_audiosocket(); !started) return started;
+  return start_twilio();
+}
+
+Status Gateway::start_audiosocket() {
+  const AudioSocketSettings& audiosocket = services_.settings.audiosocket;
+  if (!audiosocket.enabled) return {};
+  auto address = parse_listen_address(audiosocket.listen, "audiosocket.listen");
+  if (!address) return address.error();
+  if (!address->loopback) {
+    spdlog::warn("audiosocket.listen {} is beyond loopback: AudioSocket has no authentication, "
+                 "so only the PBX may reach this port (firewall it)",
+                 audiosocket.listen);
+  }
+  audiosocket_ = std::make_unique<AudioSocketServer>(
+      *this, [pool = calls_pool_.get()] { pool->wake(); });
+  return audiosocket_->start(address->host, address->port, "audiosocket.listen");
+}
+
+Status Gateway::start_twilio() {
+  const TwilioSettings& twilio = services_.settings.twilio;
+  if (!twilio.enabled) return {};
+  auto address = parse_listen_address(twilio.listen, "twilio.listen");
+  if (!address) return address.error();
+  if (twilio.public_url.rfind("https://", 0) != 0 && twilio.public_url.rfind("http://", 0) != 0) {
+    return make_error("twilio.public_url: '" + twilio.public_url +
+                      "' is not the https:// URL Twilio reaches this server by");
+  }
+  if (twilio.auth_token.empty()) {
+    return make_error("twilio.auth_token: set CHALKBOT_TWILIO_AUTH_TOKEN (the account's auth "
+                      "token): every request from Twilio is checked against it");
+  }
+  // Room for every call's stream and its webhook request at once, and a few spare.
+  const int max_connections = 2 * services_.settings.sip.max_calls + 16;
+  twilio_ = std::make_unique<TwilioServer>(
+      TwilioEndpoints{twilio.public_url, twilio.auth_token, max_connections}, *this,
+      [pool = calls_pool_.get()] { pool->wake(); });
+  return twilio_->start(address->host, address->port, "twilio.listen");
 }
 
 int Gateway::sip_port() const { return sip_ ? sip_->port() : 0; }
+int Gateway::audiosocket_port() const { return audiosocket_ ? audiosocket_->port() : 0; }
+int Gateway::twilio_port() const { return twilio_ ? twilio_->port() : 0; }
 
 std::size_t Gateway::active_calls() const {
   std::lock_guard lock(mutex_);
-  return calls_.size();
+  return calls_.size() + streams_.size();
+}
+
+bool Gateway::stream_started(const StreamCallStart& start, std::shared_ptr<StreamedAudio> audio) {
+  if (draining_) return false;
+  auto call = std::make_shared<StreamCall>();
+  call->start = start;
+  call->started_ms = wall_ms();
+  call->audio = audio;
+  // No transfer over a stream: the machine hears at once that it failed and carries on.
+  auto self = std::make_shared<std::weak_ptr<CallAgent>>();
+  CallControl control{[audio] { audio->close(); },
+                      [self, transport = start.transport](const std::string&) {
+                        if (auto agent = self->lock()) {
+                          agent->transfer_news(TransferNews::kFailed,
+                                               "no transfer over " + transport);
+                        }
+                      }};
+  call->agent = std::make_shared<CallAgent>(services_, CallInfo{start.call_id, start.from, start.to},
+                                            audio, std::move(control),
+                                            [pool = calls_pool_.get()] { pool->wake(); });
+  *self = call->agent;
+  {
+    std::lock_guard lock(mutex_);
+    if (calls_.size() + streams_.size() >= static_cast<std::size_t>(services_.settings.sip.max_calls)) {
+      spdlog::warn("{} call {} refused: sip.max_calls ({}) reached", start.transport,
+                   start.call_id, services_.settings.sip.max_calls);
+      return false;
+    }
+    if (streams_.count(start.call_id) != 0) {
+      spdlog::warn("{} call {} refused: a call with this id is in progress", start.transport,
+                   start.call_id);
+      return false;
+    }
+    streams_[start.call_id] = call;
+  }
+  metrics().calls_started.inc();
+  metrics().calls_active.add(1);
+  spdlog::info("call {} from {} over {}", start.call_id, start.from, start.transport);
+  calls_pool_->add(call->agent, [call] {
+    metrics().call_ended(call->agent->end_reason()).inc();
+    count_over(*call);
+    call->finished = true;
+  });
+  return true;
+}
+
+void Gateway::stream_ended(const std::string& call_id, const std::string& reason) {
+  std::lock_guard lock(mutex_);
+  const auto it = streams_.find(call_id);
+  if (it == streams_.end() || it->second->finished) return;
+  StreamCall& call = *it->second;
+  count_over(call);
+  call.agent->remote_ended(call.hung_up_by_admin ? "admin_hangup" : reason);
 }
 
 sip::Admission Gateway::on_invite(const sip::IncomingCall& invite) {
@@ -198,6 +301,9 @@ void Gateway::on_transfer(sip::CallId id, const sip::TransferProgress& progress)
 void Gateway::count_over(Call& call) {
   if (!call.counted_over.exchange(true)) metrics().calls_active.add(-1);
 }
+void Gateway::count_over(StreamCall& call) {
+  if (!call.counted_over.exchange(true)) metrics().calls_active.add(-1);
+}
 
 std::vector<std::shared_ptr<Gateway::Call>> Gateway::take_calls(bool only_finished) {
   std::vector<std::shared_ptr<Call>> taken;
@@ -213,7 +319,21 @@ std::vector<std::shared_ptr<Gateway::Call>> Gateway::take_calls(bool only_finish
   return taken;
 }
 
-std::size_t Gateway::reap() { return take_calls(true).size(); }
+std::vector<std::shared_ptr<Gateway::StreamCall>> Gateway::take_streams(bool only_finished) {
+  std::vector<std::shared_ptr<StreamCall>> taken;
+  std::lock_guard lock(mutex_);
+  for (auto it = streams_.begin(); it != streams_.end();) {
+    if (!only_finished || it->second->finished) {
+      taken.push_back(it->second);
+      it = streams_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  return taken;
+}
+
+std::size_t Gateway::reap() { return take_calls(true).size() + take_streams(true).size(); }
 
 std::vector<LiveCall> Gateway::live_calls() const {
   std::vector<LiveCall> live;
@@ -223,6 +343,10 @@ std::vector<LiveCall> Gateway::live_calls() const {
       if (call->finished) continue;
       live.push_back({call->store_id, call->invite.from_uri, call->invite.to_uri, call->started_ms,
                       call->agent ? "talking" : "ringing"});
+    }
+    for (const auto& [id, call] : streams_) {
+      if (call->finished) continue;
+      live.push_back({id, call->start.from, call->start.to, call->started_ms, "talking"});
     }
   }
   std::sort(live.begin(), live.end(),
@@ -238,6 +362,11 @@ bool Gateway::hang_up(const std::string& call_id) {
     sip_->hangup(id);  // BYE, or 480 while it rings
     return true;
   }
+  if (const auto it = streams_.find(call_id); it != streams_.end() && !it->second->finished) {
+    it->second->hung_up_by_admin = true;
+    it->second->audio->close();  // the transport says goodbye, then tells the call
+    return true;
+  }
   return false;
 }
 
@@ -245,11 +374,14 @@ void Gateway::drain(std::chrono::seconds grace) {
   if (!sip_) return;
   draining_ = true;
   sip_->stop_accepting();
+  if (audiosocket_) audiosocket_->stop_accepting();
+  if (twilio_) twilio_->stop_accepting();
   {
     std::lock_guard lock(mutex_);
     for (auto& [id, call] : calls_) {
       if (call->agent) call->agent->drain();
     }
+    for (auto& [id, call] : streams_) call->agent->drain();
   }
   const auto deadline = SteadyClock::now() + grace;
   while (active_calls() > 0 && SteadyClock::now() < deadline) {

@@ -1,7 +1,8 @@
 #pragma once
-// The gateway between SIP and the call agents: admits calls, gives each a media session and an
-// agent stepped on the call pool (a fixed set of threads, woken by every media tick), relays
-// hang-ups and re-INVITEs, and drains on shutdown.
+// The gateway between the ways in and the call agents: admits SIP calls, gives each a media
+// session and an agent stepped on the call pool (a fixed set of threads, woken by every media
+// tick), relays hang-ups and re-INVITEs, and drains on shutdown. Calls that come over a socket
+// transport (Asterisk AudioSocket, Twilio Media Streams) get the same agent, fed by the transport's StreamedAudio.
 #include <atomic>
 #include <chrono>
 #include <map>
@@ -14,6 +15,8 @@
 #include "agent/call_agent.h"
 #include "media/media_engine.h"
 #include "sip/sip_endpoint.h"
+#include "transport/audiosocket_server.h"
+#include "transport/twilio_server.h"
 
 namespace chalkbot {
 
@@ -26,15 +29,18 @@ struct LiveCall {
   std::string state;            // "ringing" (not answered yet) or "talking"
 };
 
-class Gateway final : public sip::CallHandler {
+class Gateway final : public sip::CallHandler, public StreamCallHandler {
  public:
   // `services` must outlive the gateway.
   explicit Gateway(const CallServices& services);
   ~Gateway() override;
 
-  // Starts the media thread and the SIP stack; returns once listening.
+  // Starts the media thread, the SIP stack and the transports that are enabled; returns once
+  // listening.
   Status start();
   int sip_port() const;
+  int audiosocket_port() const;  // 0 when audiosocket.enabled is off
+  int twilio_port() const;       // 0 when twilio.enabled is off
   std::size_t active_calls() const;
 
   // Any thread: the calls in progress, oldest first.
@@ -59,6 +65,10 @@ class Gateway final : public sip::CallHandler {
   void on_response_sent(int status) override;  // chalkbot_sip_responses_total (lock-free)
   void on_srtp_refused() override;             // chalkbot_sip_srtp_refused_total
 
+  // StreamCallHandler: on a transport's thread, never blocking.
+  bool stream_started(const StreamCallStart& start, std::shared_ptr<StreamedAudio> audio) override;
+  void stream_ended(const std::string& call_id, const std::string& reason) override;
+
  private:
   struct Call {
     sip::IncomingCall invite;
@@ -72,10 +82,26 @@ class Gateway final : public sip::CallHandler {
     std::atomic<bool> counted_over{false};  // calls_active lowered for it
   };
 
+  // A call that came over a socket transport.
+  struct StreamCall {
+    StreamCallStart start;
+    std::int64_t started_ms = 0;
+    std::shared_ptr<StreamedAudio> audio;
+    std::shared_ptr<CallAgent> agent;
+    std::atomic<bool> hung_up_by_admin{false};
+    std::atomic<bool> finished{false};
+    std::atomic<bool> counted_over{false};
+  };
+
+  Status start_audiosocket();  // when enabled
+  Status start_twilio();       // when enabled
+
   // Lowers the calls_active gauge, once per call.
   static void count_over(Call& call);
+  static void count_over(StreamCall& call);
   // Removes finished calls from calls_ (under mutex_) and returns them.
   std::vector<std::shared_ptr<Call>> take_calls(bool only_finished);
+  std::vector<std::shared_ptr<StreamCall>> take_streams(bool only_finished);
   // Tells every call the far end is gone (`reason`) and waits for their agents to end.
   void end_all_calls(const std::string& reason);
   // After a call's agent ended (on a pool thread): its figures to the metrics.
@@ -86,11 +112,14 @@ class Gateway final : public sip::CallHandler {
   std::unique_ptr<CallPool> calls_pool_;
   std::unique_ptr<MediaEngine> media_engine_;
   std::unique_ptr<sip::SipEndpoint> sip_;
+  std::unique_ptr<AudioSocketServer> audiosocket_;  // when audiosocket.enabled
+  std::unique_ptr<TwilioServer> twilio_;            // when twilio.enabled
   std::string media_ip_;
   std::atomic<bool> draining_{false};
 
   mutable std::mutex mutex_;
   std::map<sip::CallId, std::shared_ptr<Call>> calls_;
+  std::map<std::string, std::shared_ptr<StreamCall>> streams_;  // by store id
 };
 
 }  // namespace chalkbot
