@@ -16,7 +16,8 @@ TEST(ToolCallAssembler, JoinsOneCallWhoseArgumentsArriveInPieces) {
   ASSERT_TRUE(assembler.add(json::parse(
       R"([{"index":0,"id":"call_a","type":"function","function":{"name":"end_call","arguments":""}}])")));
   ASSERT_TRUE(assembler.add(json::parse(R"([{"index":0,"function":{"arguments":"{\"rea"}}])")));
-  ASSERT_TRUE(assembler.add(json::parse(R"([{"index":0,"function":{"arguments":"son\":\"done\"}"}}])")));
+  ASSERT_TRUE(
+      assembler.add(json::parse(R"([{"index":0,"function":{"arguments":"son\":\"done\"}"}}])")));
   auto calls = assembler.finish();
   ASSERT_TRUE(calls) << calls.error().message;
   ASSERT_EQ(calls->size(), 1u);
