@@ -8,14 +8,17 @@
 
 #include "core/cancel.h"
 #include "core/result.h"
+#include "llm/tool_calls.h"
 
 namespace chalkbot {
 
 struct LlmSettings;
 
 struct ChatMessage {
-  std::string role;  // "system", "user" or "assistant"
+  std::string role;  // "system", "user", "assistant" or "tool"
   std::string content;
+  std::vector<ToolCall> tool_calls = {};  // an assistant message that asked for tools
+  std::string tool_call_id = {};          // a "tool" message: the call it answers
 };
 
 // Receives each piece of text as it arrives. Return false to stop the stream (not an error).
@@ -25,6 +28,7 @@ struct ChatReply {
   std::string text;        // everything received (possibly partial when stopped or cancelled)
   bool stopped = false;    // the sink or the cancel token ended the stream early
   int attempts = 1;        // HTTP attempts made (retries + 1)
+  std::vector<ToolCall> tool_calls = {};  // the tools the model asked for, whole, in its order
 };
 
 // How a stream started with ChatModel::start_stream ended by itself: completed, stopped by its
@@ -59,6 +63,13 @@ class ChatModel {
 Result<ChatReply> stream_and_wait(ChatModel& model, const std::vector<ChatMessage>& messages,
                                   const TokenSink& sink, const CancelToken& cancel);
 
-Result<std::unique_ptr<ChatModel>> make_chat_model(const LlmSettings& settings);
+// `tools` are declared in every request; the model may then answer with tool_calls.
+Result<std::unique_ptr<ChatModel>> make_chat_model(const LlmSettings& settings,
+                                                   std::vector<ToolSpec> tools = {});
+
+// The JSON body of one streaming request (exposed for tests).
+Result<std::string> chat_request_body(const LlmSettings& settings,
+                                      const std::vector<ChatMessage>& messages,
+                                      const std::vector<ToolSpec>& tools);
 
 }  // namespace chalkbot

@@ -42,10 +42,45 @@ std::string strip_trailing_slash(std::string url) {
   return url;
 }
 
+json message_json(const ChatMessage& m) {
+  json message = {{"role", m.role}, {"content", m.content}};
+  if (!m.tool_calls.empty()) {
+    json calls = json::array();
+    for (const ToolCall& call : m.tool_calls) {
+      calls.push_back({{"id", call.id},
+                       {"type", "function"},
+                       {"function", {{"name", call.name}, {"arguments", call.arguments}}}});
+    }
+    message["tool_calls"] = std::move(calls);
+    // An assistant turn that only called tools has no text: the API wants null, not "".
+    if (m.content.empty()) message["content"] = nullptr;
+  }
+  if (!m.tool_call_id.empty()) message["tool_call_id"] = m.tool_call_id;
+  return message;
+}
+
+std::string chat_body(const LlmSettings& settings, const std::vector<ChatMessage>& messages,
+                      const json& tools) {
+  json msgs = json::array();
+  // The configured system prompt leads unless the caller brought its own.
+  if (!settings.system_prompt.empty() && (messages.empty() || messages[0].role != "system")) {
+    msgs.push_back({{"role", "system"}, {"content", settings.system_prompt}});
+  }
+  for (const auto& m : messages) msgs.push_back(message_json(m));
+  json body = {{"model", settings.model},
+               {"messages", std::move(msgs)},
+               {"stream", true},
+               {"temperature", settings.temperature}};
+  if (settings.max_tokens > 0) body["max_tokens"] = settings.max_tokens;
+  if (!tools.empty()) body["tools"] = tools;
+  return body.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
 class OpenAiChat final : public ChatModel {
  public:
-  explicit OpenAiChat(const LlmSettings& settings)
+  OpenAiChat(const LlmSettings& settings, nlohmann::json tools)
       : settings_(settings),
+        tools_(std::move(tools)),
         url_(strip_trailing_slash(settings.base_url) + "/chat/completions"),
         retry_policy_(chat_retry_policy(settings)) {}
 
@@ -72,18 +107,7 @@ class OpenAiChat final : public ChatModel {
   }
 
   std::string request_body(const std::vector<ChatMessage>& messages) const {
-    json msgs = json::array();
-    // The configured system prompt leads unless the caller brought its own.
-    if (!settings_.system_prompt.empty() && (messages.empty() || messages[0].role != "system")) {
-      msgs.push_back({{"role", "system"}, {"content", settings_.system_prompt}});
-    }
-    for (const auto& m : messages) msgs.push_back({{"role", m.role}, {"content", m.content}});
-    json body = {{"model", settings_.model},
-                 {"messages", std::move(msgs)},
-                 {"stream", true},
-                 {"temperature", settings_.temperature}};
-    if (settings_.max_tokens > 0) body["max_tokens"] = settings_.max_tokens;
-    return body.dump(-1, ' ', false, json::error_handler_t::replace);
+    return chat_body(settings_, messages, tools_);
   }
 
   // Error text never contains the key, even when a server echoes it back.
@@ -110,6 +134,7 @@ class OpenAiChat final : public ChatModel {
 
  private:
   const LlmSettings settings_;  // immutable after construction: streams read it from any thread
+  const json tools_;            // the request's `tools` array (empty: none declared)
   const std::string url_;
   const RetryPolicy retry_policy_;
 };
@@ -126,6 +151,14 @@ class ChatAttempt {
   bool on_bytes(std::string_view bytes) {
     for (auto& event : parser_.feed(bytes)) {
       if (event.data == "[DONE]") {
+        if (!tool_calls_.empty()) {
+          auto calls = tool_calls_.finish();
+          if (!calls) {
+            stream_error_ = calls.error();
+            return false;
+          }
+          reply_.tool_calls = std::move(*calls);
+        }
         done_ = true;
         return false;
       }
@@ -152,6 +185,16 @@ class ChatAttempt {
       if (!choice.is_object()) continue;
       const auto delta = choice.find("delta");
       if (delta == choice.end() || !delta->is_object()) continue;
+      // Text before (or beside) a tool call is still an answer to speak: both are taken.
+      const auto tool_call_deltas = delta->find("tool_calls");
+      if (tool_call_deltas != delta->end() && !tool_call_deltas->is_null()) {
+        if (Status added = tool_calls_.add(*tool_call_deltas); !added) {
+          stream_error_ = added.error();
+          return false;
+        }
+        // A tool call is the answer starting: a retry now could run a tool twice.
+        delivered_ = true;
+      }
       const auto content = delta->find("content");
       if (content == delta->end() || !content->is_string()) continue;
       const auto& text = content->get_ref<const std::string&>();
@@ -226,6 +269,7 @@ class ChatAttempt {
   const std::optional<SteadyClock::time_point> first_token_deadline_;
   const SteadyClock::time_point started_ = SteadyClock::now();
   SseParser parser_;
+  ToolCallAssembler tool_calls_;
   bool delivered_ = false;
   bool done_ = false;
   bool stopped_ = false;
@@ -334,13 +378,24 @@ std::unique_ptr<ChatStream> OpenAiChat::start_stream(std::vector<ChatMessage> me
 
 }  // namespace
 
-Result<std::unique_ptr<ChatModel>> make_chat_model(const LlmSettings& settings) {
+Result<std::string> chat_request_body(const LlmSettings& settings,
+                                      const std::vector<ChatMessage>& messages,
+                                      const std::vector<ToolSpec>& tools) {
+  auto tools_json = tools_request_json(tools);
+  if (!tools_json) return tools_json.error();
+  return chat_body(settings, messages, *tools_json);
+}
+
+Result<std::unique_ptr<ChatModel>> make_chat_model(const LlmSettings& settings,
+                                                   std::vector<ToolSpec> tools) {
   if (settings.base_url.empty()) return make_error("llm.base_url: empty");
   if (!settings.base_url.starts_with("http://") && !settings.base_url.starts_with("https://")) {
     return make_error("llm.base_url: '" + settings.base_url + "' is not an http(s) URL");
   }
   if (settings.model.empty()) return make_error("llm.model: empty");
-  return std::unique_ptr<ChatModel>(std::make_unique<OpenAiChat>(settings));
+  auto tools_json = tools_request_json(tools);
+  if (!tools_json) return tools_json.error();
+  return std::unique_ptr<ChatModel>(std::make_unique<OpenAiChat>(settings, std::move(*tools_json)));
 }
 
 }  // namespace chalkbot

@@ -9,6 +9,8 @@
 
 #include "core/clock.h"
 #include "core/settings.h"
+#include <nlohmann/json.hpp>
+
 #include "llm/chat_model.h"
 #include "support/standin.h"
 #include "support/test_support.h"
@@ -100,6 +102,59 @@ TEST(LlmChat, ReplyProvesMemoryAndFollowsTheScript) {
   ASSERT_TRUE(other) << other.error().message;
   EXPECT_EQ(other->text, "You said bananas; 0 before.");
   EXPECT_EQ(standin.requests()[0]["body"]["max_tokens"], 64);
+}
+
+// The stand-in streams the calls' first pieces, then their arguments in pieces interleaved
+// across SSE events; the text before them still reaches the sink.
+TEST(LlmChat, StreamedToolCallsArriveWholeAndTheirResultsGoBack) {
+  const std::string dir = testing::make_temp_dir();
+  std::ofstream(dir + "/script.json")
+      << R"({"rules":[{"match":"person","reply":"One moment.","after_tools":"Done: {last_tool}",)"
+      << R"("tool_calls":[{"name":"transfer_to_person","arguments":{"reason":"billing question"}},)"
+      << R"({"name":"end_call","arguments":{}}]}]})";
+  Standin standin({"--script", dir + "/script.json"});
+  auto made = make_chat_model(settings_for(standin),
+                              {{"transfer_to_person", "Hand over to a person.",
+                                R"({"type":"object","properties":{"reason":{"type":"string"}}})"},
+                               {"end_call", "Say goodbye and hang up.", ""}});
+  ASSERT_TRUE(made) << made.error().message;
+  ChatModel& model = **made;
+
+  std::string spoken;
+  const std::vector<ChatMessage> ask = {{"user", "a person please"}};
+  auto reply = model.stream(ask, [&](std::string_view d) { spoken += d; return true; },
+                            CancelToken{});
+  ASSERT_TRUE(reply) << reply.error().message;
+  EXPECT_EQ(spoken, "One moment.");
+  ASSERT_EQ(reply->tool_calls.size(), 2u);
+  EXPECT_EQ(reply->tool_calls[0].name, "transfer_to_person");
+  EXPECT_EQ(nlohmann::json::parse(reply->tool_calls[0].arguments),
+            nlohmann::json({{"reason", "billing question"}}));
+  EXPECT_EQ(reply->tool_calls[1].name, "end_call");
+  EXPECT_EQ(reply->tool_calls[1].arguments, "{}");
+  EXPECT_NE(reply->tool_calls[0].id, reply->tool_calls[1].id);
+
+  std::vector<ChatMessage> follow_up = ask;
+  ChatMessage asked{"assistant", reply->text};
+  asked.tool_calls = reply->tool_calls;
+  follow_up.push_back(asked);
+  for (const ToolCall& call : reply->tool_calls) {
+    ChatMessage result{"tool", call.name + " ok"};
+    result.tool_call_id = call.id;
+    follow_up.push_back(result);
+  }
+  auto after = model.stream(follow_up, kIgnore, CancelToken{});
+  ASSERT_TRUE(after) << after.error().message;
+  EXPECT_TRUE(after->tool_calls.empty());
+  EXPECT_EQ(after->text, "Done: end_call ok");
+
+  const nlohmann::json requests = standin.requests();
+  ASSERT_EQ(requests.size(), 2u);
+  EXPECT_EQ(requests[0]["body"]["tools"][0]["function"]["name"], "transfer_to_person");
+  const nlohmann::json& sent = requests[1]["body"]["messages"];
+  EXPECT_EQ(sent[2]["tool_calls"][0]["id"], reply->tool_calls[0].id);
+  EXPECT_EQ(sent[3]["role"], "tool");
+  EXPECT_EQ(sent[3]["tool_call_id"], reply->tool_calls[0].id);
 }
 
 TEST(LlmChat, RetriesA429AfterItsFractionalRetryAfter) {

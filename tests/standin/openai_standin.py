@@ -53,20 +53,54 @@ def error_body(message, type_, code=None):
 
 
 def choose_reply(messages):
+    """The reply text and the tool calls to stream. A script rule with "tool_calls" (a list of
+    {"name", "arguments"}) asks for them when the last message is the caller's; once the tool
+    results are back (last message role "tool") it answers "after_tools" instead, with
+    {last_tool} standing for the last tool result, so a test never loops."""
     users = [m for m in messages if isinstance(m, dict) and m.get("role") == "user"]
     last_user = str(users[-1].get("content", "")) if users else ""
-    fields = {"user_turns_before": max(len(users) - 1, 0), "last_user": last_user}
+    last = messages[-1] if messages and isinstance(messages[-1], dict) else {}
+    after_tools = last.get("role") == "tool"
+    fields = {"user_turns_before": max(len(users) - 1, 0), "last_user": last_user,
+              "last_tool": str(last.get("content", "")) if after_tools else ""}
     template = BUILTIN_REPLY
+    tool_calls = []
     if SCRIPT is not None:
         template = SCRIPT.get("default", BUILTIN_REPLY)
         for rule in SCRIPT.get("rules", []):
             if str(rule.get("match", "")).lower() in last_user.lower():
                 template = rule.get("reply", "")
+                if rule.get("tool_calls"):
+                    if after_tools:
+                        template = rule.get("after_tools", "")
+                    else:
+                        tool_calls = rule["tool_calls"]
                 break
     out = template
     for key, value in fields.items():
         out = out.replace("{" + key + "}", str(value))
-    return out
+    return out, tool_calls
+
+
+def tool_call_deltas(tool_calls):
+    """Streamed tool_calls the way OpenAI sends them: a first delta per call with its index, id and
+    name, then its arguments in three pieces, the calls' pieces interleaved so a client must key
+    them by index."""
+    pieces = []
+    for index, call in enumerate(tool_calls):
+        arguments = call.get("arguments", {})
+        text = arguments if isinstance(arguments, str) else json.dumps(arguments)
+        third = max(1, len(text) // 3)
+        parts = [text[:third], text[third:2 * third], text[2 * third:]]
+        pieces.append([{"index": index, "id": "call_standin_%d" % index, "type": "function",
+                        "function": {"name": call["name"], "arguments": ""}}] +
+                      [{"index": index, "function": {"arguments": part}} for part in parts if part])
+    deltas = []
+    for step in range(max((len(p) for p in pieces), default=0)):
+        for call_pieces in pieces:
+            if step < len(call_pieces):
+                deltas.append(call_pieces[step])
+    return deltas
 
 
 def split_tokens(text):
@@ -243,7 +277,7 @@ class Handler(BaseHTTPRequestHandler):
         if not isinstance(messages, list) or not messages:
             return self.send_json(400, error_body("'messages' must be a non-empty array",
                                                   "invalid_request_error"))
-        reply = choose_reply(messages)
+        reply, tool_calls = choose_reply(messages)
         model = req.get("model", "standin")
         created = int(time.time())
         if not req.get("stream"):
@@ -279,7 +313,9 @@ class Handler(BaseHTTPRequestHandler):
                 return self.wait_for_disconnect()
             if fault == "reset" and index == min(1, len(tokens) - 1):
                 return self.abort_connection()
-        event({}, "stop")
+        for delta in tool_call_deltas(tool_calls):
+            event({"tool_calls": [delta]})
+        event({}, "tool_calls" if tool_calls else "stop")
         self.chunk(b"data: [DONE]\n\n")
         self.end_chunked()
 
