@@ -82,22 +82,23 @@ TEST(HttpEngine, ManyStreamsAtOnceAddNoThreads) {
   constexpr int kStreams = 100;
   Latch latch;
   std::atomic<int> good{0};
-  std::vector<std::string> bodies(kStreams);
+  std::vector<std::string> bodies(static_cast<std::size_t>(kStreams));
   std::atomic<int> streaming{0};  // streams whose body has begun
   std::vector<std::shared_ptr<HttpTask>> tasks;
   const std::size_t threads_before = threads_in_process();
   for (int i = 0; i < kStreams; ++i) {
     tasks.push_back(engine.start(
         chat_request(standin, i % 3),
-        [&bodies, &streaming, i](std::string_view chunk) {
-          if (bodies[i].empty()) ++streaming;
-          bodies[i].append(chunk);
+        [&bodies, &streaming, slot = static_cast<std::size_t>(i)](std::string_view chunk) {
+          if (bodies[slot].empty()) ++streaming;
+          bodies[slot].append(chunk);
           return true;
         },
         [&, i](HttpResponse response) {
           const std::string want = "I heard you. You have told me " + std::to_string(i % 3) +
                                    " things before this.";
-          if (response.success() && text_of(bodies[i]) == want) ++good;
+          const auto& body = bodies[static_cast<std::size_t>(i)];
+          if (response.success() && text_of(body) == want) ++good;
           latch.add();
         }));
   }
