@@ -31,4 +31,15 @@ inline std::string_view trim_space(std::string_view text) {
   return text;
 }
 
+// Text from a peer, fit to quote in a protocol header or a log line: at most `limit` bytes of
+// printable ASCII; any other byte, and '"' or '\\' (which would end or escape a quoted string),
+// becomes '?'.
+inline std::string printable_ascii(std::string_view text, std::size_t limit) {
+  std::string out(text.substr(0, limit));
+  for (char& c : out) {
+    if (c < 0x20 || c >= 0x7f || c == '"' || c == '\\') c = '?';
+  }
+  return out;
+}
+
 }  // namespace chalkbot

@@ -12,11 +12,7 @@ namespace chalkbot::sip {
 namespace {
 
 // Text from the request, fit for a reason phrase and a log line: printable ASCII, not too long.
-std::string printable(std::string_view text) {
-  std::string out;
-  for (char c : text.substr(0, 64)) out += c >= 0x20 && c < 0x7f ? c : '?';
-  return "'" + out + "'";
-}
+std::string printable(std::string_view text) { return "'" + printable_ascii(text, 64) + "'"; }
 
 Refusal problem(int status, std::string_view what, const std::string& problem,
                 std::string detail = {}) {

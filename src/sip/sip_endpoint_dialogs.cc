@@ -12,6 +12,7 @@
 
 #include "core/text.h"
 #include "sip/invite_check.h"
+#include "sip/sdp_offer.h"
 
 namespace chalkbot::sip {
 
@@ -102,24 +103,9 @@ void SipEndpoint::Stack::incoming_invite(int, nua_handle_t* nh, const sip_t* sip
         std::to_string(warn_code) + " " + url_host(advertised("")) + " \"" + text + "\"";
     reject_invite(488, "Not Acceptable Here", text, SIPTAG_WARNING_STR(warning.c_str()));
   };
-  if (body.empty()) {
-    not_acceptable(399, "no SDP offer (late offer is not supported)");
-    return;
-  }
-  auto remote = parse_sdp(body);
-  if (!remote) {
-    not_acceptable(remote.error().message == "no m=audio" ? 304 : 399,
-                   "SDP: " + remote.error().message);
-    return;
-  }
-  if (const MediaProblem problem = unusable_audio(*remote, srtp_mode_ != SrtpMode::kOff);
-      problem.warn_code != 0) {
-    not_acceptable(problem.warn_code, problem.text);
-    return;
-  }
   // SDES-SRTP (media.srtp): our key comes from the kernel's CSPRNG, one per call.
   SrtpKeySalt our_key{};
-  if (srtp_mode_ != SrtpMode::kOff && !remote->crypto.empty()) {
+  if (srtp_mode_ != SrtpMode::kOff) {
     auto fresh = random_key_salt();
     if (!fresh) {
       spdlog::error("sip: no SRTP key: {}", fresh.error().message);
@@ -128,22 +114,18 @@ void SipEndpoint::Stack::incoming_invite(int, nua_handle_t* nh, const sip_t* sip
     }
     our_key = *fresh;
   }
-  const SrtpAnswer srtp = answer_srtp(*remote, srtp_mode_, our_key);
-  if (srtp.warn_code != 0) {
-    handler_.on_srtp_refused();
-    not_acceptable(srtp.warn_code, srtp.problem);
+  OfferVerdict offer = judge_offer(body, srtp_mode_, codecs_, our_key);
+  if (!offer.taken()) {
+    if (offer.srtp_refused) handler_.on_srtp_refused();
+    not_acceptable(offer.warn_code, offer.problem);
     return;
   }
-  auto codec = choose_codec(*remote, codecs_);
-  if (!codec) {
-    not_acceptable(305, "no common codec (we take " + media_.codecs + ")");
-    return;
-  }
+  const SrtpAnswer& srtp = offer.srtp;
   auto owned = std::make_unique<Call>();
   Call& call = *owned;
   call.id = next_id();
   call.nh = nh;
-  call.codec = *codec;
+  call.codec = offer.codec;
   call.local.session_id = static_cast<std::uint64_t>(
       std::chrono::system_clock::now().time_since_epoch().count()) & 0xffffffffffffULL;
   call.local.version = 1;
@@ -151,7 +133,7 @@ void SipEndpoint::Stack::incoming_invite(int, nua_handle_t* nh, const sip_t* sip
     call.srtp = true;
     call.srtp_local = srtp.local;
     call.srtp_remote = srtp.remote;
-    call.local.profile = remote->profile;  // RTP/SAVP, or RTP/AVP for "best effort" SRTP
+    call.local.profile = offer.remote.profile;  // RTP/SAVP, or RTP/AVP for "best effort" SRTP
     call.local.crypto = format_crypto(srtp.local);
     ic.srtp.suite = to_string(srtp.local.suite);
     ic.srtp.send_key = srtp.local.key_salt;
@@ -167,8 +149,8 @@ void SipEndpoint::Stack::incoming_invite(int, nua_handle_t* nh, const sip_t* sip
     nua_set_hparams(nh, NUTAG_PROXY(flow.c_str()), TAG_END());
   }
   ic.id = call.id;
-  ic.remote = *remote;
-  ic.codec = *codec;
+  ic.remote = offer.remote;
+  ic.codec = offer.codec;
   calls_.emplace(call.id, std::move(owned));
   active_incoming_.fetch_add(1);
   nua_handle_bind(nh, &call);
@@ -176,11 +158,11 @@ void SipEndpoint::Stack::incoming_invite(int, nua_handle_t* nh, const sip_t* sip
   const Admission admission = handler_.on_invite(ic);
   switch (admission.kind) {
     case Admission::Kind::kAccept:
-      call.local.direction = mirror(remote->direction);
+      call.local.direction = mirror(offer.remote.direction);
       do_answer(call.id, admission.media);
       return;
     case Admission::Kind::kDefer:
-      call.local.direction = mirror(remote->direction);
+      call.local.direction = mirror(offer.remote.direction);
       call.state = Call::State::kDeferred;
       respond(nh, SIP_180_RINGING,
               TAG_IF(!call.contact.empty(), SIPTAG_CONTACT_STR(call.contact.c_str())), TAG_END());

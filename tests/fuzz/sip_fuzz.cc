@@ -2,7 +2,7 @@
 // what arrives on a socket), then, for an INVITE, our checks in the order
 // SipEndpoint::Stack::incoming_invite (sip_endpoint_dialogs.cc) runs them before any dialog
 // exists: check_invite (Request-URI, Contact, Record-Route, Content-Type, Accept), then the SDP
-// offer (parse_sdp, unusable_audio, answer_srtp per media.srtp mode, choose_codec). A re-INVITE's
+// offer (judge_offer, the endpoint's own function, under each media.srtp mode). A re-INVITE's
 // or UPDATE's Contact goes through check_target_refresh. Every URI-bearing header the dialog uses
 // also goes through check_dialog_uri, whichever method carried it.
 //
@@ -19,26 +19,27 @@
 #include <sofia-sip/sip_protos.h>
 
 #include "sip/invite_check.h"
-#include "sip/sdes.h"
-#include "sip/sdp.h"
+#include "sip/sdp_offer.h"
 
 namespace {
 
 using namespace chalkbot::sip;
 
-// What SipEndpoint answers before building a dialog: the SDP offer of an INVITE.
+// What SipEndpoint answers before building a dialog: the SDP offer of an INVITE, judged under
+// each media.srtp mode.
 void check_offer(const sip_t* sip) {
   if (sip->sip_payload == nullptr || sip->sip_payload->pl_data == nullptr) return;
   const std::string body(sip->sip_payload->pl_data, sip->sip_payload->pl_len);
   if (body.size() > 16 * 1024) return;  // kMaxSdpBytes: answered 413 unread
-  auto remote = parse_sdp(body);
-  if (!remote) return;
   static const auto preferences = parse_codec_list("PCMU,PCMA");  // every codec we run
   for (const auto mode : {SrtpMode::kOff, SrtpMode::kOptional, SrtpMode::kRequired}) {
-    if (unusable_audio(*remote, mode != SrtpMode::kOff).warn_code != 0) continue;
-    const SrtpAnswer srtp = answer_srtp(*remote, mode, SrtpKeySalt{7, 8, 9});
-    if (srtp.warn_code != 0) continue;
-    (void)choose_codec(*remote, *preferences);
+    const OfferVerdict offer = judge_offer(body, mode, *preferences, SrtpKeySalt{7, 8, 9});
+    // A refusal goes out as a Warning header: a three-digit code and quoted text that cannot
+    // end the quotes or the header.
+    if (!offer.taken() && (offer.warn_code < 300 || offer.warn_code > 399)) __builtin_trap();
+    for (const char c : offer.problem) {
+      if (c < 0x20 || c >= 0x7f || c == '"' || c == '\\') __builtin_trap();
+    }
   }
 }
 
