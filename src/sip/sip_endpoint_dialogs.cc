@@ -239,7 +239,9 @@ void SipEndpoint::Stack::reoffer(Call& call, nua_handle_t* nh, const sip_t* sip,
   if (const std::string problem = srtp_reoffer_problem(call, *remote); !problem.empty()) {
     spdlog::warn("sip: call {}: 488 ({}) for a {}", call.id, problem,
                  is_update ? "UPDATE" : "re-INVITE");
-    const std::string warning = "306 " + url_host(advertised("")) + " \"" + problem + "\"";
+    // The problem may quote the offer's profile: only printable ASCII of it goes in the quotes.
+    const std::string warning =
+        "306 " + url_host(advertised("")) + " \"" + printable_ascii(problem, 160) + "\"";
     respond(nh, SIP_488_NOT_ACCEPTABLE, SIPTAG_WARNING_STR(warning.c_str()),
             NUTAG_WITH_THIS(nua_), TAG_END());
     return;
