@@ -15,10 +15,12 @@ memory, file-descriptor or stored-calls target. --smoke runs each in a few secon
 """
 
 import argparse
+import contextlib
 import json
 import os
 import re
 import signal
+import socket
 import sqlite3
 import statistics
 import subprocess
@@ -311,11 +313,70 @@ def run_sipp(args, port, scenario, calls, rate, extra=(), timeout_s=120, work=".
     return ok, max(int(field["FailedCall(C)"]), calls - ok)  # calls cut off by the timeout failed
 
 
-def bench_setup(args, work, srtp=False):
+def free_tcp_port():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class TlsTunnel:
+    """SIP over TLS for sipp, which Debian builds without TLS: sipp speaks SIP over TCP to stunnel
+    (client mode) on loopback, and stunnel carries each TCP connection to the server's TLS
+    listener as its own TLS connection, verifying the server's certificate. A self-signed
+    certificate for 127.0.0.1 (RSA 2048, what most deployments still use) is made in `work`."""
+
+    def __init__(self, work):
+        self.work = Path(work)
+        self.certificate, self.key = self.work / "server.pem", self.work / "server.key"
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+                        "-keyout", str(self.key), "-out", str(self.certificate),
+                        "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
+                       check=True, capture_output=True)
+        self.server_port, self.port = free_tcp_port(), free_tcp_port()
+        self.process = None
+
+    def __enter__(self):
+        self.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+
+    def server_env(self):
+        return {"CHALKBOT_SIP_TLS_LISTEN": f"127.0.0.1:{self.server_port}",
+                "CHALKBOT_SIP_TLS_CERTIFICATE": str(self.certificate),
+                "CHALKBOT_SIP_TLS_PRIVATE_KEY": str(self.key)}
+
+    def start(self):
+        conf = self.work / "stunnel.conf"
+        conf.write_text(f"foreground = yes\npid =\ndebug = 3\n[sip]\nclient = yes\n"
+                        f"accept = 127.0.0.1:{self.port}\nconnect = 127.0.0.1:{self.server_port}\n"
+                        f"CAfile = {self.certificate}\nverifyPeer = yes\n"
+                        f"checkIP = 127.0.0.1\n")
+        self.process = subprocess.Popen(["stunnel", str(conf)], stdout=subprocess.DEVNULL,
+                                        stderr=open(self.work / "stunnel.err", "w"))
+        for _ in range(200):
+            with socket.socket() as probe:
+                if probe.connect_ex(("127.0.0.1", self.port)) == 0:
+                    return
+            if self.process.poll() is not None:
+                break
+            time.sleep(0.05)
+        raise BenchError("stunnel did not start: " + (self.work / "stunnel.err").read_text()[-1500:])
+
+    def stop(self):
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=10)
+
+
+def bench_setup(args, work, srtp=False, tls=None):
     """Call setup rate: sipp's uac (INVITE, 200, ACK, BYE at once) at rising rates; the highest
     rate with no failed call. srtp: the offer is RTP/SAVP with an a=crypto key and the server
-    requires SRTP (SDES negotiation, a CSPRNG key and two libsrtp contexts per call). Over UDP:
-    Debian's sipp is built without TLS, so SIP over TLS cannot be measured this way."""
+    requires SRTP (SDES negotiation, a CSPRNG key and two libsrtp contexts per call). tls: SIP
+    over TLS through TlsTunnel, either "shared" (every call on one TLS connection, as a trunk
+    keeps one) or "per_call" (a new connection and handshake for each call, as phones that do
+    not keep theirs open); else over UDP."""
     rates = [50] if args.smoke else [100, 200, 400, 600, 800, 1000, 1200, 1500, 2000, 2500,
                                        3000, 4000, 5000]
     seconds = 1 if args.smoke else 4
@@ -324,8 +385,19 @@ def bench_setup(args, work, srtp=False):
            "CHALKBOT_SIP_RATE_LIMIT_PER_S": "0"}  # sipp is one source: measure, do not police
     if srtp:
         env["CHALKBOT_MEDIA_SRTP"] = "required"
-    scenario = SIPP_SCENARIOS / "uac_srtp.xml" if srtp else "uac"
-    with Stack(args.chalkbot, work, env=env) as stack:
+    if tls:
+        scenario = SIPP_SCENARIOS / ("uac_srtp.xml" if srtp else "uac_plain.xml")
+        sipp_extra = ["-t", "t1" if tls == "shared" else "tn", "-max_socket", "10000",
+                      "-key", "via_transport", "TLS"]
+    else:
+        scenario = SIPP_SCENARIOS / "uac_srtp.xml" if srtp else "uac"
+        sipp_extra = ["-key", "via_transport", "UDP"] if srtp else []
+    with contextlib.ExitStack() as running:
+        tunnel = running.enter_context(TlsTunnel(work)) if tls else None
+        if tunnel:
+            env.update(tunnel.server_env())
+        stack = running.enter_context(Stack(args.chalkbot, work, env=env))
+        sipp_port = tunnel.port if tunnel else stack.port
         for rate in rates:
             calls = rate * seconds
             cpu_before = cpu_seconds(stack.serve.pid)
@@ -340,8 +412,8 @@ def bench_setup(args, work, srtp=False):
             sampler = threading.Thread(target=sample_rss)
             sampler.start()
             try:
-                ok, failed = run_sipp(args, stack.port, scenario, calls, rate, work=work,
-                                      timeout_s=seconds + 20)
+                ok, failed = run_sipp(args, sipp_port, scenario, calls, rate, work=work,
+                                      timeout_s=seconds + 20, extra=sipp_extra)
             finally:
                 sampling.set()
                 sampler.join()
@@ -660,7 +732,7 @@ def main():
     parser.add_argument("--sink", help="chalkbot_rtp_sink (default: beside chalkbot's build)")
     parser.add_argument("--smoke", action="store_true", help="a few seconds each")
     parser.add_argument("--only", default="latency,conversation,media,media_noise,setup,setup_srtp,"
-                                          "memory,soak",
+                                          "setup_tls_srtp,setup_tls_per_call,memory,soak",
                         help="comma list of benchmarks")
     parser.add_argument("--results", default=str(SOURCE / "bench" / "results"))
     parser.add_argument("--latency-calls", type=int, default=12,
@@ -675,6 +747,10 @@ def main():
         args.sink = str(Path(args.chalkbot).parent.parent / "bench" / "chalkbot_rtp_sink")
     benches = {"latency": (bench_latency, latency_rows), "setup": (bench_setup, setup_rows),
                "setup_srtp": (lambda a, w: bench_setup(a, w, srtp=True), setup_rows),
+               "setup_tls": (lambda a, w: bench_setup(a, w, tls="shared"), setup_rows),
+               "setup_tls_per_call": (lambda a, w: bench_setup(a, w, tls="per_call"), setup_rows),
+               "setup_tls_srtp": (lambda a, w: bench_setup(a, w, srtp=True, tls="shared"),
+                                  setup_rows),
                "memory": (bench_memory, memory_rows), "soak": (bench_soak, soak_rows),
                "conversation": (bench_conversation, conversation_rows),
                "media": (bench_media, media_rows),
