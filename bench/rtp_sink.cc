@@ -5,9 +5,12 @@
 // same port, so the server sees two-way RTP without hearing anything to recognise. With
 // --line-noise the answer is quiet line noise (about -60 dBFS) instead of digital silence: the
 // server's voice detector then has to judge every window (it skips long digital silence).
+// With --srtp-crypto the answers are SRTP under that a=crypto attribute (the key the callers
+// offered, so the server can authenticate them); what arrives is measured from its RTP header,
+// which SRTP leaves in the clear.
 //
 //   chalkbot_rtp_sink --ip 127.0.0.1 --first-port 40000 --ports 1200 --seconds 30 [--warmup-s 3]
-//                     [--line-noise]
+//                     [--line-noise] [--srtp-crypto "1 AES_CM_128_HMAC_SHA1_80 inline:..."]
 //
 // Prints "READY" once bound, then a JSON report on stdout when the time is up (or on SIGTERM).
 #include <arpa/inet.h>
@@ -23,11 +26,16 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
+
+#include "media/srtp_stream.h"
+#include "sip/sdes.h"
 
 namespace {
 
@@ -44,6 +52,7 @@ struct Stream {
   std::array<std::uint8_t, 12 + 160> reply{};
   std::uint16_t reply_seq = 0;
   std::uint32_t reply_ts = 0;
+  std::unique_ptr<chalkbot::SrtpStream> srtp;  // --srtp-crypto only
 };
 
 std::int64_t kernel_time_ns(msghdr& msg) {
@@ -73,7 +82,18 @@ int main(int argc, char** argv) {
   app.add_option("--warmup-s", warmup_s, "per stream: arrivals in its first seconds not counted");
   bool line_noise = false;
   app.add_flag("--line-noise", line_noise, "answer with quiet line noise, not digital silence");
+  std::string srtp_crypto;
+  app.add_option("--srtp-crypto", srtp_crypto, "answer with SRTP under this a=crypto attribute");
   CLI11_PARSE(app, argc, argv);
+  std::optional<chalkbot::sip::CryptoAttribute> crypto;
+  if (!srtp_crypto.empty()) {
+    auto parsed = chalkbot::sip::parse_crypto(srtp_crypto);
+    if (!parsed) {
+      std::fprintf(stderr, "rtp_sink: --srtp-crypto: %s\n", parsed.error().message.c_str());
+      return 2;
+    }
+    crypto = *parsed;
+  }
   std::signal(SIGTERM, on_signal);
   std::signal(SIGINT, on_signal);
 
@@ -109,6 +129,16 @@ int main(int argc, char** argv) {
         s.reply[k] = static_cast<std::uint8_t>(((seed >> 24) & 0x80U) | 0x79U | ((seed >> 16) & 3U));
       }
     }
+    if (crypto) {
+      auto stream = chalkbot::SrtpStream::create(chalkbot::sip::to_string(crypto->suite),
+                                                 crypto->key_salt,
+                                                 chalkbot::SrtpStream::Direction::kSend);
+      if (!stream) {
+        std::fprintf(stderr, "rtp_sink: SRTP: %s\n", stream.error().message.c_str());
+        return 1;
+      }
+      s.srtp = std::move(*stream);
+    }
     const std::uint32_t ssrc = 0x5151'0000U + static_cast<std::uint32_t>(i);
     for (std::size_t b = 0; b < 4; ++b) s.reply[8 + b] = static_cast<std::uint8_t>(ssrc >> (24 - 8 * b));
   }
@@ -123,6 +153,7 @@ int main(int argc, char** argv) {
   std::array<epoll_event, 256> events{};
   std::array<std::uint8_t, 2048> buffer{};
   std::array<char, 256> control{};
+  std::array<std::uint8_t, 12 + 160 + chalkbot::SrtpStream::kMaxTrailer> protected_reply{};
   for (;;) {
     if (stop_requested) break;
     const int n = epoll_wait(epoll_fd, events.data(), static_cast<int>(events.size()), 100);
@@ -175,8 +206,14 @@ int main(int argc, char** argv) {
         for (std::size_t b = 0; b < 4; ++b) s.reply[4 + b] = static_cast<std::uint8_t>(s.reply_ts >> (24 - 8 * b));
         ++s.reply_seq;
         s.reply_ts += 160;
-        sendto(s.fd, s.reply.data(), s.reply.size(), 0, reinterpret_cast<sockaddr*>(&s.peer),
-               sizeof s.peer);
+        const std::uint8_t* packet = s.reply.data();
+        std::size_t size = s.reply.size();
+        if (s.srtp) {  // protected in place: a copy, so the template stays plain
+          std::copy(s.reply.begin(), s.reply.end(), protected_reply.begin());
+          if (!s.srtp->protect_rtp(protected_reply.data(), size, protected_reply.size())) continue;
+          packet = protected_reply.data();
+        }
+        sendto(s.fd, packet, size, 0, reinterpret_cast<sockaddr*>(&s.peer), sizeof s.peer);
       }
     }
     if (first_ns != 0 && now_ns - first_ns >= static_cast<std::int64_t>(seconds * 1e9)) break;

@@ -654,19 +654,35 @@ def conversation_rows(r):
     return rows
 
 
-def bench_media(args, work, line_noise=False):
+# The SDES key every SRTP bench call offers (RFC 4568 9.1's example): the sink answers under it.
+BENCH_CRYPTO = "1 AES_CM_128_HMAC_SHA1_80 inline:PS1uQCVeeCFCanVmcjkpPywjNWhcYD0mXXtxaVBR"
+
+
+def bench_media(args, work, line_noise=False, srtp=False):
     """Media-only capacity: sipp places the calls, the server runs with a no-op ASR and plays its
     greeting then silence, and chalkbot_rtp_sink receives every stream (and answers with digital
     silence, or with quiet line noise so that the voice detector judges every window): loss and
     pacing measured at the receiving side, from kernel timestamps. Ramped; the most calls with 0
-    loss and pacing deviation p99 <= 5 ms."""
+    loss and pacing deviation p99 <= 5 ms. srtp: the calls offer SDES-SRTP, the server requires
+    it, and the sink answers in SRTP: the server protects and authenticates every packet."""
     sink_bin = args.sink
+    scenario = SIPP_SCENARIOS / "uac_media_sink.xml"
+    sink_extra = ["--line-noise"] if line_noise else []
+    if srtp:
+        # The plain scenario with the offer made RTP/SAVP + a=crypto.
+        text = scenario.read_text()
+        assert "RTP/AVP 0\n" in text
+        scenario = Path(work) / "uac_media_sink_srtp.xml"
+        scenario.write_text(text.replace("RTP/AVP 0\n", f"RTP/SAVP 0\n      a=crypto:{BENCH_CRYPTO}\n"))
+        sink_extra += ["--srtp-crypto", BENCH_CRYPTO]
     levels = [20] if args.smoke else [200, 400, 600, 800, 1000, 1200, 1500]
     measure_s = 4 if args.smoke else 12
     steps = []
     env = {"CHALKBOT_ASR_PROVIDER": "none", "CHALKBOT_SIP_MAX_CALLS": "4000",
            "CHALKBOT_SIP_RATE_LIMIT_PER_S": "0",
            "CHALKBOT_VAD_NO_INPUT_TIMEOUT_MS": "120000", "CHALKBOT_FLOW_MAX_SILENT_PROMPTS": "0"}
+    if srtp:
+        env["CHALKBOT_MEDIA_SRTP"] = "required"
     for n in levels:
         level_dir = Path(work) / f"n{n}"
         level_dir.mkdir()
@@ -678,15 +694,14 @@ def bench_media(args, work, line_noise=False):
             hold_ms = int((n / ramp_rate + measure_s + 6) * 1000)
             sink = subprocess.Popen(
                 [str(sink_bin), "--first-port", str(first_port), "--ports", str(n), "--seconds",
-                 str(n / ramp_rate + measure_s + 3), "--warmup-s", "2"] +
-                (["--line-noise"] if line_noise else []),
+                 str(n / ramp_rate + measure_s + 3), "--warmup-s", "2"] + sink_extra,
                 stdout=subprocess.PIPE, text=True)
             if sink.stdout.readline().strip() != "READY":
                 raise BenchError("chalkbot_rtp_sink did not start")
             cpu_before = cpu_seconds(stack.serve.pid)
             started = time.monotonic()
             sipp = subprocess.Popen(
-                ["sipp", "-i", "127.0.0.1", "-sf", str(SIPP_SCENARIOS / "uac_media_sink.xml"),
+                ["sipp", "-i", "127.0.0.1", "-sf", str(scenario),
                  "-inf", str(level_dir / "ports.csv"), "-m", str(n), "-r", str(ramp_rate),
                  "-d", str(hold_ms), "-nostdin", "-nd", "-trace_stat", "-stf",
                  str(level_dir / "stats.csv"), f"127.0.0.1:{stack.port}"],
@@ -697,14 +712,21 @@ def bench_media(args, work, line_noise=False):
             report = json.loads(sink.communicate(timeout=hold_ms / 1000 + 60)[0].strip())
             cpu = (cpu_seconds(stack.serve.pid) - cpu_before) / (time.monotonic() - started)
             sipp.wait(timeout=hold_ms / 1000 + 60)
+            if srtp:  # the sink's SRTP must reach the server authentic, or this measures nothing
+                time.sleep(1)  # the packet counters are added as each call ends
+                report["server_received"] = int(stack.metric("chalkbot_rtp_packets_received_total"))
+                report["server_rejected"] = int(stack.metric("chalkbot_srtp_packets_rejected_total"))
         report.update(calls=n, server_cpu_cores=round(cpu, 2), server_threads=threads)
         report["within_target"] = (report["streams"] == n and report["lost"] == 0 and
-                                   report["pacing_deviation_ms_p99"] <= 5)
+                                   report["pacing_deviation_ms_p99"] <= 5 and
+                                   report.get("server_rejected", 0) == 0)
         steps.append(report)
         if not report["within_target"]:
             break
     if not steps[0]["streams"]:
         raise BenchError("media: the sink received no stream")
+    if srtp and not steps[0]["server_received"]:
+        raise BenchError("media: the server took none of the sink's SRTP packets")
     best = max((s["calls"] for s in steps if s["within_target"]), default=0)
     return {"steps": steps, "max_calls_within_target": best}
 
@@ -712,7 +734,9 @@ def bench_media(args, work, line_noise=False):
 def media_rows(r):
     rows = [(f"{s['calls']} calls", f"{s['streams']} streams, {s['lost']} lost, pacing p99 "
              f"{s['pacing_deviation_ms_p99']} ms, server {s['server_cpu_cores']} cores, "
-             f"{s['server_threads']} threads", "")
+             f"{s['server_threads']} threads" +
+             (f", SRTP {s['server_received']} in, {s['server_rejected']} rejected"
+              if "server_rejected" in s else ""), "")
             for s in r["steps"]]
     rows.append(("most calls, 0 loss, pacing p99 <= 5 ms", str(r["max_calls_within_target"]),
                  ">= 1000"))
@@ -731,7 +755,8 @@ def main():
     parser.add_argument("--chalkbot", required=True)
     parser.add_argument("--sink", help="chalkbot_rtp_sink (default: beside chalkbot's build)")
     parser.add_argument("--smoke", action="store_true", help="a few seconds each")
-    parser.add_argument("--only", default="latency,conversation,media,media_noise,setup,setup_srtp,"
+    parser.add_argument("--only", default="latency,conversation,media,media_noise,media_srtp,setup,"
+                                          "setup_srtp,"
                                           "setup_tls_srtp,setup_tls_per_call,memory,soak",
                         help="comma list of benchmarks")
     parser.add_argument("--results", default=str(SOURCE / "bench" / "results"))
@@ -754,7 +779,8 @@ def main():
                "memory": (bench_memory, memory_rows), "soak": (bench_soak, soak_rows),
                "conversation": (bench_conversation, conversation_rows),
                "media": (bench_media, media_rows),
-               "media_noise": (lambda a, w: bench_media(a, w, line_noise=True), media_rows)}
+               "media_noise": (lambda a, w: bench_media(a, w, line_noise=True), media_rows),
+               "media_srtp": (lambda a, w: bench_media(a, w, srtp=True), media_rows)}
     status = 0
     results_dir = Path(args.results)
     results_dir.mkdir(parents=True, exist_ok=True)
