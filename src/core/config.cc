@@ -364,6 +364,12 @@ void declare_options(OptionTable& t, Settings& s) {
   t.integer("sip.timer_t1_ms", sip.timer_t1_ms, 500, 10, 10000,
             "SIP timer T1 (RFC 3261): first retransmit interval; transactions and the wait for "
             "the ACK of an answered call give up after 64*T1 (32 s by default)");
+  t.integer("sip.timer_t1x64_ms", sip.timer_t1x64_ms, 0, 0, 600000,
+            "how long a finished transaction is kept to answer retransmissions (RFC 3261 timers "
+            "B, F, H, J) and an answered call waits for its ACK; 0 = 64*sip.timer_t1_ms, as RFC "
+            "3261 asks over UDP. Lower frees memory sooner after a burst of calls (sofia-sip "
+            "keeps each ended call's BYE transaction this long, about 10 KB), but a request "
+            "retransmitted after it is answered as unknown (481)");
   t.integer("sip.timer_t2_ms", sip.timer_t2_ms, 4000, 10, 60000,
             "SIP timer T2 (RFC 3261): longest retransmit interval; at least sip.timer_t1_ms");
   t.integer("sip.timer_t4_ms", sip.timer_t4_ms, 5000, 10, 60000,

@@ -111,6 +111,7 @@ struct SipSettings {
   std::string auth_realm;
   int session_expires_s = 0;   // RFC 4028 session timer (0 = off)
   int timer_t1_ms = 0;         // RFC 3261 T1 (round-trip estimate); 64*T1 is the ACK wait
+  int timer_t1x64_ms = 0;      // transaction lifetime and ACK wait; 0 = 64 * timer_t1_ms
   int timer_t2_ms = 0;         // RFC 3261 T2 (longest retransmit interval)
   int timer_t4_ms = 0;         // RFC 3261 T4 (longest time a message stays in the network)
   std::string register_uri;    // registrar of a SIP trunk ('' = do not register)

@@ -156,10 +156,14 @@ MediaSession::MediaSession(int family, std::uint16_t rtp_port, int rtp_fd, int r
       rtcp_fd_(rtcp_fd),
       inactivity_ns_(std::int64_t{settings.inactivity_timeout_s} * 1'000'000'000),
       jitter_(settings.jitter_min_ms, settings.jitter_max_ms) {
-  std::random_device rd;  // RFC 3550 §5.1: random initial sequence, timestamp and SSRC
-  seq_ = static_cast<std::uint16_t>(rd());
-  timestamp_ = rd();
-  ssrc_ = rd();
+  // RFC 3550 §5.1: random initial sequence, timestamp and SSRC. One generator per thread,
+  // seeded once from the system's entropy: a std::random_device per session cost more than the
+  // rest of opening it at thousands of calls a second.
+  thread_local std::mt19937 random{std::random_device{}()};
+  seq_ = static_cast<std::uint16_t>(random());
+  timestamp_ = static_cast<std::uint32_t>(random());
+  ssrc_ = static_cast<std::uint32_t>(random());
+  MediaEngine::sessions_alive_.fetch_add(1, std::memory_order_acq_rel);
   jitter_target_ms_.store(jitter_.target_delay_ms(), std::memory_order_relaxed);
 }
 
@@ -167,6 +171,7 @@ MediaSession::~MediaSession() {
   // Normally the engine closed them; this covers an engine that never adopted the session.
   if (rtp_fd_ >= 0) ::close(rtp_fd_);
   if (rtcp_fd_ >= 0) ::close(rtcp_fd_);
+  MediaEngine::sessions_alive_.fetch_sub(1, std::memory_order_acq_rel);
 }
 
 Status MediaSession::configure(const std::string& remote_ip, std::uint16_t remote_port,
@@ -440,6 +445,7 @@ Result<std::unique_ptr<MediaEngine>> MediaEngine::create(const MediaSettings& se
   engine->pending_.reserve(engine->pairs_);
   engine->adopting_.reserve(engine->pairs_);
   engine->active_.reserve(engine->pairs_);
+  engine->retired_ = std::make_unique<SpscRing<std::shared_ptr<MediaSession>>>(engine->pairs_);
 
   engine->epoll_fd_ = ::epoll_create1(EPOLL_CLOEXEC);
   if (engine->epoll_fd_ < 0)
@@ -481,6 +487,8 @@ Result<std::unique_ptr<MediaEngine>> MediaEngine::create(const MediaSettings& se
   return engine;
 }
 
+std::atomic<std::size_t> MediaEngine::sessions_alive_{0};
+
 MediaEngine::MediaEngine(const MediaSettings& settings) : settings_(settings) {}
 
 MediaEngine::~MediaEngine() {
@@ -499,6 +507,7 @@ MediaEngine::~MediaEngine() {
     s->rtp_fd_ = s->rtcp_fd_ = -1;
   }
   active_.clear();
+  release_retired();
   if (wake_fd_ >= 0) ::close(wake_fd_);
   if (timer_fd_ >= 0) ::close(timer_fd_);
   if (epoll_fd_ >= 0) ::close(epoll_fd_);
@@ -509,6 +518,7 @@ Result<std::shared_ptr<MediaSession>> MediaEngine::open_session(const std::strin
   if (local.family == 0)
     return make_error("local media address '" + local_ip + "' is not an IP literal");
   if (stop_.load(std::memory_order_acquire)) return make_error("media engine is stopping");
+  release_retired();  // ended calls' memory first, for this one to reuse
 
   std::shared_ptr<MediaSession> session;
   {
@@ -538,6 +548,13 @@ Result<std::shared_ptr<MediaSession>> MediaEngine::open_session(const std::strin
   std::lock_guard lock(pending_mu_);
   pending_.push_back(session);
   return session;
+}
+
+void MediaEngine::release_retired() {
+  if (!retired_) return;
+  std::lock_guard lock(retired_mu_);
+  std::shared_ptr<MediaSession> session;
+  while (retired_->try_pop(session)) session.reset();
 }
 
 void MediaEngine::release_pair(std::uint16_t rtp_port) {
@@ -616,6 +633,9 @@ void MediaEngine::remove(std::size_t index) {
   s->notify_input();
   release_pair(s->rtp_port_);
   active_count_.store(active_.size(), std::memory_order_release);
+  // Whoever frees it, not this thread: its call may have let go already. (The ring has room for
+  // every session that can exist; were it ever full, freeing here is still correct.)
+  (void)retired_->try_push(std::move(s));
 }
 
 void MediaEngine::skip_ticks(std::uint64_t n) {

@@ -5,6 +5,7 @@
 // Threads and who may call what:
 //   MediaEngine::create/open_session/stats getters  any thread (open_session is cheap: a short
 //                                                     allocator lock and two binds)
+//   MediaEngine::release_retired                     any thread but the media thread
 //   ~MediaEngine                                     the owner; stops and joins the media thread,
 //                                                     closes every session still open
 //   MediaSession control (start, set_remote, hold, close) and stats/getters: any thread
@@ -12,7 +13,9 @@
 //   MediaSession output (enqueue_audio, flush_audio, clear_playback): ONE producer thread (the
 //   agent)
 // The media thread itself never blocks, locks (only try_lock for control changes, once per tick),
-// allocates, logs or touches disk per packet: sessions preallocate their rings and buffers.
+// allocates, frees, logs or touches disk per packet: sessions preallocate their rings and
+// buffers, and a session the media thread lets go of is freed by another thread (see
+// release_retired()).
 // Control changes (start, set_remote, close, hold) take effect on the next tick (<= 20 ms).
 #include <sys/types.h>
 
@@ -290,12 +293,20 @@ class MediaEngine {
   std::size_t sessions_on_media_thread() const {
     return active_count_.load(std::memory_order_acquire);
   }
+  // MediaSession objects alive, whoever holds them (a closed session's rings and buffers stay
+  // allocated until its last holder lets go).
+  static std::size_t sessions_alive() { return sessions_alive_.load(std::memory_order_acquire); }
+  // Lets go of the sessions the media thread has dropped since the last call: a session whose
+  // other holders are already gone is freed here, on the caller's thread, not on the media
+  // thread. open_session() does this first; call it now and then when no call is being opened.
+  void release_retired();
   // Kernel thread id of the media thread (for /proc/self/task/<tid>/stat), 0 before it runs.
   pid_t media_thread_id() const { return tid_.load(std::memory_order_acquire); }
   std::uint64_t ticks() const { return ticks_.load(std::memory_order_relaxed); }
   std::uint64_t missed_ticks() const { return missed_ticks_.load(std::memory_order_relaxed); }
 
  private:
+  friend class MediaSession;  // counts itself in sessions_alive_
   explicit MediaEngine(const MediaSettings& settings);
   void run();
   void tick(std::int64_t now_ns);
@@ -328,6 +339,13 @@ class MediaEngine {
   std::size_t cursor_ = 0;
   std::unique_ptr<std::atomic<bool>[]> pair_used_;
   std::atomic<std::size_t> pairs_in_use_{0};
+
+  // Sessions the media thread has dropped, for release_retired() to free (the media thread is the
+  // only producer; consumers take retired_mu_). Sized for every port pair: a dropped session
+  // held a pair, and open_session() empties it before it hands out another.
+  std::mutex retired_mu_;
+  std::unique_ptr<SpscRing<std::shared_ptr<MediaSession>>> retired_;
+  static std::atomic<std::size_t> sessions_alive_;
 
   // Sessions handed over from open_session to the media thread.
   std::mutex pending_mu_;

@@ -49,8 +49,9 @@ class Gateway final : public sip::CallHandler, public StreamCallHandler {
   // such call is in progress.
   bool hang_up(const std::string& call_id);
 
-  // Forgets the calls that have ended and returns how many. Call periodically from the owner's
-  // thread.
+  // How many calls have ended since the last reap() (each is forgotten, its media and agent let
+  // go, as it ends); also frees the media sessions the media thread has let go of meanwhile.
+  // Call periodically from the owner's thread.
   std::size_t reap();
   // SIGTERM: new calls get 503, current calls finish their turn and say goodbye (up to `grace`),
   // the rest get BYE; returns when every call has ended.
@@ -99,13 +100,16 @@ class Gateway final : public sip::CallHandler, public StreamCallHandler {
   // Lowers the calls_active gauge, once per call.
   static void count_over(Call& call);
   static void count_over(StreamCall& call);
-  // Removes finished calls from calls_ (under mutex_) and returns them.
-  std::vector<std::shared_ptr<Call>> take_calls(bool only_finished);
-  std::vector<std::shared_ptr<StreamCall>> take_streams(bool only_finished);
+  // Empties calls_ / streams_ (under mutex_) and returns what they held.
+  std::vector<std::shared_ptr<Call>> take_calls();
+  std::vector<std::shared_ptr<StreamCall>> take_streams();
   // Tells every call the far end is gone (`reason`) and waits for their agents to end.
   void end_all_calls(const std::string& reason);
   // After a call's agent ended (on a pool thread): its figures to the metrics.
   static void count_ended(Call& call);
+  // Drops an ended call from calls_ / streams_ (and counts it for reap()).
+  void forget_call(sip::CallId id);
+  void forget_stream(const std::string& call_id);
 
   const CallServices& services_;
   // Declared before the media engine, whose ticks wake it: the engine stops first.
@@ -120,6 +124,7 @@ class Gateway final : public sip::CallHandler, public StreamCallHandler {
   mutable std::mutex mutex_;
   std::map<sip::CallId, std::shared_ptr<Call>> calls_;
   std::map<std::string, std::shared_ptr<StreamCall>> streams_;  // by store id
+  std::atomic<std::size_t> ended_{0};  // calls forgotten since the last reap()
 };
 
 }  // namespace chalkbot

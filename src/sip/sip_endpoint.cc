@@ -279,9 +279,12 @@ void SipEndpoint::Stack::run(std::promise<Status>& ready) {
                     // kernel caps this at net.core.rmem_max.
                     TPTAG_UDP_RMEM(kUdpReceiveBufferBytes),
                     // RFC 3261 timers. 64*T1 is how long a transaction (and an answered call's
-                    // wait for its ACK) lasts; tests shorten it.
+                    // wait for its ACK) lasts; tests shorten it. It is also what a burst of
+                    // calls costs in memory: each ended call's BYE transaction is kept that long.
                     NTATAG_SIP_T1(static_cast<unsigned>(sip_.timer_t1_ms)),
-                    NTATAG_SIP_T1X64(64u * static_cast<unsigned>(sip_.timer_t1_ms)),
+                    NTATAG_SIP_T1X64(sip_.timer_t1x64_ms > 0
+                                         ? static_cast<unsigned>(sip_.timer_t1x64_ms)
+                                         : 64u * static_cast<unsigned>(sip_.timer_t1_ms)),
                     NTATAG_SIP_T2(static_cast<unsigned>(sip_.timer_t2_ms)),
                     NTATAG_SIP_T4(static_cast<unsigned>(sip_.timer_t4_ms)),
                     SIPTAG_ALLOW_STR(kAllow),

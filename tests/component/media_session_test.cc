@@ -551,6 +551,35 @@ TEST(MediaEngine, TwoHundredSessionsOpenAndCloseWithoutLeaks) {
   }
 }
 
+TEST(MediaEngine, ASessionTheMediaThreadDropsIsFreedByAnotherThread) {
+  auto e = media_engine(42200, 42299);
+  const std::size_t alive_before = MediaEngine::sessions_alive();
+  auto s = open(*e);
+  ASSERT_TRUE(s);
+  EXPECT_EQ(MediaEngine::sessions_alive(), alive_before + 1);
+  s->close();
+  s.reset();  // the call let go first: the media thread holds the last handle
+  const auto end = std::chrono::steady_clock::now() + 2s;
+  while (e->port_pairs_in_use() != 0 && std::chrono::steady_clock::now() < end) {
+    std::this_thread::sleep_for(5ms);
+  }
+  ASSERT_EQ(e->port_pairs_in_use(), 0u);
+  // Dropped by the media thread, not freed there: it waits for release_retired().
+  EXPECT_EQ(MediaEngine::sessions_alive(), alive_before + 1);
+  e->release_retired();
+  EXPECT_EQ(MediaEngine::sessions_alive(), alive_before);
+  // open_session() frees what was retired before it allocates.
+  auto t = open(*e);
+  t->close();
+  t.reset();
+  const auto end2 = std::chrono::steady_clock::now() + 2s;
+  while (e->port_pairs_in_use() != 0 && std::chrono::steady_clock::now() < end2) {
+    std::this_thread::sleep_for(5ms);
+  }
+  auto u = open(*e);
+  EXPECT_EQ(MediaEngine::sessions_alive(), alive_before + 1);
+}
+
 TEST(MediaEngine, MediaThreadIsNamed) {
   auto e = media_engine(42100, 42199);
   const auto end = std::chrono::steady_clock::now() + 2s;
