@@ -122,6 +122,7 @@ class LiveCallActions final : public CallActions {
 };
 
 void LiveCallActions::answer(std::string question, StageTimes times, std::string continues) {
+  tell(CallNews::Kind::kCallerSaid, question, false, times);  // the Conversation stores it
   // One at a time: an earlier one is stored as it stands.
   if (answering_) end_answer(voice_.has(answering_->utterance));
   Answering& a = answering_.emplace();
