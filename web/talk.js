@@ -135,7 +135,8 @@ const talk = (() => {
         playback.port.postMessage(event.data, [event.data]);
       };
       socket.onclose = (event) => {
-        if (stats.state === 'talking' || stats.state === 'connecting') {
+        if (stats.state === 'connecting') refused(url.replace(/^ws/, 'http'));
+        else if (stats.state === 'talking') {
           setState('failed', `the connection closed (${event.code}${event.reason ? ': ' + event.reason : ''})`);
         }
         stop();
@@ -149,6 +150,19 @@ const talk = (() => {
     } catch (e) {
       setState('failed', 'no call: ' + (e.message || e.name));
       stop();
+    }
+  }
+
+  // The server refused the WebSocket before it began (a browser says nothing of why): the same
+  // request without the upgrade gets the admin API's JSON error, e.g. a missing token.
+  async function refused(url) {
+    setState('failed', 'the server refused the call');
+    try {
+      const response = await fetch(url);
+      const body = await response.json();
+      if (response.status !== 426 && body.error) setState('failed', 'no call: ' + body.error);
+    } catch (e) {
+      // the server is gone: the message above stands
     }
   }
 
