@@ -55,7 +55,7 @@ test-sanitize: deps
 	  -L 'unit|component|integration' -E 'bench\.soak'
 # TSan over the threaded parts: media engine, SIP endpoint, store, LLM streaming, the test caller,
 # and (through the binary) gateway, call agent and speaker in three integration scripts.
-TSAN_TESTS ?= Media|Spsc|Jitter|Caller|Store|Memory|SipEndpoint|Http|LlmChat|test_sipp|test_voice_turn|test_transfer
+TSAN_TESTS ?= Media|Spsc|Jitter|Caller|Store|Memory|SipEndpoint|Http|LlmChat|BrowserPhone|test_sipp|test_voice_turn|test_transfer
 test-tsan: deps
 	cmake -S . -B build-tsan $(SAN_CMAKE_FLAGS) -DCHALKBOT_SANITIZE=thread
 	cmake --build build-tsan -j $(JOBS)

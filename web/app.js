@@ -188,6 +188,13 @@ async function showCall(id) {
 }
 
 function route() {
+  const talking = location.hash === '#/talk';
+  $('#talk').hidden = !talking;
+  if (talking) {
+    $('#overview').hidden = true;
+    $('#call').hidden = true;
+    return;
+  }
   const match = location.hash.match(/^#\/calls\/([^/]+)$/);
   if (match) return showCall(decodeURIComponent(match[1]));
   $('#overview').hidden = false;

@@ -52,7 +52,10 @@ class LiveCallActions final : public CallActions {
             out_, services.tts, services.compute, services.prompts, std::move(wake), recorder,
             [this](const Error& cause) { provider_failed("tts", cause); }, kApology) {}
 
-  void say(const std::string& text, bool until_played) override { voice_.say(text, until_played); }
+  void say(const std::string& text, bool until_played) override {
+    tell(CallNews::Kind::kBotSays, text);
+    voice_.say(text, until_played);
+  }
   void answer(std::string question, StageTimes times, std::string continues) override;
   void interrupt() override {
     const bool cut_short = answering_ && voice_.has(answering_->utterance);
@@ -67,6 +70,7 @@ class LiveCallActions final : public CallActions {
   }
   void discard_prefetch() override { conversation_.discard_prefetch(); }
   void store_caller_turn(const std::string& text, const StageTimes& times) override {
+    tell(CallNews::Kind::kCallerSaid, text, false, times);
     const TurnRecord turn{info_.id, 0, "user", text, false, times};
     if (auto stored = services_.store.append_turn(turn); !stored) {
       spdlog::error("call {}: turn not stored: {}", info_.id, stored.error().message);
@@ -92,6 +96,10 @@ class LiveCallActions final : public CallActions {
     SteadyClock::time_point first_audio_at;
     std::uint64_t spurts_before = 0;
   };
+  void tell(CallNews::Kind kind, const std::string& text, bool interrupted = false,
+            const StageTimes& times = {}) {
+    if (control_.news && !text.empty()) control_.news({kind, text, interrupted, times});
+  }
   Answering* answering(std::uint64_t id) {
     return answering_ && answering_->id == id ? &*answering_ : nullptr;
   }
@@ -114,6 +122,7 @@ class LiveCallActions final : public CallActions {
 };
 
 void LiveCallActions::answer(std::string question, StageTimes times, std::string continues) {
+  tell(CallNews::Kind::kCallerSaid, question, false, times);  // the Conversation stores it
   // One at a time: an earlier one is stored as it stands.
   if (answering_) end_answer(voice_.has(answering_->utterance));
   Answering& a = answering_.emplace();
@@ -135,7 +144,10 @@ void LiveCallActions::answer(std::string question, StageTimes times, std::string
   AnswerHandlers handlers;
   handlers.on_sentence = [this, id](std::string sentence) {
     post_([this, id, sentence = std::move(sentence)]() mutable {
-      if (Answering* now = answering(id)) voice_.add(now->utterance, std::move(sentence));
+      if (Answering* now = answering(id)) {
+        tell(CallNews::Kind::kBotSays, sentence);
+        voice_.add(now->utterance, std::move(sentence));
+      }
     });
   };
   handlers.on_end = [this, id] {
@@ -191,6 +203,7 @@ void LiveCallActions::end_answer(bool cut_short) {
   conversation_.store_answer(end);
   metrics().observe_turn(end.times);
   const Answer& answer = end.answer;
+  tell(CallNews::Kind::kAnswered, answer.text, answer.interrupted, end.times);
   if (answer.model_failed) provider_failed("llm", answer.error);
   if (!answer.store_error.empty()) {
     spdlog::error("call {}: turn not stored: {}", info_.id, answer.store_error);

@@ -48,10 +48,25 @@ struct CallInfo {
   std::string to;
 };
 
+// What is said in a call as it goes, for a carrier that shows it (the browser phone).
+struct CallNews {
+  enum class Kind {
+    kCallerSaid,  // the caller's turn as recognised (`times`: its speech stamps)
+    kBotSays,     // a prompt, or the next sentence of an answer, as it goes to the voice
+    kAnswered,    // an answer is over (`text`: all of it; `times`: its whole timeline)
+  };
+  Kind kind = Kind::kBotSays;
+  std::string text;
+  bool interrupted = false;  // kAnswered: the caller barged in before all of it was said
+  StageTimes times;
+};
+
 // What the agent asks of the call's signalling; each is posted (must not block).
 struct CallControl {
   std::function<void()> hang_up;                            // BYE
   std::function<void(const std::string& target)> transfer;  // blind transfer (REFER)
+  // Optional: the call's transcript as it goes, on the call's thread.
+  std::function<void(CallNews news)> news = {};
 };
 
 class CallAgent final : public SteppedCall, public RecognitionResults {

@@ -155,7 +155,7 @@ void add_serve_command(CLI::App& app, Context& context) {
         {settings->admin.token,
          settings->admin.web_dir.empty() ? CHALKBOT_WEB_DIR : settings->admin.web_dir,
          settings->recording.enabled ? settings->recording.dir : ""});
-    AdminServer admin(api);
+    AdminServer admin(api, gateway.browser_phone());
     if (*admin_at) {
       if (auto started = admin.start(**admin_at); !started) {
         return context.fail("serve: " + started.error().message);

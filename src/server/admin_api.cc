@@ -135,6 +135,12 @@ bool constant_time_equal(const std::string& a, const std::string& b) {
   return diff == 0;
 }
 
+// The Origin header ("http://host:port") names the server the page came from (Host).
+bool same_origin(const std::string& origin, const std::string& host) {
+  const auto scheme = origin.find("://");
+  return scheme != std::string::npos && !host.empty() && origin.substr(scheme + 3) == host;
+}
+
 }  // namespace
 
 std::vector<StageBar> stage_bars(const StageTimes& t) {
@@ -225,6 +231,20 @@ AdminReply AdminApi::handle(const AdminRequest& request) const {
   if (parts.size() == 3 && parts[1] == "live" && parts[2] == "stream") {
     if (!get) return error_reply(405, "use GET");
     return {200, "text/event-stream", "", {{"Cache-Control", "no-cache"}}, true};
+  }
+  if (parts.size() == 2 && parts[1] == "talk") {
+    if (request.method != "GET") return error_reply(405, "use GET");
+    if (!request.websocket) {
+      return error_reply(426, "the Talk page's call is a WebSocket (Upgrade: websocket)");
+    }
+    // WebSockets are not bound by the same-origin policy: without this any page the operator
+    // visits could call the bot through their browser (the token aside, loopback is open).
+    if (!request.origin.empty() && !same_origin(request.origin, request.host)) {
+      return error_reply(403, "a WebSocket from another origin (" + request.origin + ")");
+    }
+    AdminReply reply = json_reply(101, json::object());
+    reply.talk = true;
+    return reply;
   }
   if (parts.size() == 2 && parts[1] == "latency") {
     if (!get) return error_reply(405, "use GET");

@@ -20,6 +20,9 @@ struct AdminRequest {
   std::string method;         // "GET", "POST" ...
   std::string target;         // path and query, e.g. /api/calls?offset=20
   std::string authorization;  // the Authorization header, if any
+  bool websocket = false;     // a WebSocket upgrade request
+  std::string origin = {};    // the Origin header, if any (browsers send it with a WebSocket)
+  std::string host = {};      // the Host header
 };
 
 struct AdminReply {
@@ -30,6 +33,8 @@ struct AdminReply {
   // /api/live/stream: the transport keeps the connection open and sends live_json() as
   // server-sent events whenever it changes.
   bool event_stream = false;
+  // /api/talk: the transport hands the connection to the browser phone (a WebSocket).
+  bool talk = false;
 };
 
 // What the API needs from the running server.

@@ -3,6 +3,7 @@
 #include <atomic>
 #include <charconv>
 #include <chrono>
+#include <sstream>
 #include <thread>
 
 #include <pthread.h>
@@ -17,6 +18,7 @@
 #include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/websocket/rfc6455.hpp>
 
 #include "core/log.h"
 
@@ -26,6 +28,7 @@ namespace {
 namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
+namespace websocket = beast::websocket;
 using tcp = asio::ip::tcp;
 using namespace std::chrono_literals;
 
@@ -62,9 +65,10 @@ Result<ListenAddress> parse_listen_address(const std::string& listen, const std:
 }
 
 struct AdminServer::Impl {
-  explicit Impl(const AdminApi& served) : api(served) {}
+  Impl(const AdminApi& served, BrowserPhone* talk) : api(served), phone(talk) {}
 
   const AdminApi& api;
+  BrowserPhone* phone;
   asio::io_context io;
   tcp::acceptor acceptor{io};
   std::thread thread;
@@ -94,12 +98,29 @@ struct AdminServer::Impl {
         co_await http::async_read(stream, buffer, parser, asio::use_awaitable);
         const auto& request = parser.get();
         AdminRequest in{std::string(request.method_string()), std::string(request.target()),
-                        std::string(request[http::field::authorization])};
+                        std::string(request[http::field::authorization]),
+                        websocket::is_upgrade(request), std::string(request[http::field::origin]),
+                        std::string(request[http::field::host])};
         AdminReply reply = api.handle(in);
         if (reply.event_stream) {
           co_await stream_live(stream);
           break;
         }
+        if (reply.talk && phone != nullptr) {
+          // The phone answers the upgrade (101) on its own thread: it gets the socket and the
+          // request as it came.
+          std::ostringstream upgrade;
+          upgrade << request;
+          beast::error_code ignored;
+          const std::string peer =
+              stream.socket().remote_endpoint(ignored).address().to_string(ignored);
+          stream.expires_never();
+          tcp::socket socket = stream.release_socket();
+          const int fd = socket.release(ignored);
+          if (fd >= 0) phone->take(fd, upgrade.str(), peer);
+          break;
+        }
+        if (reply.talk) reply = {503, "application/json", R"({"error":"no browser phone"})", {}};
         http::response<http::string_body> response{static_cast<http::status>(reply.status),
                                                    request.version()};
         response.set(http::field::server, "Chalkbot");
@@ -152,7 +173,8 @@ struct AdminServer::Impl {
   }
 };
 
-AdminServer::AdminServer(const AdminApi& api) : impl_(std::make_unique<Impl>(api)) {}
+AdminServer::AdminServer(const AdminApi& api, BrowserPhone* phone)
+    : impl_(std::make_unique<Impl>(api, phone)) {}
 
 AdminServer::~AdminServer() { stop(); }
 

@@ -1,12 +1,14 @@
 #pragma once
 // The admin HTTP server (Boost.Beast): carries AdminApi over HTTP/1.1 on one thread of its own,
 // plus the live-calls event stream (server-sent events). Loopback by default; beyond loopback it
-// refuses to start without a bearer token.
+// refuses to start without a bearer token. The Talk page's WebSocket (/api/talk), once AdminApi
+// has let it through, is handed to the browser phone, which runs the call on its own thread.
 #include <memory>
 #include <string>
 
 #include "core/result.h"
 #include "server/admin_api.h"
+#include "transport/browser_phone.h"
 
 namespace chalkbot {
 
@@ -22,8 +24,8 @@ Result<ListenAddress> parse_listen_address(const std::string& listen,
 
 class AdminServer {
  public:
-  // `api` must outlive the server.
-  explicit AdminServer(const AdminApi& api);
+  // `api` and `phone` (null: no Talk page calls) must outlive the server.
+  explicit AdminServer(const AdminApi& api, BrowserPhone* phone = nullptr);
   ~AdminServer();  // stops
   AdminServer(const AdminServer&) = delete;
   AdminServer& operator=(const AdminServer&) = delete;

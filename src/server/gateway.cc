@@ -8,9 +8,38 @@
 #include "core/log.h"
 #include "core/work_pool.h"
 #include "metrics/chalkbot_metrics.h"
+#include "server/admin_api.h"
 #include "server/admin_server.h"
 
 namespace chalkbot {
+namespace {
+
+// The call's news as a transport shows it; the stages as the dashboard's waterfall has them.
+StreamNews stream_news(CallNews news) {
+  StreamNews out;
+  out.text = std::move(news.text);
+  switch (news.kind) {
+    case CallNews::Kind::kCallerSaid:
+      out.kind = StreamNews::Kind::kCaller;
+      break;
+    case CallNews::Kind::kBotSays:
+      out.kind = StreamNews::Kind::kBot;
+      break;
+    case CallNews::Kind::kAnswered:
+      out.kind = StreamNews::Kind::kTurn;
+      out.interrupted = news.interrupted;
+      if (const StageTimes& t = news.times; t.speech_end && t.first_rtp_out) {
+        out.latency_ms = *t.first_rtp_out - *t.speech_end;
+      }
+      for (const StageBar& bar : stage_bars(news.times)) {
+        out.stages.push_back({bar.name, bar.end_ms - bar.start_ms});
+      }
+      break;
+  }
+  return out;
+}
+
+}  // namespace
 
 Gateway::Gateway(const CallServices& services) : services_(services) {
   const SipSettings& sip = services.settings.sip;
@@ -24,10 +53,12 @@ Gateway::~Gateway() {
   if (sip_) sip_->shutdown();
   if (audiosocket_) audiosocket_->stop_accepting();
   if (twilio_) twilio_->stop_accepting();
+  if (browser_) browser_->stop_accepting();
   end_all_calls("shutdown");
   // The transports' threads call into the gateway: stopped while the gateway is whole.
   audiosocket_.reset();
   twilio_.reset();
+  browser_.reset();
   media_engine_.reset();  // no more ticks wake the pool
   calls_pool_.reset();    // its threads end the calls' callbacks while calls_ still exists
 }
@@ -61,7 +92,16 @@ Status Gateway::start() {
       std::make_unique<sip::SipEndpoint>(services_.settings.sip, services_.settings.media, *this);
   if (auto started = sip_->start(); !started) return started;
   if (auto started = start_audiosocket(); !started) return started;
-  return start_twilio();
+  if (auto started = start_twilio(); !started) return started;
+  start_browser();
+  return {};
+}
+
+void Gateway::start_browser() {
+  if (services_.settings.admin.listen == "off") return;
+  browser_ = std::make_unique<BrowserPhone>(*this, [pool = calls_pool_.get()] { pool->wake(); },
+                                            services_.settings.sip.max_calls);
+  browser_->start();
 }
 
 Status Gateway::start_audiosocket() {
@@ -124,6 +164,9 @@ bool Gateway::stream_started(const StreamCallStart& start, std::shared_ptr<Strea
                                                "no transfer over " + transport);
                         }
                       }};
+  if (start.show) {
+    control.news = [show = start.show](CallNews news) { show(stream_news(std::move(news))); };
+  }
   call->agent = std::make_shared<CallAgent>(services_, CallInfo{start.call_id, start.from, start.to},
                                             audio, std::move(control),
                                             [pool = calls_pool_.get()] { pool->wake(); });
@@ -392,6 +435,7 @@ void Gateway::drain(std::chrono::seconds grace) {
   sip_->stop_accepting();
   if (audiosocket_) audiosocket_->stop_accepting();
   if (twilio_) twilio_->stop_accepting();
+  if (browser_) browser_->stop_accepting();
   {
     std::lock_guard lock(mutex_);
     for (auto& [id, call] : calls_) {

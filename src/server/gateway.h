@@ -2,7 +2,8 @@
 // The gateway between the ways in and the call agents: admits SIP calls, gives each a media
 // session and an agent stepped on the call pool (a fixed set of threads, woken by every media
 // tick), relays hang-ups and re-INVITEs, and drains on shutdown. Calls that come over a socket
-// transport (Asterisk AudioSocket, Twilio Media Streams) get the same agent, fed by the transport's StreamedAudio.
+// transport (Asterisk AudioSocket, Twilio Media Streams, the browser phone) get the same agent, fed
+// by the transport's StreamedAudio.
 #include <atomic>
 #include <chrono>
 #include <map>
@@ -16,6 +17,7 @@
 #include "media/media_engine.h"
 #include "sip/sip_endpoint.h"
 #include "transport/audiosocket_server.h"
+#include "transport/browser_phone.h"
 #include "transport/twilio_server.h"
 
 namespace chalkbot {
@@ -41,6 +43,8 @@ class Gateway final : public sip::CallHandler, public StreamCallHandler {
   int sip_port() const;
   int audiosocket_port() const;  // 0 when audiosocket.enabled is off
   int twilio_port() const;       // 0 when twilio.enabled is off
+  // The Talk page's calls, which the admin server hands over; null when admin.listen is off.
+  BrowserPhone* browser_phone() { return browser_.get(); }
   std::size_t active_calls() const;
 
   // Any thread: the calls in progress, oldest first.
@@ -96,6 +100,7 @@ class Gateway final : public sip::CallHandler, public StreamCallHandler {
 
   Status start_audiosocket();  // when enabled
   Status start_twilio();       // when enabled
+  void start_browser();        // when the admin server is on
 
   // Lowers the calls_active gauge, once per call.
   static void count_over(Call& call);
@@ -118,6 +123,7 @@ class Gateway final : public sip::CallHandler, public StreamCallHandler {
   std::unique_ptr<sip::SipEndpoint> sip_;
   std::unique_ptr<AudioSocketServer> audiosocket_;  // when audiosocket.enabled
   std::unique_ptr<TwilioServer> twilio_;            // when twilio.enabled
+  std::unique_ptr<BrowserPhone> browser_;           // when admin.listen is not off
   std::string media_ip_;
   std::atomic<bool> draining_{false};
 

@@ -1,11 +1,8 @@
 #include "transport/twilio_server.h"
 
-#include <pthread.h>
-
+#include <array>
 #include <atomic>
 #include <chrono>
-#include <deque>
-#include <thread>
 #include <vector>
 
 #include <boost/asio/as_tuple.hpp>
@@ -13,7 +10,6 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
@@ -23,6 +19,7 @@
 #include "core/log.h"
 #include "media/g711.h"
 #include "transport/twilio_protocol.h"
+#include "transport/websocket_call.h"
 
 namespace chalkbot {
 namespace {
@@ -35,11 +32,9 @@ using tcp = asio::ip::tcp;
 using json = nlohmann::json;
 using namespace std::chrono_literals;
 
-constexpr auto kTick = std::chrono::milliseconds(kFrameMs);
 constexpr auto kStartTimeout = 5s;      // a stream that has not said "start" by then is dropped
 constexpr auto kRequestTimeout = 10s;   // a webhook request must arrive whole by then
 constexpr std::size_t kMaxMessage = 64 * 1024;  // a media message is ~300 bytes
-constexpr std::size_t kMaxOutbox = 50;  // messages Twilio has not taken: beyond, it is not reading
 constexpr char kVoicePath[] = "/twilio/voice";
 constexpr char kStreamPath[] = "/twilio/stream";
 
@@ -48,92 +43,50 @@ std::string header_of(const http::request<http::string_body>& request, std::stri
   return it == request.end() ? std::string() : std::string(it->value());
 }
 
-// One bidirectional stream; everything on the server's thread.
-class Stream : public std::enable_shared_from_this<Stream> {
+// One bidirectional stream: Twilio's JSON messages over the shared WebSocket call.
+class Stream final : public WebSocketCall {
  public:
-  Stream(websocket::stream<beast::tcp_stream> ws, StreamCallHandler& handler,
-         std::atomic<bool>& input_came, std::string peer)
-      : ws_(std::move(ws)),
-        handler_(handler),
-        input_came_(input_came),
-        peer_(std::move(peer)),
-        opened_at_(SteadyClock::now()) {}
-
-  asio::awaitable<void> read_loop() {
-    auto self = shared_from_this();
-    beast::flat_buffer buffer;
-    std::vector<Sample> samples;
-    while (!over_) {
-      buffer.clear();
-      auto [error, n] = co_await ws_.async_read(buffer, asio::as_tuple(asio::use_awaitable));
-      if (error) co_return read_failed(error);
-      if (over_) co_return;
-      if (!ws_.got_text()) co_return protocol_error("a binary frame (messages are JSON text)");
-      const std::string text = beast::buffers_to_string(buffer.data());
-      const json message = json::parse(text, nullptr, false);
-      if (message.is_discarded() || !message.is_object() || !message.contains("event") ||
-          !message["event"].is_string()) {
-        co_return protocol_error("not a JSON message with an \"event\"");
-      }
-      if (auto what = handle(message.at("event").get<std::string>(), message, samples)) {
-        co_return protocol_error(*what);
-      }
-    }
-  }
-
-  bool tick(SteadyClock::time_point now) {
-    if (over_) return false;
-    if (!audio_) {
-      if (now - opened_at_ > kStartTimeout) {
-        spdlog::warn("twilio {}: no \"start\" within 5 s; closing the stream", name());
-        end("no_start", websocket::close_code::policy_error, "no start");
-        return false;
-      }
-      return true;
-    }
-    if (audio_->closed()) {  // the call ended on our side: closing the stream ends <Connect>
-      spdlog::info("twilio {}: call over, closing the stream", name());
-      end("bot_hangup", websocket::close_code::normal, "");
-      return false;
-    }
-    if (audio_->take_clear()) {
-      send(json{{"event", "clear"}, {"streamSid", stream_sid_}}.dump());
-    }
-    const Frame* frame = audio_->next_frame();
-    if (frame == nullptr) {
-      if (in_spurt_) {  // Twilio echoes the mark once what came before it has played
-        in_spurt_ = false;
-        send(json{{"event", "mark"},
-                  {"streamSid", stream_sid_},
-                  {"mark", {{"name", "spurt-" + std::to_string(++marks_)}}}}
-                 .dump());
-      }
-      return true;
-    }
-    in_spurt_ = true;
-    if (outbox_.size() < kMaxOutbox) {
-      std::array<std::uint8_t, kFrameSamples> ulaw{};
-      g711_encode_into(G711Law::kMuLaw, *frame, ulaw);
-      const std::string payload = twilio::base64_encode(
-          std::string_view(reinterpret_cast<const char*>(ulaw.data()), ulaw.size()));
-      send(json{{"event", "media"}, {"streamSid", stream_sid_}, {"media", {{"payload", payload}}}}
-               .dump());
-    } else {
-      ++frames_dropped_;
-    }
-    audio_->frame_sent(now);
-    return true;
-  }
-
-  void shut() { end("shutdown", websocket::close_code::going_away, "shutting down"); }
+  Stream(Socket ws, StreamCallHandler& handler, std::atomic<bool>& input_came, std::string peer)
+      : WebSocketCall(std::move(ws), handler, input_came, std::move(peer), "twilio",
+                      kStartTimeout) {}
 
  private:
+  std::optional<std::string> on_message(bool text, std::string_view data) override {
+    if (!text) return "a binary frame (messages are JSON text)";
+    const json message = json::parse(data, nullptr, false);
+    if (message.is_discarded() || !message.is_object() || !message.contains("event") ||
+        !message["event"].is_string()) {
+      return "not a JSON message with an \"event\"";
+    }
+    return handle(message.at("event").get<std::string>(), message);
+  }
+
+  void send_frame(const Frame& frame) override {
+    std::array<std::uint8_t, kFrameSamples> ulaw{};
+    g711_encode_into(G711Law::kMuLaw, frame, ulaw);
+    const std::string payload = twilio::base64_encode(
+        std::string_view(reinterpret_cast<const char*>(ulaw.data()), ulaw.size()));
+    send(json{{"event", "media"}, {"streamSid", stream_sid_}, {"media", {{"payload", payload}}}}
+             .dump());
+  }
+
+  void send_clear() override {
+    send(json{{"event", "clear"}, {"streamSid", stream_sid_}}.dump());
+  }
+
+  // Twilio echoes the mark once what came before it has played.
+  void spurt_ended() override {
+    send(json{{"event", "mark"},
+              {"streamSid", stream_sid_},
+              {"mark", {{"name", "spurt-" + std::to_string(++marks_)}}}}
+             .dump());
+  }
+
   // One message from Twilio; what was wrong with it, if anything.
-  std::optional<std::string> handle(const std::string& event, const json& message,
-                                    std::vector<Sample>& samples) {
+  std::optional<std::string> handle(const std::string& event, const json& message) {
     if (event == "connected") return std::nullopt;
     if (event == "start") {
-      if (audio_) return "a second \"start\"";
+      if (audio()) return "a second \"start\"";
       const json* start = message.contains("start") ? &message["start"] : nullptr;
       if (start == nullptr || !start->is_object() || !start->value("callSid", json()).is_string() ||
           !start->value("streamSid", json()).is_string()) {
@@ -145,17 +98,17 @@ class Stream : public std::enable_shared_from_this<Stream> {
         return "media format " + format.dump() + " (u-law 8000 Hz mono expected)";
       }
       const json params = start->value("customParameters", json::object());
-      begin_call(start->at("callSid").get<std::string>(), start->at("streamSid").get<std::string>(),
-                 params.is_object() ? params.value("from", "") : "",
-                 params.is_object() ? params.value("to", "") : "");
+      begin(start->at("callSid").get<std::string>(), start->at("streamSid").get<std::string>(),
+            params.is_object() ? params.value("from", "") : "",
+            params.is_object() ? params.value("to", "") : "");
       return std::nullopt;
     }
     if (event == "stop") {
       spdlog::info("twilio {}: the call ended (stop)", name());
-      end("caller_hangup", websocket::close_code::normal, "");
+      end("caller_hangup", CloseCode::normal, "");
       return std::nullopt;
     }
-    if (!audio_) return "\"" + event + "\" before \"start\"";
+    if (!audio()) return "\"" + event + "\" before \"start\"";
     if (event == "media") {
       const json media = message.value("media", json::object());
       if (!media.is_object() || !media.value("payload", json()).is_string()) {
@@ -164,12 +117,12 @@ class Stream : public std::enable_shared_from_this<Stream> {
       if (media.value("track", "inbound") != "inbound") return std::nullopt;  // ours, echoed
       const auto ulaw = twilio::base64_decode(media.at("payload").get<std::string>());
       if (!ulaw) return "media.payload is not base64";
-      samples.resize(ulaw->size());
+      samples_.resize(ulaw->size());
       g711_decode_into(G711Law::kMuLaw,
                        std::span(reinterpret_cast<const std::uint8_t*>(ulaw->data()), ulaw->size()),
-                       samples);
-      audio_->push_caller_audio(samples, SteadyClock::now());
-      input_came_.store(true, std::memory_order_relaxed);
+                       samples_);
+      audio()->push_caller_audio(samples_, SteadyClock::now());
+      caller_input();
       return std::nullopt;
     }
     if (event == "dtmf") {
@@ -179,151 +132,41 @@ class Stream : public std::enable_shared_from_this<Stream> {
                                    std::string_view::npos) {
         return "\"dtmf\" without a key in dtmf.digit";
       }
-      audio_->push_dtmf(digit[0]);
-      input_came_.store(true, std::memory_order_relaxed);
+      audio()->push_dtmf(digit[0]);
+      caller_input();
       return std::nullopt;
     }
     if (event == "mark") return std::nullopt;  // one of ours has played
     return "unknown event \"" + event + "\"";
   }
 
-  void begin_call(const std::string& call_sid, const std::string& stream_sid,
-                  const std::string& from, const std::string& to) {
-    call_id_ = call_sid;
+  void begin(const std::string& call_sid, const std::string& stream_sid, const std::string& from,
+             const std::string& to) {
     stream_sid_ = stream_sid;
-    auto audio = std::make_shared<StreamedAudio>();
-    const StreamCallStart start{call_sid, from.empty() ? "twilio:" + peer_ : from,
+    const StreamCallStart start{call_sid, from.empty() ? "twilio:" + peer() : from,
                                 to.empty() ? "twilio" : to, "twilio"};
-    if (!handler_.stream_started(start, audio)) {
-      spdlog::warn("twilio {}: call refused", name());
-      end("refused", websocket::close_code::try_again_later, "refused");
-      return;
-    }
-    audio_ = std::move(audio);
+    if (!begin_call(start, std::make_shared<StreamedAudio>())) return;
     spdlog::info("twilio {}: call from {} (stream {})", name(), start.from, stream_sid);
   }
 
-  void read_failed(const beast::error_code& error) {
-    if (over_) return;
-    // A close frame came (a failing TCP teardown after it, the peer being quick, changes nothing).
-    if (error == websocket::error::closed || peer_sent_close()) {
-      spdlog::info("twilio {}: the far end closed the stream", name());
-      end("caller_hangup", websocket::close_code::normal, "");
-    } else {
-      spdlog::warn("twilio {}: connection lost: {}", name(), error.message());
-      end("connection_lost", websocket::close_code::none, "");
-    }
-  }
-
-  void protocol_error(const std::string& what) {
-    if (over_) return;
-    spdlog::error("twilio {}: malformed message from {}: {}; closing the stream", name(), peer_,
-                  what);
-    end("protocol_error", websocket::close_code::policy_error, "malformed message");
-  }
-
-  // The stream ends: the call (if any) hears why; the WebSocket is closed with `code` once what
-  // is queued has gone (none: the connection is already gone).
-  void end(const std::string& reason, websocket::close_code code, const std::string& why) {
-    if (over_) return;
-    over_ = true;
-    if (frames_dropped_ > 0) {
-      spdlog::warn("twilio {}: {} frames of speech dropped: Twilio did not read them", name(),
-                   frames_dropped_);
-    }
-    if (audio_) {
-      audio_->close();
-      handler_.stream_ended(call_id_, reason);
-      input_came_.store(true, std::memory_order_relaxed);
-    }
-    close_code_ = code;
-    close_reason_ = why;
-    if (code == websocket::close_code::none) {
-      beast::get_lowest_layer(ws_).close();
-      return;
-    }
-    if (!writing_) {
-      writing_ = true;
-      asio::co_spawn(ws_.get_executor(), write_loop(), asio::detached);
-    }
-  }
-
-  void send(std::string message) {
-    outbox_.push_back(std::move(message));
-    if (writing_) return;
-    writing_ = true;
-    asio::co_spawn(ws_.get_executor(), write_loop(), asio::detached);
-  }
-
-  asio::awaitable<void> write_loop() {
-    auto self = shared_from_this();
-    ws_.text(true);
-    while (!outbox_.empty()) {
-      auto [error, n] = co_await ws_.async_write(asio::buffer(outbox_.front()),
-                                                 asio::as_tuple(asio::use_awaitable));
-      outbox_.pop_front();
-      if (error) {
-        outbox_.clear();
-        writing_ = false;
-        if (!over_ && (error == websocket::error::closed || peer_sent_close())) {
-          // The far end's close frame came while we were sending: its hang-up, not a failure.
-          spdlog::info("twilio {}: the far end closed the stream", name());
-          end("caller_hangup", websocket::close_code::none, "");
-        } else if (!over_) {
-          spdlog::warn("twilio {}: connection lost: {}", name(), error.message());
-          end("connection_lost", websocket::close_code::none, "");
-        }
-        beast::get_lowest_layer(ws_).close();
-        co_return;
-      }
-    }
-    if (over_ && close_code_ != websocket::close_code::none) {
-      beast::get_lowest_layer(ws_).expires_after(2s);  // a peer that never answers the close
-      auto [error] = co_await ws_.async_close(websocket::close_reason(close_code_, close_reason_),
-                                              asio::as_tuple(asio::use_awaitable));
-      if (error) beast::get_lowest_layer(ws_).close();
-    }
-    writing_ = false;
-  }
-
-  std::string name() const { return call_id_.empty() ? "(" + peer_ + ")" : call_id_; }
-  bool peer_sent_close() const { return ws_.reason().code != websocket::close_code::none; }
-
-  websocket::stream<beast::tcp_stream> ws_;
-  StreamCallHandler& handler_;
-  std::atomic<bool>& input_came_;
-  const std::string peer_;
-  const SteadyClock::time_point opened_at_;
-  std::string call_id_;
   std::string stream_sid_;
-  std::shared_ptr<StreamedAudio> audio_;
-  std::deque<std::string> outbox_;
-  bool writing_ = false;
-  bool over_ = false;
-  bool in_spurt_ = false;
   std::uint64_t marks_ = 0;
-  std::uint64_t frames_dropped_ = 0;
-  websocket::close_code close_code_ = websocket::close_code::normal;
-  std::string close_reason_;
+  std::vector<Sample> samples_;
 };
 
 }  // namespace
 
 struct TwilioServer::Impl {
   Impl(TwilioEndpoints ends, StreamCallHandler& calls, std::function<void()> wake_calls)
-      : endpoints(std::move(ends)), handler(calls), wake(std::move(wake_calls)) {}
+      : endpoints(std::move(ends)), handler(calls), host("twilio", std::move(wake_calls)) {}
 
   const TwilioEndpoints endpoints;
   StreamCallHandler& handler;
-  std::function<void()> wake;
-  asio::io_context io;
+  WebSocketCallHost host;
+  asio::io_context& io = host.io();
   tcp::acceptor acceptor{io};
-  asio::steady_timer ticker{io};
-  std::thread thread;
   std::atomic<int> port{0};
-  std::atomic<bool> input_came{false};
-  std::vector<std::shared_ptr<Stream>> streams;  // io thread only
-  int connections = 0;                            // io thread only
+  int connections = 0;  // io thread only
 
   bool signed_right(const http::request<http::string_body>& request, const std::string& url,
                     const twilio::FormFields& fields, const std::string& peer) const {
@@ -369,8 +212,8 @@ struct TwilioServer::Impl {
           auto [accept_error] =
               co_await ws.async_accept(request, asio::as_tuple(asio::use_awaitable));
           if (accept_error) co_return;
-          auto call = std::make_shared<Stream>(std::move(ws), handler, input_came, peer);
-          streams.push_back(call);
+          auto call = std::make_shared<Stream>(std::move(ws), handler, host.input_came(), peer);
+          host.add(call);
           co_await call->read_loop();
           co_return;
         }
@@ -420,20 +263,6 @@ struct TwilioServer::Impl {
       asio::co_spawn(io, serve(std::move(socket)), asio::detached);
     }
   }
-
-  asio::awaitable<void> tick_loop() {
-    auto deadline = SteadyClock::now();
-    while (true) {
-      deadline += kTick;
-      ticker.expires_at(deadline);
-      auto [error] = co_await ticker.async_wait(asio::as_tuple(asio::use_awaitable));
-      if (error) co_return;
-      const auto now = SteadyClock::now();
-      if (now - deadline > 5 * kTick) deadline = now;
-      std::erase_if(streams, [now](const auto& s) { return !s->tick(now); });
-      if (input_came.exchange(false, std::memory_order_relaxed) && wake) wake();
-    }
-  }
 };
 
 std::string TwilioServer::stream_url(const std::string& public_url) {
@@ -471,11 +300,7 @@ Status TwilioServer::start(const std::string& host, int port, const std::string&
   }
   impl_->port = acceptor.local_endpoint().port();
   asio::co_spawn(impl_->io, impl_->accept_loop(), asio::detached);
-  asio::co_spawn(impl_->io, impl_->tick_loop(), asio::detached);
-  impl_->thread = std::thread([this] {
-    pthread_setname_np(pthread_self(), "twilio");
-    impl_->io.run();
-  });
+  impl_->host.start();
   return {};
 }
 
@@ -489,16 +314,10 @@ void TwilioServer::stop_accepting() {
 }
 
 void TwilioServer::stop() {
-  if (!impl_->thread.joinable()) return;
-  asio::post(impl_->io, [impl = impl_.get()] {
+  impl_->host.stop([impl = impl_.get()] {
     boost::system::error_code ignored;
     impl->acceptor.close(ignored);
-    for (auto& stream : impl->streams) stream->shut();
-    impl->streams.clear();
-    auto grace = std::make_shared<asio::steady_timer>(impl->io, 100ms);
-    grace->async_wait([impl, grace](const boost::system::error_code&) { impl->io.stop(); });
   });
-  impl_->thread.join();
 }
 
 }  // namespace chalkbot

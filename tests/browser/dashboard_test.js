@@ -1,9 +1,14 @@
 // The dashboard in a real browser (Debian's headless chromium through playwright-core): a real
 // call placed with `chalkbot call` shows up live, then in the call list; its page shows the
-// transcript and a latency waterfall with a bar for each stage. Saves screenshots in WORK_DIR.
+// transcript and a latency waterfall with a bar for each stage. Then the Talk page calls the bot
+// from the browser, chromium's fake microphone playing TALK_WAV (human speech, looped): the
+// model gets the question, the bot's audio plays in the page, the transcript and the latency
+// show, and the question said again over the answer (a barge-in) stops the bot's audio at once.
+// Saves screenshots in WORK_DIR.
 //
 // Environment: ADMIN_URL (the dashboard), CHALKBOT (binary), SIP_TARGET (sip:bot@...),
-// QUESTION (WAV the caller asks), ANSWER_WORD (a word of the scripted answer), WORK_DIR.
+// QUESTION (WAV the caller asks), ANSWER_WORD (a word of the scripted answer), WORK_DIR,
+// TALK_WAV (the microphone), TALK_WORD (a word of what it says), STANDIN_URL (the model).
 'use strict';
 const { chromium } = require('playwright-core');
 const { spawn } = require('child_process');
@@ -28,13 +33,86 @@ function placeCall() {
   return new Promise((resolve) => child.on('exit', (code) => resolve({ code, out })));
 }
 
+const stats = (page) => page.evaluate(() => ({ ...window.talkStats }));
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+async function waitStats(page, what, test, ms) {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const now = await stats(page);
+    if (test(now)) return now;
+    if (Date.now() > deadline) throw new Error(`no ${what} within ${ms} ms: ${JSON.stringify(now)}`);
+    await sleep(50);
+  }
+}
+
+// The Talk page: a call from the browser's (fake) microphone.
+async function talkPage(page) {
+  const began = Date.now();
+  await page.goto(adminUrl + '/#/talk');
+  await page.click('#talk-button');
+  const talking = await waitStats(page, 'call', (s) => s.state === 'talking', 5000);
+  console.log(`ok: Talk: in call ${talking.callId}`);
+  // A normal call: on the dashboard's live list, from the browser.
+  const live = await (await fetch(adminUrl + '/api/live')).json();
+  const entry = live.calls.find((c) => c.id === talking.callId);
+  if (!entry || !entry.from.startsWith('browser:')) throw new Error('not a live call: ' + JSON.stringify(live));
+
+  // The caller's question, as recognised, and the model got it.
+  await page.waitForSelector('#talk-transcript .turn.user', { timeout: 15000 });
+  const asked = (await page.locator('#talk-transcript .turn.user .text').first().textContent()).trim();
+  const word = env('TALK_WORD');
+  const requests = await (await fetch(env('STANDIN_URL').replace(/\/v1$/, '') + '/requests')).json();
+  const questions = requests.filter((r) => r.body && r.body.messages).map((r) => {
+    const users = r.body.messages.filter((m) => m.role === 'user');
+    return users.length ? String(users[users.length - 1].content) : '';
+  });
+  if (!questions.some((q) => q.toLowerCase().includes(word))) {
+    throw new Error(`the model never got "${word}": ${JSON.stringify(questions)} (page: "${asked}")`);
+  }
+  console.log(`ok: Talk: the caller said "${asked}" and the model got it`);
+
+  // The bot's answer plays in the page: half a second of it, and its words in the transcript.
+  const heard = await waitStats(page, 'answer audio', (s) => s.played > 8000, 10000);
+  await page.waitForSelector('#talk-transcript .turn.assistant', { timeout: 5000 });
+  console.log(`ok: Talk: ${(heard.played / 16000).toFixed(2)} s of the answer played (${heard.received} samples came)`);
+  await page.screenshot({ path: path.join(workDir, 'dashboard-talk.png'), fullPage: true });
+
+  // The microphone says the question again over the long answer: the server's clear empties the
+  // page's queue at once and no more of that answer plays.
+  const before = heard.clears;
+  const cleared = await waitStats(page, 'barge-in', (s) => s.clears > before, 15000);
+  await sleep(300);
+  const after = await stats(page);
+  const playedSince = after.played - cleared.played;
+  if (playedSince > 1600) throw new Error(`${playedSince} samples played after the barge-in`);
+  if (after.queued > 0) throw new Error(`${after.queued} samples still queued after the barge-in`);
+  await page.waitForSelector('#talk-transcript .turn.assistant .interrupted', { timeout: 5000 });
+  const latency = await page.locator('#talk-transcript .turn.assistant .latency').first().textContent();
+  console.log(`ok: Talk: barge-in stopped the bot (${playedSince} samples after the clear, ` +
+    `${after.dropped} dropped from the queue); ${latency}`);
+  await page.screenshot({ path: path.join(workDir, 'dashboard-talk-barge-in.png'), fullPage: true });
+
+  await page.click('#talk-button');  // hang up
+  await waitStats(page, 'hang-up', (s) => s.state === 'ended', 5000);
+  const call = await (await fetch(adminUrl + '/api/calls/' + talking.callId)).json();
+  if (!call.from.startsWith('browser:') || !call.turns.some((t) => t.role === 'user')) {
+    throw new Error('the call is not stored: ' + JSON.stringify(call));
+  }
+  console.log(`ok: Talk: hung up, stored (${call.turns.length} turns, ended by ${call.end_reason}) ` +
+    `in ${((Date.now() - began) / 1000).toFixed(1)} s`);
+}
+
 async function main() {
   // A fresh profile (--user-data-dir) in the work dir, which playwright passes to chromium.
   const browser = await chromium.launchPersistentContext(fs.mkdtempSync(path.join(workDir, 'chromium-')), {
     executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
     headless: true,
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      '--disable-background-networking', '--disable-component-update', '--disable-sync',
+      // The Talk page's microphone: a WAV file, allowed without asking.
+      '--use-fake-ui-for-media-stream', '--use-fake-device-for-media-stream',
+      `--use-file-for-fake-audio-capture=${env('TALK_WAV')}`,
+      '--autoplay-policy=no-user-gesture-required'],
     viewport: { width: 1200, height: 900 },
   });
   try {
@@ -96,6 +174,7 @@ async function main() {
     if (!(seconds > 2)) throw new Error(`the recording lasts ${seconds} s`);
     console.log(`ok: the audio player has the ${seconds.toFixed(1)} s recording`);
     await page.screenshot({ path: path.join(workDir, 'dashboard-call.png'), fullPage: true });
+    await talkPage(page);
     if (problems.length) throw new Error(problems.join('\n'));
   } finally {
     await browser.close();

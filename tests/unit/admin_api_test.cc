@@ -164,6 +164,34 @@ TEST_F(AdminApiTest, TokenIsRequiredWhenSet) {
   EXPECT_EQ(get(api, "/").status, 200);                               // nor the page itself
 }
 
+// The Talk page's WebSocket: the admin API's own token rules, a WebSocket only, and only from a
+// page this server served (WebSockets are not bound by the same-origin policy).
+TEST_F(AdminApiTest, TalkIsAWebSocketFromThisServersPage) {
+  const auto talk = [](const AdminApi& api, const std::string& target, bool websocket,
+                       const std::string& origin = "") {
+    return api.handle({"GET", target, "", websocket, origin, "127.0.0.1:8089"});
+  };
+  const AdminApi open = make_api();
+  EXPECT_TRUE(talk(open, "/api/talk", true).talk);  // no Origin: not a browser page
+  EXPECT_TRUE(talk(open, "/api/talk", true, "http://127.0.0.1:8089").talk);
+  const AdminReply plain = talk(open, "/api/talk", false);
+  EXPECT_FALSE(plain.talk);
+  expect_json_error(plain, 426);
+  const AdminReply elsewhere = talk(open, "/api/talk", true, "https://evil.example");
+  EXPECT_FALSE(elsewhere.talk);
+  expect_json_error(elsewhere, 403);
+  expect_json_error(talk(open, "/api/talk", true, "http://127.0.0.1:8089.evil.example"), 403);
+
+  AdminOptions options;
+  options.token = "s3cret";
+  const AdminApi locked = make_api(options);
+  const AdminReply without = talk(locked, "/api/talk", true, "http://127.0.0.1:8089");
+  EXPECT_FALSE(without.talk);
+  expect_json_error(without, 401);
+  expect_json_error(talk(locked, "/api/talk?token=nope", true), 403);
+  EXPECT_TRUE(talk(locked, "/api/talk?token=s3cret", true, "http://127.0.0.1:8089").talk);
+}
+
 TEST_F(AdminApiTest, MetricsAreServedAsPrometheusText) {
   registry_.counter("demo_total", "x").inc(7);
   const AdminReply reply = get(make_api(), "/metrics");
