@@ -47,7 +47,8 @@ out=$(CHALKBOT_LLM_BASE_URL="$STANDIN_URL" CHALKBOT_SIP_PORT=0 CHALKBOT_ADMIN_LI
 grep -q "flow.transfer_to" <<<"$out" || fail "the configuration error does not name flow.transfer_to: $out"
 pass "a transfer key without flow.transfer_to is refused, naming the key"
 
-start_serve --set "flow.transfer_to=$desk" --set "flow.dtmf_actions=0=transfer,#=hangup"
+start_serve --set "flow.transfer_to=$desk" --set "flow.dtmf_actions=0=transfer,#=hangup" \
+  --set "tools.builtin=transfer_to_person,end_call"
 
 phone uac_transfer || fail "sipp: the accepted transfer did not go REFER, 202, NOTIFY 200, BYE"
 call=$(newest_call)
@@ -84,6 +85,32 @@ grep -qx 'chalkbot_transfers_total{outcome="succeeded"} 1' <<<"$metrics" &&
   grep -qx 'chalkbot_calls_ended_total{reason="transferred"} 1' <<<"$metrics" ||
   { grep "transfer" <<<"$metrics"; fail "the metrics do not count 1 transfer done and 3 failed"; }
 pass "metrics: 1 transfer succeeded, 3 failed, 1 call ended as transferred"
+
+# The model decides (tools.builtin): the stand-in's answer to a billing question says a sentence,
+# then calls transfer_to_person (tool_calls streamed in pieces across SSE events); the bot says
+# the sentence, then REFERs the call (our caller refuses, the call goes on). Another answer says
+# goodbye and calls end_call: the bot hangs up once the goodbye has been heard.
+tools_call() {  # NAME TEXT: one call saying TEXT; call.json, heard.wav; sets $call
+  CHALKBOT_STORE_PATH="$work/say.db" "$CHALKBOT" say "$2" -o "$1.wav" --rate 8000 2>/dev/null
+  "$CHALKBOT" call "sip:bot@127.0.0.1:$SIP_PORT" --say "$1.wav" --record "$1.heard.wav" \
+    --quiet-ms 2500 --timeout-s 30 >"$1.json" 2>"$1.err" || { cat "$1.json" "$1.err"; fail "$1: the call failed"; }
+  call=$(newest_call)
+}
+tools_call bill "I have a question about my bill."
+grep -q "call $call: transferring to $desk (the model: billing question)" serve.err ||
+  { grep "call $call" serve.err | tail; fail "the model's transfer_to_person did not reach the transfer"; }
+grep -q "call $call: transfer to $desk failed" serve.err || fail "no REFER went out for the model's transfer"
+heard=$(transcribe bill.heard.wav 2>/dev/null)
+r=$(word_recall "put you through to our billing team" "$heard")
+at_least "$r" 0.5 || fail "the caller did not hear the model's words before the transfer: '$heard'"
+pass "the model's transfer_to_person (reason stored: billing question): its words said, then REFER"
+tools_call bye "No more questions, thank you."
+grep -q '"hung_up_by": "bot"' bye.json || { cat bye.json; fail "the bot did not hang up after end_call"; }
+[ "$(end_reason "$call")" = model_end_call ] || fail "call $call ended '$(end_reason "$call")', not model_end_call"
+heard=$(transcribe bye.heard.wav 2>/dev/null)
+r=$(word_recall "have a lovely day goodbye" "$heard")
+at_least "$r" 0.5 || fail "the goodbye was not heard before the BYE: '$heard'"
+pass "the model's end_call: the goodbye was heard, then the bot hung up (stored as model_end_call)"
 stop_serve
 
 # A real softphone as the phone: baresip asks for a person in words; the bot REFERs it to the
