@@ -272,6 +272,11 @@ void LiveCallActions::finish_tool(ToolRun& run, ToolResult result) {
                                                                : "failed";
   // (Arguments and results are the model's and the tool server's: not logged, stored.)
   spdlog::info("call {}: tool {} {} in {} ms", info_.id, run.call.name, status, run.duration_ms);
+  const ToolCallRecord record{info_.id,      0,           run.call.name, run.call.arguments,
+                              result.content, result.ok(), run.started_ms, run.duration_ms};
+  if (auto stored = services_.store.append_tool_call(record); !stored) {
+    spdlog::error("call {}: tool call not stored: {}", info_.id, stored.error().message);
+  }
   run.result = std::move(result);
 }
 
