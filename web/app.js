@@ -163,6 +163,7 @@ async function showCall(id) {
   $('#overview').hidden = true;
   $('#call').hidden = false;
   $('#transcript').replaceChildren();
+  $('#tools').replaceChildren();
   $('#player').replaceChildren();
   try {
     const call = await api('/api/calls/' + encodeURIComponent(id));
@@ -181,6 +182,15 @@ async function showCall(id) {
       t.interrupted ? el('span', { class: 'interrupted' }, 'interrupted') : '',
       el('div', { class: 'text' }, t.text),
       t.role === 'assistant' ? waterfall(t) : '')));
+    const tools = call.tool_calls || [];
+    const shown = (v) => (typeof v === 'string' ? v : JSON.stringify(v));
+    $('#tools').replaceChildren(...(tools.length === 0
+      ? [el('p', { class: 'muted' }, 'None.')]
+      : tools.map((t) => el('div', { class: 'tool ' + (t.ok ? 'ok' : 'error'), 'data-index': t.index },
+        el('span', { class: 'name' }, t.name),
+        el('span', { class: 'outcome' }, `${t.ok ? 'ok' : 'error'} · ${t.duration_ms} ms · ${time(t.started_ms)}`),
+        el('div', { class: 'arguments' }, 'arguments: ' + shown(t.arguments)),
+        el('div', { class: 'result' }, 'result: ' + shown(t.result))))));
   } catch (e) {
     $('#call-title').textContent = 'Call ' + id;
     $('#call-meta').textContent = e.message;

@@ -10,6 +10,7 @@
 #include "core/clock.h"
 #include "core/log.h"
 #include "metrics/chalkbot_metrics.h"
+#include "net/http_engine.h"
 #include "speech/vad/voice_detector.h"
 
 namespace chalkbot {
@@ -38,19 +39,28 @@ class LiveCallActions final : public CallActions {
   // Runs a job at the call's next step (any thread).
   using Post = std::function<void(std::function<void()> job)>;
 
+  // What the model decided through a built-in tool, for the turn machine: `reason` is a
+  // transfer's; `said_something`: the model's answer said something before the tool.
+  using Decision =
+      std::function<void(BuiltinTool tool, const std::string& reason, bool said_something)>;
+
   LiveCallActions(const CallServices& services, const CallInfo& info, CallAudio& media,
                   Conversation& conversation, CallRecorder* recorder, CallControl& control,
-                  Post post, std::function<void()> wake)
+                  Post post, std::function<void()> wake, Decision decide)
       : services_(services),
         info_(info),
         media_(media),
         conversation_(conversation),
         control_(control),
         post_(std::move(post)),
+        decide_(std::move(decide)),
         out_(media),
         voice_(
             out_, services.tts, services.compute, services.prompts, std::move(wake), recorder,
             [this](const Error& cause) { provider_failed("tts", cause); }, kApology) {}
+  ~LiveCallActions() override {
+    if (answering_) cancel_tools(*answering_);  // no tool's callback runs after this
+  }
 
   void say(const std::string& text, bool until_played) override {
     tell(CallNews::Kind::kBotSays, text);
@@ -85,6 +95,17 @@ class LiveCallActions final : public CallActions {
   void step();
 
  private:
+  // One tool the model asked for, in the round in flight.
+  struct ToolRun {
+    ToolCall call;
+    std::int64_t started_ms = 0;  // wall clock
+    SteadyClock::time_point started;
+    std::shared_ptr<HttpTask> task;  // an HTTP tool's request
+    std::optional<ToolResult> result;
+    std::int64_t duration_ms = 0;
+    std::string filler;        // an HTTP tool's, said once it has run filler_after_ms
+    int filler_after_ms = -1;  // -1: no filler
+  };
   // The answer being spoken; its stream reports through posted jobs tagged with its id.
   struct Answering {
     std::uint64_t id = 0;
@@ -95,11 +116,26 @@ class LiveCallActions final : public CallActions {
     std::optional<std::int64_t> first_rtp_out;
     SteadyClock::time_point first_audio_at;
     std::uint64_t spurts_before = 0;
+    std::vector<ToolRun> tools;  // the tool round in flight (empty: none)
+    SteadyClock::time_point round_started;
+    bool filler_said = false;  // in this round
+    bool apologized = false;   // in this round
   };
   void tell(CallNews::Kind kind, const std::string& text, bool interrupted = false,
             const StageTimes& times = {}) {
     if (control_.news && !text.empty()) control_.news({kind, text, interrupted, times});
   }
+  static void cancel_tools(Answering& a) {
+    for (auto& run : a.tools) {
+      if (run.task) run.task->cancel();
+    }
+  }
+  // The model asked for tools: built-ins act on the call; HTTP tools run on the HttpEngine.
+  void run_tools(std::uint64_t id, std::vector<ToolCall> calls);
+  void tool_done(std::uint64_t id, std::size_t index, ToolResult result);
+  void finish_tool(ToolRun& run, ToolResult result);
+  // A filler while a slow tool runs.
+  void fill_silence(Answering& a);
   Answering* answering(std::uint64_t id) {
     return answering_ && answering_->id == id ? &*answering_ : nullptr;
   }
@@ -114,6 +150,7 @@ class LiveCallActions final : public CallActions {
   Conversation& conversation_;
   CallControl& control_;
   Post post_;
+  Decision decide_;
   std::string last_answer_;
   std::uint64_t answers_ = 0;
   MediaAudioOut out_;
@@ -158,6 +195,12 @@ void LiveCallActions::answer(std::string question, StageTimes times, std::string
       }
     });
   };
+  if (!services_.flow.tools().empty()) {
+    handlers.max_tool_rounds = services_.flow.tools().max_rounds();
+    handlers.on_tool_calls = [this, id](std::vector<ToolCall> calls) {
+      post_([this, id, calls = std::move(calls)]() mutable { run_tools(id, std::move(calls)); });
+    };
+  }
   auto stream = conversation_.start_answer(question, times, std::move(handlers), continues);
   if (!stream) {
     spdlog::error("call {}: no answer: {}", info_.id, stream.error().message);
@@ -178,10 +221,117 @@ void LiveCallActions::stamp_first_packet(Answering& a) {
   }
 }
 
+void LiveCallActions::run_tools(std::uint64_t id, std::vector<ToolCall> calls) {
+  Answering* a = answering(id);
+  if (a == nullptr) return;
+  const CallTools& tools = services_.flow.tools();
+  a->tools.clear();
+  a->round_started = SteadyClock::now();
+  a->filler_said = a->apologized = false;
+  // A built-in hands the call over or ends it: that is the answer's end, and the round's other
+  // tools are not run.
+  BuiltinTool decision = BuiltinTool::kNone;
+  std::string reason;
+  for (const auto& call : calls) {
+    ToolRun& run = a->tools.emplace_back();
+    run.call = call;
+    run.started_ms = wall_ms();
+    run.started = a->round_started;
+    if (const BuiltinTool builtin = tools.builtin(call.name);
+        builtin != BuiltinTool::kNone && decision == BuiltinTool::kNone) {
+      decision = builtin;
+      if (builtin == BuiltinTool::kTransferToPerson) reason = transfer_reason(call.arguments);
+    }
+  }
+  if (decision != BuiltinTool::kNone) {
+    for (auto& run : a->tools) {
+      const BuiltinTool builtin = tools.builtin(run.call.name);
+      if (builtin == decision) {
+        finish_tool(run, {ToolStatus::kOk, decision == BuiltinTool::kEndCall
+                                               ? R"({"result":"the call ends"})"
+                                               : R"({"result":"the caller is transferred"})"});
+      } else {
+        finish_tool(run, tool_error(ToolStatus::kFailed, "not run: the call is ending"));
+      }
+    }
+    a->tools.clear();
+    const bool said_something = a->stream->said_anything();
+    a->stream->conclude();
+    decide_(decision, reason, said_something);
+    return;
+  }
+  for (std::size_t i = 0; i < a->tools.size(); ++i) {
+    ToolRun& run = a->tools[i];
+    if (const HttpToolSpec* spec = tools.http().find(run.call.name)) {
+      run.filler = spec->filler;
+      run.filler_after_ms = spec->filler_after_ms;
+    }
+    // (A call that cannot be sent is answered at once: posted all the same, so every result
+    // comes back the same way.)
+    run.task = tools.http().start(HttpEngine::shared(), run.call,
+                                  [this, id, i](ToolResult result) {
+                                    post_([this, id, i, result = std::move(result)]() mutable {
+                                      tool_done(id, i, std::move(result));
+                                    });
+                                  });
+  }
+}
+
+void LiveCallActions::finish_tool(ToolRun& run, ToolResult result) {
+  run.duration_ms = std::chrono::duration_cast<Millis>(SteadyClock::now() - run.started).count();
+  const char* status = result.status == ToolStatus::kOk        ? "ok"
+                       : result.status == ToolStatus::kInvalid ? "invalid arguments"
+                                                               : "failed";
+  // (Arguments and results are the model's and the tool server's: not logged, stored.)
+  spdlog::info("call {}: tool {} {} in {} ms", info_.id, run.call.name, status, run.duration_ms);
+  const ToolCallRecord record{info_.id,      0,           run.call.name, run.call.arguments,
+                              result.content, result.ok(), run.started_ms, run.duration_ms};
+  if (auto stored = services_.store.append_tool_call(record); !stored) {
+    spdlog::error("call {}: tool call not stored: {}", info_.id, stored.error().message);
+  }
+  run.result = std::move(result);
+}
+
+void LiveCallActions::tool_done(std::uint64_t id, std::size_t index, ToolResult result) {
+  Answering* a = answering(id);
+  if (a == nullptr || index >= a->tools.size() || a->tools[index].result) return;
+  const bool failed = result.status == ToolStatus::kFailed;
+  finish_tool(a->tools[index], std::move(result));
+  // The caller hears at once that something went wrong; the model hears why, and goes on.
+  if (failed && !a->apologized) {
+    a->apologized = true;
+    a->stream->interject(services_.flow.tools().apology());
+  }
+  const bool all_done = std::all_of(a->tools.begin(), a->tools.end(),
+                                    [](const ToolRun& run) { return run.result.has_value(); });
+  if (!all_done) return;
+  std::vector<ChatMessage> results;
+  for (auto& run : a->tools) {
+    ChatMessage message{"tool", std::move(run.result->content)};
+    message.tool_call_id = run.call.id;
+    results.push_back(std::move(message));
+  }
+  a->tools.clear();
+  a->stream->continue_with(std::move(results));
+}
+
+void LiveCallActions::fill_silence(Answering& a) {
+  if (a.tools.empty() || a.filler_said) return;
+  const auto waited = std::chrono::duration_cast<Millis>(SteadyClock::now() - a.round_started);
+  for (const auto& run : a.tools) {
+    if (run.result || run.filler_after_ms < 0 || run.filler.empty()) continue;
+    if (waited.count() < run.filler_after_ms) continue;
+    a.filler_said = true;
+    a.stream->interject(run.filler);
+    return;
+  }
+}
+
 void LiveCallActions::step() {
   voice_.step();
   if (!answering_) return;
   Answering& a = *answering_;
+  fill_silence(a);
   stamp_first_packet(a);
   // Stored once all of it is in the playback queue (a barge-in before that marks it interrupted)
   // and its first packet was sent (or is overdue, or there was nothing to say).
@@ -196,6 +346,7 @@ void LiveCallActions::end_answer(bool cut_short) {
   if (!answering_) return;
   Answering a = std::move(*answering_);
   answering_.reset();
+  cancel_tools(a);  // a barge-in or hang-up: the tool round in flight is given up
   AnswerEnd end = a.stream->finish();
   end.answer.interrupted = end.answer.interrupted || cut_short;
   end.times.tts_first_audio = a.tts_first_audio;
@@ -222,7 +373,13 @@ struct CallAgent::Live {
         recorder(std::move(call_recorder)),
         actions(
             services, info, media, conversation, recorder.get(), control,
-            [&agent](std::function<void()> job) { agent.post(std::move(job)); }, agent.wake_),
+            [&agent](std::function<void()> job) { agent.post(std::move(job)); }, agent.wake_,
+            [this](BuiltinTool tool, const std::string& reason, bool said_something) {
+              if (tool == BuiltinTool::kEndCall) machine.model_ends_call(said_something);
+              if (tool == BuiltinTool::kTransferToPerson) {
+                machine.model_transfers(reason, said_something);
+              }
+            }),
         recognizer(services.asr, services.compute, agent),
         machine({services.settings, services.flow, recognizer, actions, clock}, info.id,
                 std::move(vad)) {}

@@ -85,6 +85,16 @@ Result<CallFlow> CallFlow::from(const FlowSettings& flow) {
   return result;
 }
 
+Result<CallFlow> CallFlow::from(const FlowSettings& flow, const ToolsSettings& tools,
+                                const EnvLookup& env) {
+  auto result = from(flow);
+  if (!result) return result;
+  auto call_tools = CallTools::from(tools, flow, env);
+  if (!call_tools) return call_tools.error();
+  result->tools_ = std::move(*call_tools);
+  return result;
+}
+
 DtmfAction CallFlow::action_for(char key) const {
   const auto it = dtmf_.find(key);
   return it == dtmf_.end() ? DtmfAction::kNone : it->second;

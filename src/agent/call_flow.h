@@ -1,10 +1,11 @@
 #pragma once
 // The call-flow rules from flow.* settings, parsed once per process: which DTMF key does what and
-// which caller phrases end the call.
+// which caller phrases end the call, which tools the model may call.
 #include <map>
 #include <string>
 #include <vector>
 
+#include "agent/call_tools.h"
 #include "core/result.h"
 #include "core/settings.h"
 
@@ -17,6 +18,9 @@ class CallFlow {
   // Fails naming flow.dtmf_actions when an entry is not key=action with a known key and action
   // (transfer only with flow.transfer_to), and flow.transfer_to when it is not a SIP URI.
   static Result<CallFlow> from(const FlowSettings& flow);
+  // The same with the tools the model may call (tools.*; see CallTools::from for the errors).
+  static Result<CallFlow> from(const FlowSettings& flow, const ToolsSettings& tools,
+                               const EnvLookup& env = process_env);
 
   DtmfAction action_for(char key) const;
   // True when the transcript is a goodbye: one of the phrases as whole words, and the caller said
@@ -26,6 +30,8 @@ class CallFlow {
   // True when transfers are configured and the caller asks for a person: one of the phrases as
   // whole words in a short utterance ("can I talk to a person please").
   bool wants_transfer(const std::string& transcript) const;
+  // The model's tools (none unless the flow declares some).
+  const CallTools& tools() const { return tools_; }
 
  private:
   using Phrase = std::vector<std::string>;  // as words
@@ -35,6 +41,7 @@ class CallFlow {
   std::map<char, DtmfAction> dtmf_;
   std::vector<Phrase> goodbye_phrases_;
   std::vector<Phrase> transfer_phrases_;  // empty when flow.transfer_to is not set
+  CallTools tools_;
 };
 
 // Lower-case words of `text`, punctuation dropped (apostrophes kept).

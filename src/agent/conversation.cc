@@ -59,11 +59,66 @@ void Conversation::forget_exchange(const std::string& question) {
   turns.erase(turns.end() - static_cast<std::ptrdiff_t>(kept), turns.end());
 }
 
-AnswerStream::AnswerStream(AnswerHandlers handlers, const StageTimes& times,
+AnswerStream::AnswerStream(ChatModel& model, std::vector<ChatMessage> messages,
+                           AnswerHandlers handlers, const StageTimes& times,
                            std::string store_error)
-    : handlers_(std::move(handlers)) {
+    : model_(model), handlers_(std::move(handlers)), messages_(std::move(messages)) {
   end_.times = times;
   end_.answer.store_error = std::move(store_error);
+}
+
+void AnswerStream::start_round() {
+  std::vector<ChatMessage> messages;
+  {
+    const std::lock_guard lock(mutex_);
+    messages = messages_;
+  }
+  chat_ = model_.start_stream(
+      std::move(messages),
+      [this](std::string_view delta) {
+        on_delta(delta);
+        return true;
+      },
+      [this](Result<ChatReply> reply) { on_done(std::move(reply)); });
+}
+
+void AnswerStream::continue_with(std::vector<ChatMessage> tool_messages) {
+  {
+    const std::lock_guard lock(mutex_);
+    if (ended_ || !awaiting_tools_) return;
+    awaiting_tools_ = false;
+    ++rounds_;
+    for (auto& message : tool_messages) messages_.push_back(std::move(message));
+  }
+  // The last round's stream has ended: its handle goes (outside the lock its callbacks take).
+  chat_.reset();
+  start_round();
+}
+
+void AnswerStream::conclude() {
+  const std::lock_guard lock(mutex_);
+  if (ended_ || !awaiting_tools_) return;
+  awaiting_tools_ = false;
+  end_.answer.text = said_;
+  end_here();
+}
+
+void AnswerStream::interject(const std::string& sentence) {
+  const std::lock_guard lock(mutex_);
+  if (ended_ || sentence.empty()) return;
+  said_ += (said_.empty() ? "" : " ") + sentence;
+  speak({sentence});
+}
+
+bool AnswerStream::said_anything() {
+  const std::lock_guard lock(mutex_);
+  return !spoken_.empty();
+}
+
+void AnswerStream::end_here() {
+  end_.times.done = wall_ms();
+  ended_ = true;
+  if (handlers_.on_end) handlers_.on_end();
 }
 
 AnswerStream::~AnswerStream() { chat_.reset(); }
@@ -88,9 +143,24 @@ void AnswerStream::on_done(Result<ChatReply> reply) {
   const std::lock_guard lock(mutex_);
   Answer& answer = end_.answer;
   if (reply.ok()) {
-    answer.text = reply->text;
+    if (!reply->text.empty()) said_ += (said_.empty() ? "" : " ") + reply->text;
+    answer.text = said_;
     answer.interrupted = reply->stopped;
     if (!answer.interrupted) speak(splitter_.finish());
+    if (!answer.interrupted && !reply->tool_calls.empty()) {
+      if (handlers_.on_tool_calls && rounds_ < handlers_.max_tool_rounds) {
+        // What the model said before its tools is out; the tools run and it is asked again.
+        messages_.push_back({"assistant", reply->text, reply->tool_calls});
+        awaiting_tools_ = true;
+        handlers_.on_tool_calls(std::move(reply->tool_calls));
+        return;
+      }
+      // Tools it may not have (any more): an answer with nothing said gets the apology.
+      if (said_.empty()) {
+        answer.text = said_ = kApology;
+        speak({kApology});
+      }
+    }
   } else {
     // The caller hears a short apology (after whatever was already said) and the call goes on.
     // The owner reports the failure: it is logged (and counted) there, once.
@@ -100,16 +170,15 @@ void AnswerStream::on_done(Result<ChatReply> reply) {
     if (handlers_.on_token) handlers_.on_token(kApology);
     speak({kApology});
   }
-  end_.times.done = wall_ms();
-  ended_ = true;
-  if (handlers_.on_end) handlers_.on_end();
+  end_here();
 }
 
 AnswerEnd AnswerStream::finish() {
   if (chat_) chat_->cancel();  // no handler runs after this
   const std::lock_guard lock(mutex_);
   if (!ended_) {
-    end_.answer.text = received_;
+    // (A tool round cut short: what was said before it, and what came since.)
+    end_.answer.text = awaiting_tools_ ? said_ : received_;
     end_.answer.interrupted = true;
     end_.times.done = wall_ms();
     ended_ = true;
@@ -126,16 +195,9 @@ Result<std::unique_ptr<AnswerStream>> Conversation::start_answer(const std::stri
   if (!messages) return messages.error();
   std::string store_error;
   remember(TurnRecord{call_id_, 0, "user", question, false, times}, store_error);
-  std::unique_ptr<AnswerStream> stream(
-      new AnswerStream(std::move(handlers), times, std::move(store_error)));
-  AnswerStream& s = *stream;
-  s.chat_ = model_.start_stream(
-      std::move(*messages),
-      [&s](std::string_view delta) {
-        s.on_delta(delta);
-        return true;
-      },
-      [&s](Result<ChatReply> reply) { s.on_done(std::move(reply)); });
+  std::unique_ptr<AnswerStream> stream(new AnswerStream(
+      model_, std::move(*messages), std::move(handlers), times, std::move(store_error)));
+  stream->start_round();
   return stream;
 }
 

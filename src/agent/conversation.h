@@ -49,6 +49,12 @@ struct AnswerHandlers {
   std::function<void(std::string sentence)> on_sentence;  // each speakable chunk, in order
   // The answer is complete, or the model failed (the apology was its last sentence): finish().
   std::function<void()> on_end;
+  // The model asked for tools (what it said before them was handed on whole): run them, then
+  // hand their results to AnswerStream::continue_with() (the model is asked again) or end the
+  // answer with conclude(). Without it (or after max_tool_rounds rounds) tool calls are not run:
+  // the answer ends with what was said, or with the apology when nothing was.
+  std::function<void(std::vector<ToolCall> calls)> on_tool_calls;
+  int max_tool_rounds = 0;
 };
 
 // An answer on its way. Dropping it stops the stream (nothing is stored then).
@@ -62,18 +68,38 @@ class AnswerStream {
   // interrupted) and returns the answer as far as it came; Conversation::store_answer keeps it.
   AnswerEnd finish();
 
+  // After on_tool_calls, on the owner's thread (as finish()): the tool messages answering every
+  // call go to the model with the conversation so far, and the answer streams on.
+  void continue_with(std::vector<ChatMessage> tool_messages);
+  // After on_tool_calls: the answer ends with what was said (a tool ended or handed over the
+  // call). on_end runs.
+  void conclude();
+  // Says `sentence` as part of the answer, after what was handed on so far (a filler while a
+  // tool runs, an apology for a tool that failed). Owner's thread.
+  void interject(const std::string& sentence);
+  // Whether the answer has said anything so far (any thread but the handlers').
+  bool said_anything();
+
  private:
   friend class Conversation;
-  AnswerStream(AnswerHandlers handlers, const StageTimes& times, std::string store_error);
+  AnswerStream(ChatModel& model, std::vector<ChatMessage> messages, AnswerHandlers handlers,
+               const StageTimes& times, std::string store_error);
+  void start_round();  // asks the model with messages_
   void on_delta(std::string_view delta);
   void on_done(Result<ChatReply> reply);
   void speak(const std::vector<std::string>& sentences);  // holds mutex_
+  void end_here();  // holds mutex_: the answer is complete; on_end
 
+  ChatModel& model_;
   AnswerHandlers handlers_;
   std::mutex mutex_;  // the model's thread writes, finish() reads
+  std::vector<ChatMessage> messages_;  // the request so far (tool rounds append to it)
   SentenceSplitter splitter_;
   std::string received_;  // everything the model sent
   std::string spoken_;    // the sentences handed on so far
+  std::string said_;      // the text of earlier rounds, interjections included
+  int rounds_ = 0;        // tool rounds run
+  bool awaiting_tools_ = false;
   AnswerEnd end_;
   bool ended_ = false;
   std::unique_ptr<ChatStream> chat_;  // last: stopped first

@@ -5,8 +5,9 @@
 
 namespace chalkbot {
 
-Result<Engines> open_engines(const Settings& settings, BufferedStore::Options store_options) {
-  auto model = make_chat_model(settings.llm);
+Result<Engines> open_engines(const Settings& settings, BufferedStore::Options store_options,
+                             std::vector<ToolSpec> tools) {
+  auto model = make_chat_model(settings.llm, std::move(tools));
   if (!model) return model.error();
   auto asr = make_asr(settings.asr);
   if (!asr) return asr.error();

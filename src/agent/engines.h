@@ -20,7 +20,9 @@ struct Engines {
 };
 
 // Opens every engine; the first failure is returned with the configuration key at fault. The store
-// is a BufferedStore (calls go on while the backend cannot write) with `store_options`.
-Result<Engines> open_engines(const Settings& settings, BufferedStore::Options store_options = {});
+// is a BufferedStore (calls go on while the backend cannot write) with `store_options`. `tools`:
+// what the model is told it may call (the flow's: one flow per process).
+Result<Engines> open_engines(const Settings& settings, BufferedStore::Options store_options = {},
+                             std::vector<ToolSpec> tools = {});
 
 }  // namespace chalkbot

@@ -130,16 +130,36 @@ void TurnMachine::listen_afresh() {
   may_continue_ = continuing_ = false;
 }
 
-void TurnMachine::begin_transfer(const std::string& why) {
+void TurnMachine::begin_transfer(const std::string& why, bool cut_in, bool announce) {
   spdlog::info("call {}: transferring to {} ({})", call_id_, settings_.flow.transfer_to, why);
   transfer_outcome_ = TransferNews::kNone;  // news of an earlier attempt is not this one's
   transfer_accepted_ = false;
   actions_.discard_prefetch();
-  actions_.interrupt();
+  if (cut_in) actions_.interrupt();
   listen_afresh();
   ended_turns_.clear();
-  actions_.say(settings_.flow.transfer_message, true);
+  if (announce) actions_.say(settings_.flow.transfer_message, true);
   transfer_ = Transfer::kAnnouncing;
+}
+
+void TurnMachine::model_transfers(const std::string& reason, bool said_something) {
+  if (phase_ != Phase::kListening || transfer_ != Transfer::kNone) return;
+  if (settings_.flow.transfer_to.empty()) return;  // (the tool is only offered with a target)
+  begin_transfer("the model: " + (reason.empty() ? std::string("no reason given") : reason),
+                 /*cut_in=*/false, /*announce=*/!said_something);
+}
+
+void TurnMachine::model_ends_call(bool said_goodbye) {
+  if (phase_ != Phase::kListening) return;
+  spdlog::info("call {}: ending (model_end_call)", call_id_);
+  end_reason_ = "model_end_call";
+  asr_.reset();
+  ended_turns_.clear();
+  actions_.discard_prefetch();
+  // The model's own goodbye is heard out: no interrupt.
+  if (!said_goodbye) actions_.say(settings_.flow.farewell, true);
+  farewell_deadline_ms_ = now() + kFarewellWaitMs;
+  phase_ = Phase::kFarewell;
 }
 
 // Asks for the transfer once the message is said, then waits for its outcome. A success ends the

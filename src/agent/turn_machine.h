@@ -81,6 +81,13 @@ class TurnMachine {
   void end(const std::string& reason, bool say_farewell);
   // Graceful shutdown: the turn in progress finishes, then the farewell, then the end.
   void drain() { draining_ = true; }
+  // The model decided, through its end_call tool: the call ends once what is being said has
+  // been heard, with flow.farewell after it when the model said no goodbye of its own.
+  void model_ends_call(bool said_goodbye);
+  // The model decided, through its transfer_to_person tool (`reason` is logged): the transfer
+  // begins once what is being said has been heard (flow.transfer_message first when the model
+  // said nothing), as a caller's phrase or key would begin it.
+  void model_transfers(const std::string& reason, bool said_something);
   // Progress of the transfer asked for (`detail`, such as "603 Declined", is logged).
   void transfer_news(TransferNews news, const std::string& detail);
   // The recogniser's results (see RecognitionResults), on the machine's thread; results for an
@@ -91,7 +98,8 @@ class TurnMachine {
   // False while the call is being handed over or is ending: the caller's audio is not heard.
   bool listening() const { return phase_ == Phase::kListening && transfer_ == Transfer::kNone; }
   bool done() const { return phase_ == Phase::kDone; }
-  // Once ending: "caller_goodbye", "silence", "max_duration", "transferred", the far end's ...
+  // Once ending: "caller_goodbye", "model_end_call", "silence", "max_duration", "transferred",
+  // the far end's ...
   const std::string& end_reason() const { return end_reason_; }
   // True when the call ended from this side (the farewell said, or not wanted): hang up.
   bool hang_up_wanted() const { return done() && !remote_ended_; }
@@ -106,7 +114,8 @@ class TurnMachine {
 
   void finish(const std::string& reason, bool say_farewell);
   void listen_afresh();
-  void begin_transfer(const std::string& why);
+  // `cut_in`: what the bot is saying stops now (a caller's request); else it is heard out.
+  void begin_transfer(const std::string& why, bool cut_in = true, bool announce = true);
   void follow_transfer();
   void look_at_pause(bool bot_talking);
   void use_pause_words(bool bot_talking);

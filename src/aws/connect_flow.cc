@@ -1,5 +1,6 @@
 #include "aws/connect_flow.h"
 
+#include "agent/call_tools.h"
 #include "store/dynamodb.h"
 
 #include <yaml-cpp/yaml.h>
@@ -206,10 +207,13 @@ Result<FlowImport> import_connect_flow(std::string_view export_json,
         import.settings.push_back({"flow.transfer_to",
                                    "sip:" + number + "@" + options.transfer_via + ";user=phone",
                                    a.type + " " + a.id});
+        // What led to the block in Connect (a Lex intent) is the model's judgement here.
+        import.settings.push_back({"tools.builtin", kTransferTool, a.type + " " + a.id});
         import.notes.push_back(
             "transfer to " + number + ": Chalkbot transfers a caller who asks for a person "
-            "(flow.transfer_phrases) or presses a key mapped to transfer (flow.dtmf_actions); "
-            "what led to the block in Connect (a Lex intent, a menu) is not carried over");
+            "(flow.transfer_phrases), presses a key mapped to transfer (flow.dtmf_actions), or "
+            "whom the model hands over (its transfer_to_person tool); what led to the block in "
+            "Connect (a Lex intent, a menu) is not carried over");
         have_transfer = true;
       }
     } else {

@@ -88,7 +88,7 @@ void add_serve_command(CLI::App& app, Context& context) {
     if (auto ready = require_llm_endpoint(*settings); !ready) {
       return context.fail(ready.error().message, 2);
     }
-    auto flow = CallFlow::from(settings->flow);
+    auto flow = CallFlow::from(settings->flow, settings->tools);
     if (!flow) return context.fail(flow.error().message);
     if (settings->cluster.node_id.empty()) settings->cluster.node_id = default_node_id(*settings);
     auto admin_at = admin_address(settings->admin);
@@ -96,7 +96,7 @@ void add_serve_command(CLI::App& app, Context& context) {
     BufferedStore::Options store_options;
     store_options.on_write = [](double seconds) { metrics().store_write_seconds.observe(seconds); };
     store_options.rejected_path = rejected_writes_path(settings->store);
-    auto engines = open_engines(*settings, std::move(store_options));
+    auto engines = open_engines(*settings, std::move(store_options), flow->tools().specs());
     if (!engines) return context.fail(engines.error().message);
     if (settings->store.backend == "sqlite") {  // this server owns the file: no call is live yet
       auto closed = close_unended_calls(*engines->store, wall_ms(), "lost");
@@ -109,8 +109,13 @@ void add_serve_command(CLI::App& app, Context& context) {
       }
     }
     ConversationStore& store = *engines->store;
-    const PromptCache prompts(*engines->tts, {settings->flow.greeting, settings->flow.reprompt,
-                                              settings->flow.farewell, kApology});
+    std::vector<std::string> prompts_to_cache{settings->flow.greeting, settings->flow.reprompt,
+                                              settings->flow.farewell, kApology};
+    if (!flow->tools().empty()) {  // a tool's filler and apology fill a silence: no TTS wait
+      prompts_to_cache.push_back(settings->tools.apology);
+      for (const auto& tool : flow->tools().http().tools()) prompts_to_cache.push_back(tool.filler);
+    }
+    const PromptCache prompts(*engines->tts, prompts_to_cache);
 
     // Provider failures are logged by the call (report_provider_failure) and counted here, by the
     // kind it found.

@@ -2,6 +2,8 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <nlohmann/json.hpp>
+
 #include <algorithm>
 #include <cctype>
 #include <charconv>
@@ -434,6 +436,21 @@ void declare_options(OptionTable& t, Settings& s) {
   t.integer("flow.shutdown_grace_s", flow.shutdown_grace_s, 10, 0, 600,
             "SIGTERM: time current turns get to finish before BYE");
 
+  auto& tools = s.tools;
+  t.text("tools.builtin", tools.builtin, "",
+         "comma list of built-in tools the model may call: transfer_to_person (needs "
+         "flow.transfer_to), end_call; '' = none");
+  t.text("tools.http", tools.http, "",
+         "HTTP tools the model may call: in the config file a list of {name, description, "
+         "parameters, method, url, headers, timeout_ms, filler, filler_after_ms} (see the README); "
+         "in the environment the same as JSON");
+  t.text("tools.allowed_hosts", tools.allowed_hosts, "",
+         "comma list of the only hosts (host or host:port) HTTP tools may reach");
+  t.integer("tools.max_rounds", tools.max_rounds, 3, 1, 10,
+            "tool rounds per caller turn (the model asks for tools, they run, it is asked again)");
+  t.text("tools.apology", tools.apology, "Sorry, I could not get that information just now.",
+         "said when a tool fails or takes longer than its timeout; the call goes on");
+
   auto& admin = s.admin;
   t.text("admin.listen", admin.listen, "127.0.0.1:8080",
          "admin HTTP server (API, metrics, dashboard) host:port; 'off' disables it; beyond "
@@ -478,6 +495,43 @@ Status apply(const OptionTable& table, const std::string& key, const std::string
   return {};
 }
 
+// The one option whose value is a structure (a list of tool declarations), kept as JSON text.
+constexpr const char* kStructuredKey = "tools.http";
+
+// A YAML node as JSON. Plain scalars become numbers, booleans or null when they read as one
+// (a JSON Schema needs `minimum: 1` and `additionalProperties: false`); quoted ones stay text.
+Result<nlohmann::json> yaml_to_json(const YAML::Node& node, const std::string& where) {
+  using nlohmann::json;
+  if (node.IsNull()) return json(nullptr);
+  if (node.IsSequence()) {
+    json array = json::array();
+    std::size_t i = 0;
+    for (const auto& item : node) {
+      auto converted = yaml_to_json(item, where + "[" + std::to_string(i++) + "]");
+      if (!converted) return converted.error();
+      array.push_back(std::move(*converted));
+    }
+    return array;
+  }
+  if (node.IsMap()) {
+    json object = json::object();
+    for (const auto& entry : node) {
+      if (!entry.first.IsScalar()) return make_error(where + ": a key is not a name");
+      auto converted = yaml_to_json(entry.second, where + "." + entry.first.Scalar());
+      if (!converted) return converted.error();
+      object[entry.first.Scalar()] = std::move(*converted);
+    }
+    return object;
+  }
+  const std::string& text = node.Scalar();
+  if (node.Tag() == "!") return json(text);  // quoted
+  if (text == "true" || text == "false") return json(text == "true");
+  if (text == "null" || text == "~") return json(nullptr);
+  const json number = json::parse(text, nullptr, false);
+  if (!number.is_discarded() && number.is_number()) return number;
+  return json(text);
+}
+
 Status apply_yaml_file(const OptionTable& table, const std::string& path) {
   YAML::Node root;
   try {
@@ -501,6 +555,12 @@ Status apply_yaml_file(const OptionTable& table, const std::string& path) {
         return make_error(source + ": a key in '" + section_name + "' is not a name");
       }
       const std::string key = section_name + "." + entry.first.Scalar();
+      if (key == kStructuredKey && !entry.second.IsScalar()) {
+        auto json = yaml_to_json(entry.second, key);
+        if (!json) return make_error(source + ": " + json.error().message);
+        if (auto status = apply(table, key, json->dump(), source); !status) return status;
+        continue;
+      }
       if (!entry.second.IsScalar()) {
         return make_error(source + ": " + key + ": expected a single value");
       }

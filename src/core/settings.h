@@ -149,6 +149,16 @@ struct FlowSettings {
   int shutdown_grace_s = 0;    // SIGTERM: time for current turns to finish
 };
 
+// Tools the model may call during a call (see agent/call_tools.h). `http` is a JSON array of tool
+// declarations: in the YAML file a list under tools.http, converted to JSON when the file is read.
+struct ToolsSettings {
+  std::string builtin;        // comma list: transfer_to_person, end_call ('' = none)
+  std::string http;           // JSON array of HTTP tools ('' = none)
+  std::string allowed_hosts;  // comma list: the only hosts an HTTP tool may reach
+  int max_rounds = 0;         // tool rounds (model asks, tools run, model asked again) per turn
+  std::string apology;        // said when a tool fails or is slow beyond its timeout
+};
+
 struct LogSettings {
   std::string level;
 };
@@ -187,6 +197,7 @@ struct Settings {
   SipSettings sip;
   MediaSettings media;
   FlowSettings flow;
+  ToolsSettings tools;
   LogSettings log;
   ClusterSettings cluster;
   AdminSettings admin;

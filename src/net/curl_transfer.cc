@@ -120,6 +120,11 @@ void CurlTransfer::prepare(CURL* easy) {
     curl_easy_setopt(easy, CURLOPT_POSTFIELDS, request_.body.data());
   } else if (request_.method != "GET") {
     curl_easy_setopt(easy, CURLOPT_CUSTOMREQUEST, request_.method.c_str());
+    if (!request_.body.empty()) {  // PUT, PATCH: a body sent like a POST's, under their name
+      curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE_LARGE,
+                       static_cast<curl_off_t>(request_.body.size()));
+      curl_easy_setopt(easy, CURLOPT_POSTFIELDS, request_.body.data());
+    }
   }
   curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, on_body);
   curl_easy_setopt(easy, CURLOPT_WRITEDATA, this);

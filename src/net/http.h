@@ -30,10 +30,10 @@ struct MultipartPart {
 };
 
 struct HttpRequest {
-  std::string method = "GET";  // GET or POST
+  std::string method = "GET";  // GET, POST, or another verb (PUT, PATCH: `body` sent too)
   std::string url;
   std::vector<HttpHeader> headers;
-  std::string body;                  // POST body (ignored when `parts` is not empty)
+  std::string body;                  // request body (ignored when `parts` is not empty)
   std::vector<MultipartPart> parts;  // non-empty: multipart/form-data POST
   int connect_timeout_ms = 0;        // 0: curl's default (300 s)
   int total_timeout_ms = 0;          // whole request; 0: no limit

@@ -315,6 +315,11 @@ AdminReply AdminApi::call_detail(const std::string& id) const {
     list.push_back(std::move(turn));
   }
   out["turns"] = list;
+  const auto tools = store_.tool_calls(id);
+  if (!tools) return error_reply(500, tools.error().message);
+  json tool_list = json::array();
+  for (const ToolCallRecord& t : *tools) tool_list.push_back(tool_call_json(t));
+  out["tool_calls"] = std::move(tool_list);
   out["recording"] = !options_.recording_dir.empty() &&
                      std::ifstream(recording_path(options_.recording_dir, id)).good();
   return json_reply(200, out);

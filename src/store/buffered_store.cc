@@ -106,6 +106,15 @@ Result<std::vector<TurnRecord>> BufferedStore::turns(const std::string& call_id)
   return backend_->turns(call_id);
 }
 
+Status BufferedStore::append_tool_call(const ToolCallRecord& call) {
+  return enqueue("tool call " + call.name + " of call " + call.call_id, call);
+}
+
+Result<std::vector<ToolCallRecord>> BufferedStore::tool_calls(const std::string& call_id) {
+  flush(options_.read_flush);
+  return backend_->tool_calls(call_id);
+}
+
 StoreHealth BufferedStore::health() const {
   std::lock_guard lock(mutex_);
   return StoreHealth{writable_, queue_.size(), dropped_, rejected_,
@@ -204,7 +213,8 @@ void BufferedStore::set_aside(const Pending& rejected, const Error& why) {
                    return nlohmann::json{
                        {"id", end.call_id}, {"ended_ms", end.ended_ms}, {"end_reason", end.reason}};
                  },
-                 [](const TurnRecord& turn) { return turn_json(turn); }},
+                 [](const TurnRecord& turn) { return turn_json(turn); },
+                 [](const ToolCallRecord& tool) { return tool_call_json(tool); }},
       rejected.record);
   if (options_.rejected_path.empty()) {
     spdlog::error("store: {} rejected ({}); set aside, not stored: {}", rejected.what, why.message,

@@ -53,11 +53,13 @@ class BufferedStore final : public ConversationStore {
   Status end_call(const std::string& call_id, std::int64_t ended_ms,
                   const std::string& reason) override;
   Result<int> append_turn(const TurnRecord& turn) override;
+  Status append_tool_call(const ToolCallRecord& call) override;
 
   // Read the backend after waiting (up to Options::read_flush) for pending writes.
   Result<std::optional<CallRecord>> call(const std::string& call_id) override;
   Result<std::vector<CallRecord>> recent_calls(int limit) override;
   Result<std::vector<TurnRecord>> turns(const std::string& call_id) override;
+  Result<std::vector<ToolCallRecord>> tool_calls(const std::string& call_id) override;
   // Listing for the admin API: straight from the backend (a call just begun may be missing).
   Result<std::vector<CallRecord>> list_calls(int offset, int limit) override {
     return backend_->list_calls(offset, limit);

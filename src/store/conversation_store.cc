@@ -22,11 +22,20 @@ Status ConversationStore::write_batch(std::span<const StoreWrite> writes) {
   if (const auto* end = std::get_if<CallEnd>(&write)) {
     return end_call(end->call_id, end->ended_ms, end->reason);
   }
+  if (const auto* tool = std::get_if<ToolCallRecord>(&write)) return append_tool_call(*tool);
   // The backend numbers the turn itself (the index BufferedStore promised, unless another writer
   // added turns meanwhile).
   auto stored = append_turn(std::get<TurnRecord>(write));
   if (!stored) return stored.error();
   return {};
+}
+
+Status ConversationStore::append_tool_call(const ToolCallRecord& call) {
+  return make_error("store: this store keeps no tool calls (call " + call.call_id + ")");
+}
+
+Result<std::vector<ToolCallRecord>> ConversationStore::tool_calls(const std::string&) {
+  return std::vector<ToolCallRecord>{};
 }
 
 Result<std::int64_t> ConversationStore::count_calls() {

@@ -47,6 +47,18 @@ struct TurnRecord {
   StageTimes times;
 };
 
+// One tool the model called during a call: its arguments, what came back, how long it took.
+struct ToolCallRecord {
+  std::string call_id;
+  int index = 0;  // 0, 1, 2 ... within the call; assigned by the store when appended
+  std::string name;
+  std::string arguments;  // JSON text, as the model sent it
+  std::string result;     // what the model got back (JSON text; {"error": ...} when not ok)
+  bool ok = false;
+  std::int64_t started_ms = 0;  // wall clock
+  std::int64_t duration_ms = 0;
+};
+
 // Whether the store is taking writes, for /readyz and metrics.
 struct StoreHealth {
   bool writable = true;            // false while writes are failing (they are retried)
@@ -63,7 +75,7 @@ struct CallEnd {
   std::string reason;
 };
 // One write: BufferedStore queues these and hands them to the backend in batches.
-using StoreWrite = std::variant<CallRecord, CallEnd, TurnRecord>;
+using StoreWrite = std::variant<CallRecord, CallEnd, TurnRecord, ToolCallRecord>;
 
 // Thread-safe.
 class ConversationStore {
@@ -76,6 +88,9 @@ class ConversationStore {
                           const std::string& reason) = 0;
   // Durable when it returns ok (committed). Returns the turn's index within the call.
   virtual Result<int> append_turn(const TurnRecord& turn) = 0;
+  // The same for a tool call (its index is the store's to assign). Every backend keeps them;
+  // the default (for stand-ins in tests and replays) refuses.
+  virtual Status append_tool_call(const ToolCallRecord& call);
 
   // How many writes write_batch() takes at once: 1 unless the backend has transactions.
   virtual std::size_t max_batch() const { return 1; }
@@ -86,6 +101,8 @@ class ConversationStore {
   virtual Result<std::optional<CallRecord>> call(const std::string& call_id) = 0;
   virtual Result<std::vector<CallRecord>> recent_calls(int limit) = 0;
   virtual Result<std::vector<TurnRecord>> turns(const std::string& call_id) = 0;
+  // The call's tool calls in the order they were stored (the default: none).
+  virtual Result<std::vector<ToolCallRecord>> tool_calls(const std::string& call_id);
 
   // A page of calls, newest first (the admin API's call list). The defaults read everything
   // through recent_calls(); backends override them with real paging.

@@ -29,6 +29,9 @@ constexpr const char* kTo = "CallTo";
 constexpr const char* kStarted = "CallStartedMs";
 constexpr const char* kEnded = "CallEndedMs";
 constexpr const char* kEndReason = "CallEndReason";
+// The model's tool calls: a list attribute of the session item, beside LangChain's History (whose
+// messages LangChain reads; tool rows there would change its turn numbering).
+constexpr const char* kToolCalls = "CallToolCalls";
 constexpr int kMaxScanPages = 50;
 
 std::optional<CallRecord> call_from_item(const std::string& id, const json& item) {
@@ -64,6 +67,45 @@ class DynamoDbStore final : public ConversationStore {
     auto length = history_.append(turn.call_id, {message_from_turn(turn)});
     if (!length) return length.error();
     return static_cast<int>(*length) - 1;
+  }
+
+  // Read, append, write back: a call's tool calls come from its one node's one store writer, so
+  // no other writer appends to this attribute meanwhile.
+  Status append_tool_call(const ToolCallRecord& call) override {
+    auto loaded = history_.load(call.call_id);
+    if (!loaded) return loaded.error();
+    json list = json::array();
+    if (loaded->item.contains(kToolCalls) && loaded->item[kToolCalls].is_array()) {
+      list = loaded->item[kToolCalls];
+    }
+    list.push_back({{"name", call.name},
+                    {"arguments", call.arguments},
+                    {"result", call.result},
+                    {"ok", call.ok},
+                    {"started_ms", call.started_ms},
+                    {"duration_ms", call.duration_ms}});
+    return history_.set_attributes(call.call_id, {{kToolCalls, std::move(list)}});
+  }
+
+  Result<std::vector<ToolCallRecord>> tool_calls(const std::string& call_id) override {
+    auto loaded = history_.load(call_id);
+    if (!loaded) return loaded.error();
+    std::vector<ToolCallRecord> out;
+    if (!loaded->item.contains(kToolCalls) || !loaded->item[kToolCalls].is_array()) return out;
+    for (const json& entry : loaded->item[kToolCalls]) {
+      if (!entry.is_object()) continue;
+      ToolCallRecord t;
+      t.call_id = call_id;
+      t.index = static_cast<int>(out.size());
+      t.name = string_field(entry, "name");
+      t.arguments = string_field(entry, "arguments");
+      t.result = string_field(entry, "result");
+      t.ok = entry.value("ok", false);
+      t.started_ms = entry.value("started_ms", std::int64_t{0});
+      t.duration_ms = entry.value("duration_ms", std::int64_t{0});
+      out.push_back(std::move(t));
+    }
+    return out;
   }
 
   Result<std::optional<CallRecord>> call(const std::string& call_id) override {

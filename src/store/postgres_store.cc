@@ -61,6 +61,20 @@ CREATE INDEX calls_by_start ON calls(started_ms);
     R"sql(
 ALTER TABLE calls ADD COLUMN node TEXT NOT NULL DEFAULT '';
 )sql",
+    // v4: the tools the model called.
+    R"sql(
+CREATE TABLE tool_calls (
+  call_id TEXT NOT NULL REFERENCES calls(id),
+  idx INTEGER NOT NULL,
+  name TEXT NOT NULL,
+  arguments TEXT NOT NULL,
+  result TEXT NOT NULL,
+  ok BOOLEAN NOT NULL,
+  started_ms BIGINT NOT NULL,
+  duration_ms BIGINT NOT NULL,
+  PRIMARY KEY (call_id, idx)
+);
+)sql",
 };
 
 // Any number, the same on every node: serialises migrations across nodes starting together.
@@ -68,6 +82,7 @@ constexpr const char* kMigrationLock = "SELECT pg_advisory_xact_lock(7262534108)
 
 using store_columns::kCallColumns;
 using store_columns::kStageFields;
+using store_columns::kToolCallColumns;
 using store_columns::kTurnColumns;
 using store_columns::StageField;
 
@@ -273,6 +288,46 @@ class PostgresStore final : public ConversationStore {
     return {};
   }
 
+  Status append_tool_call(const ToolCallRecord& call) override {
+    auto done = run<bool>("append_tool_call to call " + call.call_id,
+                          [&](Session& s) -> std::optional<bool> {
+                            if (!s.exec("BEGIN")) return std::nullopt;
+                            if (!insert_tool_call(s, call) || !s.exec("COMMIT")) {
+                              s.rollback();
+                              return std::nullopt;
+                            }
+                            return true;
+                          });
+    if (!done) return done.error();
+    return {};
+  }
+
+  Result<std::vector<ToolCallRecord>> tool_calls(const std::string& call_id) override {
+    return run<std::vector<ToolCallRecord>>(
+        "read tool calls of call " + call_id,
+        [&](Session& s) -> std::optional<std::vector<ToolCallRecord>> {
+          PgResult r = s.exec(std::string("SELECT ") + kToolCallColumns +
+                                  " FROM tool_calls WHERE call_id = $1 ORDER BY idx",
+                              {call_id});
+          if (!r) return std::nullopt;
+          std::vector<ToolCallRecord> out;
+          for (int row = 0; row < PQntuples(r.get()); ++row) {
+            PGresult* p = r.get();
+            ToolCallRecord t;
+            t.call_id = text_at(p, row, 0);
+            t.index = static_cast<int>(int_at(p, row, 1));
+            t.name = text_at(p, row, 2);
+            t.arguments = text_at(p, row, 3);
+            t.result = text_at(p, row, 4);
+            t.ok = text_at(p, row, 5) == "t";
+            t.started_ms = int_at(p, row, 6);
+            t.duration_ms = int_at(p, row, 7);
+            out.push_back(std::move(t));
+          }
+          return out;
+        });
+  }
+
   Result<int> append_turn(const TurnRecord& turn) override {
     return run<int>("append_turn to call " + turn.call_id, [&](Session& s) -> std::optional<int> {
       if (!s.exec("BEGIN")) return std::nullopt;
@@ -301,6 +356,8 @@ class PostgresStore final : public ConversationStore {
           stored = insert_call(s, *call);
         } else if (const auto* end = std::get_if<CallEnd>(&write)) {
           stored = update_call_end(s, *end);
+        } else if (const auto* tool = std::get_if<ToolCallRecord>(&write)) {
+          stored = insert_tool_call(s, *tool);
         } else {
           stored = insert_turn(s, std::get<TurnRecord>(write)).has_value();
         }
@@ -409,6 +466,23 @@ class PostgresStore final : public ConversationStore {
                                params);
     if (!inserted) return std::nullopt;
     return static_cast<int>(int_at(inserted.get(), 0, 0));
+  }
+
+  // Inside a transaction, numbered like a turn (the call's row lock orders the appends).
+  static bool insert_tool_call(Session& s, const ToolCallRecord& call) {
+    PgResult locked = s.exec("SELECT 1 FROM calls WHERE id = $1 FOR UPDATE", {call.call_id});
+    if (!locked) return false;
+    if (PQntuples(locked.get()) == 0) {
+      s.fail("no call '" + call.call_id + "'", true);
+      return false;
+    }
+    return static_cast<bool>(
+        s.exec(std::string("INSERT INTO tool_calls(") + kToolCallColumns +
+                   ") SELECT $1, COALESCE(MAX(idx) + 1, 0), $2, $3, $4, $5, $6, $7 "
+                   "FROM tool_calls WHERE call_id = $1",
+               {call.call_id, call.name, call.arguments, call.result,
+                std::string(call.ok ? "true" : "false"), int_param(call.started_ms),
+                int_param(call.duration_ms)}));
   }
 
   // Runs `op` on a pooled connection. `op` returns nullopt on failure (the session says why);

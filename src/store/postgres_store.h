@@ -11,7 +11,7 @@
 namespace chalkbot {
 
 // The schema version this build writes; databases from a newer version are refused.
-inline constexpr int kPostgresSchemaVersion = 3;
+inline constexpr int kPostgresSchemaVersion = 4;
 
 struct PostgresOptions {
   std::string conninfo;  // libpq connection string or URI; a secret (may hold a password)

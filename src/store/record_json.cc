@@ -35,4 +35,19 @@ json turn_json(const TurnRecord& t) {
           {"interrupted", t.interrupted}, {"times", times_json(t.times)}};
 }
 
+json tool_call_json(const ToolCallRecord& t) {
+  const auto as_json = [](const std::string& text) {
+    json parsed = json::parse(text, nullptr, false);
+    return parsed.is_discarded() ? json(text) : parsed;
+  };
+  return {{"call_id", t.call_id},
+          {"index", t.index},
+          {"name", t.name},
+          {"arguments", as_json(t.arguments)},
+          {"result", as_json(t.result)},
+          {"ok", t.ok},
+          {"started_ms", t.started_ms},
+          {"duration_ms", t.duration_ms}};
+}
+
 }  // namespace chalkbot

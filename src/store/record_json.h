@@ -11,5 +11,7 @@ nlohmann::json call_json(const CallRecord& call);
 // Each stage's wall-clock millisecond, or null when the turn never reached it.
 nlohmann::json times_json(const StageTimes& times);
 nlohmann::json turn_json(const TurnRecord& turn);
+// arguments and result as the JSON they hold (as text when they are not JSON).
+nlohmann::json tool_call_json(const ToolCallRecord& call);
 
 }  // namespace chalkbot

@@ -55,10 +55,25 @@ CREATE INDEX calls_by_start ON calls(started_ms);
     R"sql(
 ALTER TABLE calls ADD COLUMN node TEXT NOT NULL DEFAULT '';
 )sql",
+    // v4: the tools the model called.
+    R"sql(
+CREATE TABLE tool_calls (
+  call_id TEXT NOT NULL REFERENCES calls(id),
+  idx INTEGER NOT NULL,
+  name TEXT NOT NULL,
+  arguments TEXT NOT NULL,
+  result TEXT NOT NULL,
+  ok INTEGER NOT NULL,
+  started_ms INTEGER NOT NULL,
+  duration_ms INTEGER NOT NULL,
+  PRIMARY KEY (call_id, idx)
+);
+)sql",
 };
 
 using store_columns::kCallColumns;
 using store_columns::kStageFields;
+using store_columns::kToolCallColumns;
 using store_columns::kTurnColumns;
 using store_columns::StageField;
 
@@ -128,6 +143,27 @@ class SqliteStore final : public ConversationStore {
     return insert_turn(turn);
   }
 
+  Status append_tool_call(const ToolCallRecord& call) override {
+    const std::lock_guard<std::mutex> lock(mutex_);
+    return insert_tool_call(call);
+  }
+
+  Result<std::vector<ToolCallRecord>> tool_calls(const std::string& call_id) override {
+    return rows_of_call<ToolCallRecord>("tool_calls", kToolCallColumns, call_id,
+                                        [](sqlite3_stmt* s) {
+                                          ToolCallRecord t;
+                                          t.call_id = text_column(s, 0);
+                                          t.index = sqlite3_column_int(s, 1);
+                                          t.name = text_column(s, 2);
+                                          t.arguments = text_column(s, 3);
+                                          t.result = text_column(s, 4);
+                                          t.ok = sqlite3_column_int(s, 5) != 0;
+                                          t.started_ms = sqlite3_column_int64(s, 6);
+                                          t.duration_ms = sqlite3_column_int64(s, 7);
+                                          return t;
+                                        });
+  }
+
   // A batch is one write transaction: one fsync of the WAL for all of its writes.
   std::size_t max_batch() const override { return 256; }
   Status write_batch(std::span<const StoreWrite> writes) override {
@@ -139,6 +175,8 @@ class SqliteStore final : public ConversationStore {
         status = insert_call(*call);
       } else if (const auto* end = std::get_if<CallEnd>(&write)) {
         status = update_call_end(end->call_id, end->ended_ms, end->reason);
+      } else if (const auto* tool = std::get_if<ToolCallRecord>(&write)) {
+        status = insert_tool_call(*tool);
       } else if (auto index = insert_turn(std::get<TurnRecord>(write)); !index) {
         status = index.error();
       }
@@ -191,30 +229,41 @@ class SqliteStore final : public ConversationStore {
   }
 
   Result<std::vector<TurnRecord>> turns(const std::string& call_id) override {
-    const std::lock_guard<std::mutex> lock(mutex_);
-    auto stmt = prepare("SELECT " + std::string(kTurnColumns) +
-                        " FROM turns WHERE call_id = ? ORDER BY idx");
-    if (!stmt) return stmt.error();
-    sqlite3_stmt* s = *stmt;
-    bind_text(s, 1, call_id);
-    std::vector<TurnRecord> out;
-    int rc = 0;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-      TurnRecord t;
-      t.call_id = text_column(s, 0);
-      t.index = sqlite3_column_int(s, 1);
-      t.role = text_column(s, 2);
-      t.text = text_column(s, 3);
-      t.interrupted = sqlite3_column_int(s, 4) != 0;
-      int col = 5;
-      for (StageField field : kStageFields) t.times.*field = optional_int_column(s, col++);
-      out.push_back(std::move(t));
-    }
-    if (rc != SQLITE_DONE) return fail("read turns of call " + call_id);
-    return out;
+    return rows_of_call<TurnRecord>("turns", std::string(kTurnColumns), call_id,
+                                    [](sqlite3_stmt* s) {
+                                      TurnRecord t;
+                                      t.call_id = text_column(s, 0);
+                                      t.index = sqlite3_column_int(s, 1);
+                                      t.role = text_column(s, 2);
+                                      t.text = text_column(s, 3);
+                                      t.interrupted = sqlite3_column_int(s, 4) != 0;
+                                      int col = 5;
+                                      for (StageField field : kStageFields) {
+                                        t.times.*field = optional_int_column(s, col++);
+                                      }
+                                      return t;
+                                    });
   }
 
  private:
+  // One call's rows of `table` (turns, tool_calls) in index order, each read by `read`.
+  template <class Row, class Read>
+  Result<std::vector<Row>> rows_of_call(const char* table, const std::string& columns,
+                                        const std::string& call_id, Read read) {
+    const std::lock_guard<std::mutex> lock(mutex_);
+    auto stmt = prepare("SELECT " + columns + " FROM " + table +
+                        " WHERE call_id = ? ORDER BY idx");
+    if (!stmt) return stmt.error();
+    sqlite3_stmt* s = *stmt;
+    bind_text(s, 1, call_id);
+    const ResetOnExit reset{s};
+    std::vector<Row> out;
+    int rc = 0;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) out.push_back(read(s));
+    if (rc != SQLITE_DONE) return fail(std::string("read ") + table + " of call " + call_id);
+    return out;
+  }
+
   // The writes, for callers holding mutex_.
   Status insert_call(const CallRecord& call) {
     auto stmt = prepare(
@@ -266,6 +315,24 @@ class SqliteStore final : public ConversationStore {
     const int index = sqlite3_column_int(s, 0);
     if (sqlite3_step(s) != SQLITE_DONE) return fail("append_turn to call " + turn.call_id);
     return index;
+  }
+
+  Status insert_tool_call(const ToolCallRecord& call) {
+    auto stmt = prepare(std::string("INSERT INTO tool_calls(") + kToolCallColumns +
+                        ") SELECT ?1, COALESCE(MAX(idx) + 1, 0), ?2, ?3, ?4, ?5, ?6, ?7 "
+                        "FROM tool_calls WHERE call_id = ?1");
+    if (!stmt) return stmt.error();
+    sqlite3_stmt* s = *stmt;
+    bind_text(s, 1, call.call_id);
+    bind_text(s, 2, call.name);
+    bind_text(s, 3, call.arguments);
+    bind_text(s, 4, call.result);
+    sqlite3_bind_int(s, 5, call.ok ? 1 : 0);
+    sqlite3_bind_int64(s, 6, call.started_ms);
+    sqlite3_bind_int64(s, 7, call.duration_ms);
+    const ResetOnExit reset{s};
+    if (sqlite3_step(s) != SQLITE_DONE) return fail("append_tool_call to call " + call.call_id);
+    return {};
   }
 
   // Statements are cached per SQL text: prepared once, reset and cleared on every use.

@@ -10,7 +10,7 @@
 namespace chalkbot {
 
 // The schema version this build writes; databases from a newer version are refused.
-inline constexpr int kSqliteSchemaVersion = 3;
+inline constexpr int kSqliteSchemaVersion = 4;
 
 // Opens (creating if needed) the database at `path` and migrates it to kSqliteSchemaVersion.
 Result<std::unique_ptr<ConversationStore>> open_sqlite_store(const std::string& path);

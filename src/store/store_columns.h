@@ -22,6 +22,10 @@ inline constexpr std::string_view kTurnColumns =
     "asr_done_ms, llm_first_token_ms, first_sentence_ms, tts_first_audio_ms, first_rtp_out_ms, "
     "done_ms";
 
+// ToolCallRecord fields in this order.
+inline constexpr const char* kToolCallColumns =
+    "call_id, idx, name, arguments, result, ok, started_ms, duration_ms";
+
 // CallRecord fields in this order: id, from, to, started_ms, ended_ms, end_reason, node.
 inline constexpr std::string_view kCallColumns =
     "id, from_uri, to_uri, started_ms, ended_ms, end_reason, node";

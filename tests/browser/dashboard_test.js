@@ -165,6 +165,9 @@ async function main() {
       if (!box || box.width < 1) throw new Error(`the ${stage} bar is not visible`);
     }
     console.log(`ok: transcript "${questions[0]}" -> "${answers[0]}"; waterfall bars: ${STAGES.join(', ')}`);
+    // The tools the model called: this call's model called none, and the page says so.
+    const tools = (await page.locator('#tools').textContent()).trim();
+    if (tools !== 'None.') throw new Error(`the tools section shows '${tools}' for a call without tools`);
     // The recording plays in the page's audio player (a 2-channel WAV of the call).
     const seconds = await page.locator('audio#call-audio').evaluate((audio) => new Promise((resolve, reject) => {
       if (audio.readyState >= 1) return resolve(audio.duration);

@@ -202,6 +202,25 @@ TEST_F(DynamoDbHistoryTest, CallRecordsLiveBesideTheHistory) {
   EXPECT_FALSE(recent->empty());
 }
 
+TEST_F(DynamoDbHistoryTest, ToolCallsLiveBesideTheHistory) {
+  auto store = open_store();
+  ASSERT_TRUE(store->begin_call({"call-tools", "sip:alice@127.0.0.1", "chalkbot", 1000, {}, "", ""}));
+  ASSERT_TRUE(store->append_turn({"call-tools", 0, "user", "where is my order", false, {}}).ok());
+  ASSERT_TRUE(store->append_tool_call({"call-tools", 0, "order_status", R"({"order_id":42})",
+                                       R"({"status":"shipped"})", true, 1500, 120}));
+  ASSERT_TRUE(store->append_tool_call({"call-tools", 0, "end_call", "{}", "{}", true, 1700, 0}));
+  ASSERT_TRUE(store->append_turn({"call-tools", 0, "assistant", "it shipped", false, {}}).ok());
+  auto tools = store->tool_calls("call-tools");
+  ASSERT_TRUE(tools.ok()) << tools.error().message;
+  ASSERT_EQ(tools->size(), 2u);
+  EXPECT_EQ((*tools)[0].name, "order_status");
+  EXPECT_EQ((*tools)[0].arguments, R"({"order_id":42})");
+  EXPECT_EQ((*tools)[0].duration_ms, 120);
+  EXPECT_EQ((*tools)[1].index, 1);
+  // LangChain's History holds the two turns only.
+  EXPECT_EQ(store->turns("call-tools")->size(), 2u);
+}
+
 TEST_F(DynamoDbHistoryTest, RacingWritersLoseNothing) {
   // Separate clients, as separate Lambda instances would be, all on one session.
   constexpr int kWriters = 6;

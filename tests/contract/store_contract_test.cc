@@ -19,6 +19,7 @@
 #include "core/settings.h"
 #include "store/buffered_store.h"
 #include "store/conversation_store.h"
+#include "store/postgres_store.h"
 #include "support/store_records.h"
 #include "support/test_support.h"
 
@@ -236,6 +237,45 @@ TEST_P(StoreContract, CallsArePagedNewestFirstAndCounted) {
   EXPECT_FALSE(store->list_calls(-1, 2).ok());
 }
 
+// Every tool the model called: a row with its arguments, result, outcome and duration, numbered
+// within the call, in single writes and in a batch (as BufferedStore hands them over).
+TEST_P(StoreContract, ToolCallsAreStoredInOrderWithTheirOutcome) {
+  auto store = open();
+  ASSERT_TRUE(store);
+  ASSERT_TRUE(store->begin_call(make_call("c1", 1000)).ok());
+  ToolCallRecord first{"c1", 0, "transfer_to_person", R"({"reason":"billing"})",
+                       R"({"result":"the caller is transferred"})", true, 1500, 2};
+  ASSERT_TRUE(store->append_tool_call(first).ok());
+  ToolCallRecord failed{"c1", 0, "order_status", R"({"order_id":42})",
+                        R"({"error":"the tool did not answer within 400 ms"})", false, 1600, 401};
+  ToolCallRecord again = failed;
+  again.ok = true;
+  again.result = R"({"status":"shipped"})";
+  const std::vector<StoreWrite> batch{failed, again};
+  ASSERT_TRUE(store->write_batch(std::span(batch).first(store->max_batch() > 1 ? 2 : 1)).ok());
+  if (store->max_batch() == 1) {
+    ASSERT_TRUE(store->write_batch(std::span(batch).last(1)).ok());
+  }
+  auto tools = store->tool_calls("c1");
+  ASSERT_TRUE(tools.ok()) << tools.error().message;
+  ASSERT_EQ(tools->size(), 3u);
+  EXPECT_EQ((*tools)[0].index, 0);
+  EXPECT_EQ((*tools)[0].name, "transfer_to_person");
+  EXPECT_EQ((*tools)[0].arguments, R"({"reason":"billing"})");
+  EXPECT_TRUE((*tools)[0].ok);
+  EXPECT_EQ((*tools)[1].index, 1);
+  EXPECT_FALSE((*tools)[1].ok);
+  EXPECT_EQ((*tools)[1].result, R"({"error":"the tool did not answer within 400 ms"})");
+  EXPECT_EQ((*tools)[1].started_ms, 1600);
+  EXPECT_EQ((*tools)[1].duration_ms, 401);
+  EXPECT_EQ((*tools)[2].index, 2);
+  EXPECT_TRUE((*tools)[2].ok);
+  EXPECT_TRUE(store->tool_calls("c2")->empty());
+  const auto unknown = store->append_tool_call({"ghost", 0, "end_call", "{}", "{}", true, 1, 1});
+  ASSERT_FALSE(unknown.ok());
+  EXPECT_TRUE(unknown.error().rejected) << unknown.error().message;
+}
+
 TEST_P(StoreContract, TurnOfAnUnknownCallIsRefused) {
   auto store = open();
   ASSERT_TRUE(store);
@@ -403,10 +443,14 @@ class PostgresStoreTest : public StoreContract {};
 TEST_P(PostgresStoreTest, NewDatabaseIsAtTheCurrentSchemaVersionAndNewerIsRefused) {
   ASSERT_TRUE(open());
   const std::string url = settings_.postgres_url;
-  EXPECT_EQ(pg_exec(url, "SELECT version FROM chalkbot_schema"), "3");
+  EXPECT_EQ(pg_exec(url, "SELECT version FROM chalkbot_schema"),
+            std::to_string(kPostgresSchemaVersion));
   EXPECT_EQ(pg_exec(url, "SELECT column_name FROM information_schema.columns WHERE "
                          "table_name = 'calls' AND column_name = 'node'"),
             "node");
+  EXPECT_EQ(pg_exec(url, "SELECT column_name FROM information_schema.columns WHERE "
+                         "table_name = 'tool_calls' AND column_name = 'duration_ms'"),
+            "duration_ms");
   ASSERT_TRUE(open());  // a second open migrates nothing
   ASSERT_EQ(pg_exec(url, "UPDATE chalkbot_schema SET version = 99"), "");
   auto refused = make_store(settings_);

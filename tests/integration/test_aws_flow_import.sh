@@ -41,6 +41,8 @@ grep -q "unmapped: TransferParticipantToThirdParty" "$work/transfer.err" &&
   fail "the transfer is still unmapped: $(cat "$work/transfer.err")"
 "$CHALKBOT" --config "$work/transfer.yaml" config --print | grep -qF "$want" ||
   fail "the imported transfer target does not load"
+grep -qF 'builtin: "transfer_to_person"' "$work/transfer.yaml" ||
+  fail "the transfer block is not the model's transfer_to_person tool: $(cat "$work/transfer.yaml")"
 pass "--transfer-via: the transfer block's number becomes flow.transfer_to through the trunk"
 
 echo '{"Actions": "none"}' >"$work/bad.json"

@@ -47,7 +47,16 @@ out=$(CHALKBOT_LLM_BASE_URL="$STANDIN_URL" CHALKBOT_SIP_PORT=0 CHALKBOT_ADMIN_LI
 grep -q "flow.transfer_to" <<<"$out" || fail "the configuration error does not name flow.transfer_to: $out"
 pass "a transfer key without flow.transfer_to is refused, naming the key"
 
-start_serve --set "flow.transfer_to=$desk" --set "flow.dtmf_actions=0=transfer,#=hangup"
+# An HTTP tool on the stand-in (tools.http from the environment, as JSON): for the tools test below.
+standin_host=${STANDIN_URL#http://}
+standin_host=${standin_host%/v1}
+export CHALKBOT_TOOLS_HTTP='[{"name": "order_status", "description": "Where an order is",
+  "parameters": {"type": "object", "properties": {"order_id": {"type": "integer"}},
+                 "required": ["order_id"]},
+  "url": "http://'"$standin_host"'/tool/orders/{order_id}", "timeout_ms": 2000}]'
+start_serve --set "flow.transfer_to=$desk" --set "flow.dtmf_actions=0=transfer,#=hangup" \
+  --set "tools.builtin=transfer_to_person,end_call" --set "tools.allowed_hosts=$standin_host"
+unset CHALKBOT_TOOLS_HTTP
 
 phone uac_transfer || fail "sipp: the accepted transfer did not go REFER, 202, NOTIFY 200, BYE"
 call=$(newest_call)
@@ -84,6 +93,57 @@ grep -qx 'chalkbot_transfers_total{outcome="succeeded"} 1' <<<"$metrics" &&
   grep -qx 'chalkbot_calls_ended_total{reason="transferred"} 1' <<<"$metrics" ||
   { grep "transfer" <<<"$metrics"; fail "the metrics do not count 1 transfer done and 3 failed"; }
 pass "metrics: 1 transfer succeeded, 3 failed, 1 call ended as transferred"
+
+# The model decides (tools.builtin): the stand-in's answer to a billing question says a sentence,
+# then calls transfer_to_person (tool_calls streamed in pieces across SSE events); the bot says
+# the sentence, then REFERs the call (our caller refuses, the call goes on). Another answer says
+# goodbye and calls end_call: the bot hangs up once the goodbye has been heard.
+tools_call() {  # NAME TEXT: one call saying TEXT; call.json, heard.wav; sets $call
+  CHALKBOT_STORE_PATH="$work/say.db" "$CHALKBOT" say "$2" -o "$1.wav" --rate 8000 2>/dev/null
+  "$CHALKBOT" call "sip:bot@127.0.0.1:$SIP_PORT" --say "$1.wav" --record "$1.heard.wav" \
+    --quiet-ms 2000 --timeout-s 30 >"$1.json" 2>"$1.err" || { cat "$1.json" "$1.err"; fail "$1: the call failed"; }
+  call=$(newest_call)
+}
+tools_call bill "I have a question about my invoice."
+grep -q "call $call: transferring to $desk (the model: billing question)" serve.err ||
+  { grep "call $call" serve.err | tail; fail "the model's transfer_to_person did not reach the transfer"; }
+grep -q "call $call: transfer to $desk failed" serve.err || fail "no REFER went out for the model's transfer"
+heard=$(transcribe bill.heard.wav 2>/dev/null)
+r=$(word_recall "put you through to our billing team" "$heard")
+at_least "$r" 0.5 || fail "the caller did not hear the model's words before the transfer: '$heard'"
+pass "the model's transfer_to_person (reason stored: billing question): its words said, then REFER"
+tools_call bye "No more questions, thank you."
+grep -q '"hung_up_by": "bot"' bye.json || { cat bye.json; fail "the bot did not hang up after end_call"; }
+[ "$(end_reason "$call")" = model_end_call ] || fail "call $call ended '$(end_reason "$call")', not model_end_call"
+heard=$(transcribe bye.heard.wav 2>/dev/null)
+r=$(word_recall "have a lovely day goodbye" "$heard")
+at_least "$r" 0.5 || fail "the goodbye was not heard before the BYE: '$heard'"
+pass "the model's end_call: the goodbye was heard, then the bot hung up (stored as model_end_call)"
+
+# HTTP tools failing: the model asks for three calls in one answer (streamed, split across SSE
+# events); one server answers 500, the other hangs past the tool's 2 s timeout, and the third
+# call's arguments fail the schema (never sent). The caller hears the model's words, the apology,
+# the filler while the slow one runs (1.2 s), then the model's answer to the errors: the call goes
+# on. All three are rows in the store and in the admin API.
+curl -sf -X POST "${STANDIN_URL%/v1}/control" \
+  -d '{"endpoint": "tool", "faults": ["500", "hang"], "clear_requests": true}' >/dev/null
+tools_call order "Where is my order?"
+heard=$(transcribe order.heard.wav 2>/dev/null)
+r=$(word_recall "sorry just now" "$heard")  # tools.apology (Moonshine: "sorry, I can't say it just now")
+at_least "$r" 0.6 || fail "the caller did not hear the apology for the failing tools: '$heard'"
+r=$(word_recall "one moment please" "$heard")
+at_least "$r" 0.6 || fail "no filler while the slow tool ran: '$heard'"
+r=$(word_recall "afraid cannot see your order right now" "$heard")
+at_least "$r" 0.5 || fail "the model's answer after the tools' errors was not heard: '$heard'"
+sent=$(curl -sf "${STANDIN_URL%/v1}/requests" | python3 -c "import json,sys; print(sum(1 for r in json.load(sys.stdin) if r.get('tool')))")
+[ "$sent" = 2 ] || fail "$sent tool requests reached the server, not 2 (the invalid one must not)"
+# (Stored as each finishes: the invalid one, answered at once, first.)
+rows=$(sqlite3 "$db" "select ok || ':' || (result like '%HTTP 500%') || ':' || (result like '%within 2000 ms%' and duration_ms >= 1900) || ':' || (result like '%invalid arguments%') from tool_calls where call_id='$call'" | sort)
+[ "$rows" = "$(printf '0:0:0:1\n0:0:1:0\n0:1:0:0')" ] || fail "tool rows: $rows"
+detail=$(curl -sf "$ADMIN_URL/api/calls/$call") || fail "no call detail"
+python3 -c "import json,sys; t=json.loads(sys.argv[1])['tool_calls']; sys.exit(0 if len(t)==3 and any(c['arguments']=={'order_id':42} and not c['ok'] for c in t) else 1)" "$detail" ||
+  fail "the admin API does not show the tool calls: $detail"
+pass "HTTP tools failing (500, 2 s timeout): apology and filler heard, the call went on; invalid arguments never sent; all stored and in the API"
 stop_serve
 
 # A real softphone as the phone: baresip asks for a person in words; the bot REFERs it to the

@@ -11,7 +11,8 @@ Endpoints (under /v1): POST chat/completions (stream or not), audio/transcriptio
 audio/speech (raw 24 kHz 16-bit mono PCM: a tone, or real speech from `BINARY say` with
 --say-with). Test helpers: POST /control {"faults": [...], "endpoint": "chat"|"transcriptions"|
 "speech", "fault": KIND|null, "ttft_ms": N, "tokens_per_sec": N, "clear_requests": true},
-GET /requests, GET /healthz.
+GET /requests, GET /healthz. Any method on /tool/...: a model's HTTP tool (answers with what
+it got; faults queued for endpoint "tool").
 
 Fault kinds (queued by /control "faults", one per request, for one endpoint when "endpoint" is
 given, "ok" for a normal reply; or for every request: /control "fault", --fault): 429 (with Retry-After), 500, 503, 401, insufficient_quota, hang, reset, malformed on every
@@ -214,7 +215,37 @@ class Handler(BaseHTTPRequestHandler):
         return True
 
     # ---- routes ---------------------------------------------------------------------------
+    def tool(self):
+        """A model's HTTP tool (any method on /tool/...): records the request and answers with
+        what it got, or with the fault queued for endpoint "tool" (500, hang, ...)."""
+        body = self.read_body()
+        try:
+            parsed = json.loads(body) if body else None
+        except ValueError:
+            parsed = body.decode("utf-8", "replace")
+        fault = take_fault("tool")
+        self.record({"method": self.command, "body": parsed, "tool": True,
+                     "x_api_key": self.headers.get("X-Api-Key"), "fault": fault})
+        try:
+            if self.apply_error_fault(fault):
+                return
+            self.send_json(200, {"ok": True, "method": self.command, "path": self.path,
+                                 "body": parsed, "order_status": "shipped on Monday"})
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True
+
+    def do_PUT(self):
+        self.tool() if self.path.startswith("/tool/") else self.send_json(404, {})
+
+    def do_PATCH(self):
+        self.do_PUT()
+
+    def do_DELETE(self):
+        self.do_PUT()
+
     def do_GET(self):
+        if self.path.startswith("/tool/"):
+            return self.tool()
         if self.path == "/healthz":
             self.send_json(200, {"ok": True})
         elif self.path == "/requests":
@@ -224,6 +255,8 @@ class Handler(BaseHTTPRequestHandler):
             self.send_json(404, error_body("no route " + self.path, "invalid_request_error"))
 
     def do_POST(self):
+        if self.path.startswith("/tool/"):
+            return self.tool()
         body = self.read_body()
         if self.path == "/control":
             return self.control(body)

@@ -42,6 +42,9 @@ class AdminApiTest : public ::testing::Test {
     answer.times.first_rtp_out = 1730;
     ASSERT_TRUE(store_->append_turn(question).ok());
     ASSERT_TRUE(store_->append_turn(answer).ok());
+    ASSERT_TRUE(store_->append_tool_call({"c1", 0, "order_status", R"({"order_id":42})",
+                                          R"({"error":"HTTP 500"})", false, 1200, 35})
+                    .ok());
   }
   void TearDown() override { std::filesystem::remove_all(dir_); }
 
@@ -119,6 +122,12 @@ TEST_F(AdminApiTest, CallDetailHasTurnsWithStageBars) {
   const json body = json::parse(reply.body);
   ASSERT_EQ(body["turns"].size(), 2U);
   EXPECT_EQ(body["turns"][0]["text"], "What is the capital of France?");
+  ASSERT_EQ(body["tool_calls"].size(), 1U);  // every tool the model called, as JSON
+  EXPECT_EQ(body["tool_calls"][0]["name"], "order_status");
+  EXPECT_EQ(body["tool_calls"][0]["arguments"]["order_id"], 42);
+  EXPECT_EQ(body["tool_calls"][0]["result"]["error"], "HTTP 500");
+  EXPECT_EQ(body["tool_calls"][0]["ok"], false);
+  EXPECT_EQ(body["tool_calls"][0]["duration_ms"], 35);
   const json& answer = body["turns"][1];
   EXPECT_EQ(answer["response_latency_ms"], 830);
   std::vector<std::string> stages;

@@ -30,6 +30,8 @@ class HandDrivenModel final : public ChatModel {
   std::unique_ptr<ChatStream> start_stream(std::vector<ChatMessage> messages, TokenSink sink,
                                            StreamDone on_done) override {
     asked = std::move(messages);
+    ++streams;
+    text.clear();
     sink_ = std::move(sink);
     done_ = std::move(on_done);
     auto stream = std::make_unique<Stream>();
@@ -41,9 +43,13 @@ class HandDrivenModel final : public ChatModel {
     sink_(delta);
   }
   void end() { done_(ChatReply{text, false, 1}); }
+  void end_with_tools(std::vector<ToolCall> calls) {
+    done_(ChatReply{text, false, 1, std::move(calls)});
+  }
   void fail() { done_(make_error(ErrorKind::kServerError, "HTTP 500")); }
 
   std::vector<ChatMessage> asked;
+  int streams = 0;
   Stream* live = nullptr;
   std::string text;
 
@@ -91,7 +97,9 @@ struct AnswerStreamTest : ::testing::Test {
   AnswerHandlers handlers{
       {},
       [this](std::string sentence) { sentences.push_back(std::move(sentence)); },
-      [this] { ++ends; }};
+      [this] { ++ends; },
+      {},
+      0};
 };
 
 TEST_F(AnswerStreamTest, SentencesGoOutAsTheyAreWrittenAndTheAnswerIsStoredWithItsTimes) {
@@ -190,6 +198,106 @@ TEST_F(AnswerStreamTest, TheBlockingAnswerRunsCallbacksOnItsThreadAndStopsWhenTh
   const auto turns = stored();
   ASSERT_EQ(turns.size(), 4u);
   EXPECT_TRUE(turns[3].interrupted);
+}
+
+}  // namespace
+}  // namespace chalkbot
+
+namespace chalkbot {
+namespace {
+
+// A tool round: what the model said before its tools is spoken whole, the tools' results go back
+// with the conversation so far, and the answer streams on in the same utterance.
+TEST_F(AnswerStreamTest, ToolCallsAreHandedOnAndTheAnswerGoesOnWithTheirResults) {
+  HandDrivenModel model;
+  Conversation conversation(model, *store, settings, "call-1", Conversation::History::kNewCall);
+  std::vector<std::vector<ToolCall>> asked_tools;
+  handlers.max_tool_rounds = 2;
+  handlers.on_tool_calls = [&](std::vector<ToolCall> calls) { asked_tools.push_back(calls); };
+  auto stream = conversation.start_answer("Where is my order?", {}, handlers);
+  ASSERT_TRUE(stream.ok());
+  model.token("Let me look that up");
+  model.end_with_tools({{"call_a", "order_status", R"({"order_id":42})"},
+                        {"call_b", "weather", "{}"}});
+  ASSERT_EQ(asked_tools.size(), 1u);
+  ASSERT_EQ(asked_tools[0].size(), 2u);
+  EXPECT_EQ(sentences, std::vector<std::string>{"Let me look that up"});  // said before the tools
+  EXPECT_EQ(ends, 0);
+
+  (*stream)->interject("One moment please.");
+  ChatMessage first{"tool", R"({"status":"shipped"})"};
+  first.tool_call_id = "call_a";
+  ChatMessage second{"tool", R"({"error":"HTTP 500"})"};
+  second.tool_call_id = "call_b";
+  (*stream)->continue_with({first, second});
+  ASSERT_EQ(model.streams, 2);
+  ASSERT_EQ(model.asked.size(), 5u);  // system, question, the model's tool calls, two results
+  EXPECT_EQ(model.asked[2].role, "assistant");
+  EXPECT_EQ(model.asked[2].content, "Let me look that up");
+  ASSERT_EQ(model.asked[2].tool_calls.size(), 2u);
+  EXPECT_EQ(model.asked[3].tool_call_id, "call_a");
+  EXPECT_EQ(model.asked[4].content, R"({"error":"HTTP 500"})");
+  model.token("It shipped on Monday.");
+  model.end();
+  EXPECT_EQ(ends, 1);
+  EXPECT_EQ(sentences, (std::vector<std::string>{"Let me look that up", "One moment please.",
+                                                 "It shipped on Monday."}));
+  AnswerEnd end = (*stream)->finish();
+  EXPECT_EQ(end.answer.text, "Let me look that up One moment please. It shipped on Monday.");
+  EXPECT_FALSE(end.answer.interrupted);
+}
+
+TEST_F(AnswerStreamTest, ToolRoundsAreBoundedAndASilentAnswerGetsTheApology) {
+  HandDrivenModel model;
+  Conversation conversation(model, *store, settings, "call-1", Conversation::History::kNewCall);
+  int rounds = 0;
+  handlers.max_tool_rounds = 1;
+  handlers.on_tool_calls = [&](std::vector<ToolCall>) { ++rounds; };
+  auto stream = conversation.start_answer("Loop forever", {}, handlers);
+  ASSERT_TRUE(stream.ok());
+  model.end_with_tools({{"call_a", "again", "{}"}});
+  ChatMessage result{"tool", "{}"};
+  result.tool_call_id = "call_a";
+  (*stream)->continue_with({result});
+  model.end_with_tools({{"call_b", "again", "{}"}});  // the bound: not run
+  EXPECT_EQ(rounds, 1);
+  EXPECT_EQ(ends, 1);
+  EXPECT_EQ(sentences, std::vector<std::string>{kApology});  // never dead air
+}
+
+TEST_F(AnswerStreamTest, ConcludingAfterAToolEndsTheAnswerWithWhatWasSaid) {
+  HandDrivenModel model;
+  Conversation conversation(model, *store, settings, "call-1", Conversation::History::kNewCall);
+  handlers.max_tool_rounds = 3;
+  handlers.on_tool_calls = [](std::vector<ToolCall>) {};
+  auto stream = conversation.start_answer("That is all, bye", {}, handlers);
+  ASSERT_TRUE(stream.ok());
+  model.token("Goodbye and take care.");
+  model.end_with_tools({{"call_a", "end_call", "{}"}});
+  EXPECT_TRUE((*stream)->said_anything());
+  EXPECT_EQ(ends, 0);
+  (*stream)->conclude();
+  EXPECT_EQ(ends, 1);
+  EXPECT_EQ(model.streams, 1);  // not asked again
+  AnswerEnd end = (*stream)->finish();
+  EXPECT_EQ(end.answer.text, "Goodbye and take care.");
+  EXPECT_FALSE(end.answer.interrupted);
+}
+
+TEST_F(AnswerStreamTest, AToolRoundCutShortKeepsWhatWasSaid) {
+  HandDrivenModel model;
+  Conversation conversation(model, *store, settings, "call-1", Conversation::History::kNewCall);
+  handlers.max_tool_rounds = 3;
+  handlers.on_tool_calls = [](std::vector<ToolCall>) {};
+  auto stream = conversation.start_answer("Where is my order?", {}, handlers);
+  ASSERT_TRUE(stream.ok());
+  model.token("Let me check.");
+  model.end_with_tools({{"call_a", "order_status", "{}"}});
+  AnswerEnd end = (*stream)->finish();  // the caller barged in while the tool ran
+  EXPECT_EQ(end.answer.text, "Let me check.");
+  EXPECT_TRUE(end.answer.interrupted);
+  (*stream)->continue_with({});  // a result coming late starts nothing
+  EXPECT_EQ(model.streams, 1);
 }
 
 }  // namespace

@@ -219,6 +219,10 @@ TEST(ConnectFlowImport, ATransferGoesThroughTheTrunkItIsGiven) {
   ASSERT_NE(transfer, nullptr);
   EXPECT_EQ(transfer->value, "sip:+15550199@sip.provider.example;user=phone");
   EXPECT_EQ(transfer->from, "TransferParticipantToThirdParty b2000000-0000-4000-8000-000000000002");
+  // ... and the model may decide it too: the block maps to the built-in tool.
+  const FlowSetting* tool = find_setting(*import, "tools.builtin");
+  ASSERT_NE(tool, nullptr);
+  EXPECT_EQ(tool->value, "transfer_to_person");
   ASSERT_EQ(import->unmapped.size(), 1u);  // the hours check
   EXPECT_EQ(import->unmapped[0].type, "CheckHoursOfOperation");
 

@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 
 #include "agent/call_flow.h"
+#include "llm/tool_calls.h"
 
 namespace chalkbot {
 namespace {
@@ -80,6 +81,35 @@ TEST(CallFlow, BadTransferSettingsAreNamed) {
 TEST(CallFlow, WordsOf) {
   EXPECT_EQ(words_of("It's 5 o'clock, OK?"),
             (std::vector<std::string>{"it's", "5", "o'clock", "ok"}));
+}
+
+TEST(CallTools, BuiltInsAreOfferedOnlyWhenTheyCanWork) {
+  const EnvLookup no_env = [](const std::string&) { return std::optional<std::string>(); };
+  ToolsSettings tools;
+  tools.max_rounds = 3;
+  FlowSettings flow_settings;
+  tools.builtin = "end_call, transfer_to_person";
+  auto no_target = CallTools::from(tools, flow_settings, no_env);
+  ASSERT_FALSE(no_target.ok());
+  EXPECT_NE(no_target.error().message.find("tools.builtin: transfer_to_person needs "
+                                           "flow.transfer_to"),
+            std::string::npos);
+  flow_settings.transfer_to = "sip:desk@example.com";
+  auto both = CallTools::from(tools, flow_settings, no_env);
+  ASSERT_TRUE(both.ok()) << both.error().message;
+  ASSERT_EQ(both->specs().size(), 2u);
+  EXPECT_EQ(both->builtin("end_call"), BuiltinTool::kEndCall);
+  EXPECT_EQ(both->builtin("transfer_to_person"), BuiltinTool::kTransferToPerson);
+  EXPECT_EQ(both->builtin("order_status"), BuiltinTool::kNone);
+  EXPECT_TRUE(tools_request_json(both->specs()).ok());
+  tools.builtin = "end_call,fly_away";
+  auto unknown = CallTools::from(tools, flow_settings, no_env);
+  ASSERT_FALSE(unknown.ok());
+  EXPECT_EQ(unknown.error().message,
+            "tools.builtin: 'fly_away' is not a built-in tool (transfer_to_person, end_call)");
+  EXPECT_TRUE(CallTools::from({}, flow_settings, no_env)->empty());
+  EXPECT_EQ(transfer_reason(R"({"reason": "billing"})"), "billing");
+  EXPECT_EQ(transfer_reason("{"), "");
 }
 
 }  // namespace

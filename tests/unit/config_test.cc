@@ -6,6 +6,8 @@
 
 #include "core/build_config.h"
 #include "core/config.h"
+
+#include <nlohmann/json.hpp>
 #include "support/test_support.h"
 
 namespace chalkbot {
@@ -86,6 +88,42 @@ TEST_F(ConfigTest, FileThenEnvironmentThenFlagsWin) {
   EXPECT_EQ(s->llm.model, "from-flag");
   EXPECT_EQ(s->llm.max_tokens, 50);
   EXPECT_EQ(s->vad.mode, 3);
+}
+
+// tools.http is a list in the file: kept as JSON, typed as YAML reads it (numbers, booleans),
+// quoted text staying text.
+TEST_F(ConfigTest, ToolsInTheFileAreKeptAsJson) {
+  auto s = load_settings(sources(write(R"(tools:
+  builtin: end_call
+  allowed_hosts: api.example.com
+  http:
+    - name: order_status
+      url: https://api.example.com/orders/{order_id}
+      timeout_ms: 2000
+      parameters:
+        type: object
+        properties:
+          order_id: {type: integer, minimum: 1}
+          code: {type: string, enum: ["007", "true"]}
+        required: [order_id]
+        additionalProperties: false
+)")));
+  ASSERT_TRUE(s.ok()) << s.error().message;
+  EXPECT_EQ(s->tools.builtin, "end_call");
+  EXPECT_EQ(s->tools.max_rounds, 3);
+  const auto http = nlohmann::json::parse(s->tools.http);
+  ASSERT_TRUE(http.is_array());
+  EXPECT_EQ(http[0]["timeout_ms"], 2000);
+  EXPECT_EQ(http[0]["parameters"]["additionalProperties"], false);
+  EXPECT_EQ(http[0]["parameters"]["properties"]["order_id"]["minimum"], 1);
+  EXPECT_EQ(http[0]["parameters"]["properties"]["code"]["enum"][0], "007");
+  EXPECT_EQ(http[0]["parameters"]["properties"]["code"]["enum"][1], "true");
+  EXPECT_EQ(http[0]["parameters"]["required"][0], "order_id");
+  // Anything else that is not a single value is still refused.
+  auto nested = load_settings(sources(write("tools:\n  builtin: [end_call]\n")));
+  ASSERT_FALSE(nested.ok());
+  EXPECT_NE(nested.error().message.find("tools.builtin: expected a single value"),
+            std::string::npos);
 }
 
 TEST_F(ConfigTest, UnknownKeyIsNamed) {

@@ -669,6 +669,66 @@ TEST_F(TurnMachineTest, AKeyAsksForTheTransferToo) {
   EXPECT_EQ(actions.transfers.size(), 1u);
 }
 
+// The model's tools decide too (agent/call_tools.h): its answer is heard out first, then the
+// call is handed over or ended, as a caller's phrase or key would do it.
+TEST_F(TransferTest, TheModelsTransferWaitsForItsWordsThenAsksForTheTransfer) {
+  says("I have a problem with my bill.");
+  silence(400);
+  ASSERT_EQ(actions.answers.size(), 1u);  // the model answers, and while it talks asks for a person
+  silence(1000);
+  const int interrupts = actions.interrupts;
+  machine->model_transfers("billing dispute", /*said_something=*/true);
+  EXPECT_EQ(actions.interrupts, interrupts);  // its words are not cut
+  EXPECT_FALSE(actions.saying(settings.flow.transfer_message));  // it said its own
+  EXPECT_FALSE(machine->listening());
+  silence(1000);
+  EXPECT_TRUE(actions.transfers.empty());  // the answer is still being heard
+  until_quiet();
+  silence(kFrameMs);
+  EXPECT_EQ(actions.transfers, std::vector<std::string>{settings.flow.transfer_to});
+  machine->transfer_news(TransferNews::kSucceeded, "200 OK");
+  silence(kFrameMs);
+  EXPECT_EQ(machine->end_reason(), "transferred");
+}
+
+TEST_F(TransferTest, AModelThatSaidNothingHasTheTransferMessageSaid) {
+  says("Put me through please.");
+  silence(400);
+  machine->model_transfers("", /*said_something=*/false);
+  EXPECT_TRUE(actions.saying(settings.flow.transfer_message));
+  until_quiet();
+  silence(kFrameMs);
+  EXPECT_EQ(actions.transfers.size(), 1u);
+}
+
+TEST_F(TurnMachineTest, TheModelEndsTheCallAfterItsGoodbyeIsHeard) {
+  start_and_listen();
+  says("That was all, thank you.");
+  silence(400);
+  ASSERT_EQ(actions.answers.size(), 1u);
+  const int interrupts = actions.interrupts;
+  machine->model_ends_call(/*said_goodbye=*/true);
+  EXPECT_EQ(actions.interrupts, interrupts);
+  EXPECT_FALSE(actions.saying(settings.flow.farewell));
+  EXPECT_FALSE(machine->listening());
+  silence(2000);
+  EXPECT_FALSE(machine->done());  // the goodbye (the answer: 4 s) is still playing
+  silence(2200);
+  EXPECT_TRUE(machine->done());
+  EXPECT_EQ(machine->end_reason(), "model_end_call");
+  EXPECT_TRUE(machine->hang_up_wanted());
+}
+
+TEST_F(TurnMachineTest, AModelEndingTheCallWithoutAGoodbyeHasTheFarewellSaid) {
+  start_and_listen();
+  machine->model_ends_call(/*said_goodbye=*/false);
+  EXPECT_EQ(actions.said.back(), settings.flow.farewell);
+  until_quiet();
+  silence(kFrameMs);
+  EXPECT_TRUE(machine->done());
+  EXPECT_TRUE(machine->hang_up_wanted());
+}
+
 // The far end hangs up in each state the call can be in: the call ends at once, without a
 // farewell, and nothing more is asked of the bot.
 enum class State {
