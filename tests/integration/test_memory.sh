@@ -35,6 +35,13 @@ answer_systems() {
     for m in r['body']['messages'] if m['role'] == 'system')"
 }
 call() { "$CHALKBOT" call "$bot" "$@" --timeout-s 30 >>calls.log 2>&1 || { cat calls.log; fail "call failed"; }; }
+# call_after_forget HOW: a call whose request to the model carries no summary; it leaves one.
+call_after_forget() {
+  control '{"clear_requests": true}'
+  call --say capital.wav
+  [[ "$(answer_systems)" != *XQ* ]] || fail "a summary reached the model after the $1 forget"
+  wait_summaries 1
+}
 
 # 1. Two calls: the second request to the model carries the first call's summary. Then the
 # caller says "forget me": the bot erases them, and that call is not remembered either.
@@ -51,10 +58,7 @@ sleep 1  # (a summary would be written within this: the stand-in answers at once
 pass "spoken 'forget me': store empty, that call not remembered"
 
 # 2. The next call starts without; forgotten through the admin API, nothing is left.
-control '{"clear_requests": true}'
-call --say capital.wav
-[[ "$(answer_systems)" != *XQ* ]] || fail "a summary reached the model after the spoken forget"
-wait_summaries 1
+call_after_forget spoken
 [ "$(curl -s -X DELETE "$ADMIN_URL/api/memory/sip:chalkbot@127.0.0.1" | json "d['erased']")" = 1 ] ||
   fail "DELETE /api/memory did not erase the summary"
 [ "$(summaries)" = 0 ] || fail "summaries left after the admin forget"
@@ -62,10 +66,7 @@ pass "admin API forget: store empty (${SECONDS} s)"
 
 # 3. The next call starts without; the CLI, on the store the server writes (SQLite), leaves
 # nothing of it, even in the database files.
-control '{"clear_requests": true}'
-call --say capital.wav
-[[ "$(answer_systems)" != *XQ* ]] || fail "a summary reached the model after the admin forget"
-wait_summaries 1
+call_after_forget admin
 CHALKBOT_STORE_PATH="$work/calls.db" "$CHALKBOT" memory forget chalkbot >forget.out ||
   fail "memory forget: $(cat forget.out)"
 grep -q "1 call summaries erased" forget.out || fail "memory forget: $(cat forget.out)"
