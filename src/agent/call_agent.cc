@@ -90,6 +90,14 @@ class LiveCallActions final : public CallActions {
     report_provider_failure(services_.on_provider_failure, info_.id, provider, cause);
   }
   void transfer(const std::string& target) override { control_.transfer(target); }
+  void forget_caller() override;
+  // The caller asked to be forgotten during the call: it is not summarised.
+  bool forgotten() const { return forgotten_; }
+  // What the caller's earlier calls left, for the conversation (memory across calls).
+  void set_caller(std::string caller, std::shared_ptr<CallerContext> context) {
+    caller_ = std::move(caller);
+    caller_context_ = std::move(context);
+  }
 
   // The call's step: the voice moves on, and an answer that has ended is stored.
   void step();
@@ -156,7 +164,20 @@ class LiveCallActions final : public CallActions {
   MediaAudioOut out_;
   Voice voice_;
   std::optional<Answering> answering_;  // after the voice: its stream stops before the voice goes
+  std::string caller_;  // '' without memory across calls
+  std::shared_ptr<CallerContext> caller_context_;
+  bool forgotten_ = false;
 };
+
+void LiveCallActions::forget_caller() {
+  forgotten_ = true;
+  if (caller_context_) caller_context_->set("");  // the model no longer sees the summaries
+  if (caller_.empty() || services_.memory == nullptr) return;
+  // Cleared again once erased: a recall still queued before the forget may have filled it in.
+  services_.memory->forget(caller_, [context = caller_context_](const Result<std::int64_t>&) {
+    if (context) context->set("");
+  });
+}
 
 void LiveCallActions::answer(std::string question, StageTimes times, std::string continues) {
   tell(CallNews::Kind::kCallerSaid, question, false, times);  // the Conversation stores it
@@ -522,6 +543,15 @@ bool CallAgent::begin() {
   }
   live_ = std::make_unique<Live>(services_, info_, *media_, control_, *this, std::move(*vad),
                                  std::move(recorder));
+  if (services_.memory != nullptr && services_.memory->enabled()) {
+    caller_ = caller_identity(info_.from);
+    if (!caller_.empty()) {
+      auto context = std::make_shared<CallerContext>();
+      live_->conversation.set_caller_context(context);
+      live_->actions.set_caller(caller_, context);
+      services_.memory->recall(caller_, std::move(context));
+    }
+  }
   live_->machine.start();
   last_frame_at_ = SteadyClock::now();
   return true;
@@ -565,8 +595,13 @@ void CallAgent::stop() {
 }
 
 bool CallAgent::wind_down() {
-  if (auto ended = services_.store.end_call(info_.id, wall_ms(), end_reason_); !ended) {
+  const std::int64_t ended_ms = wall_ms();
+  if (auto ended = services_.store.end_call(info_.id, ended_ms, end_reason_); !ended) {
     spdlog::error("call {}: end not stored: {}", info_.id, ended.error().message);
+  }
+  // Summarised off the call's thread, from the turns the call kept in memory.
+  if (live_ && !caller_.empty() && services_.memory != nullptr && !live_->actions.forgotten()) {
+    services_.memory->summarise(caller_, info_.id, ended_ms, live_->conversation.turns_so_far());
   }
   media_->close();
   live_.reset();

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "agent/call_flow.h"
+#include "agent/caller_memory.h"
 #include "agent/call_pool.h"
 #include "agent/conversation.h"
 #include "agent/provider_failure.h"
@@ -40,6 +41,8 @@ struct CallServices {
   Executor& compute;  // where ASR decodes run
   // Every provider failure in a call is reported here (after it is logged): metrics hook in.
   ProviderFailureSink on_provider_failure = {};
+  // Memory across calls (null or disabled: calls neither remember nor are remembered).
+  CallerMemory* memory = nullptr;
 };
 
 struct CallInfo {
@@ -83,6 +86,8 @@ class CallAgent final : public SteppedCall, public RecognitionResults {
   bool step() override;
   void look_ahead() override;
   const std::string& end_reason() const { return end_reason_; }
+  // The caller's identity for memory across calls ('' when memory is off or the caller unknown).
+  const std::string& caller() const { return caller_; }
 
   // Any thread. The far end hung up (or the call died): the call ends without a farewell.
   void remote_ended(const std::string& reason);
@@ -111,6 +116,7 @@ class CallAgent final : public SteppedCall, public RecognitionResults {
 
   const CallServices& services_;
   CallInfo info_;
+  std::string caller_;  // caller_identity(info_.from) while memory across calls is on
   std::shared_ptr<CallAudio> media_;
   CallControl control_;
   std::function<void()> wake_;

@@ -52,7 +52,7 @@ std::vector<std::string> words_of(const std::string& text) {
   return words;
 }
 
-Result<CallFlow> CallFlow::from(const FlowSettings& flow) {
+Result<CallFlow> CallFlow::from(const FlowSettings& flow, const std::string& forget_phrases) {
   CallFlow result;
   const bool transfers = !flow.transfer_to.empty();
   if (transfers && flow.transfer_to.rfind("sip:", 0) != 0 &&
@@ -82,12 +82,13 @@ Result<CallFlow> CallFlow::from(const FlowSettings& flow) {
   }
   result.goodbye_phrases_ = phrases_of(flow.goodbye_phrases);
   if (transfers) result.transfer_phrases_ = phrases_of(flow.transfer_phrases);
+  result.forget_phrases_ = phrases_of(forget_phrases);
   return result;
 }
 
 Result<CallFlow> CallFlow::from(const FlowSettings& flow, const ToolsSettings& tools,
-                                const EnvLookup& env) {
-  auto result = from(flow);
+                                const EnvLookup& env, const std::string& forget_phrases) {
+  auto result = from(flow, forget_phrases);
   if (!result) return result;
   auto call_tools = CallTools::from(tools, flow, env);
   if (!call_tools) return call_tools.error();
@@ -117,6 +118,10 @@ bool CallFlow::is_goodbye(const std::string& transcript) const {
 
 bool CallFlow::wants_transfer(const std::string& transcript) const {
   return says_one_of(words_of(transcript), transfer_phrases_, kTransferSlackWords);
+}
+
+bool CallFlow::wants_forgetting(const std::string& transcript) const {
+  return says_one_of(words_of(transcript), forget_phrases_, kTransferSlackWords);
 }
 
 }  // namespace chalkbot

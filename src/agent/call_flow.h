@@ -17,10 +17,12 @@ class CallFlow {
  public:
   // Fails naming flow.dtmf_actions when an entry is not key=action with a known key and action
   // (transfer only with flow.transfer_to), and flow.transfer_to when it is not a SIP URI.
-  static Result<CallFlow> from(const FlowSettings& flow);
+  // `forget_phrases` (memory.forget_phrases, '' when memory across calls is off): a comma list.
+  static Result<CallFlow> from(const FlowSettings& flow, const std::string& forget_phrases = "");
   // The same with the tools the model may call (tools.*; see CallTools::from for the errors).
   static Result<CallFlow> from(const FlowSettings& flow, const ToolsSettings& tools,
-                               const EnvLookup& env = process_env);
+                               const EnvLookup& env = process_env,
+                               const std::string& forget_phrases = "");
 
   DtmfAction action_for(char key) const;
   // True when the transcript is a goodbye: one of the phrases as whole words, and the caller said
@@ -32,6 +34,9 @@ class CallFlow {
   bool wants_transfer(const std::string& transcript) const;
   // The model's tools (none unless the flow declares some).
   const CallTools& tools() const { return tools_; }
+  // True when the caller asks to be forgotten: one of the forget phrases as whole words in a
+  // short utterance ("please forget me").
+  bool wants_forgetting(const std::string& transcript) const;
 
  private:
   using Phrase = std::vector<std::string>;  // as words
@@ -42,6 +47,7 @@ class CallFlow {
   std::vector<Phrase> goodbye_phrases_;
   std::vector<Phrase> transfer_phrases_;  // empty when flow.transfer_to is not set
   CallTools tools_;
+  std::vector<Phrase> forget_phrases_;    // empty when memory across calls is off
 };
 
 // Lower-case words of `text`, punctuation dropped (apostrophes kept).

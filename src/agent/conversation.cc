@@ -25,12 +25,22 @@ Result<std::vector<ChatMessage>> Conversation::messages_for(const std::string& q
     history_ = std::move(*earlier);
   }
   std::vector<ChatMessage> messages{{"system", settings_.llm.system_prompt}};
+  if (caller_context_) {
+    if (std::string earlier = caller_context_->get(); !earlier.empty()) {
+      messages.push_back({"system", std::move(earlier)});
+    }
+  }
   for (auto& message :
        memory_from_turns(*history_, static_cast<std::size_t>(settings_.store.memory_budget_chars))) {
     messages.push_back(std::move(message));
   }
   messages.push_back({"user", question});
   return messages;
+}
+
+std::vector<TurnRecord> Conversation::turns_so_far() {
+  const std::lock_guard lock(history_mutex_);
+  return history_ ? *history_ : std::vector<TurnRecord>{};
 }
 
 void Conversation::remember(TurnRecord turn, std::string& errors) {

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "agent/caller_memory.h"
 #include "core/cancel.h"
 #include "core/result.h"
 #include "core/settings.h"
@@ -151,6 +152,14 @@ class Conversation {
 
   const std::string& call_id() const { return call_id_; }
 
+  // What the caller's earlier calls left (memory across calls): its system message, once filled
+  // in, goes into every request after the system prompt. Call before the first answer.
+  void set_caller_context(std::shared_ptr<const CallerContext> context) {
+    caller_context_ = std::move(context);
+  }
+  // The call's turns so far (for its summary at the end). Thread-safe.
+  std::vector<TurnRecord> turns_so_far();
+
  private:
   // The system prompt, the call's memory and the question.
   Result<std::vector<ChatMessage>> messages_for(const std::string& question);
@@ -165,6 +174,7 @@ class Conversation {
   std::string call_id_;
   std::mutex history_mutex_;  // a blocking answer() and prefetch() may run on two threads
   std::optional<std::vector<TurnRecord>> history_;  // loaded on the first answer
+  std::shared_ptr<const CallerContext> caller_context_;  // null: no memory across calls
 };
 
 // Short: said when a provider (model, recognizer, synthesizer) fails, then the call goes on.

@@ -458,6 +458,14 @@ void TurnMachine::take_turn(EndedTurn& turn) {
     actions_.store_caller_turn(text, times);
     return begin_transfer("the caller asked");
   }
+  if (flow_.wants_forgetting(text)) {
+    spdlog::info("call {}: the caller asked to be forgotten", call_id_);
+    actions_.discard_prefetch();
+    actions_.store_caller_turn(text, times);
+    actions_.forget_caller();
+    actions_.say(settings_.memory.forget_message, false);
+    return;
+  }
   open_question_ = text;
   open_times_ = times;
   if (continuing_ || (!ended_turns_.empty() && ended_turns_.front().continued)) {

@@ -47,6 +47,9 @@ class CallActions {
   virtual void provider_failed(const std::string& provider, const Error& cause) = 0;
   // Asks the caller's phone to call `target` (REFER); the outcome comes back as transfer news.
   virtual void transfer(const std::string& target) = 0;
+  // The caller asked to be forgotten: their call summaries are erased and this call leaves none
+  // (memory across calls). Nothing to do where there is no such memory.
+  virtual void forget_caller() {}
 };
 
 // How a transfer asked for through CallActions::transfer went (from the signalling layer).

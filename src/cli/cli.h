@@ -30,5 +30,6 @@ void add_serve_command(CLI::App& app, Context& context);    // serve
 void add_call_command(CLI::App& app, Context& context);     // call
 void add_aws_commands(CLI::App& app, Context& context);     // lambda, flow import
 void add_replay_command(CLI::App& app, Context& context);   // replay
+void add_memory_commands(CLI::App& app, Context& context);  // memory show, memory forget
 
 }  // namespace chalkbot::cli

@@ -48,6 +48,7 @@ int main(int argc, char** argv) {
   chalkbot::cli::add_call_command(app, context);
   chalkbot::cli::add_aws_commands(app, context);
   chalkbot::cli::add_replay_command(app, context);
+  chalkbot::cli::add_memory_commands(app, context);
 
   try {
     app.parse(argc, argv);

@@ -88,7 +88,9 @@ void add_serve_command(CLI::App& app, Context& context) {
     if (auto ready = require_llm_endpoint(*settings); !ready) {
       return context.fail(ready.error().message, 2);
     }
-    auto flow = CallFlow::from(settings->flow, settings->tools);
+    auto flow = CallFlow::from(settings->flow, settings->tools, process_env,
+                               settings->memory.across_calls ? settings->memory.forget_phrases
+                                                             : std::string());
     if (!flow) return context.fail(flow.error().message);
     if (settings->cluster.node_id.empty()) settings->cluster.node_id = default_node_id(*settings);
     auto admin_at = admin_address(settings->admin);
@@ -127,9 +129,13 @@ void add_serve_command(CLI::App& app, Context& context) {
     };
     // ASR decodes, off the calls' threads: as many at once as there are cores.
     WorkPool compute(core_count(), "compute");
+    // Memory across calls: summaries written and erased on threads of its own. Declared before
+    // the gateway: the calls' last summaries are written before it goes.
+    CallerMemory memory(*engines->model, store, settings->memory);
+    if (memory.enabled()) memory.start_retention();
     const CallServices services{*engines->asr, *engines->tts, *engines->model, store,
                                 *settings,     *flow,         prompts,         compute,
-                                count_failure};
+                                count_failure, &memory};
     Gateway gateway(services);
     if (auto started = gateway.start(); !started) {
       return context.fail("serve: " + started.error().message);
@@ -155,7 +161,8 @@ void add_serve_command(CLI::App& app, Context& context) {
     const AdminApi api(
         {[&gateway] { return gateway.live_calls(); },
          [&gateway](const std::string& id) { return gateway.hang_up(id); },
-         [&] { return readiness(gateway, store, *settings); }},
+         [&] { return readiness(gateway, store, *settings); },
+         [&memory](const std::string& caller) { return memory.forget_and_wait(caller); }},
         store, metrics().registry,
         {settings->admin.token,
          settings->admin.web_dir.empty() ? CHALKBOT_WEB_DIR : settings->admin.web_dir,

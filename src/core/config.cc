@@ -298,6 +298,27 @@ void declare_options(OptionTable& t, Settings& s) {
             "postgres: how long one store operation retries transient errors (lost connection, "
             "server restart, serialization failure)");
 
+  auto& memory = s.memory;
+  t.boolean("memory.across_calls", memory.across_calls, false,
+            "remember callers across calls: after a call the model writes a short summary, kept "
+            "under the caller's number (SIP From user, Twilio caller), and the caller's next "
+            "calls start with it; caller ID can be spoofed (see the README)");
+  t.integer("memory.summaries_per_call", memory.summaries_per_call, 3, 1, 20,
+            "how many of the caller's latest call summaries a call starts with");
+  t.integer("memory.retention_days", memory.retention_days, 90, 1, 3650,
+            "call summaries older than this many days are erased (at start-up and daily)");
+  t.text("memory.summary_prompt", memory.summary_prompt,
+         "Summarise this phone call in at most three short sentences for the assistant's next "
+         "call with the same caller: what they wanted, what they were told, anything left open. "
+         "Only facts from the call.",
+         "the instruction the model summarises a call under");
+  t.text("memory.forget_phrases", memory.forget_phrases,
+         "forget me,forget about me,delete my data,forget our calls",
+         "comma list: a caller saying one of these has their call summaries erased");
+  t.text("memory.forget_message", memory.forget_message,
+         "Done. I have forgotten our earlier calls.",
+         "said once a caller's summaries are erased");
+
   t.text("store.dynamodb_table", store.dynamodb_table, "SessionTable",
          "dynamodb: table in LangChain's shape (partition key SessionId, attribute History)");
   t.text("store.dynamodb_region", store.dynamodb_region, "",

@@ -84,6 +84,17 @@ struct StoreSettings {
   int dynamodb_timeout_ms = 0;
 };
 
+// Memory across calls: after a call the model summarises it, stored under the caller's identity;
+// the caller's next calls start with the latest summaries.
+struct MemorySettings {
+  bool across_calls = false;
+  int summaries_per_call = 0;  // how many of the caller's latest summaries a call starts with
+  int retention_days = 0;      // summaries older than this are erased
+  std::string summary_prompt;  // the instruction the model summarises a call's turns under
+  std::string forget_phrases;  // comma list: the caller saying one erases their summaries
+  std::string forget_message;  // said once they are erased
+};
+
 // Several nodes behind one SIP load balancer, sharing one store.
 struct ClusterSettings {
   std::string node_id;  // stored with each call ('' = hostname:sip_port, chosen at serve start)
@@ -194,6 +205,7 @@ struct Settings {
   TtsSettings tts;
   VadSettings vad;
   StoreSettings store;
+  MemorySettings memory;
   SipSettings sip;
   MediaSettings media;
   FlowSettings flow;

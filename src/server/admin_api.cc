@@ -8,6 +8,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "agent/caller_memory.h"
 #include "store/record_json.h"
 
 namespace chalkbot {
@@ -30,10 +31,12 @@ int hex_value(char c) {
   return -1;
 }
 
-std::string percent_decode(std::string_view in) {
+// `plus_is_space`: in a query string (form encoding) '+' is a space; in a path it is itself (a
+// caller number such as +15551234).
+std::string percent_decode(std::string_view in, bool plus_is_space = true) {
   std::string out;
   for (std::size_t i = 0; i < in.size(); ++i) {
-    if (in[i] == '+') {
+    if (in[i] == '+' && plus_is_space) {
       out += ' ';
     } else if (in[i] == '%' && i + 2 < in.size() && hex_value(in[i + 1]) >= 0 &&
                hex_value(in[i + 2]) >= 0) {
@@ -68,7 +71,7 @@ std::vector<std::string> split_path(std::string_view path) {
       continue;
     }
     const auto slash = path.find('/');
-    parts.push_back(percent_decode(path.substr(0, slash)));
+    parts.push_back(percent_decode(path.substr(0, slash), false));
     if (slash == std::string_view::npos) break;
     path.remove_prefix(slash);
   }
@@ -246,6 +249,7 @@ AdminReply AdminApi::handle(const AdminRequest& request) const {
     reply.talk = true;
     return reply;
   }
+  if (parts.size() == 3 && parts[1] == "memory") return caller_memory(request, parts[2]);
   if (parts.size() == 2 && parts[1] == "latency") {
     if (!get) return error_reply(405, "use GET");
     return latency(query);
@@ -270,6 +274,27 @@ AdminReply AdminApi::handle(const AdminRequest& request) const {
     }
   }
   return error_reply(404, "no such endpoint: " + std::string(path));
+}
+
+// GET: a caller's summaries (memory across calls); DELETE: forget the caller. `caller` is an
+// identity or a From URI ("sip:+15551234@pbx" means "+15551234").
+AdminReply AdminApi::caller_memory(const AdminRequest& request, const std::string& raw) const {
+  const std::string caller = caller_identity(raw);
+  if (caller.empty()) return error_reply(400, "'" + raw + "' names no caller");
+  if (request.method == "DELETE") {
+    auto erased = hooks_.forget_caller ? hooks_.forget_caller(caller) : store_.forget_caller(caller);
+    if (!erased) return error_reply(500, erased.error().message);
+    return json_reply(200, {{"caller", caller}, {"erased", *erased}});
+  }
+  if (request.method != "GET" && request.method != "HEAD") return error_reply(405, "use GET or DELETE");
+  constexpr int kMostShown = 1000;
+  auto summaries = store_.summaries(caller, kMostShown);
+  if (!summaries) return error_reply(500, summaries.error().message);
+  json list = json::array();
+  for (const CallerSummary& s : *summaries) {
+    list.push_back({{"call_id", s.call_id}, {"created_ms", s.created_ms}, {"text", s.text}});
+  }
+  return json_reply(200, {{"caller", caller}, {"summaries", list}});
 }
 
 std::string AdminApi::live_json() const {

@@ -42,6 +42,10 @@ struct AdminHooks {
   std::function<std::vector<LiveCall>()> live_calls;
   std::function<bool(const std::string& call_id)> hang_up;
   std::function<Status()> ready;  // SIP listening, store writable, providers configured
+  // Erases a caller's summaries (memory across calls), returning how many there were. Empty: the
+  // store's forget_caller (a server with a CallerMemory passes its forget, which also drops
+  // summaries still being written).
+  std::function<Result<std::int64_t>(const std::string& caller)> forget_caller = {};
 };
 
 struct AdminOptions {
@@ -65,6 +69,7 @@ class AdminApi {
   AdminReply calls_page(const std::map<std::string, std::string>& query) const;
   AdminReply call_detail(const std::string& id) const;
   AdminReply call_audio(const std::string& id) const;
+  AdminReply caller_memory(const AdminRequest& request, const std::string& caller) const;
   AdminReply latency(const std::map<std::string, std::string>& query) const;
   AdminReply static_file(const std::string& path) const;
   bool authorized(const AdminRequest& request, const std::map<std::string, std::string>& query,

@@ -66,6 +66,20 @@ class BufferedStore final : public ConversationStore {
   }
   Result<std::int64_t> count_calls() override { return backend_->count_calls(); }
 
+  // Caller summaries go straight to the backend (not queued): a forget is done when it returns.
+  Status add_summary(const CallerSummary& summary) override {
+    return backend_->add_summary(summary);
+  }
+  Result<std::vector<CallerSummary>> summaries(const std::string& caller, int limit) override {
+    return backend_->summaries(caller, limit);
+  }
+  Result<std::int64_t> forget_caller(const std::string& caller) override {
+    return backend_->forget_caller(caller);
+  }
+  Result<std::int64_t> erase_summaries_before(std::int64_t cutoff_ms) override {
+    return backend_->erase_summaries_before(cutoff_ms);
+  }
+
   StoreHealth health() const override;
 
   // Waits until every accepted write is stored; false when `timeout` passed first.

@@ -44,4 +44,19 @@ Result<std::int64_t> ConversationStore::count_calls() {
   return static_cast<std::int64_t>(all->size());
 }
 
+namespace {
+Error no_caller_memory() { return make_error("store: this backend keeps no caller summaries"); }
+}  // namespace
+
+Status ConversationStore::add_summary(const CallerSummary&) { return no_caller_memory(); }
+Result<std::vector<CallerSummary>> ConversationStore::summaries(const std::string&, int) {
+  return no_caller_memory();
+}
+Result<std::int64_t> ConversationStore::forget_caller(const std::string&) {
+  return no_caller_memory();
+}
+Result<std::int64_t> ConversationStore::erase_summaries_before(std::int64_t) {
+  return no_caller_memory();
+}
+
 }  // namespace chalkbot

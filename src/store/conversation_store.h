@@ -59,6 +59,15 @@ struct ToolCallRecord {
   std::int64_t duration_ms = 0;
 };
 
+// What the model wrote about one ended call, kept under the caller's identity so that the
+// caller's next call can start from it (memory.across_calls).
+struct CallerSummary {
+  std::string caller;   // caller_identity() of the call's From
+  std::string call_id;
+  std::int64_t created_ms = 0;  // wall clock, ms since the Unix epoch
+  std::string text;
+};
+
 // Whether the store is taking writes, for /readyz and metrics.
 struct StoreHealth {
   bool writable = true;            // false while writes are failing (they are retried)
@@ -108,6 +117,17 @@ class ConversationStore {
   // through recent_calls(); backends override them with real paging.
   virtual Result<std::vector<CallRecord>> list_calls(int offset, int limit);
   virtual Result<std::int64_t> count_calls();
+
+  // Caller summaries (memory across calls). Written and erased at once, never through a write
+  // queue, so that a forgotten caller is forgotten when forget_caller() returns. The defaults
+  // fail: a backend without them keeps no memory across calls.
+  virtual Status add_summary(const CallerSummary& summary);
+  // The caller's newest `limit` summaries, oldest first.
+  virtual Result<std::vector<CallerSummary>> summaries(const std::string& caller, int limit);
+  // Erases every summary of `caller`; returns how many there were.
+  virtual Result<std::int64_t> forget_caller(const std::string& caller);
+  // Erases every summary created before `cutoff_ms` (retention); returns how many there were.
+  virtual Result<std::int64_t> erase_summaries_before(std::int64_t cutoff_ms);
 };
 
 Result<std::unique_ptr<ConversationStore>> make_store(const StoreSettings& settings);

@@ -34,6 +34,45 @@ constexpr const char* kEndReason = "CallEndReason";
 constexpr const char* kToolCalls = "CallToolCalls";
 constexpr int kMaxScanPages = 50;
 
+// Caller summaries: one item per caller in the same table, beside the calls' sessions (LangChain
+// reads no such session; recent_calls() skips it, having no call record). Its list attribute holds
+// {CallId, CreatedMs, Text} maps in the order they were added.
+constexpr const char* kCallerKeyPrefix = "chalkbot-caller#";
+constexpr const char* kSummaries = "CallerSummaries";
+constexpr int kMaxEraseAttempts = 5;  // rewrites of one caller's list racing new summaries
+
+json caller_key(const std::string& caller) {
+  return {{"SessionId", {{"S", std::string(kCallerKeyPrefix) + caller}}}};
+}
+
+Error dynamodb_error(const std::string& what, const DynamoDbReply& reply) {
+  return make_error("dynamodb " + what + ": " + reply.error_type +
+                    (reply.error_message.empty() ? "" : ": " + reply.error_message));
+}
+
+// The list attribute's summaries (plain JSON); malformed entries are skipped.
+std::vector<CallerSummary> summaries_from(const std::string& caller, const json& list) {
+  std::vector<CallerSummary> out;
+  if (!list.is_array()) return out;
+  for (const auto& entry : list) {
+    if (!entry.is_object() || !entry.contains("CreatedMs") ||
+        !entry["CreatedMs"].is_number_integer()) {
+      continue;
+    }
+    out.push_back({caller, string_field(entry, "CallId"), entry["CreatedMs"].get<std::int64_t>(),
+                   string_field(entry, "Text")});
+  }
+  return out;
+}
+
+json list_of(const std::vector<CallerSummary>& summaries) {
+  json list = json::array();
+  for (const auto& s : summaries) {
+    list.push_back({{"CallId", s.call_id}, {"CreatedMs", s.created_ms}, {"Text", s.text}});
+  }
+  return list;
+}
+
 std::optional<CallRecord> call_from_item(const std::string& id, const json& item) {
   if (!item.contains(kStarted) || !item[kStarted].is_number_integer()) return std::nullopt;
   CallRecord call;
@@ -51,7 +90,7 @@ std::optional<CallRecord> call_from_item(const std::string& id, const json& item
 class DynamoDbStore final : public ConversationStore {
  public:
   DynamoDbStore(DynamoDbClient client, HistoryTable table)
-      : history_(std::move(client), std::move(table)) {}
+      : client_(client), table_name_(table.name), history_(std::move(client), std::move(table)) {}
 
   Status begin_call(const CallRecord& call) override {
     return history_.set_attributes(
@@ -145,7 +184,115 @@ class DynamoDbStore final : public ConversationStore {
     return turns;
   }
 
+  Status add_summary(const CallerSummary& summary) override {
+    // One UpdateItem appends atomically: racing writers both land.
+    auto reply = client_.call(
+        "UpdateItem",
+        {{"TableName", table_name_},
+         {"Key", caller_key(summary.caller)},
+         {"UpdateExpression", "SET #s = list_append(if_not_exists(#s, :empty), :new)"},
+         {"ExpressionAttributeNames", {{"#s", kSummaries}}},
+         {"ExpressionAttributeValues",
+          {{":empty", {{"L", json::array()}}}, {":new", to_attribute_value(list_of({summary}))}}}});
+    if (!reply) return reply.error();
+    if (!reply->ok()) return dynamodb_error("add summary of call " + summary.call_id, *reply);
+    return {};
+  }
+
+  Result<std::vector<CallerSummary>> summaries(const std::string& caller, int limit) override {
+    if (limit < 0) return make_error("summaries: negative limit");
+    auto all = load_summaries(caller);
+    if (!all) return all.error();
+    std::stable_sort(all->begin(), all->end(), [](const auto& a, const auto& b) {
+      return a.created_ms < b.created_ms;
+    });
+    const auto keep = static_cast<std::size_t>(limit);
+    if (all->size() > keep) all->erase(all->begin(), all->end() - static_cast<std::ptrdiff_t>(keep));
+    return std::move(*all);
+  }
+
+  Result<std::int64_t> forget_caller(const std::string& caller) override {
+    auto reply = client_.call("DeleteItem", {{"TableName", table_name_},
+                                             {"Key", caller_key(caller)},
+                                             {"ReturnValues", "ALL_OLD"}});
+    if (!reply) return reply.error();
+    if (!reply->ok()) return dynamodb_error("forget a caller", *reply);
+    const auto old = reply->body.find("Attributes");
+    if (old == reply->body.end()) return std::int64_t{0};
+    auto plain = from_attribute_value({{"M", *old}});
+    if (!plain) return std::int64_t{0};
+    return static_cast<std::int64_t>(summaries_from(caller, plain->value(kSummaries, json())).size());
+  }
+
+  Result<std::int64_t> erase_summaries_before(std::int64_t cutoff_ms) override {
+    auto items = history_.scan({kSummaries}, kMaxScanPages);
+    if (!items) return items.error();
+    std::int64_t erased = 0;
+    for (const auto& item : *items) {
+      const std::string key = string_field(item, "SessionId");
+      if (!key.starts_with(kCallerKeyPrefix) || !item.contains(kSummaries)) continue;
+      auto count = erase_older(key.substr(std::string_view(kCallerKeyPrefix).size()), cutoff_ms,
+                               summaries_from("", item[kSummaries]));
+      if (!count) return count.error();
+      erased += *count;
+    }
+    return erased;
+  }
+
  private:
+  Result<std::vector<CallerSummary>> load_summaries(const std::string& caller) {
+    auto reply = client_.call("GetItem", {{"TableName", table_name_},
+                                          {"Key", caller_key(caller)},
+                                          {"ConsistentRead", true}});
+    if (!reply) return reply.error();
+    if (!reply->ok()) return dynamodb_error("read summaries", *reply);
+    const auto item = reply->body.find("Item");
+    if (item == reply->body.end()) return std::vector<CallerSummary>{};
+    auto plain = from_attribute_value({{"M", *item}});
+    if (!plain) return plain.error();
+    return summaries_from(caller, plain->value(kSummaries, json()));
+  }
+
+  // Rewrites one caller's list without the summaries created before `cutoff_ms` (deleting the
+  // item when none is left), on the condition that nobody appended meanwhile; re-reads and tries
+  // again when somebody did.
+  Result<std::int64_t> erase_older(const std::string& caller, std::int64_t cutoff_ms,
+                                   std::vector<CallerSummary> all) {
+    for (int attempt = 0; attempt < kMaxEraseAttempts; ++attempt) {
+      std::vector<CallerSummary> kept;
+      for (const auto& s : all) {
+        if (s.created_ms >= cutoff_ms) kept.push_back(s);
+      }
+      const auto erased = static_cast<std::int64_t>(all.size() - kept.size());
+      if (erased == 0) return std::int64_t{0};
+      json request{{"TableName", table_name_},
+                   {"Key", caller_key(caller)},
+                   {"ConditionExpression", "size(#s) = :n"},
+                   {"ExpressionAttributeNames", {{"#s", kSummaries}}},
+                   {"ExpressionAttributeValues",
+                    {{":n", {{"N", std::to_string(all.size())}}}}}};
+      const char* operation = "DeleteItem";
+      if (!kept.empty()) {
+        operation = "UpdateItem";
+        request["UpdateExpression"] = "SET #s = :kept";
+        request["ExpressionAttributeValues"][":kept"] = to_attribute_value(list_of(kept));
+      }
+      auto reply = client_.call(operation, request);
+      if (!reply) return reply.error();
+      if (reply->ok()) return erased;
+      if (reply->error_type != "ConditionalCheckFailedException") {
+        return dynamodb_error("erase old summaries", *reply);
+      }
+      auto reloaded = load_summaries(caller);
+      if (!reloaded) return reloaded.error();
+      all = std::move(*reloaded);
+    }
+    return make_error("dynamodb: summaries of a caller still contended after " +
+                      std::to_string(kMaxEraseAttempts) + " attempts");
+  }
+
+  DynamoDbClient client_;
+  std::string table_name_;
   DynamoDbChatHistory history_;
 };
 

@@ -77,6 +77,20 @@ CREATE TABLE tool_calls (
 )sql",
 };
 
+// Caller summaries (memory across calls): a table of its own, created if missing beside the
+// versioned steps (it touches no other table, so it needs no version of its own).
+constexpr const char* kPostgresSummaryTable = R"sql(
+CREATE TABLE IF NOT EXISTS caller_summaries (
+  id BIGSERIAL PRIMARY KEY,
+  caller TEXT NOT NULL,
+  call_id TEXT NOT NULL,
+  created_ms BIGINT NOT NULL,
+  text TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS caller_summaries_by_caller ON caller_summaries(caller, created_ms);
+CREATE INDEX IF NOT EXISTS caller_summaries_by_created ON caller_summaries(created_ms);
+)sql";
+
 // Any number, the same on every node: serialises migrations across nodes starting together.
 constexpr const char* kMigrationLock = "SELECT pg_advisory_xact_lock(7262534108)";
 
@@ -424,7 +438,59 @@ class PostgresStore final : public ConversationStore {
         });
   }
 
+  Status add_summary(const CallerSummary& summary) override {
+    auto done = run<bool>("add summary of call " + summary.call_id,
+                          [&](Session& s) -> std::optional<bool> {
+                            if (!s.exec("INSERT INTO caller_summaries(caller, call_id, created_ms, "
+                                        "text) VALUES($1, $2, $3, $4)",
+                                        {summary.caller, summary.call_id,
+                                         int_param(summary.created_ms), summary.text})) {
+                              return std::nullopt;
+                            }
+                            return true;
+                          });
+    if (!done) return done.error();
+    return {};
+  }
+
+  Result<std::vector<CallerSummary>> summaries(const std::string& caller, int limit) override {
+    return run<std::vector<CallerSummary>>(
+        "read summaries", [&](Session& s) -> std::optional<std::vector<CallerSummary>> {
+          PgResult r = s.exec(
+              "SELECT caller, call_id, created_ms, text FROM caller_summaries WHERE caller = $1 "
+              "ORDER BY created_ms DESC, id DESC LIMIT $2",
+              {caller, int_param(limit)});
+          if (!r) return std::nullopt;
+          std::vector<CallerSummary> out;
+          for (int row = PQntuples(r.get()) - 1; row >= 0; --row) {
+            out.push_back({text_at(r.get(), row, 0), text_at(r.get(), row, 1),
+                           int_at(r.get(), row, 2), text_at(r.get(), row, 3)});
+          }
+          return out;
+        });
+  }
+
+  Result<std::int64_t> forget_caller(const std::string& caller) override {
+    return erase_summaries("forget a caller", "caller = $1", {caller});
+  }
+
+  Result<std::int64_t> erase_summaries_before(std::int64_t cutoff_ms) override {
+    return erase_summaries("erase old summaries", "created_ms < $1", {int_param(cutoff_ms)});
+  }
+
  private:
+  Result<std::int64_t> erase_summaries(const std::string& what, const std::string& where,
+                                       const std::vector<Param>& params) {
+    return run<std::int64_t>(what, [&](Session& s) -> std::optional<std::int64_t> {
+      PgResult r = s.exec("DELETE FROM caller_summaries WHERE " + where, params);
+      if (!r) return std::nullopt;
+      std::int64_t erased = 0;
+      const std::string_view count = PQcmdTuples(r.get());
+      std::from_chars(count.data(), count.data() + count.size(), erased);
+      return erased;
+    });
+  }
+
   // One write's statements, on their own or inside the caller's transaction. False on failure;
   // the session says why.
   static bool insert_call(Session& s, const CallRecord& call) {
@@ -544,6 +610,12 @@ class PostgresStore final : public ConversationStore {
         s.fail(f.message + " (migrating to schema version " + std::to_string(step + 1) + ")");
         return std::nullopt;
       }
+    }
+    if (!s.exec_script(kPostgresSummaryTable)) {
+      Failure f = s.failure();
+      s.rollback();
+      s.fail(f.message + " (creating caller_summaries)");
+      return std::nullopt;
     }
     if (!s.exec("DELETE FROM chalkbot_schema") ||
         !s.exec("INSERT INTO chalkbot_schema(version) VALUES($1)",

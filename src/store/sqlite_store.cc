@@ -71,6 +71,19 @@ CREATE TABLE tool_calls (
 )sql",
 };
 
+// Caller summaries (memory across calls): a table of its own, created if missing beside the
+// versioned steps (it touches no other table, so it needs no version of its own).
+constexpr std::string_view kSqliteSummaryTable = R"sql(
+CREATE TABLE IF NOT EXISTS caller_summaries (
+  caller TEXT NOT NULL,
+  call_id TEXT NOT NULL,
+  created_ms INTEGER NOT NULL,
+  text TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS caller_summaries_by_caller ON caller_summaries(caller, created_ms);
+CREATE INDEX IF NOT EXISTS caller_summaries_by_created ON caller_summaries(created_ms);
+)sql";
+
 using store_columns::kCallColumns;
 using store_columns::kStageFields;
 using store_columns::kToolCallColumns;
@@ -115,6 +128,8 @@ class SqliteStore final : public ConversationStore {
     if (auto s = exec("PRAGMA journal_mode=WAL"); !s) return s;
     if (auto s = exec("PRAGMA synchronous=FULL"); !s) return s;
     if (auto s = exec("PRAGMA foreign_keys=ON"); !s) return s;
+    // Erased rows (a forgotten caller) are overwritten, not left in free pages.
+    if (auto s = exec("PRAGMA secure_delete=ON"); !s) return s;
     // Writes append at the right edge of the b-trees and reads page through recent calls, so a
     // small page cache holds what is hot; the OS caches the rest of the file. SQLite's default
     // (2 MiB) would fill as the database grows and show up as RSS growth in the soak.
@@ -243,6 +258,60 @@ class SqliteStore final : public ConversationStore {
                                       }
                                       return t;
                                     });
+  }
+
+  Status add_summary(const CallerSummary& summary) override {
+    const std::lock_guard<std::mutex> lock(mutex_);
+    auto stmt = prepare(
+        "INSERT INTO caller_summaries(caller, call_id, created_ms, text) VALUES(?, ?, ?, ?)");
+    if (!stmt) return stmt.error();
+    bind_text(*stmt, 1, summary.caller);
+    bind_text(*stmt, 2, summary.call_id);
+    sqlite3_bind_int64(*stmt, 3, summary.created_ms);
+    bind_text(*stmt, 4, summary.text);
+    if (sqlite3_step(*stmt) != SQLITE_DONE) return fail("add summary of call " + summary.call_id);
+    return {};
+  }
+
+  Result<std::vector<CallerSummary>> summaries(const std::string& caller, int limit) override {
+    if (limit < 0) return make_error("summaries: negative limit");
+    const std::lock_guard<std::mutex> lock(mutex_);
+    auto stmt = prepare(
+        "SELECT caller, call_id, created_ms, text FROM caller_summaries WHERE caller = ? "
+        "ORDER BY created_ms DESC, rowid DESC LIMIT ?");
+    if (!stmt) return stmt.error();
+    bind_text(*stmt, 1, caller);
+    sqlite3_bind_int(*stmt, 2, limit);
+    std::vector<CallerSummary> newest_first;
+    int rc = 0;
+    while ((rc = sqlite3_step(*stmt)) == SQLITE_ROW) {
+      newest_first.push_back({text_column(*stmt, 0), text_column(*stmt, 1),
+                              sqlite3_column_int64(*stmt, 2), text_column(*stmt, 3)});
+    }
+    if (rc != SQLITE_DONE) return fail("read summaries");
+    return std::vector<CallerSummary>(newest_first.rbegin(), newest_first.rend());
+  }
+
+  Result<std::int64_t> forget_caller(const std::string& caller) override {
+    const std::lock_guard<std::mutex> lock(mutex_);
+    auto stmt = prepare("DELETE FROM caller_summaries WHERE caller = ?");
+    if (!stmt) return stmt.error();
+    bind_text(*stmt, 1, caller);
+    if (sqlite3_step(*stmt) != SQLITE_DONE) return fail("forget a caller");
+    const auto erased = static_cast<std::int64_t>(sqlite3_changes(db_.get()));
+    // The erased text is still in the write-ahead log until a checkpoint; an empty WAL holds
+    // none of it. Busy readers can keep the log: then it goes at a later checkpoint.
+    (void)exec("PRAGMA wal_checkpoint(TRUNCATE)");
+    return erased;
+  }
+
+  Result<std::int64_t> erase_summaries_before(std::int64_t cutoff_ms) override {
+    const std::lock_guard<std::mutex> lock(mutex_);
+    auto stmt = prepare("DELETE FROM caller_summaries WHERE created_ms < ?");
+    if (!stmt) return stmt.error();
+    sqlite3_bind_int64(*stmt, 1, cutoff_ms);
+    if (sqlite3_step(*stmt) != SQLITE_DONE) return fail("erase old summaries");
+    return static_cast<std::int64_t>(sqlite3_changes(db_.get()));
   }
 
  private:
@@ -429,6 +498,7 @@ class SqliteStore final : public ConversationStore {
                           std::to_string(step + 1) + ")");
       }
     }
+    if (auto s = exec(std::string(kSqliteSummaryTable)); !s) return s;
     return exec("PRAGMA user_version = " + std::to_string(kSqliteSchemaVersion));
   }
 

@@ -15,6 +15,7 @@
 #include "store/chat_history.h"
 #include "store/dynamodb.h"
 #include "store/dynamodb_store.h"
+#include "support/caller_memory_contract.h"
 #include "support/subprocess.h"
 #include "support/test_support.h"
 
@@ -310,6 +311,21 @@ TEST_F(DynamoDbHistoryTest, FailuresAreErrorsNamingTheCause) {
 // Signs like AWS checks: a verifier that recomputes SigV4 from the request (the same canonical
 // request, scope and key derivation AWS documents) accepts our requests, session token included,
 // and rejects a wrong secret.
+TEST_F(DynamoDbHistoryTest, CallerSummariesAreAddedReadForgottenAndExpired) {
+  auto store = open_store();
+  ASSERT_TRUE(store);
+  testing::check_caller_summaries(*store, "memory-");
+  // Forgetting leaves no item behind, and the summaries never show up as a call.
+  EXPECT_TRUE(raw_item("chalkbot-caller#memory-alice").is_null());
+  EXPECT_TRUE(raw_item("chalkbot-caller#memory-+15551234").is_null());
+  ASSERT_TRUE(store->add_summary({"memory-dave", "d1", 5000, "dave"}).ok());
+  auto calls = store->recent_calls(1000);
+  ASSERT_TRUE(calls.ok());
+  for (const auto& call : *calls) EXPECT_FALSE(call.id.starts_with("chalkbot-caller#"));
+  ASSERT_TRUE(store->forget_caller("memory-dave").ok());
+  EXPECT_TRUE(raw_item("chalkbot-caller#memory-dave").is_null());
+}
+
 TEST(DynamoDbSigning, RequestsCarryAValidSigV4Signature) {
   const std::string dir = testing::make_temp_dir();
   testing::Subprocess verifier(

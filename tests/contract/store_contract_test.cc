@@ -20,6 +20,7 @@
 #include "store/buffered_store.h"
 #include "store/conversation_store.h"
 #include "store/postgres_store.h"
+#include "support/caller_memory_contract.h"
 #include "support/store_records.h"
 #include "support/test_support.h"
 
@@ -432,6 +433,27 @@ TEST_P(StoreContract, TurnSurvivesTheProcessDyingRightAfterAppend) {
   ASSERT_TRUE(turns.ok());
   ASSERT_EQ(turns->size(), 1U);
   EXPECT_EQ((*turns)[0].text, "I said this before dying");
+}
+
+TEST_P(StoreContract, CallerSummariesAreAddedReadForgottenAndExpired) {
+  auto store = open();
+  ASSERT_TRUE(store);
+  testing::check_caller_summaries(*store, "");
+  // Through the write buffer the server puts in front of the backend, too.
+  BufferedStore buffered(open());
+  testing::check_caller_summaries(buffered, "buffered-");
+}
+
+TEST_P(StoreContract, CallerSummariesSurviveAReopen) {
+  {
+    auto store = open();
+    ASSERT_TRUE(store);
+    ASSERT_TRUE(store->add_summary({"carol", "c1", 1000, "asked about opening hours"}).ok());
+  }
+  auto store = open();
+  ASSERT_TRUE(store);
+  EXPECT_EQ(testing::summary_texts(*store, "carol", 3),
+            std::vector<std::string>{"asked about opening hours"});
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, StoreContract, ::testing::Values("sqlite", "postgres"),

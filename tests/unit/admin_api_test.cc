@@ -159,6 +159,27 @@ TEST_F(AdminApiTest, HangupReachesTheGateway) {
   EXPECT_EQ(live["calls"][0]["state"], "talking");
 }
 
+TEST_F(AdminApiTest, ACallersMemoryIsListedAndForgotten) {
+  ASSERT_TRUE(store_->add_summary({"+15551234", "c1", 1000, "Asked about opening hours."}).ok());
+  ASSERT_TRUE(store_->add_summary({"+15551234", "c2", 2000, "Booked a table."}).ok());
+  ASSERT_TRUE(store_->add_summary({"bob", "c3", 3000, "Bob's call."}).ok());
+  const AdminApi api = make_api({"t0ken", "", ""});
+  expect_json_error(api.handle({"DELETE", "/api/memory/bob", ""}), 401);  // the token rules apply
+  const std::string auth = "Bearer t0ken";
+  // The caller by identity or by From URI.
+  const json listed = json::parse(get(api, "/api/memory/%2B15551234", auth).body);
+  ASSERT_EQ(listed["summaries"].size(), 2U);
+  EXPECT_EQ(listed["summaries"][1]["text"], "Booked a table.");
+  const AdminReply forgot =
+      api.handle({"DELETE", "/api/memory/sip:+15551234@pbx.example.com;user=phone", auth});
+  EXPECT_EQ(forgot.status, 200) << forgot.body;
+  EXPECT_EQ(json::parse(forgot.body)["erased"], 2);
+  EXPECT_EQ(json::parse(get(api, "/api/memory/+15551234", auth).body)["summaries"].size(), 0U);
+  EXPECT_EQ(json::parse(get(api, "/api/memory/bob", auth).body)["summaries"].size(), 1U);
+  expect_json_error(api.handle({"DELETE", "/api/memory/sip:anonymous@x", auth}), 400);
+  expect_json_error(api.handle({"POST", "/api/memory/bob", auth}), 405);
+}
+
 TEST_F(AdminApiTest, TokenIsRequiredWhenSet) {
   const AdminApi api = make_api({"s3cret", "", ""});
   const AdminReply missing = get(api, "/api/calls");

@@ -204,6 +204,34 @@ TEST_F(ConfigTest, LlmEndpointRequired) {
   EXPECT_TRUE(require_llm_endpoint(*local).ok());
 }
 
+TEST_F(ConfigTest, MemoryAcrossCallsIsOffByDefaultAndValidated) {
+  auto s = load_settings(sources());
+  ASSERT_TRUE(s.ok()) << s.error().message;
+  EXPECT_FALSE(s->memory.across_calls);
+  EXPECT_EQ(s->memory.summaries_per_call, 3);
+  EXPECT_EQ(s->memory.retention_days, 90);
+
+  auto on = load_settings(sources(
+      write("memory:\n  across_calls: true\n  summaries_per_call: 5\n  retention_days: 7\n")));
+  ASSERT_TRUE(on.ok()) << on.error().message;
+  EXPECT_TRUE(on->memory.across_calls);
+  EXPECT_EQ(on->memory.summaries_per_call, 5);
+  EXPECT_EQ(on->memory.retention_days, 7);
+
+  // A bad value names the key and why.
+  auto zero = load_settings(sources(write("memory:\n  retention_days: 0\n")));
+  ASSERT_FALSE(zero.ok());
+  EXPECT_NE(zero.error().message.find("memory.retention_days"), std::string::npos);
+  EXPECT_NE(zero.error().message.find("from 1 to 3650"), std::string::npos)
+      << zero.error().message;
+  env_["CHALKBOT_MEMORY_ACROSS_CALLS"] = "sometimes";
+  auto word = load_settings(sources());
+  ASSERT_FALSE(word.ok());
+  EXPECT_NE(word.error().message.find("CHALKBOT_MEMORY_ACROSS_CALLS"), std::string::npos)
+      << word.error().message;
+  EXPECT_NE(word.error().message.find("true or false"), std::string::npos);
+}
+
 TEST_F(ConfigTest, EveryOptionHasHelpAndEnvName) {
   for (const auto& option : describe_options()) {
     EXPECT_FALSE(option.help.empty()) << option.key;
