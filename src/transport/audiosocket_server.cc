@@ -34,7 +34,7 @@ constexpr auto kUuidTimeout = 5s;
 // Frames of bot speech the peer has not taken off the socket: beyond this it is not reading,
 // and real-time audio that cannot go out now is dropped rather than sent late.
 constexpr std::size_t kMaxOutbox = 50;
-constexpr auto kTick = std::chrono::milliseconds(kFrameMs);
+constexpr auto kAudioSocketTick = std::chrono::milliseconds(kFrameMs);
 
 // One AudioSocket connection; everything on the server's thread.
 class Connection : public std::enable_shared_from_this<Connection> {
@@ -278,12 +278,12 @@ struct AudioSocketServer::Impl {
   asio::awaitable<void> tick_loop() {
     auto deadline = SteadyClock::now();
     while (true) {
-      deadline += kTick;
+      deadline += kAudioSocketTick;
       ticker.expires_at(deadline);
       auto [error] = co_await ticker.async_wait(asio::as_tuple(asio::use_awaitable));
       if (error) co_return;
       const auto now = SteadyClock::now();
-      if (now - deadline > 5 * kTick) deadline = now;  // stalled (a suspended VM): start afresh
+      if (now - deadline > 5 * kAudioSocketTick) deadline = now;  // stalled (a suspended VM): start afresh
       std::erase_if(connections, [now](const auto& c) { return !c->tick(now); });
       if (input_came.exchange(false, std::memory_order_relaxed) && wake) wake();
     }

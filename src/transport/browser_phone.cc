@@ -33,7 +33,7 @@ namespace websocket = beast::websocket;
 using tcp = asio::ip::tcp;
 using namespace std::chrono_literals;
 
-constexpr auto kStartTimeout = 5s;  // a page that has not said "start" by then is closed
+constexpr auto kPageStartTimeout = 5s;  // a page that has not said "start" by then is closed
 
 // Where a call's transcript goes from its agent's thread to the phone's: open until the phone
 // stops, so a call that outlives it posts nowhere rather than into a destroyed io_context.
@@ -48,7 +48,7 @@ class BrowserCall final : public WebSocketCall {
   BrowserCall(Socket ws, StreamCallHandler& handler, std::atomic<bool>& input_came,
               std::string peer, std::shared_ptr<NewsPost> post, std::string busy)
       : WebSocketCall(std::move(ws), handler, input_came, std::move(peer), "browser",
-                      kStartTimeout),
+                      kPageStartTimeout),
         post_(std::move(post)),
         busy_(std::move(busy)) {}
 

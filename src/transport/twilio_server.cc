@@ -32,7 +32,7 @@ using tcp = asio::ip::tcp;
 using json = nlohmann::json;
 using namespace std::chrono_literals;
 
-constexpr auto kStartTimeout = 5s;      // a stream that has not said "start" by then is dropped
+constexpr auto kStreamStartTimeout = 5s;      // a stream that has not said "start" by then is dropped
 constexpr auto kRequestTimeout = 10s;   // a webhook request must arrive whole by then
 constexpr std::size_t kMaxMessage = 64 * 1024;  // a media message is ~300 bytes
 constexpr char kVoicePath[] = "/twilio/voice";
@@ -48,7 +48,7 @@ class Stream final : public WebSocketCall {
  public:
   Stream(Socket ws, StreamCallHandler& handler, std::atomic<bool>& input_came, std::string peer)
       : WebSocketCall(std::move(ws), handler, input_came, std::move(peer), "twilio",
-                      kStartTimeout) {}
+                      kStreamStartTimeout) {}
 
  private:
   std::optional<std::string> on_message(bool text, std::string_view data) override {

@@ -20,7 +20,7 @@ namespace beast = boost::beast;
 namespace websocket = beast::websocket;
 using namespace std::chrono_literals;
 
-constexpr auto kTick = std::chrono::milliseconds(kFrameMs);
+constexpr auto kCallTick = std::chrono::milliseconds(kFrameMs);
 
 }  // namespace
 
@@ -227,12 +227,12 @@ void WebSocketCallHost::stop(std::function<void()> first) {
 asio::awaitable<void> WebSocketCallHost::tick_loop() {
   auto deadline = SteadyClock::now();
   while (true) {
-    deadline += kTick;
+    deadline += kCallTick;
     ticker_.expires_at(deadline);
     auto [error] = co_await ticker_.async_wait(asio::as_tuple(asio::use_awaitable));
     if (error) co_return;
     const auto now = SteadyClock::now();
-    if (now - deadline > 5 * kTick) deadline = now;
+    if (now - deadline > 5 * kCallTick) deadline = now;
     std::erase_if(calls_, [now](const auto& call) { return !call->tick(now); });
     if (input_came_.exchange(false, std::memory_order_relaxed) && wake_) wake_();
   }

@@ -7,7 +7,7 @@
 namespace chalkbot::sip {
 namespace {
 
-constexpr char kKey[] = "PS1uQCVeeCFCanVmcjkpPywjNWhcYD0mXXtxaVBR";  // RFC 4568 9.1
+constexpr char kRfcExampleKey[] = "PS1uQCVeeCFCanVmcjkpPywjNWhcYD0mXXtxaVBR";  // RFC 4568 9.1
 
 std::string sdp(const std::string& media_line, const std::string& extra = "") {
   return "v=0\r\no=probe 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n" +
@@ -46,7 +46,7 @@ TEST(SipSdpOffer, SrtpRequiredRefusesPlainRtpAndTakesSdes) {
   EXPECT_TRUE(plain.srtp_refused);
   const OfferVerdict secured =
       judge_offer(sdp("m=audio 40000 RTP/SAVP 0",
-                      std::string("a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:") + kKey + "\r\n"),
+                      std::string("a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:") + kRfcExampleKey + "\r\n"),
                   SrtpMode::kRequired, ours(), SrtpKeySalt{1, 2, 3});
   ASSERT_TRUE(secured.taken()) << secured.problem;
   EXPECT_TRUE(secured.srtp.use_srtp);
