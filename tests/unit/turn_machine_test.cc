@@ -18,7 +18,7 @@
 namespace chalkbot {
 namespace {
 
-constexpr std::size_t kFrameSamples = kTelephoneRate * kFrameMs / 1000;
+constexpr std::size_t kSamplesPerFrame = kTelephoneRate * kFrameMs / 1000;
 constexpr std::int64_t kNetworkDelayMs = 60;  // said -> heard by the machine (RTP + jitter)
 
 class VirtualClock final : public WallClock {
@@ -36,7 +36,7 @@ class LoudnessVad final : public VoiceDetector {
  public:
   explicit LoudnessVad(int hangover_ms) : hangover_frames_(hangover_ms / kFrameMs) {}
   int sample_rate() const override { return kTelephoneRate; }
-  std::size_t frame_samples() const override { return kFrameSamples; }
+  std::size_t frame_samples() const override { return kSamplesPerFrame; }
   Result<bool> is_voiced(Samples frame) override {
     const bool loud =
         std::any_of(frame.begin(), frame.end(), [](Sample s) { return s > 1000 || s < -1000; });
@@ -236,7 +236,7 @@ class TurnMachineTest : public ::testing::Test {
   // `ms` of the call as its thread lives it: each 20 ms the clock moves, the machine ticks and
   // hears one frame of the caller (voiced or silent).
   void frames(std::int64_t ms, bool voiced) {
-    std::array<Sample, kFrameSamples> frame{};
+    std::array<Sample, kSamplesPerFrame> frame{};
     if (voiced) frame.fill(8000);
     for (std::int64_t t = 0; t < ms && !machine->done(); t += kFrameMs) {
       clock.advance(kFrameMs);

@@ -82,11 +82,11 @@ class CountingTap final : public PlaybackTap {
   int clears = 0;
 };
 
-constexpr const char* kApology = "sorry";
+constexpr const char* kTestApology = "sorry";
 
 struct VoiceTest : ::testing::Test {
   ToneTts tts;
-  const PromptCache prompts{tts, {"hello", kApology}};
+  const PromptCache prompts{tts, {"hello", kTestApology}};
   QueueOut out;
   testing::InlineExecutor compute;
   CountingTap tap;
@@ -99,7 +99,7 @@ struct VoiceTest : ::testing::Test {
               [this] { ++wakes; },
               &tap,
               [this](const Error& cause) { failures.push_back(cause.message); },
-              kApology};
+              kTestApology};
   const int cached_calls = tts.calls;  // the prompt cache's own syntheses
 
   // The call's step after every job the compute pool had.
@@ -188,7 +188,7 @@ TEST_F(VoiceTest, SynthesisAndQueueStayOnlyASecondAndAHalfAheadOfPlayback) {
 TEST_F(VoiceTest, ALongPromptIsQueuedAsItPlays) {
   const std::string long_prompt(400, 'a');  // 4 s
   const PromptCache long_prompts{tts, {long_prompt}};
-  Voice prompt_voice{out, tts, compute, long_prompts, [] {}, &tap, {}, kApology};
+  Voice prompt_voice{out, tts, compute, long_prompts, [] {}, &tap, {}, kTestApology};
   prompt_voice.say(long_prompt);
   prompt_voice.step();
   EXPECT_EQ(out.queued_ms(), 1500);
