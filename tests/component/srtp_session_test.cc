@@ -23,7 +23,7 @@ std::array<std::uint8_t, 30> key_of(std::uint8_t seed) {
   return key;
 }
 
-std::shared_ptr<MediaSession> open(MediaEngine& e) {
+std::shared_ptr<MediaSession> open_srtp_test_session(MediaEngine& e) {
   auto s = e.open_session("127.0.0.1");
   EXPECT_TRUE(s.ok()) << (s.ok() ? "" : s.error().message);
   return s.ok() ? s.value() : nullptr;
@@ -43,9 +43,9 @@ int loud_frames(MediaSession& s, std::chrono::milliseconds how_long) {
 
 TEST(SrtpSession, AudioGetsThroughUnderTheRightKeysOnly) {
   auto e = media_engine(47400, 47499);
-  auto a = open(*e);
-  auto b = open(*e);
-  auto c = open(*e);
+  auto a = open_srtp_test_session(*e);
+  auto b = open_srtp_test_session(*e);
+  auto c = open_srtp_test_session(*e);
   ASSERT_TRUE(a && b && c);
   // a sends with key 1 and takes key 2; b the other way round; c expects a's stream under key 3.
   ASSERT_TRUE(a->use_srtp(kSuite, key_of(1), key_of(2)).ok());
@@ -57,7 +57,7 @@ TEST(SrtpSession, AudioGetsThroughUnderTheRightKeysOnly) {
   EXPECT_FALSE(a->use_srtp(kSuite, key_of(1), key_of(2)).ok()) << "keys are fixed once started";
 
   // The same tone to b (right key) and, from a second sender with a's keys, to c (wrong key).
-  auto d = open(*e);
+  auto d = open_srtp_test_session(*e);
   ASSERT_TRUE(d);
   ASSERT_TRUE(d->use_srtp(kSuite, key_of(1), key_of(2)).ok());
   ASSERT_TRUE(d->start("127.0.0.1", c->local_port(), 0, -1).ok());
@@ -76,7 +76,7 @@ TEST(SrtpSession, AudioGetsThroughUnderTheRightKeysOnly) {
 
 TEST(SrtpSession, TheWireCarriesNoPlainG711AndJunkIsDropped) {
   auto e = media_engine(47500, 47599);
-  auto s = open(*e);
+  auto s = open_srtp_test_session(*e);
   ASSERT_TRUE(s);
   RawUdp far;
   ASSERT_TRUE(s->use_srtp(kSuite, key_of(9), key_of(10)).ok());

@@ -12,7 +12,7 @@ namespace {
 using json = nlohmann::json;
 using browser::Control;
 
-std::string error_of(std::string_view text) {
+std::string protocol_error_of(std::string_view text) {
   auto parsed = browser::parse_control(text);
   return parsed ? std::string() : parsed.error().message;
 }
@@ -26,7 +26,7 @@ TEST(BrowserProtocol, StartNamesTheRateOfTheAudioThatFollows) {
   for (const char* bad : {R"({"type":"start"})", R"({"type":"start","rate":"16000"})",
                           R"({"type":"start","rate":4000})", R"({"type":"start","rate":96000})",
                           R"({"type":"start","rate":16000.5})"}) {
-    EXPECT_NE(error_of(bad).find("\"rate\" from 8000 to 48000"), std::string::npos) << bad;
+    EXPECT_NE(protocol_error_of(bad).find("\"rate\" from 8000 to 48000"), std::string::npos) << bad;
   }
 }
 
@@ -37,7 +37,7 @@ TEST(BrowserProtocol, DtmfAndHangUp) {
   EXPECT_EQ(dtmf->digit, '#');
   for (const char* bad : {R"({"type":"dtmf"})", R"({"type":"dtmf","digit":"x"})",
                           R"({"type":"dtmf","digit":"12"})", R"({"type":"dtmf","digit":5})"}) {
-    EXPECT_NE(error_of(bad).find("without a key"), std::string::npos) << bad;
+    EXPECT_NE(protocol_error_of(bad).find("without a key"), std::string::npos) << bad;
   }
   const auto hang_up = browser::parse_control(R"({"type":"hangup"})");
   ASSERT_TRUE(hang_up);
@@ -45,13 +45,13 @@ TEST(BrowserProtocol, DtmfAndHangUp) {
 }
 
 TEST(BrowserProtocol, MalformedControlSaysWhat) {
-  EXPECT_EQ(error_of("not json"), "not a JSON object");
-  EXPECT_EQ(error_of("[1,2]"), "not a JSON object");
-  EXPECT_EQ(error_of(R"({"rate":16000})"), "no \"type\"");
-  EXPECT_EQ(error_of(R"({"type":7})"), "no \"type\"");
-  EXPECT_EQ(error_of(R"({"type":"dance"})"), "unknown type \"dance\"");
+  EXPECT_EQ(protocol_error_of("not json"), "not a JSON object");
+  EXPECT_EQ(protocol_error_of("[1,2]"), "not a JSON object");
+  EXPECT_EQ(protocol_error_of(R"({"rate":16000})"), "no \"type\"");
+  EXPECT_EQ(protocol_error_of(R"({"type":7})"), "no \"type\"");
+  EXPECT_EQ(protocol_error_of(R"({"type":"dance"})"), "unknown type \"dance\"");
   // A long unknown type is not echoed whole into the log.
-  EXPECT_LT(error_of(R"({"type":")" + std::string(1000, 'x') + "\"}").size(), 64u);
+  EXPECT_LT(protocol_error_of(R"({"type":")" + std::string(1000, 'x') + "\"}").size(), 64u);
 }
 
 TEST(BrowserProtocol, AudioIsLittleEndianSigned16Bit) {
