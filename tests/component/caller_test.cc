@@ -7,6 +7,11 @@
 // starts when the 200 OK arrives, the receive jitter buffer adds 40-200 ms, and sipp's rtp_stream
 // pacing wobbles when the machine is loaded.
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
 
 #include <algorithm>
 #include <cmath>
@@ -260,6 +265,17 @@ class CallerTest : public ::testing::Test {
   }
 
   // sipp as the far end on a free port; `args` e.g. {"-sn", "uas", "-rtp_echo"}.
+  static bool udp_port_taken(int port) {
+    const int fd = ::socket(AF_INET, SOCK_DGRAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(static_cast<std::uint16_t>(port));
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    const bool taken =
+        ::bind(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) != 0 && errno == EADDRINUSE;
+    ::close(fd);
+    return taken;
+  }
   std::unique_ptr<Subprocess> far_end(std::vector<std::string> args, const std::string& name) {
     port_ = chalkbot::testing::free_port();
     std::vector<std::string> argv = {"sipp", "-i", "127.0.0.1", "-mi", "127.0.0.1", "-nostdin",
@@ -268,7 +284,9 @@ class CallerTest : public ::testing::Test {
                                      "-mp", std::to_string(chalkbot::testing::free_port())};
     argv.insert(argv.end(), args.begin(), args.end());
     auto p = std::make_unique<Subprocess>(argv, dir_, name);
-    std::this_thread::sleep_for(300ms);  // let it bind
+    // Call only once sipp holds its port (a loaded machine took longer than a fixed wait): the
+    // port is taken when binding it ourselves fails.
+    for (int i = 0; i < 100 && !udp_port_taken(port_); ++i) std::this_thread::sleep_for(50ms);
     return p;
   }
   std::string scenario(const std::string& name) {
