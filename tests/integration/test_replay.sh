@@ -12,11 +12,12 @@ start_serve "${recordings[@]}"
 bot="sip:bot@127.0.0.1:$SIP_PORT"
 speak() { CHALKBOT_STORE_PATH="$work/say.db" "$CHALKBOT" say "$1" -o "$work/$2" --rate 8000 2>/dev/null; }
 speak "What is the capital of France?" capital.wav
-speak "Please tell me a story." story.wav
+# (A second question with a short answer: a long one only lengthens the call and each replay.)
+speak "And how far away is it?" far.wav
 json() { python3 -c "import json,sys; d=json.load(sys.stdin); print(eval(sys.argv[1]))" "$1"; }
 
 # 1. A recorded call, replayed: the same caller turns, heard the same.
-"$CHALKBOT" call "$bot" --say capital.wav --say story.wav >call.json || { cat call.json; fail "call failed"; }
+"$CHALKBOT" call "$bot" --say capital.wav --say far.wav >call.json || { cat call.json; fail "call failed"; }
 stop_serve
 id=$(sqlite3 calls.db "select id from calls order by started_ms desc limit 1")
 [ -f "recordings/$id.wav" ] || fail "call $id was not recorded"
@@ -49,7 +50,7 @@ pass "call $id replayed: $turns turns as stored, store untouched, ${speed}x real
 mkdir suite
 cp "recordings/$id.wav" suite/call.wav
 sox capital.wav capital_pause.wav pad 1 3
-sox capital_pause.wav story.wav suite/two_questions.wav
+sox capital_pause.wav far.wav suite/two_questions.wav
 set +e
 "$CHALKBOT" replay --dir suite >dir0.txt 2>&1; rc_missing=$?
 "$CHALKBOT" replay --dir suite --save >save.txt 2>&1; rc_save=$?
