@@ -17,7 +17,8 @@ if [ ! -d "$deps/node_modules/playwright-core" ] ||
     --loglevel=error) || fail "npm ci of playwright-core failed"
 fi
 
-start_standin --script "$TESTS_DIR/data/standin_script.json" --tokens-per-sec 40
+# Its own script: the long answer to "young man" would change what other tests hear back.
+start_standin --script "$TESTS_DIR/data/standin_talk_script.json" --tokens-per-sec 40
 start_serve --set recording.enabled=true --set "recording.dir=$work/recordings" \
   --set flow.greeting="Hello."
 # The Talk page's microphone, looped by chromium: a second of quiet (the greeting), a man saying
