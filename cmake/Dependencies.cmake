@@ -19,6 +19,7 @@ pkg_check_modules(SPEEXDSP REQUIRED IMPORTED_TARGET speexdsp)
 pkg_check_modules(SNDFILE REQUIRED IMPORTED_TARGET sndfile)
 pkg_check_modules(WEBRTC_APM REQUIRED IMPORTED_TARGET webrtc-audio-processing)
 pkg_check_modules(SRTP2 REQUIRED IMPORTED_TARGET libsrtp2)  # SDES-SRTP media (media.srtp)
+pkg_check_modules(OPUS REQUIRED IMPORTED_TARGET opus)  # wideband calls (media.codecs)
 # Debian's sphinxbase.pc names an include dir that does not exist; keep only the real ones.
 pkg_check_modules(POCKETSPHINX REQUIRED pocketsphinx sphinxbase)
 set(pocketsphinx_includes "")
