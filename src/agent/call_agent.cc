@@ -22,7 +22,8 @@ using namespace std::chrono_literals;
 class MediaAudioOut final : public AudioOut {
  public:
   explicit MediaAudioOut(CallAudio& media) : media_(media) {}
-  std::size_t enqueue(Samples audio_8k) override { return media_.enqueue_audio(audio_8k); }
+  int sample_rate() const override { return media_.sample_rate(); }
+  std::size_t enqueue(Samples audio) override { return media_.enqueue_audio(audio); }
   bool flush() override { return media_.flush_audio(); }
   void clear() override { media_.clear_playback(); }
   int queued_ms() const override { return media_.queued_ms(); }
@@ -401,7 +402,7 @@ struct CallAgent::Live {
                 machine.model_transfers(reason, said_something);
               }
             }),
-        recognizer(services.asr, services.compute, agent),
+        recognizer(services.asr, services.compute, agent, media.sample_rate()),
         machine({services.settings, services.flow, recognizer, actions, clock}, info.id,
                 std::move(vad)) {}
 
@@ -496,15 +497,17 @@ void CallAgent::look_ahead() {
   // Frames come on arrival, so a step may find two or three: the VAD window they complete may
   // be in any of them.
   constexpr std::size_t kMostFrames = 3;
-  std::array<Sample, kMostFrames * kFrameSamples> waiting;
+  std::array<Sample, kMostFrames * kWideFrameSamples> waiting;
   std::size_t frames = 0;
+  std::size_t samples = 0;
   while (frames < kMostFrames) {
-    const Frame* next = media_->peek_frame(frames);
-    if (next == nullptr) break;
-    std::copy(next->begin(), next->end(), waiting.data() + frames * kFrameSamples);
+    const Samples next = media_->peek_frame(frames);
+    if (next.empty()) break;
+    std::copy(next.begin(), next.end(), waiting.data() + samples);
+    samples += next.size();
     ++frames;
   }
-  if (frames > 0) live_->machine.look_ahead(Samples(waiting).first(frames * kFrameSamples));
+  if (frames > 0) live_->machine.look_ahead(Samples(waiting).first(samples));
   // The step hears these. Frames arriving meanwhile (the round is running: at hundreds of calls
   // that takes milliseconds) wait for the next round, which looks ahead at them, rather than
   // being judged one by one. A backlog is heard whole.
@@ -523,7 +526,7 @@ bool CallAgent::begin() {
     end_reason_ = "store_error";
     return false;
   }
-  auto vad = make_voice_detector(settings.vad, kTelephoneRate);
+  auto vad = make_voice_detector(settings.vad, media_->sample_rate());
   if (!vad) {
     spdlog::error("call {}: {}", info_.id, vad.error().message);
     control_.hang_up();
@@ -534,7 +537,8 @@ bool CallAgent::begin() {
   }
   std::unique_ptr<CallRecorder> recorder;
   if (settings.recording.enabled) {
-    auto opened = CallRecorder::open(settings.recording.dir + "/" + info_.id + ".wav");
+    auto opened = CallRecorder::open(settings.recording.dir + "/" + info_.id + ".wav",
+                                     media_->sample_rate());
     if (opened) {
       recorder = std::move(*opened);
     } else {
@@ -559,12 +563,13 @@ bool CallAgent::begin() {
 
 // The caller's digits and frames since the last step.
 void CallAgent::hear_what_came(TurnMachine& machine) {
-  const auto hear = [&](const Frame& frame, std::int64_t said) {
+  const auto hear = [&](Samples frame, std::int64_t said) {
     if (live_->recorder && machine.listening()) live_->recorder->heard(frame);
     machine.hear(frame, said);
   };
   while (auto digit = media_->pop_dtmf()) machine.dtmf(*digit);
-  Frame frame;
+  WideFrame buffer;
+  const std::span<Sample> frame = std::span(buffer).first(media_->frame_samples());
   SteadyClock::time_point sent_at;
   bool heard_any = false;
   const std::size_t most = std::exchange(frames_to_hear_, kAllFrames);
@@ -572,7 +577,7 @@ void CallAgent::hear_what_came(TurnMachine& machine) {
     heard_any = true;
     hear(frame, wall_ms_of(sent_at));
   }
-  heard_any = heard_any || media_->peek_frame() != nullptr;  // it waits for the next round
+  heard_any = heard_any || !media_->peek_frame().empty();  // it waits for the next round
   // With silence suppression (or comfort noise) no frames arrive while the caller is quiet,
   // but the endpointer counts audio time: give it the silence it is not being sent.
   const auto now = SteadyClock::now();
@@ -580,10 +585,10 @@ void CallAgent::hear_what_came(TurnMachine& machine) {
     last_frame_at_ = now;
     return;
   }
-  static const Frame kSilence{};
+  static const WideFrame kSilence{};
   while (!machine.done() && now - last_frame_at_ >= 3 * Millis(kFrameMs)) {
     last_frame_at_ += Millis(kFrameMs);
-    hear(kSilence, wall_ms_of(last_frame_at_));
+    hear(Samples(kSilence).first(frame.size()), wall_ms_of(last_frame_at_));
   }
 }
 

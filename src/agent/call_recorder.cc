@@ -5,12 +5,6 @@
 #include <filesystem>
 
 namespace chalkbot {
-namespace {
-
-constexpr std::size_t kWriteBlockFrames = kTelephoneRate;  // about a second per write
-constexpr std::size_t kMaxQueuedBot = 30 * kTelephoneRate;  // bounded, like the playback queue
-
-}  // namespace
 
 struct CallRecorder::File {
   SNDFILE* handle = nullptr;
@@ -19,13 +13,14 @@ struct CallRecorder::File {
   }
 };
 
-Result<std::unique_ptr<CallRecorder>> CallRecorder::open(const std::string& path) {
+Result<std::unique_ptr<CallRecorder>> CallRecorder::open(const std::string& path,
+                                                         int sample_rate) {
   std::error_code error;
   const auto dir = std::filesystem::path(path).parent_path();
   if (!dir.empty()) std::filesystem::create_directories(dir, error);
   if (error) return make_error("recording: cannot create " + dir.string() + ": " + error.message());
   SF_INFO info{};
-  info.samplerate = kTelephoneRate;
+  info.samplerate = sample_rate;
   info.channels = 2;
   info.format = SF_FORMAT_WAV | SF_FORMAT_PCM_16;
   auto file = std::make_unique<File>();
@@ -33,16 +28,19 @@ Result<std::unique_ptr<CallRecorder>> CallRecorder::open(const std::string& path
   if (file->handle == nullptr) {
     return make_error("recording: cannot write " + path + ": " + sf_strerror(nullptr));
   }
-  return std::unique_ptr<CallRecorder>(new CallRecorder(std::move(file)));
+  return std::unique_ptr<CallRecorder>(new CallRecorder(std::move(file), sample_rate));
 }
 
-CallRecorder::CallRecorder(std::unique_ptr<File> file) : file_(std::move(file)) {}
+CallRecorder::CallRecorder(std::unique_ptr<File> file, int sample_rate)
+    : file_(std::move(file)),
+      write_block_frames_(static_cast<std::size_t>(sample_rate)),
+      max_queued_bot_(30 * static_cast<std::size_t>(sample_rate)) {}
 
 CallRecorder::~CallRecorder() { flush(); }
 
 void CallRecorder::queued(Samples bot_audio) {
   std::lock_guard lock(mutex_);
-  if (bot_.size() + bot_audio.size() > kMaxQueuedBot) return;
+  if (bot_.size() + bot_audio.size() > max_queued_bot_) return;
   bot_.insert(bot_.end(), bot_audio.begin(), bot_audio.end());
 }
 
@@ -64,7 +62,7 @@ void CallRecorder::heard(Samples caller_audio) {
       pending_.push_back(bot);
     }
   }
-  if (pending_.size() >= 2 * kWriteBlockFrames) flush();
+  if (pending_.size() >= 2 * write_block_frames_) flush();
 }
 
 void CallRecorder::flush() {

@@ -1,5 +1,5 @@
 #pragma once
-// Records a call to a 2-channel 8 kHz WAV: left the caller, right the bot. Runs off the media
+// Records a call to a 2-channel WAV at the call's rate (8 or 16 kHz): left the caller, right the bot. Runs off the media
 // thread: the call's voice reports the bot audio it queues for playback (and drops on barge-in),
 // and the call writes one stereo frame for every 20 ms caller frame it hears, taking the
 // bot's next 20 ms from what was queued - the pace at which the media thread plays it out. The
@@ -19,7 +19,8 @@ namespace chalkbot {
 class CallRecorder final : public PlaybackTap {
  public:
   // Creates `path` (and its directory).
-  static Result<std::unique_ptr<CallRecorder>> open(const std::string& path);
+  static Result<std::unique_ptr<CallRecorder>> open(const std::string& path,
+                                                    int sample_rate = kTelephoneRate);
   ~CallRecorder() override;  // writes what is buffered and closes the file
 
   // The call's thread (its Voice).
@@ -30,10 +31,12 @@ class CallRecorder final : public PlaybackTap {
 
  private:
   struct File;
-  explicit CallRecorder(std::unique_ptr<File> file);
+  CallRecorder(std::unique_ptr<File> file, int sample_rate);
   void flush();
 
   std::unique_ptr<File> file_;
+  const std::size_t write_block_frames_;  // about a second per write
+  const std::size_t max_queued_bot_;      // bounded, like the playback queue
   std::mutex mutex_;
   std::deque<Sample> bot_;       // queued for playback, not yet lined up with the caller
   std::vector<Sample> pending_;  // interleaved stereo, written in blocks

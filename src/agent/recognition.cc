@@ -79,7 +79,7 @@ class PooledRecognition final : public Recognition {
 }  // namespace
 
 Result<std::unique_ptr<Recognition>> PooledRecognizer::open(std::uint64_t utterance) {
-  auto stream = asr_.open(kTelephoneRate);
+  auto stream = asr_.open(sample_rate_);
   if (!stream) return stream.error();
   return std::unique_ptr<Recognition>(
       std::make_unique<PooledRecognition>(std::move(*stream), utterance, compute_, results_));

@@ -29,7 +29,7 @@ class RecognitionResults {
 class Recognition {
  public:
   virtual ~Recognition() = default;
-  virtual void accept(Samples audio) = 0;  // 8 kHz, any chunk size
+  virtual void accept(Samples audio) = 0;  // the call's rate, any chunk size
   // The caller speaks on: decode what can be now, so that less is left at the pause.
   virtual void decode_ahead() = 0;
   // The caller paused: the words so far -> RecognitionResults::words_heard. The engine keeps
@@ -53,14 +53,17 @@ class Recognizer {
 // The live recogniser: an Asr engine's streams driven on `compute`, one serial queue per stream.
 class PooledRecognizer final : public Recognizer {
  public:
-  PooledRecognizer(Asr& asr, Executor& compute, RecognitionResults& results)
-      : asr_(asr), compute_(compute), results_(results) {}
+  // sample_rate: the call's, what its streams are opened at.
+  PooledRecognizer(Asr& asr, Executor& compute, RecognitionResults& results,
+                   int sample_rate = kTelephoneRate)
+      : asr_(asr), compute_(compute), results_(results), sample_rate_(sample_rate) {}
   Result<std::unique_ptr<Recognition>> open(std::uint64_t utterance) override;
 
  private:
   Asr& asr_;
   Executor& compute_;
   RecognitionResults& results_;
+  int sample_rate_;
 };
 
 }  // namespace chalkbot

@@ -205,7 +205,7 @@ void TurnMachine::feed_asr() {
 
 Samples TurnMachine::heard_as(Samples audio, bool bot_talking, std::int64_t talking_since_ms) const {
   // Right after the bot starts talking its own echo may come back: hear silence instead.
-  static const std::array<Sample, 4 * kTelephoneRate * kFrameMs / 1000> kSilence{};
+  static const std::array<Sample, 4 * kWidebandRate * kFrameMs / 1000> kSilence{};
   const bool echo_guard = bot_talking && now() - talking_since_ms < settings_.flow.echo_guard_ms;
   return echo_guard ? Samples(kSilence).first(std::min(audio.size(), kSilence.size())) : audio;
 }

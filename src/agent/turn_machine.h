@@ -69,7 +69,7 @@ class TurnMachine {
 
   // Greets the caller: the call begins now (flow.max_call_s counts from here).
   void start();
-  // One 20 ms frame of what the caller said (8 kHz); `said_ms` is when its last sample was said
+  // One 20 ms frame of what the caller said (at the VAD's rate, the call's); `said_ms` is when its last sample was said
   // (wall ms). Frames are ignored while not listening().
   void hear(Samples audio, std::int64_t said_ms);
   // `audio` is most likely the next frame hear() gets: the VAD may compute it ahead, in a batch

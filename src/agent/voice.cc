@@ -20,34 +20,38 @@ constexpr int kPlayAheadMs = 1500;
 constexpr int kMaxLeadInSkipMs = 400;
 // flite's lead-in is dither below ~60; a soft onset ("s", "th") starts near 100 and rises slowly.
 constexpr Sample kQuiet = 90;         // below this a TTS engine's lead-in counts as silence
-constexpr std::size_t kLeadIn = 320;  // 40 ms at 8 kHz kept before the first sound
+constexpr int kLeadInMs = 40;  // kept before the first sound
 
 // How many samples at the start of `chunk` may be skipped as silence (at most `limit`), keeping
-// kLeadIn samples before the first sound so its onset is not clipped.
-std::size_t leading_quiet_samples(Samples chunk, std::size_t limit) {
+// kLeadInMs before the first sound so its onset is not clipped.
+std::size_t leading_quiet_samples(Samples chunk, std::size_t limit, int sample_rate) {
+  const std::size_t lead_in = samples_per_ms(sample_rate, kLeadInMs);
   std::size_t i = 0;
   const std::size_t end = std::min(chunk.size(), limit);
   while (i < end && std::abs(chunk[i]) < kQuiet) ++i;
   if (i == chunk.size() || i == limit) return i;  // all quiet (so far)
-  return i > kLeadIn ? i - kLeadIn : 0;
+  return i > lead_in ? i - lead_in : 0;
 }
 
 }  // namespace
 
-PromptCache::PromptCache(Tts& tts, const std::vector<std::string>& texts) {
-  for (const auto& text : texts) {
-    if (text.empty() || audio_.contains(text)) continue;
-    auto audio = synthesize_all(tts, text, kTelephoneRate);
-    if (audio) {
-      audio_.emplace(text, std::move(*audio));
-    } else {
-      spdlog::warn("prompt not cached ({}): {}", audio.error().message, text);
+PromptCache::PromptCache(Tts& tts, const std::vector<std::string>& texts,
+                         const std::vector<int>& sample_rates) {
+  for (const int rate : sample_rates) {
+    for (const auto& text : texts) {
+      if (text.empty() || audio_.contains({rate, text})) continue;
+      auto audio = synthesize_all(tts, text, rate);
+      if (audio) {
+        audio_.emplace(std::pair(rate, text), std::move(*audio));
+      } else {
+        spdlog::warn("prompt not cached ({}): {}", audio.error().message, text);
+      }
     }
   }
 }
 
-const Audio* PromptCache::find(const std::string& text) const {
-  const auto it = audio_.find(text);
+const Audio* PromptCache::find(const std::string& text, int sample_rate) const {
+  const auto it = audio_.find({sample_rate, text});
   return it == audio_.end() ? nullptr : &it->second;
 }
 
@@ -150,7 +154,7 @@ bool Voice::feed_pending() {
   }
   const int room_ms = kPlayAheadMs - out_.queued_ms();
   if (room_ms <= 0) return false;
-  const std::size_t room = samples_per_ms(kTelephoneRate, room_ms);
+  const std::size_t room = samples_per_ms(out_.sample_rate(), room_ms);
   const std::size_t taken = out_.enqueue(audio.first(std::min(audio.size(), room)));
   if (tap_ && taken > 0) tap_->queued(audio.first(taken));
   if (!prompt_.empty()) {
@@ -167,15 +171,15 @@ bool Voice::feed_pending() {
 void Voice::begin_sentence(Utterance& utterance) {
   std::string text = std::move(utterance.sentences.front());
   utterance.sentences.pop_front();
-  if (const Audio* cached = prompts_.find(text)) {
+  if (const Audio* cached = prompts_.find(text, out_.sample_rate())) {
     prompt_ = cached->samples;
     return;
   }
   const bool silent_line = out_.queued_ms() == 0;  // and nothing is pending: see step()
-  leading_to_skip_ = silent_line ? samples_per_ms(kTelephoneRate, kMaxLeadInSkipMs) : 0;
+  leading_to_skip_ = silent_line ? samples_per_ms(out_.sample_rate(), kMaxLeadInSkipMs) : 0;
   synthesis_ = std::make_shared<Synthesis>();
   synthesis_queue_.post([synthesis = synthesis_, text = std::move(text), &tts = tts_,
-                         wake = wake_] {
+                         wake = wake_, rate = out_.sample_rate()] {
     {
       std::lock_guard lock(synthesis->mutex);
       if (synthesis->dropped) return;  // the call may be gone: touch nothing of it
@@ -188,7 +192,7 @@ void Voice::begin_sentence(Utterance& utterance) {
       if (first && wake) wake();  // the first audio of a sentence goes out at once
       return true;
     };
-    Status status = tts.synthesize(text, kTelephoneRate, sink, synthesis->cancel);
+    Status status = tts.synthesize(text, rate, sink, synthesis->cancel);
     std::lock_guard lock(synthesis->mutex);
     if (synthesis->dropped) return;
     synthesis->status = std::move(status);
@@ -209,7 +213,7 @@ bool Voice::take_synthesized(Utterance& utterance) {
   }
   if (leading_to_skip_ > 0 && synthesized_at_ < synthesized_.size()) {
     const Samples fresh = Samples(synthesized_).subspan(synthesized_at_);
-    const std::size_t quiet = leading_quiet_samples(fresh, leading_to_skip_);
+    const std::size_t quiet = leading_quiet_samples(fresh, leading_to_skip_, out_.sample_rate());
     leading_to_skip_ = quiet == fresh.size() ? leading_to_skip_ - quiet : 0;
     synthesized_at_ += quiet;
   }
@@ -227,7 +231,7 @@ void Voice::give_up(Utterance& utterance, const Error& cause) {
   }
   utterance.sentences.clear();
   utterance.closed = true;  // sentences still streaming in are not said either
-  if (const Audio* sorry = prompts_.find(apology_)) {  // after what the engine said before failing
+  if (const Audio* sorry = prompts_.find(apology_, out_.sample_rate())) {  // after what the engine said before failing
     synthesized_.insert(synthesized_.end(), sorry->samples.begin(), sorry->samples.end());
   }
   if (utterance.hooks.gave_up) utterance.hooks.gave_up();

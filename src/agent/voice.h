@@ -12,6 +12,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/audio.h"
@@ -21,23 +22,26 @@
 
 namespace chalkbot {
 
-// Fixed prompts (greeting, reprompt, farewell, apology) synthesized once per process at 8 kHz:
-// saying them costs no TTS time on a call. Thread-safe after construction.
+// Fixed prompts (greeting, reprompt, farewell, apology) synthesized once per process at each
+// call rate asked for (8 kHz; 16 kHz for wideband calls): saying them costs no TTS time on a
+// call. Thread-safe after construction.
 class PromptCache {
  public:
-  // Synthesizes every text now; a text TTS cannot speak is left out (spoken live later).
-  PromptCache(Tts& tts, const std::vector<std::string>& texts);
-  const Audio* find(const std::string& text) const;
+  // Synthesizes every text now at every rate; a text TTS cannot speak is left out (spoken live
+  // later).
+  PromptCache(Tts& tts, const std::vector<std::string>& texts,
+              const std::vector<int>& sample_rates = {kTelephoneRate});
+  const Audio* find(const std::string& text, int sample_rate = kTelephoneRate) const;
 
  private:
-  std::map<std::string, Audio> audio_;
+  std::map<std::pair<int, std::string>, Audio> audio_;
 };
 
 // Told what the voice queues for playback and when it drops the queue (the call recorder).
 class PlaybackTap {
  public:
   virtual ~PlaybackTap() = default;
-  virtual void queued(Samples audio_8k) = 0;
+  virtual void queued(Samples audio) = 0;  // at the call's rate
   virtual void cleared() = 0;
 };
 
@@ -45,8 +49,10 @@ class PlaybackTap {
 class AudioOut {
  public:
   virtual ~AudioOut() = default;
-  // Queues 8 kHz audio; returns the samples taken (fewer when the queue is full).
-  virtual std::size_t enqueue(Samples audio_8k) = 0;
+  // The call's rate: what enqueue() takes.
+  virtual int sample_rate() const { return kTelephoneRate; }
+  // Queues audio at sample_rate(); returns the samples taken (fewer when the queue is full).
+  virtual std::size_t enqueue(Samples audio) = 0;
   // Pads the pending partial frame with silence and queues it: false when there is no room yet.
   virtual bool flush() = 0;
   virtual void clear() = 0;  // drops everything queued

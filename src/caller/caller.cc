@@ -538,6 +538,13 @@ Result<CallerReport> Caller::run() {
   sip::OfferMedia offer;
   offer.rtp_port = session->local_port();
   offer.telephone_event_pt = 101;
+  // This caller's media session runs G.711: it offers that part of media.codecs only.
+  if (auto preferred = sip::parse_codec_list(media_.codecs)) {
+    for (const auto& codec : *preferred) {
+      if (codec.name == "PCMU" || codec.name == "PCMA") offer.codecs.push_back(codec);
+    }
+  }
+  if (offer.codecs.empty()) offer.codecs = {sip::Codec{"PCMU", 0, 8000}};
   // SRTP only when media.srtp is required: under the default (optional) a test or benchmark call
   // stays plain RTP, as what they measure assumes, unless asked for SRTP.
   const auto srtp_mode = sip::parse_srtp_mode(media_.srtp);

@@ -11,6 +11,7 @@ using Sample = std::int16_t;
 using Samples = std::span<const Sample>;
 
 inline constexpr int kTelephoneRate = 8000;
+inline constexpr int kWidebandRate = 16000;  // G.722 and Opus calls, and what ASR models take
 inline constexpr int kFrameMs = 20;  // one RTP packet of G.711
 
 constexpr std::size_t samples_per_ms(int sample_rate, int ms) {

@@ -409,8 +409,10 @@ void declare_options(OptionTable& t, Settings& s) {
   auto& media = s.media;
   t.integer("media.rtp_port_min", media.rtp_port_min, 20000, 1024, 65534, "lowest RTP port");
   t.integer("media.rtp_port_max", media.rtp_port_max, 29999, 1025, 65535, "highest RTP port");
-  t.text("media.codecs", media.codecs, "PCMU,PCMA", "codecs offered/accepted, in preference order",
-         {"PCMU,PCMA", "PCMA,PCMU", "PCMU", "PCMA"});
+  // Checked when SIP starts (sip::parse_codec_list): any order of the four names.
+  t.text("media.codecs", media.codecs, "PCMU,PCMA",
+         "codecs offered/accepted, in preference order: opus, G722, PCMU, PCMA (opus and G722 are "
+         "wideband: the call's speech runs at 16 kHz)");
   t.integer("media.jitter_min_ms", media.jitter_min_ms, 40, 0, 1000,
             "jitter buffer: smallest playout delay");
   t.integer("media.jitter_max_ms", media.jitter_max_ms, 200, 20, 2000,

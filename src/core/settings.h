@@ -135,7 +135,7 @@ struct SipSettings {
 struct MediaSettings {
   int rtp_port_min = 0;  // RTP uses even ports, RTCP the next odd one
   int rtp_port_max = 0;
-  std::string codecs;    // preference order: PCMU,PCMA
+  std::string codecs;    // preference order of opus, G722, PCMU, PCMA
   int jitter_min_ms = 0;  // adaptive jitter buffer bounds
   int jitter_max_ms = 0;
   int inactivity_timeout_s = 0;  // no RTP for this long ends the call

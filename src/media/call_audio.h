@@ -6,10 +6,14 @@
 // Threads: input (pop_frame, peek_frame, pop_dtmf) has ONE consumer and output (enqueue_audio,
 // flush_audio, clear_playback) ONE producer: the call's thread. Every call returns at once; the
 // carrier's own thread paces what is queued out in real time, 20 ms frames.
+//
+// Sample rate: one per call, fixed when the carrier is made: 8 kHz (G.711, the socket
+// transports) or 16 kHz (wideband RTP: G.722, Opus). Frames in and audio out are at that rate.
 #include <array>
 #include <cstddef>
 #include <cstdint>
 #include <optional>
+#include <span>
 
 #include "core/audio.h"
 #include "core/clock.h"
@@ -17,24 +21,31 @@
 namespace chalkbot {
 
 inline constexpr std::size_t kFrameSamples = samples_per_ms(kTelephoneRate, kFrameMs);  // 160
+inline constexpr std::size_t kWideFrameSamples = samples_per_ms(kWidebandRate, kFrameMs);  // 320
 using Frame = std::array<Sample, kFrameSamples>;  // 20 ms of 8 kHz mono PCM
+using WideFrame = std::array<Sample, kWideFrameSamples>;  // 20 ms of 16 kHz: holds any call's
 
 class CallAudio {
  public:
   virtual ~CallAudio() = default;
 
+  // --- any thread ---
+  virtual int sample_rate() const { return kTelephoneRate; }
+  std::size_t frame_samples() const { return samples_per_ms(sample_rate(), kFrameMs); }
+
   // --- input: the call's thread ---
-  // The caller's next 20 ms, with when the caller sent it as far as this side can tell.
-  virtual bool pop_frame(Frame& out, SteadyClock::time_point& sent_at) = 0;
-  // The frame pop_frame() would return after `i` more (0: the next), left in place; nullptr
-  // when there is none.
-  virtual const Frame* peek_frame(std::size_t i = 0) = 0;
+  // The caller's next 20 ms into out's first frame_samples() (out must hold them), with when
+  // the caller sent it as far as this side can tell.
+  virtual bool pop_frame(std::span<Sample> out, SteadyClock::time_point& sent_at) = 0;
+  // The frame pop_frame() would return after `i` more (0: the next), left in place; empty
+  // when there is none. Valid until the next pop_frame().
+  virtual Samples peek_frame(std::size_t i = 0) = 0;
   virtual std::optional<char> pop_dtmf() = 0;
 
   // --- output: the call's thread ---
-  // Queues 8 kHz PCM as 20 ms frames; a tail shorter than a frame waits for more or for
+  // Queues PCM at sample_rate() as 20 ms frames; a tail shorter than a frame waits for more or for
   // flush_audio(). Returns the samples accepted: fewer than given when the queue is full.
-  virtual std::size_t enqueue_audio(Samples pcm_8k) = 0;
+  virtual std::size_t enqueue_audio(Samples pcm) = 0;
   // Pads the pending partial frame with silence and queues it; false when the queue is full.
   virtual bool flush_audio() = 0;
   // Barge-in: everything queued so far is dropped before the next frame goes out.

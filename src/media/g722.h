@@ -15,7 +15,6 @@
 
 namespace chalkbot {
 
-inline constexpr int kWidebandRate = 16000;
 
 struct G722Rtp {
   static constexpr int kPayloadType = 9;

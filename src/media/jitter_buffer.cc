@@ -20,7 +20,10 @@ std::size_t slot_index(std::int64_t frame) {
 
 }  // namespace
 
-JitterBuffer::JitterBuffer(int min_delay_ms, int max_delay_ms) {
+JitterBuffer::JitterBuffer(int min_delay_ms, int max_delay_ms, Clock clock)
+    : clock_(clock),
+      bytes_(std::make_unique<std::uint8_t[]>(kSlots * clock.max_payload)),
+      last_(std::make_unique<std::uint8_t[]>(clock.max_payload)) {
   constexpr int kCap = static_cast<int>(kSlots / 2);
   min_frames_ = std::clamp(frames_for_ms(min_delay_ms), 1, kCap);
   max_frames_ = std::clamp(frames_for_ms(max_delay_ms), min_frames_, kCap);
@@ -70,14 +73,15 @@ std::int64_t JitterBuffer::unwrap(std::uint32_t timestamp) {
 
 std::int64_t JitterBuffer::frame_of(std::int64_t ext_ts) const {
   // Rounded to the nearest frame; floor division for negative offsets.
-  const std::int64_t rel = ext_ts - base_ext_ + kFrameTicks / 2;
-  const std::int64_t t = kFrameTicks;
+  const std::int64_t t = clock_.frame_ticks;
+  const std::int64_t rel = ext_ts - base_ext_ + t / 2;
   return rel >= 0 ? rel / t : -((-rel + t - 1) / t);
 }
 
 void JitterBuffer::update_jitter(std::uint32_t timestamp, std::int64_t arrival_us) {
-  // Transit in RTP ticks (8 per ms); only differences matter, so the epochs cancel.
-  const std::int64_t transit = arrival_us * 8 / 1000 - static_cast<std::int64_t>(timestamp);
+  // Transit in RTP ticks; only differences matter, so the epochs cancel.
+  const std::int64_t transit =
+      arrival_us * clock_.ticks_per_ms / 1000 - static_cast<std::int64_t>(timestamp);
   if (have_transit_) {
     std::int64_t d = transit - last_transit_;
     // The timestamp may have wrapped between the two packets.
@@ -137,9 +141,9 @@ JitterBuffer::Insert JitterBuffer::insert(std::uint32_t ssrc, std::uint32_t time
     return Insert::kDuplicate;
   }
   slot.frame = f;
-  slot.size = static_cast<std::uint8_t>(std::min(payload.size(), kMaxPayload));
+  slot.size = static_cast<std::uint16_t>(std::min(payload.size(), clock_.max_payload));
   slot.arrival_us = arrival_us;
-  std::copy_n(payload.begin(), slot.size, slot.bytes.begin());
+  std::copy_n(payload.begin(), slot.size, bytes_of(slot_index(f)));
   highest_frame_ = std::max(highest_frame_, f);
   ++stats_.stored;
   return result;
@@ -158,9 +162,18 @@ int JitterBuffer::depth_frames() const {
   return static_cast<int>(std::max<std::int64_t>(0, highest_frame_ - next_frame_ + 1));
 }
 
-JitterBuffer::Out JitterBuffer::repeat_last() {
+JitterBuffer::Out JitterBuffer::repeat_last(std::span<const std::uint8_t> next) {
   ++stats_.concealed;
-  return Out{Kind::kConcealRepeat, std::span<const std::uint8_t>(last_.data(), last_size_)};
+  Out out{Kind::kConcealRepeat, std::span<const std::uint8_t>(last_.get(), last_size_)};
+  out.next_payload = next;
+  return out;
+}
+
+std::span<const std::uint8_t> JitterBuffer::stored(std::int64_t frame) {
+  const std::size_t index = slot_index(frame);
+  const Slot& slot = slots_[index];
+  if (slot.frame != frame) return {};
+  return {bytes_of(index), slot.size};
 }
 
 JitterBuffer::Out JitterBuffer::pop() {
@@ -197,9 +210,9 @@ JitterBuffer::Out JitterBuffer::pop() {
       --ahead_;
       return Out{Kind::kTakenEarly, {}};
     }
-    std::copy_n(slot.bytes.begin(), slot.size, last_.begin());
+    std::copy_n(bytes_of(slot_index(next_frame_ - 1)), slot.size, last_.get());
     last_size_ = slot.size;
-    return Out{Kind::kFrame, std::span<const std::uint8_t>(last_.data(), last_size_),
+    return Out{Kind::kFrame, std::span<const std::uint8_t>(last_.get(), last_size_),
                slot.arrival_us};
   }
 
@@ -210,10 +223,13 @@ JitterBuffer::Out JitterBuffer::pop() {
     state_ = State::kIdle;  // the sender stopped (hold, silence suppression): wait for it
     return {};
   }
+  const std::span<const std::uint8_t> next = stored(next_frame_ + 1);
   ++next_frame_;
-  if (missing_run_ == 1 && last_size_ > 0) return repeat_last();
+  if (missing_run_ == 1 && last_size_ > 0) return repeat_last(next);
   ++stats_.concealed;
-  return Out{Kind::kConcealSilence, {}};
+  Out out{Kind::kConcealSilence, {}};
+  out.next_payload = next;
+  return out;
 }
 
 JitterBuffer::Out JitterBuffer::take_arrived() {
@@ -222,9 +238,9 @@ JitterBuffer::Out JitterBuffer::take_arrived() {
   const Slot& slot = slots_[slot_index(frame)];
   if (slot.frame != frame) return {};
   ++ahead_;
-  std::copy_n(slot.bytes.begin(), slot.size, last_.begin());
+  std::copy_n(bytes_of(slot_index(frame)), slot.size, last_.get());
   last_size_ = slot.size;
-  return Out{Kind::kFrame, std::span<const std::uint8_t>(last_.data(), last_size_),
+  return Out{Kind::kFrame, std::span<const std::uint8_t>(last_.get(), last_size_),
              slot.arrival_us};
 }
 

@@ -1,6 +1,7 @@
 #pragma once
-// Adaptive jitter buffer for 20 ms G.711 frames. Keyed by RTP timestamp (one frame = 160 ticks),
-// so DTMF packets sharing the sequence space and silence-suppression gaps keep their timing.
+// Adaptive jitter buffer for 20 ms frames of any codec. Keyed by RTP timestamp (one frame = 160
+// ticks of an 8 kHz clock, G.711 and G.722; 960 of Opus's 48 kHz clock), so DTMF packets sharing
+// the sequence space and silence-suppression gaps keep their timing.
 // Payload-agnostic: it stores and returns encoded payloads; the session decodes.
 //
 // Playout delay: starts at the target and moves between min and max. The target follows the
@@ -11,15 +12,23 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <span>
 
 namespace chalkbot {
 
+// A stream's RTP clock and the longest payload kept (longer ones are cut: for G.711 one frame;
+// for Opus a cut packet fails to decode and is concealed).
+struct JitterClock {
+  std::uint32_t frame_ticks = 160;  // RTP timestamp units per 20 ms
+  int ticks_per_ms = 8;
+  std::size_t max_payload = 160;
+};
+
 class JitterBuffer {
  public:
   static constexpr std::size_t kSlots = 64;  // 1.28 s of frames: far above any sane max delay
-  static constexpr std::uint32_t kFrameTicks = 160;
-  static constexpr std::size_t kMaxPayload = 160;  // longer payloads are cut to one frame
+  using Clock = JitterClock;
   static constexpr int kMaxConcealFrames = 5;  // then the stream is idle and re-buffers
 
   enum class Insert { kStored, kDuplicate, kLate, kReset };
@@ -34,6 +43,9 @@ class JitterBuffer {
     Kind kind = Kind::kNone;
     std::span<const std::uint8_t> payload;  // valid until the next insert/pop/reset
     std::int64_t arrival_us = -1;  // kFrame: when its packet arrived (insert's clock); else -1
+    // A lost frame (kConcealRepeat or kConcealSilence after a gap): the frame after it when that
+    // has arrived (Opus rebuilds the lost one from its in-band FEC), else empty.
+    std::span<const std::uint8_t> next_payload;
   };
   struct Stats {
     std::uint64_t stored = 0, duplicates = 0, late = 0, concealed = 0, dropped = 0,
@@ -41,7 +53,7 @@ class JitterBuffer {
   };
 
   // Delays are clamped to [kFrameMs, kSlots/2 frames] and max to >= min.
-  JitterBuffer(int min_delay_ms, int max_delay_ms);
+  JitterBuffer(int min_delay_ms, int max_delay_ms, JitterClock clock = JitterClock{});
 
   // arrival_us: monotonic arrival time of the packet, any epoch. A new SSRC resets the buffer.
   Insert insert(std::uint32_t ssrc, std::uint32_t timestamp, std::span<const std::uint8_t> payload,
@@ -56,7 +68,7 @@ class JitterBuffer {
   void reset();  // forget everything, including the SSRC and the jitter estimate
 
   int target_delay_ms() const;
-  double jitter_ms() const { return jitter_ticks_ / 8.0; }
+  double jitter_ms() const { return jitter_ticks_ / clock_.ticks_per_ms; }
   // Frames between the playout point and the newest frame received (0 when empty).
   int depth_frames() const;
   const Stats& stats() const { return stats_; }
@@ -64,9 +76,8 @@ class JitterBuffer {
  private:
   struct Slot {
     std::int64_t frame = -1;
-    std::uint8_t size = 0;
+    std::uint16_t size = 0;
     std::int64_t arrival_us = 0;
-    std::array<std::uint8_t, kMaxPayload> bytes{};
   };
   enum class State { kEmpty, kIdle, kBuffering, kPlaying };
 
@@ -76,8 +87,12 @@ class JitterBuffer {
   void rebuffer(std::uint32_t timestamp); // same stream, playout restarts here
   void update_jitter(std::uint32_t timestamp, std::int64_t arrival_us);
   int target_frames() const;
-  Out repeat_last();
+  Out repeat_last(std::span<const std::uint8_t> next = {});
+  std::uint8_t* bytes_of(std::size_t slot) { return bytes_.get() + slot * clock_.max_payload; }
+  // The payload of `frame` if it has arrived, else empty.
+  std::span<const std::uint8_t> stored(std::int64_t frame);
 
+  Clock clock_;
   int min_frames_;
   int max_frames_;
   State state_ = State::kEmpty;
@@ -96,7 +111,8 @@ class JitterBuffer {
   std::int64_t last_transit_ = 0;
   double jitter_ticks_ = 0;
   std::array<Slot, kSlots> slots_{};
-  std::array<std::uint8_t, kMaxPayload> last_{};
+  std::unique_ptr<std::uint8_t[]> bytes_;  // kSlots payloads of clock_.max_payload bytes
+  std::unique_ptr<std::uint8_t[]> last_;   // one payload
   std::size_t last_size_ = 0;
   Stats stats_;
 };

@@ -60,6 +60,25 @@ std::uint64_t ntp_now() {
 
 G711Law law_of(int payload_type) { return payload_type == 8 ? G711Law::kALaw : G711Law::kMuLaw; }
 
+// An Opus packet kept by the jitter buffer: 20 ms at up to 256 kbit/s. A longer one (a peer
+// ignoring our maxplaybackrate, or packing 40 ms and more) is cut, fails to decode and is
+// concealed.
+constexpr std::size_t kMaxOpusPayload = 640;
+
+constexpr WideFrame kSilentFrame{};  // what goes out when nothing is queued, at either rate
+
+JitterBuffer::Clock jitter_clock_of(MediaCodec codec) {
+  switch (codec) {
+    case MediaCodec::kOpus:
+      return {OpusRtp::kTimestampPer20Ms, OpusRtp::kClockRate / 1000, kMaxOpusPayload};
+    case MediaCodec::kG722:
+      return {G722Rtp::kTimestampPer20Ms, G722Rtp::kClockRate / 1000, G722Rtp::kBytesPer20Ms};
+    case MediaCodec::kG711:
+      break;
+  }
+  return {};
+}
+
 long futex(std::atomic<std::uint32_t>* word, int op, std::uint32_t value, const timespec* timeout) {
   static_assert(sizeof(std::atomic<std::uint32_t>) == sizeof(std::uint32_t));
   return syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(word), op, value, timeout, nullptr, 0);
@@ -148,14 +167,25 @@ bool same_address(const std::array<std::uint8_t, 28>& a, std::uint32_t a_len, co
 // ---------------------------------------------------------------------------------------------
 // MediaSession
 
+int sample_rate_of(MediaCodec codec) {
+  return codec == MediaCodec::kG711 ? kTelephoneRate : kWidebandRate;
+}
+
 MediaSession::MediaSession(int family, std::uint16_t rtp_port, int rtp_fd, int rtcp_fd,
-                           const MediaSettings& settings)
-    : family_(family),
+                           const MediaSettings& settings, MediaCodec codec)
+    : codec_(codec),
+      frame_ticks_(jitter_clock_of(codec).frame_ticks),
+      family_(family),
       rtp_port_(rtp_port),
       rtp_fd_(rtp_fd),
       rtcp_fd_(rtcp_fd),
       inactivity_ns_(std::int64_t{settings.inactivity_timeout_s} * 1'000'000'000),
-      jitter_(settings.jitter_min_ms, settings.jitter_max_ms) {
+      jitter_(settings.jitter_min_ms, settings.jitter_max_ms, jitter_clock_of(codec)) {
+  if (codec == MediaCodec::kG711) {
+    narrow_ = std::make_unique<NarrowQueues>();
+  } else {
+    wide_ = std::make_unique<WideQueues>();
+  }
   // RFC 3550 §5.1: random initial sequence, timestamp and SSRC. One generator per thread,
   // seeded once from the system's entropy: a std::random_device per session cost more than the
   // rest of opening it at thousands of calls a second.
@@ -176,9 +206,25 @@ MediaSession::~MediaSession() {
 
 Status MediaSession::configure(const std::string& remote_ip, std::uint16_t remote_port,
                                int payload_type, int telephone_event_pt, bool start) {
-  if (payload_type != 0 && payload_type != 8) {
-    return make_error("unsupported RTP payload type " + std::to_string(payload_type) +
-                      " (PCMU 0 or PCMA 8)");
+  switch (codec_) {
+    case MediaCodec::kG711:
+      if (payload_type != 0 && payload_type != 8) {
+        return make_error("unsupported RTP payload type " + std::to_string(payload_type) +
+                          " for G.711 (PCMU 0 or PCMA 8)");
+      }
+      break;
+    case MediaCodec::kG722:
+      if (payload_type != G722Rtp::kPayloadType) {
+        return make_error("RTP payload type " + std::to_string(payload_type) +
+                          " is not G.722's (9)");
+      }
+      break;
+    case MediaCodec::kOpus:
+      if (payload_type < 96 || payload_type > 127) {
+        return make_error("RTP payload type " + std::to_string(payload_type) +
+                          " for Opus is not a dynamic type (96-127)");
+      }
+      break;
   }
   if (telephone_event_pt != -1 &&
       (telephone_event_pt < 0 || telephone_event_pt > 127 || telephone_event_pt == payload_type)) {
@@ -251,22 +297,27 @@ void MediaSession::notify_input() {
   }
 }
 
-bool MediaSession::pop_frame(Frame& out) {
+bool MediaSession::pop_frame(std::span<Sample> out) {
   SteadyClock::time_point unused;
   return pop_frame(out, unused);
 }
 
-bool MediaSession::pop_frame(Frame& out, SteadyClock::time_point& sent_at) {
-  CapturedFrame captured;
-  if (!capture_.try_pop(captured)) return false;
-  out = captured.pcm;
-  sent_at = SteadyClock::time_point(std::chrono::nanoseconds(captured.arrival_ns));
-  return true;
+bool MediaSession::pop_frame(std::span<Sample> out, SteadyClock::time_point& sent_at) {
+  return with_queues([&](auto& q) {
+    auto* captured = q.capture.front();
+    if (captured == nullptr || out.size() < captured->pcm.size()) return false;
+    std::copy(captured->pcm.begin(), captured->pcm.end(), out.begin());
+    sent_at = SteadyClock::time_point(std::chrono::nanoseconds(captured->arrival_ns));
+    q.capture.pop_front();
+    return true;
+  });
 }
 
-const Frame* MediaSession::peek_frame(std::size_t i) {
-  const CapturedFrame* next = capture_.peek(i);
-  return next == nullptr ? nullptr : &next->pcm;
+Samples MediaSession::peek_frame(std::size_t i) {
+  return with_queues([&](auto& q) {
+    const auto* next = q.capture.peek(i);
+    return next == nullptr ? Samples{} : Samples(next->pcm);
+  });
 }
 
 std::optional<char> MediaSession::pop_dtmf() {
@@ -308,24 +359,27 @@ std::size_t MediaSession::enqueue_audio(Samples pcm) {
   std::size_t used = 0;
   bool committed = false;
   std::size_t have = partial_len_.load(std::memory_order_relaxed);
-  while (used < pcm.size()) {
-    const std::size_t take = std::min(kFrameSamples - have, pcm.size() - used);
-    if (have + take == kFrameSamples) {
-      Frame* slot = playback_.try_begin_push();
-      if (slot == nullptr) break;  // full: the caller retries with the rest later
-      std::copy_n(partial_.begin(), have, slot->begin());
-      std::copy_n(pcm.begin() + static_cast<std::ptrdiff_t>(used), take,
-                  slot->begin() + static_cast<std::ptrdiff_t>(have));
-      playback_.commit_push();
-      committed = true;
-      have = 0;
-    } else {
-      std::copy_n(pcm.begin() + static_cast<std::ptrdiff_t>(used), take,
-                  partial_.begin() + static_cast<std::ptrdiff_t>(have));
-      have += take;
+  with_queues([&](auto& q) {
+    const std::size_t frame_samples = q.partial.size();
+    while (used < pcm.size()) {
+      const std::size_t take = std::min(frame_samples - have, pcm.size() - used);
+      if (have + take == frame_samples) {
+        auto* slot = q.playback.try_begin_push();
+        if (slot == nullptr) break;  // full: the caller retries with the rest later
+        std::copy_n(q.partial.begin(), have, slot->begin());
+        std::copy_n(pcm.begin() + static_cast<std::ptrdiff_t>(used), take,
+                    slot->begin() + static_cast<std::ptrdiff_t>(have));
+        q.playback.commit_push();
+        committed = true;
+        have = 0;
+      } else {
+        std::copy_n(pcm.begin() + static_cast<std::ptrdiff_t>(used), take,
+                    q.partial.begin() + static_cast<std::ptrdiff_t>(have));
+        have += take;
+      }
+      used += take;
     }
-    used += take;
-  }
+  });
   partial_len_.store(have, std::memory_order_relaxed);
   if (committed) request_spurt_start();
   return used;
@@ -334,11 +388,15 @@ std::size_t MediaSession::enqueue_audio(Samples pcm) {
 bool MediaSession::flush_audio() {
   const std::size_t have = partial_len_.load(std::memory_order_relaxed);
   if (have == 0) return true;
-  Frame* slot = playback_.try_begin_push();
-  if (slot == nullptr) return false;  // full: the tail stays pending
-  std::copy_n(partial_.begin(), have, slot->begin());
-  std::fill(slot->begin() + static_cast<std::ptrdiff_t>(have), slot->end(), Sample{0});
-  playback_.commit_push();
+  const bool queued = with_queues([&](auto& q) {
+    auto* slot = q.playback.try_begin_push();
+    if (slot == nullptr) return false;  // full: the tail stays pending
+    std::copy_n(q.partial.begin(), have, slot->begin());
+    std::fill(slot->begin() + static_cast<std::ptrdiff_t>(have), slot->end(), Sample{0});
+    q.playback.commit_push();
+    return true;
+  });
+  if (!queued) return false;
   partial_len_.store(0, std::memory_order_relaxed);
   request_spurt_start();
   return true;
@@ -346,7 +404,8 @@ bool MediaSession::flush_audio() {
 
 void MediaSession::clear_playback() {
   partial_len_.store(0, std::memory_order_relaxed);
-  clear_until_.store(playback_.write_index(), std::memory_order_release);
+  clear_until_.store(with_queues([](auto& q) { return q.playback.write_index(); }),
+                     std::memory_order_release);
 }
 
 Status MediaSession::send_dtmf(char digit, int duration_ms) {
@@ -370,12 +429,14 @@ Status MediaSession::send_dtmf(char digit, int duration_ms) {
 }
 
 int MediaSession::queued_ms() const {
-  const std::uint64_t head = playback_.write_index();
-  const std::uint64_t tail =
-      std::max(playback_.read_index(), clear_until_.load(std::memory_order_acquire));
+  const auto [head, read] = with_queues([](const auto& q) {
+    return std::pair(q.playback.write_index(), q.playback.read_index());
+  });
+  const std::uint64_t tail = std::max(read, clear_until_.load(std::memory_order_acquire));
   const std::uint64_t frames = head > tail ? head - tail : 0;
   const std::size_t partial = partial_len_.load(std::memory_order_relaxed);
-  return static_cast<int>(frames) * kFrameMs + static_cast<int>(partial * 1000 / kTelephoneRate);
+  return static_cast<int>(frames) * kFrameMs +
+         static_cast<int>(partial * 1000 / static_cast<std::size_t>(sample_rate()));
 }
 
 MediaStats MediaSession::stats() const {
@@ -513,7 +574,8 @@ MediaEngine::~MediaEngine() {
   if (epoll_fd_ >= 0) ::close(epoll_fd_);
 }
 
-Result<std::shared_ptr<MediaSession>> MediaEngine::open_session(const std::string& local_ip) {
+Result<std::shared_ptr<MediaSession>> MediaEngine::open_session(const std::string& local_ip,
+                                                               MediaCodec codec) {
   const SockAddr local = parse_address(local_ip, 0);
   if (local.family == 0)
     return make_error("local media address '" + local_ip + "' is not an IP literal");
@@ -537,13 +599,34 @@ Result<std::shared_ptr<MediaSession>> MediaEngine::open_session(const std::strin
       }
       pair_used_[pair].store(true, std::memory_order_release);
       pairs_in_use_.fetch_add(1, std::memory_order_acq_rel);
-      session.reset(new MediaSession(local.family, port, rtp, rtcp, settings_));
+      session.reset(new MediaSession(local.family, port, rtp, rtcp, settings_, codec));
       session->wake_fd_.store(wake_fd_, std::memory_order_release);
     }
   }
   if (!session) {
     return make_error("no free RTP/RTCP port pair in " + std::to_string(settings_.rtp_port_min) +
                       "-" + std::to_string(settings_.rtp_port_max) + " on " + local_ip);
+  }
+  // The codec state, here and not on the media thread (it allocates). A failure drops the
+  // session, whose destructor closes its sockets; the engine never saw it.
+  if (codec == MediaCodec::kG722) {
+    auto encoder = G722Encoder::create();
+    auto decoder = G722Decoder::create();
+    if (!encoder || !decoder) {
+      release_pair(session->rtp_port_);
+      return make_error("G.722 codec: " + (encoder ? decoder.error() : encoder.error()).message);
+    }
+    session->g722_out_.emplace(std::move(*encoder));
+    session->g722_in_.emplace(std::move(*decoder));
+  } else if (codec == MediaCodec::kOpus) {
+    auto encoder = OpusFrameEncoder::create();
+    auto decoder = OpusFrameDecoder::create();
+    if (!encoder || !decoder) {
+      release_pair(session->rtp_port_);
+      return make_error("Opus codec: " + (encoder ? decoder.error() : encoder.error()).message);
+    }
+    session->opus_out_.emplace(std::move(*encoder));
+    session->opus_in_.emplace(std::move(*decoder));
   }
   std::lock_guard lock(pending_mu_);
   pending_.push_back(session);
@@ -640,27 +723,26 @@ void MediaEngine::remove(std::size_t index) {
 
 void MediaEngine::skip_ticks(std::uint64_t n) {
   // Time passed without packets (the process stalled): timestamps follow the clock.
-  for (auto& s : active_) s->timestamp_ += static_cast<std::uint32_t>(n * kFrameSamples);
+  for (auto& s : active_) s->timestamp_ += static_cast<std::uint32_t>(n * s->frame_ticks_);
 }
 
 bool MediaEngine::hand_over(MediaSession& s, const JitterBuffer::Out& out, std::int64_t now_ns) {
   using Kind = JitterBuffer::Kind;
   if (out.kind == Kind::kNone) return false;
   if (out.kind != Kind::kTakenEarly) {
-    MediaSession::CapturedFrame* captured = s.capture_.try_begin_push();
-    if (captured == nullptr) {
-      s.capture_overflow_.fetch_add(1, std::memory_order_relaxed);
-    } else {
-      Frame& frame = captured->pcm;
-      std::size_t n = 0;
-      if (out.kind != Kind::kConcealSilence) {
-        n = g711_decode_into(law_of(s.remote_.payload_type), out.payload, frame);
+    s.with_queues([&](auto& q) {
+      auto* captured = q.capture.try_begin_push();
+      if (captured == nullptr) {
+        s.capture_overflow_.fetch_add(1, std::memory_order_relaxed);
+        return;
       }
+      const std::span<Sample> frame(captured->pcm);
+      const std::size_t n = decode(s, out, frame);
       std::fill(frame.begin() + static_cast<std::ptrdiff_t>(n), frame.end(), Sample{0});
       captured->arrival_ns = out.arrival_us >= 0 ? out.arrival_us * 1000 : now_ns;
-      s.capture_.commit_push();
+      q.capture.commit_push();
       s.notify_input();
-    }
+    });
   }
   const auto& js = s.jitter_.stats();
   s.late_in_.store(js.late, std::memory_order_relaxed);
@@ -668,6 +750,27 @@ bool MediaEngine::hand_over(MediaSession& s, const JitterBuffer::Out& out, std::
   s.concealed_.store(js.concealed, std::memory_order_relaxed);
   s.jitter_target_ms_.store(s.jitter_.target_delay_ms(), std::memory_order_relaxed);
   return true;
+}
+
+std::size_t MediaEngine::decode(MediaSession& s, const JitterBuffer::Out& out,
+                               std::span<Sample> frame) {
+  using Kind = JitterBuffer::Kind;
+  switch (s.codec_) {
+    case MediaCodec::kG711:
+      if (out.kind == Kind::kConcealSilence) return 0;
+      return g711_decode_into(law_of(s.remote_.payload_type), out.payload, frame);
+    case MediaCodec::kG722:
+      if (out.kind == Kind::kConcealSilence) return 0;
+      return s.g722_in_->decode(out.payload, frame);
+    case MediaCodec::kOpus: {
+      // A lost packet is rebuilt by the decoder (from the next one's FEC when it is here), not
+      // by playing the last packet again.
+      const auto n = out.kind == Kind::kFrame ? s.opus_in_->decode(out.payload, frame)
+                                              : s.opus_in_->conceal(out.next_payload, frame);
+      return n.value_or(0);
+    }
+  }
+  return 0;
 }
 
 void MediaEngine::tick(std::int64_t now_ns) {
@@ -703,7 +806,7 @@ void MediaEngine::tick(std::int64_t now_ns) {
 
     // Outbound: exactly one packet per tick unless on hold.
     if (s.on_hold_.load(std::memory_order_acquire)) {
-      s.timestamp_ += static_cast<std::uint32_t>(kFrameSamples);
+      s.timestamp_ += s.frame_ticks_;
       continue;
     }
     if (s.skip_tick_) {
@@ -725,7 +828,8 @@ void MediaEngine::start_spurts_now(std::int64_t now_ns) {
     // Only a plain start from silence: DTMF, hold and a pending skip keep the tick's order.
     if (!s.remote_.started || s.skip_tick_ || s.in_spurt_ || s.dtmf_tx_.active ||
         s.dtmf_tx_.gap_ticks > 0 || s.dtmf_out_.front() != nullptr ||
-        s.on_hold_.load(std::memory_order_acquire) || s.playback_.front() == nullptr ||
+        s.on_hold_.load(std::memory_order_acquire) ||
+        s.with_queues([](auto& q) { return q.playback.front() == nullptr; }) ||
         s.clear_until_.load(std::memory_order_acquire) > s.cleared_) {
       continue;
     }
@@ -739,33 +843,35 @@ void MediaEngine::start_spurts_now(std::int64_t now_ns) {
 void MediaEngine::send_rtp(MediaSession& s, std::int64_t now_ns, std::int64_t anchor_ns) {
   const std::uint64_t clear = s.clear_until_.load(std::memory_order_acquire);
   if (clear > s.cleared_) {
-    s.playback_.discard_until(clear);
+    s.with_queues([&](auto& q) { q.playback.discard_until(clear); });
     s.cleared_ = clear;
     s.in_spurt_ = false;  // what follows a barge-in is a new spurt
   }
   bool hold_audio = false;  // between two key presses: silence, the audio queued after waits
   if (send_dtmf_packet(s, hold_audio)) return;  // a key press replaces this tick's audio
-  const G711Law law = law_of(s.remote_.payload_type);
-  std::array<std::uint8_t, kFrameSamples> payload{};
   RtpHeader h;
   h.payload_type = static_cast<std::uint8_t>(s.remote_.payload_type);
   h.sequence = s.seq_;
   h.timestamp = s.timestamp_;
   h.ssrc = s.ssrc_;
-  bool audio = false;
-  if (Frame* f = hold_audio ? nullptr : s.playback_.front()) {
-    g711_encode_into(law, *f, payload);
-    s.playback_.pop_front();
-    audio = true;
+  std::array<std::uint8_t, 320> payload{};  // G.711 and G.722: 160 bytes; Opus ~60 at 24 kbit/s
+  std::size_t payload_size = 0;
+  const bool audio = s.with_queues([&](auto& q) {
+    auto* queued = hold_audio ? nullptr : q.playback.front();
+    const Samples pcm = queued != nullptr ? Samples(*queued)
+                                          : Samples(kSilentFrame).first(q.partial.size());
+    payload_size = encode(s, pcm, payload);
+    if (queued != nullptr) q.playback.pop_front();
+    return queued != nullptr;
+  });
+  if (audio) {
     h.marker = !s.in_spurt_;
     s.in_spurt_ = true;
   } else {
-    const Frame zeros{};
-    g711_encode_into(law, zeros, payload);
     s.in_spurt_ = false;
     h.marker = !s.sent_any_;  // the very first packet starts the stream
   }
-  const std::size_t size = serialize_rtp(h, payload, tx_buf_);
+  const std::size_t size = serialize_rtp(h, std::span(payload).first(payload_size), tx_buf_);
   if (audio && h.marker) {
     // Stamped before sendto so that whoever receives the packet already sees the new spurt.
     s.spurt_start_ns_.store(now_ns, std::memory_order_relaxed);
@@ -774,7 +880,21 @@ void MediaEngine::send_rtp(MediaSession& s, std::int64_t now_ns, std::int64_t an
     s.talk_spurts_.fetch_add(1, std::memory_order_release);
   }
   s.in_spurt_seen_.store(s.in_spurt_, std::memory_order_release);
-  transmit(s, size, payload.size());
+  transmit(s, size, payload_size);
+}
+
+std::size_t MediaEngine::encode(MediaSession& s, Samples pcm, std::span<std::uint8_t> payload) {
+  switch (s.codec_) {
+    case MediaCodec::kG711:
+      return g711_encode_into(law_of(s.remote_.payload_type), pcm, payload);
+    case MediaCodec::kG722:
+      return s.g722_out_->encode(pcm, payload);
+    case MediaCodec::kOpus:
+      // libopus fails only on a bad frame length or a buffer too short, neither of which
+      // happens here; an empty packet would still keep the stream's timing.
+      return s.opus_out_->encode(pcm, payload).value_or(0);
+  }
+  return 0;
 }
 
 bool MediaEngine::send_dtmf_packet(MediaSession& s, bool& hold_audio) {
@@ -834,7 +954,7 @@ void MediaEngine::transmit(MediaSession& s, std::size_t size, std::size_t payloa
   }
   // Sequence and timestamp advance even when the send failed: the peer sees a loss, not a jump.
   ++s.seq_;
-  s.timestamp_ += static_cast<std::uint32_t>(kFrameSamples);
+  s.timestamp_ += s.frame_ticks_;
   s.sent_any_ = true;
   if (sent < 0) {
     s.send_errors_.fetch_add(1, std::memory_order_relaxed);

@@ -32,6 +32,7 @@
 #include <string>
 #include <string_view>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "core/audio.h"
@@ -40,7 +41,9 @@
 #include "core/settings.h"
 #include "media/call_audio.h"
 #include "media/dtmf.h"
+#include "media/g722.h"
 #include "media/jitter_buffer.h"
+#include "media/opus_codec.h"
 #include "media/spsc_ring.h"
 #include "media/srtp_stream.h"
 
@@ -59,10 +62,16 @@ struct MediaStats {
 
 class MediaEngine;
 
+// What a session sends and receives, fixed when it is opened (a re-INVITE keeps the call's codec):
+// G.711 (PCMU/PCMA, 8 kHz), G.722 or Opus (both 16 kHz to the call).
+enum class MediaCodec { kG711, kG722, kOpus };
+int sample_rate_of(MediaCodec codec);
+
 class MediaSession final : public CallAudio {
  public:
   // 2.56 s of queued bot speech: the call's voice stays 1.5 s ahead of playback. The ring is all
-  // touched once that much was said, so it is kept small: 40 KB of every call.
+  // touched once that much was said, so it is kept small: 40 KB of every G.711 call (80 KB of a
+  // wideband one: its frames are 16 kHz).
   static constexpr std::size_t kPlaybackFrames = 128;
   // 1.28 s of caller audio not yet read: the call pool takes it every tick, so more only costs
   // memory (the ring is all touched within its length of a call: 21 KB of every idle call).
@@ -76,8 +85,11 @@ class MediaSession final : public CallAudio {
   // --- control: any thread ---
   std::uint16_t local_port() const { return rtp_port_; }  // even; RTCP is local_port() + 1
   std::uint16_t local_rtcp_port() const { return static_cast<std::uint16_t>(rtp_port_ + 1); }
+  MediaCodec codec() const { return codec_; }
+  int sample_rate() const override { return sample_rate_of(codec_); }
   // Starts sending to the SDP address (until the peer's first packet shows its real source) with
-  // payload_type 0 (PCMU) or 8 (PCMA); telephone_event_pt is the RFC 4733 type, -1 if none.
+  // payload_type 0 (PCMU) or 8 (PCMA) for G.711, 9 for G.722, the negotiated dynamic type
+  // (96-127) for Opus; telephone_event_pt is the RFC 4733 type, -1 if none.
   Status start(const std::string& remote_ip, std::uint16_t remote_port, int payload_type,
                int telephone_event_pt);
   // SRTP (RFC 3711) for this call, before start(): what we send is protected with send_key_salt,
@@ -99,21 +111,23 @@ class MediaSession final : public CallAudio {
   bool closed() const { return closing_.load(std::memory_order_acquire); }
 
   // --- input: the agent thread (single consumer) ---
-  bool pop_frame(Frame& out);  // decoded caller audio after the jitter buffer, one per tick
+  // Decoded caller audio after the jitter buffer, one frame_samples() frame per tick, into out
+  // (which must hold that many).
+  bool pop_frame(std::span<Sample> out);
   // The same, with when the caller sent it as far as this side can tell: its packet's arrival,
   // before the jitter buffer held it (a concealed frame: when the buffer played it out).
-  bool pop_frame(Frame& out, SteadyClock::time_point& sent_at) override;
-  // The frame pop_frame() would return after `i` more (0: the next), left in place; nullptr
+  bool pop_frame(std::span<Sample> out, SteadyClock::time_point& sent_at) override;
+  // The frame pop_frame() would return after `i` more (0: the next), left in place; empty
   // when there is none.
-  const Frame* peek_frame(std::size_t i = 0) override;
+  Samples peek_frame(std::size_t i = 0) override;
   std::optional<char> pop_dtmf() override;
   // True as soon as a frame or digit is ready; false on timeout or when the session is closed.
   bool wait_for_input(std::chrono::milliseconds timeout);
 
   // --- output: the agent thread (single producer) ---
-  // Queues 8 kHz PCM as 20 ms frames. A tail shorter than a frame waits for the next call or for
+  // Queues PCM at sample_rate() as 20 ms frames. A tail shorter than a frame waits for the next call or for
   // flush_audio(). Returns the samples accepted: fewer than given when the queue is full.
-  std::size_t enqueue_audio(Samples pcm_8k) override;
+  std::size_t enqueue_audio(Samples pcm) override;
   // Pads the pending partial frame with silence and queues it (end of an utterance).
   // False when the queue is full and the tail is still pending: call again once it has played.
   bool flush_audio() override;
@@ -178,17 +192,47 @@ class MediaSession final : public CallAudio {
     bool started = false;
   };
 
+  // Frames in and out at the session's rate. A session has the queues of its rate only, so a
+  // G.711 call costs what it did before wideband existed.
+  template <std::size_t N>
+  struct FrameQueues {
+    using Pcm = std::array<Sample, N>;
+    struct Captured {
+      Pcm pcm;
+      std::int64_t arrival_ns;  // steady clock; set with every push
+    };
+    // (No member initialisers: the rings' slots stay untouched until used.)
+    SpscRing<Captured> capture{kCaptureFrames};
+    SpscRing<Pcm> playback{kPlaybackFrames};
+    Pcm partial{};  // the producer's pending tail; its length is partial_len_
+  };
+  using NarrowQueues = FrameQueues<kFrameSamples>;
+  using WideQueues = FrameQueues<kWideFrameSamples>;
+  // Calls f with the queues of this session's rate.
+  template <class F>
+  decltype(auto) with_queues(F&& f) {
+    return wide_ ? f(*wide_) : f(*narrow_);
+  }
+  template <class F>
+  decltype(auto) with_queues(F&& f) const {
+    return wide_ ? f(std::as_const(*wide_)) : f(std::as_const(*narrow_));
+  }
+
   MediaSession(int family, std::uint16_t rtp_port, int rtp_fd, int rtcp_fd,
-               const MediaSettings& settings);
+               const MediaSettings& settings, MediaCodec codec);
   Status configure(const std::string& remote_ip, std::uint16_t remote_port, int payload_type,
                    int telephone_event_pt, bool start);
   void notify_input();
   // Producer side, after queueing a frame: outside a talk spurt, ask the media thread to send it
   // now rather than at the next tick (up to 20 ms of answer latency saved).
   void request_spurt_start();
-  bool has_input() const { return !capture_.empty() || !dtmf_.empty(); }
+  bool has_input() const {
+    return !with_queues([](const auto& q) { return q.capture.empty(); }) || !dtmf_.empty();
+  }
 
   // Fixed at creation.
+  const MediaCodec codec_;
+  const std::uint32_t frame_ticks_;  // RTP timestamp units per 20 ms: 160, or 960 for Opus
   const int family_;
   const std::uint16_t rtp_port_;
   int rtp_fd_;
@@ -210,23 +254,17 @@ class MediaSession final : public CallAudio {
   std::atomic<bool> in_spurt_seen_{false};   // in_spurt_ as the producer may see it
   std::atomic<bool> start_requested_{false};  // producer: audio is queued, please start now
 
-  // Rings between the media thread and the agent.
-  // (No member initialisers: the ring's slots stay untouched until used.)
-  struct CapturedFrame {
-    Frame pcm;
-    std::int64_t arrival_ns;  // steady clock; set with every push
-  };
-  SpscRing<CapturedFrame> capture_{kCaptureFrames};
+  // Rings between the media thread and the agent: exactly one of narrow_ and wide_ is set.
+  std::unique_ptr<NarrowQueues> narrow_;
+  std::unique_ptr<WideQueues> wide_;
   SpscRing<char> dtmf_{kDtmfDigits};
-  SpscRing<Frame> playback_{kPlaybackFrames};
   SpscRing<DtmfPress> dtmf_out_{kDtmfDigits};
   std::atomic<std::uint64_t> dtmf_queued_{0};  // written by the producer
   std::atomic<std::uint64_t> dtmf_sent_{0};    // written by the media thread (sent or dropped)
   std::atomic<std::uint32_t> input_seq_{0};  // futex word: bumped on every input
   std::atomic<std::uint32_t> waiters_{0};
-  std::atomic<std::uint64_t> clear_until_{0};  // playback_ write index at the last clear
-  // Agent-side partial frame (producer only); its length is readable by queued_ms().
-  Frame partial_{};
+  std::atomic<std::uint64_t> clear_until_{0};  // playback write index at the last clear
+  // Samples in the agent-side partial frame (producer only), readable by queued_ms().
   std::atomic<std::size_t> partial_len_{0};
 
   // Stats: written by the media thread, read anywhere.
@@ -259,6 +297,11 @@ class MediaSession final : public CallAudio {
   std::uint32_t sr_packets_ = 0, sr_octets_ = 0;
   std::int64_t next_sr_ns_ = 0;
   JitterBuffer jitter_;
+  // The wideband codecs' state, one per direction (made with the session, off the media thread).
+  std::optional<G722Encoder> g722_out_;
+  std::optional<G722Decoder> g722_in_;
+  std::optional<OpusFrameEncoder> opus_out_;
+  std::optional<OpusFrameDecoder> opus_in_;
   DtmfReceiver dtmf_rx_;
   DtmfTx dtmf_tx_;
 };
@@ -286,7 +329,8 @@ class MediaEngine {
 
   // Any thread. Binds an even RTP port and the next odd RTCP port on local_ip (IPv4 or IPv6
   // literal, brackets allowed), skipping ports in use; fails when the range is exhausted.
-  Result<std::shared_ptr<MediaSession>> open_session(const std::string& local_ip);
+  Result<std::shared_ptr<MediaSession>> open_session(const std::string& local_ip,
+                                                     MediaCodec codec = MediaCodec::kG711);
 
   std::size_t port_pairs_total() const { return pairs_; }
   std::size_t port_pairs_in_use() const { return pairs_in_use_.load(std::memory_order_acquire); }
@@ -321,6 +365,11 @@ class MediaEngine {
   // Gives the session's consumer a frame out of the jitter buffer (none for kNone and
   // kTakenEarly) and updates the receive stats; false for kNone.
   bool hand_over(MediaSession& s, const JitterBuffer::Out& out, std::int64_t now_ns);
+  // The session's codec: one frame of PCM at its rate out of `out` (samples written; the rest
+  // of the frame is silence), and one frame into a payload (bytes written).
+  static std::size_t decode(MediaSession& s, const JitterBuffer::Out& out,
+                            std::span<Sample> frame);
+  static std::size_t encode(MediaSession& s, Samples pcm, std::span<std::uint8_t> payload);
   // Sends the first packet of each talk spurt that was queued since the last tick, at once.
   void start_spurts_now(std::int64_t now_ns);
   // True when this tick's packet was a DTMF event; hold_audio: send silence, not queued audio.

@@ -206,8 +206,20 @@ void Gateway::stream_ended(const std::string& call_id, const std::string& reason
   call.agent->remote_ended(call.hung_up_by_admin ? "admin_hangup" : reason);
 }
 
+namespace {
+
+// The media engine's codec for an SDP one (sip::known_codec's names).
+MediaCodec media_codec_of(const sip::Codec& codec) {
+  if (codec.name == "G722") return MediaCodec::kG722;
+  if (codec.name == "OPUS") return MediaCodec::kOpus;
+  return MediaCodec::kG711;
+}
+
+}  // namespace
+
 sip::Admission Gateway::on_invite(const sip::IncomingCall& invite) {
-  auto session = media_engine_->open_session(media_ip_.empty() ? "127.0.0.1" : media_ip_);
+  auto session = media_engine_->open_session(media_ip_.empty() ? "127.0.0.1" : media_ip_,
+                                             media_codec_of(invite.codec));
   if (!session) {
     spdlog::warn("call from {} refused: {}", invite.from_uri, session.error().message);
     return sip::Admission::reject(503, "No media ports");

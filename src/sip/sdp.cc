@@ -58,6 +58,9 @@ bool connection_address(std::string_view value, std::string& out) {
   return inet_pton(w[1] == "IP4" ? AF_INET : AF_INET6, out.c_str(), bytes) == 1;
 }
 
+// The dynamic payload type our offers give opus (the one most phones use too).
+constexpr int kOpusOfferPayloadType = 111;
+
 bool parse_direction(std::string_view attribute, Direction& out) {
   if (attribute == "sendrecv") out = Direction::kSendRecv;
   else if (attribute == "sendonly") out = Direction::kSendOnly;
@@ -91,7 +94,9 @@ Result<Codec> known_codec(std::string_view name) {
   const std::string n = upper(trim_field(name));
   if (n == "PCMU") return Codec{"PCMU", 0, 8000};
   if (n == "PCMA") return Codec{"PCMA", 8, 8000};
-  return make_error("unsupported codec '" + std::string(name) + "' (PCMU, PCMA)");
+  if (n == "G722") return Codec{"G722", 9, 8000};
+  if (n == "OPUS") return Codec{"OPUS", kOpusOfferPayloadType, 48000, 2};
+  return make_error("unsupported codec '" + std::string(name) + "' (opus, G722, PCMU, PCMA)");
 }
 
 Result<std::vector<Codec>> parse_codec_list(std::string_view list) {
@@ -124,6 +129,7 @@ Result<RemoteMedia> parse_sdp(std::string_view sdp) {
     int pt;
     std::string name;
     int rate;
+    int channels;
   };
   std::vector<RtpMap> rtpmaps;
 
@@ -178,7 +184,9 @@ Result<RemoteMedia> parse_sdp(std::string_view sdp) {
         const auto enc = split(trim_field(rest.substr(space + 1)), '/');
         int rate = 8000;
         if (enc.size() >= 2 && !to_int(enc[1], rate)) continue;
-        rtpmaps.push_back({pt, upper(enc[0]), rate});
+        int channels = 1;
+        if (enc.size() >= 3 && (!to_int(enc[2], channels) || channels < 1)) continue;
+        rtpmaps.push_back({pt, upper(enc[0]), rate, channels});
       } else if (in_audio && value.substr(0, 7) == "crypto:") {
         media.crypto.emplace_back(trim_field(value.substr(7)));
       }
@@ -198,11 +206,13 @@ Result<RemoteMedia> parse_sdp(std::string_view sdp) {
         if (map->rate == 8000 && media.telephone_event_pt < 0) media.telephone_event_pt = pt;
         continue;
       }
-      media.codecs.push_back({map->name, pt, map->rate});
+      media.codecs.push_back({map->name, pt, map->rate, map->channels});
     } else if (pt == 0) {
       media.codecs.push_back({"PCMU", 0, 8000});  // static types may omit a=rtpmap
     } else if (pt == 8) {
       media.codecs.push_back({"PCMA", 8, 8000});
+    } else if (pt == 9) {
+      media.codecs.push_back({"G722", 9, 8000});
     } else if (pt < 96) {
       media.codecs.push_back({"PT" + std::to_string(pt), pt, 8000});  // static, not ours
     }
@@ -242,7 +252,16 @@ std::string build_sdp(const LocalSdp& local, std::string_view user_agent) {
   if (local.telephone_event_pt >= 0) out << ' ' << local.telephone_event_pt;
   out << "\r\n";
   for (const auto& c : local.codecs) {
-    out << "a=rtpmap:" << c.payload_type << ' ' << c.name << '/' << c.clock_rate << "\r\n";
+    const bool opus = c.name == "OPUS";
+    // RFC 7587 spells it "opus"; some phones compare encoding names case-sensitively.
+    out << "a=rtpmap:" << c.payload_type << ' ' << (opus ? "opus" : c.name) << '/' << c.clock_rate;
+    if (c.channels != 1) out << '/' << c.channels;
+    out << "\r\n";
+    if (opus) {
+      // We decode in-band FEC and want it sent; our side codes and plays 16 kHz.
+      out << "a=fmtp:" << c.payload_type
+          << " useinbandfec=1;maxplaybackrate=16000;sprop-maxcapturerate=16000\r\n";
+    }
   }
   if (local.telephone_event_pt >= 0) {
     out << "a=rtpmap:" << local.telephone_event_pt << " telephone-event/8000\r\n"

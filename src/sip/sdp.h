@@ -17,15 +17,19 @@ const char* to_string(Direction direction);
 Direction mirror(Direction direction);
 
 struct Codec {
-  std::string name;  // "PCMU", "PCMA" (encoding name as in a=rtpmap, upper case)
+  std::string name;  // "PCMU", "PCMA", "G722", "OPUS" (encoding name as in a=rtpmap, upper case)
   int payload_type = -1;
+  // The RTP clock SDP names: 8000 for G722 too (RFC 3551 kept an error: it samples at 16 kHz),
+  // 48000 for opus whatever it codes (RFC 7587).
   int clock_rate = 8000;
+  int channels = 1;  // a=rtpmap's encoding parameter: opus is always written /2 (RFC 7587)
   bool operator==(const Codec&) const = default;
 };
 
-// Codecs we can run, by name: PCMU (pt 0) and PCMA (pt 8).
+// Codecs we can run, by name: PCMU (pt 0), PCMA (pt 8), G722 (pt 9), opus (pt 111 in our
+// offers; an offer's own dynamic type in answers).
 Result<Codec> known_codec(std::string_view name);
-// "PCMU,PCMA" -> [PCMU/0, PCMA/8]; unknown names are an error.
+// "opus,G722,PCMU" -> [OPUS/111, G722/9, PCMU/0] (any case); unknown names are an error.
 Result<std::vector<Codec>> parse_codec_list(std::string_view list);
 
 // The remote side's audio as described by its offer or answer.
@@ -72,7 +76,8 @@ struct LocalSdp {
   std::string crypto;  // the a=crypto value (sdes.h format_crypto) when SRTP is on, else ''
 };
 
-// Builds the SDP text (CRLF line ends). IPv6 addresses get "IN IP6".
+// Builds the SDP text (CRLF line ends). IPv6 addresses get "IN IP6". opus is written
+// "opus/48000/2" with an a=fmtp asking for in-band FEC and saying we code 16 kHz.
 std::string build_sdp(const LocalSdp& local, std::string_view user_agent = "Chalkbot");
 
 }  // namespace chalkbot::sip

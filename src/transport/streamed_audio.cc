@@ -15,17 +15,18 @@ std::int64_t ns_of(SteadyClock::time_point t) {
 
 StreamedAudio::StreamedAudio() = default;
 
-bool StreamedAudio::pop_frame(Frame& out, SteadyClock::time_point& sent_at) {
+bool StreamedAudio::pop_frame(std::span<Sample> out, SteadyClock::time_point& sent_at) {
+  if (out.size() < kFrameSamples) return false;
   CapturedFrame captured;
   if (!capture_.try_pop(captured)) return false;
-  out = captured.pcm;
+  std::copy(captured.pcm.begin(), captured.pcm.end(), out.begin());
   sent_at = SteadyClock::time_point(std::chrono::nanoseconds(captured.arrival_ns));
   return true;
 }
 
-const Frame* StreamedAudio::peek_frame(std::size_t i) {
+Samples StreamedAudio::peek_frame(std::size_t i) {
   const CapturedFrame* next = capture_.peek(i);
-  return next == nullptr ? nullptr : &next->pcm;
+  return next == nullptr ? Samples{} : Samples(next->pcm);
 }
 
 std::optional<char> StreamedAudio::pop_dtmf() {

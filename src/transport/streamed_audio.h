@@ -25,8 +25,8 @@ class StreamedAudio final : public CallAudio {
   StreamedAudio();
 
   // --- CallAudio (the call's thread) ---
-  bool pop_frame(Frame& out, SteadyClock::time_point& sent_at) override;
-  const Frame* peek_frame(std::size_t i = 0) override;
+  bool pop_frame(std::span<Sample> out, SteadyClock::time_point& sent_at) override;
+  Samples peek_frame(std::size_t i = 0) override;
   std::optional<char> pop_dtmf() override;
   std::size_t enqueue_audio(Samples pcm_8k) override;
   bool flush_audio() override;

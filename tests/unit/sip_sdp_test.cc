@@ -92,7 +92,88 @@ TEST(SipSdp, ChoosesByOurPreference) {
   auto pcma_offer = parse_sdp("v=0\r\nc=IN IP4 1.2.3.4\r\nm=audio 6000 RTP/AVP 8\r\n");
   ASSERT_TRUE(pcma_offer.ok());
   EXPECT_FALSE(choose_codec(*pcma_offer, *only_pcmu).ok());
-  EXPECT_FALSE(parse_codec_list("PCMU,OPUS").ok());
+  EXPECT_FALSE(parse_codec_list("PCMU,G729").ok());
+}
+
+// What baresip and most softphones offer for a wideband call: opus, G.722 and G.711.
+constexpr const char* kWidebandOffer =
+    "v=0\r\n"
+    "o=- 1 2 IN IP4 192.0.2.20\r\n"
+    "s=-\r\n"
+    "c=IN IP4 192.0.2.20\r\n"
+    "t=0 0\r\n"
+    "m=audio 7000 RTP/AVP 0 9 96 101\r\n"
+    "a=rtpmap:96 opus/48000/2\r\n"
+    "a=fmtp:96 stereo=1;sprop-stereo=1;useinbandfec=1\r\n"
+    "a=rtpmap:9 G722/8000\r\n"
+    "a=rtpmap:101 telephone-event/8000\r\n"
+    "a=sendrecv\r\n";
+
+TEST(SipSdp, WidebandPreferredWithTheOffersOwnPayloadType) {
+  auto media = parse_sdp(kWidebandOffer);
+  ASSERT_TRUE(media.ok()) << media.error().message;
+  ASSERT_EQ(media->codecs.size(), 3u);
+  EXPECT_EQ(media->codecs[0], (Codec{"PCMU", 0, 8000}));
+  EXPECT_EQ(media->codecs[1], (Codec{"G722", 9, 8000}));
+  EXPECT_EQ(media->codecs[2], (Codec{"OPUS", 96, 48000, 2}));
+  auto prefs = parse_codec_list("opus,G722,PCMU,PCMA");
+  ASSERT_TRUE(prefs.ok()) << prefs.error().message;
+  auto chosen = choose_codec(*media, *prefs);
+  ASSERT_TRUE(chosen.ok());
+  EXPECT_EQ(*chosen, (Codec{"OPUS", 96, 48000, 2}));  // the offer's pt, not our 111
+  auto g722_first = parse_codec_list("g722,opus");
+  ASSERT_TRUE(g722_first.ok());
+  EXPECT_EQ(choose_codec(*media, *g722_first)->name, "G722");
+  // A G.711-only offer still gets G.711.
+  auto narrow = parse_sdp(kOffer);
+  ASSERT_TRUE(narrow.ok());
+  EXPECT_EQ(choose_codec(*narrow, *prefs)->name, "PCMU");
+  // G.722 by its static type alone, without a=rtpmap.
+  auto bare = parse_sdp("v=0\r\nc=IN IP4 1.2.3.4\r\nm=audio 6000 RTP/AVP 9\r\n");
+  ASSERT_TRUE(bare.ok());
+  EXPECT_EQ(choose_codec(*bare, *prefs)->name, "G722");
+}
+
+TEST(SipSdp, OpusWithBrokenFmtpOrRtpmapIsTolerated) {
+  // An fmtp we cannot read is ignored: we decode whatever Opus comes.
+  auto odd_fmtp = parse_sdp(
+      "v=0\r\nc=IN IP4 1.2.3.4\r\nm=audio 6000 RTP/AVP 120 0\r\n"
+      "a=rtpmap:120 OPUS/48000/2\r\na=fmtp:120 ;;useinbandfec==;=1;maxplaybackrate=x\r\n"
+      "a=fmtp:120\r\na=fmtp:\r\n");
+  ASSERT_TRUE(odd_fmtp.ok()) << odd_fmtp.error().message;
+  auto prefs = parse_codec_list("opus,PCMU");
+  ASSERT_TRUE(prefs.ok());
+  EXPECT_EQ(choose_codec(*odd_fmtp, *prefs)->payload_type, 120);
+  // A bad channel count drops that rtpmap; the stream is still readable (and falls to PCMU).
+  auto bad_channels = parse_sdp(
+      "v=0\r\nc=IN IP4 1.2.3.4\r\nm=audio 6000 RTP/AVP 120 0\r\n"
+      "a=rtpmap:120 opus/48000/zero\r\n");
+  ASSERT_TRUE(bad_channels.ok());
+  EXPECT_EQ(choose_codec(*bad_channels, *prefs)->name, "PCMU");
+  // opus at a clock other than 48000 is not RFC 7587 opus: not chosen.
+  auto wrong_clock = parse_sdp(
+      "v=0\r\nc=IN IP4 1.2.3.4\r\nm=audio 6000 RTP/AVP 120\r\na=rtpmap:120 opus/16000\r\n");
+  ASSERT_TRUE(wrong_clock.ok());
+  EXPECT_FALSE(choose_codec(*wrong_clock, *prefs).ok());
+}
+
+TEST(SipSdp, BuildsAWidebandOfferThatParsesBack) {
+  auto codecs = parse_codec_list("opus,G722,PCMU,PCMA");
+  ASSERT_TRUE(codecs.ok());
+  LocalSdp local;
+  local.address = "203.0.113.5";
+  local.port = 20000;
+  local.codecs = *codecs;
+  local.telephone_event_pt = 101;
+  const std::string sdp = build_sdp(local);
+  EXPECT_NE(sdp.find("m=audio 20000 RTP/AVP 111 9 0 8 101\r\n"), std::string::npos) << sdp;
+  EXPECT_NE(sdp.find("a=rtpmap:111 opus/48000/2\r\n"), std::string::npos) << sdp;
+  EXPECT_NE(sdp.find("a=fmtp:111 useinbandfec=1;maxplaybackrate=16000;sprop-maxcapturerate=16000\r\n"),
+            std::string::npos) << sdp;
+  EXPECT_NE(sdp.find("a=rtpmap:9 G722/8000\r\n"), std::string::npos) << sdp;
+  auto back = parse_sdp(sdp);
+  ASSERT_TRUE(back.ok());
+  EXPECT_EQ(back->codecs, local.codecs);
 }
 
 TEST(SipSdp, BuildsAnswerThatParsesBack) {

@@ -236,6 +236,11 @@ void SileroBatch::open() {
 
 void SileroBatch::add(SileroVad& vad, Samples window) {
   if (vad.ahead_.batch != nullptr) return;  // one window per detector and run
+  // One model run takes one rate: a wideband call among narrowband ones computes alone.
+  if (!detectors_.empty() && detectors_.front() != nullptr &&
+      detectors_.front()->sample_rate_ != vad.sample_rate_) {
+    return;
+  }
   vad.ahead_ = {this, detectors_.size(), window_hash(window), 0};
   detectors_.push_back(&vad);
   for (const Sample s : window) windows_.push_back(static_cast<float>(s) / 32768.0F);

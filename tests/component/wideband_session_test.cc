@@ -1,0 +1,218 @@
+// Wideband MediaSessions over real loopback UDP: G.722 and Opus both ways at 16 kHz, what goes on
+// the wire, and a lost Opus packet rebuilt from the next one's in-band FEC.
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <cmath>
+#include <numbers>
+#include <thread>
+#include <vector>
+
+#include "component/media_test_util.h"
+#include "media/media_engine.h"
+#include "media/opus_codec.h"
+#include "media/rtp_packet.h"
+
+namespace chalkbot {
+namespace {
+
+using namespace std::chrono_literals;
+using testing::media_engine;
+using testing::RawUdp;
+
+constexpr int kOpusPt = 111;
+
+std::vector<Sample> tone_16k(double hz, double seconds, double amplitude = 8000) {
+  std::vector<Sample> s(static_cast<std::size_t>(kWidebandRate * seconds));
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    s[i] = static_cast<Sample>(amplitude * std::sin(2 * std::numbers::pi * hz *
+                                                    static_cast<double>(i) / kWidebandRate));
+  }
+  return s;
+}
+
+// Power of `hz` in a 16 kHz block (Goertzel).
+double power_at(Samples block, double hz) {
+  const double k = 2 * std::cos(2 * std::numbers::pi * hz / kWidebandRate);
+  double s1 = 0, s2 = 0;
+  for (const Sample x : block) {
+    const double s0 = x + k * s1 - s2;
+    s2 = s1;
+    s1 = s0;
+  }
+  return s1 * s1 + s2 * s2 - k * s1 * s2;
+}
+
+std::vector<WideFrame> collect_wide_frames(MediaSession& s, std::chrono::milliseconds for_how_long) {
+  std::vector<WideFrame> frames;
+  const auto end = std::chrono::steady_clock::now() + for_how_long;
+  while (std::chrono::steady_clock::now() < end) {
+    if (!s.wait_for_input(50ms)) continue;
+    WideFrame f;
+    while (s.pop_frame(f)) frames.push_back(f);
+  }
+  return frames;
+}
+
+std::shared_ptr<MediaSession> open_wide(MediaEngine& e, MediaCodec codec) {
+  auto s = e.open_session("127.0.0.1", codec);
+  EXPECT_TRUE(s.ok()) << (s.ok() ? "" : s.error().message);
+  return s.ok() ? s.value() : nullptr;
+}
+
+// A 5 kHz tone cannot cross a narrowband call (8 kHz sampling stops at 4 kHz): arriving, it
+// shows the call is wideband end to end.
+void expect_wideband_both_ways(MediaCodec codec, int payload_type, int lo, int hi) {
+  auto e = media_engine(lo, hi);
+  ASSERT_TRUE(e);
+  auto a = open_wide(*e, codec);
+  auto b = open_wide(*e, codec);
+  ASSERT_TRUE(a && b);
+  EXPECT_EQ(a->sample_rate(), kWidebandRate);
+  EXPECT_EQ(a->frame_samples(), kWideFrameSamples);
+  ASSERT_TRUE(a->start("127.0.0.1", b->local_port(), payload_type, 101).ok());
+  ASSERT_TRUE(b->start("127.0.0.1", a->local_port(), payload_type, 101).ok());
+
+  const auto high = tone_16k(5000, 1.0);
+  const auto low = tone_16k(700, 1.0);
+  ASSERT_EQ(a->enqueue_audio(high), high.size());
+  ASSERT_EQ(b->enqueue_audio(low), low.size());
+  EXPECT_EQ(a->queued_ms(), 1000);
+  a->flush_audio();
+  b->flush_audio();
+  std::vector<WideFrame> at_b, at_a;
+  std::thread reader([&] { at_a = collect_wide_frames(*a, 1600ms); });
+  at_b = collect_wide_frames(*b, 1600ms);
+  reader.join();
+
+  const auto tone_frames = [](const std::vector<WideFrame>& frames, double hz, double other) {
+    int n = 0;
+    for (const auto& f : frames) {
+      const double p = power_at(f, hz);
+      n += testing::rms(f) > 2000 && p > 20 * power_at(f, other) ? 1 : 0;
+    }
+    return n;
+  };
+  EXPECT_GE(tone_frames(at_b, 5000, 700), 40)
+      << "the 5 kHz tone did not reach b: " << at_b.size() << " frames, " << b->stats().packets_in
+      << " packets in";
+  EXPECT_GE(tone_frames(at_a, 700, 5000), 40) << "the 700 Hz tone did not reach a";
+  EXPECT_EQ(a->stats().rejected_in, 0u);
+  EXPECT_EQ(b->stats().rejected_in, 0u);
+}
+
+TEST(WidebandSession, G722CarriesSixteenKilohertzAudioBothWays) {
+  expect_wideband_both_ways(MediaCodec::kG722, 9, 44000, 44019);
+}
+
+TEST(WidebandSession, OpusCarriesSixteenKilohertzAudioBothWays) {
+  expect_wideband_both_ways(MediaCodec::kOpus, kOpusPt, 44020, 44039);
+}
+
+// Timestamps per 20 ms and payload sizes on the wire, from a plain socket's point of view.
+void expect_wire(MediaCodec codec, int payload_type, std::uint32_t ticks, int lo, int hi) {
+  auto e = media_engine(lo, hi);
+  ASSERT_TRUE(e);
+  auto s = open_wide(*e, codec);
+  ASSERT_TRUE(s);
+  RawUdp far;
+  ASSERT_TRUE(s->start("127.0.0.1", far.port(), payload_type, -1).ok());
+  std::vector<RtpHeader> headers;
+  std::vector<std::size_t> sizes;
+  while (headers.size() < 5) {
+    auto d = far.recv_rtp(500ms);
+    ASSERT_TRUE(d.has_value());
+    RtpPacketView v;
+    ASSERT_EQ(parse_rtp(d->bytes, v), RtpError::kOk);
+    headers.push_back(v.header);
+    sizes.push_back(v.payload.size());
+  }
+  for (std::size_t i = 1; i < headers.size(); ++i) {
+    EXPECT_EQ(headers[i].payload_type, payload_type);
+    EXPECT_EQ(headers[i].timestamp - headers[i - 1].timestamp, ticks);
+    EXPECT_EQ(static_cast<std::uint16_t>(headers[i].sequence - headers[i - 1].sequence), 1);
+    EXPECT_GT(sizes[i], 0u);
+    if (codec == MediaCodec::kG722) EXPECT_EQ(sizes[i], G722Rtp::kBytesPer20Ms);
+  }
+}
+
+TEST(WidebandSession, G722TimestampsAdvance160Per20Ms) {
+  expect_wire(MediaCodec::kG722, 9, 160, 44040, 44049);
+}
+
+TEST(WidebandSession, OpusTimestampsFollowTheFortyEightKilohertzClock) {
+  expect_wire(MediaCodec::kOpus, kOpusPt, 960, 44050, 44059);
+}
+
+TEST(WidebandSession, PayloadTypesThatAreNotTheCodecsAreRefused) {
+  auto e = media_engine(44060, 44069);
+  ASSERT_TRUE(e);
+  auto g722 = open_wide(*e, MediaCodec::kG722);
+  auto opus = open_wide(*e, MediaCodec::kOpus);
+  ASSERT_TRUE(g722 && opus);
+  EXPECT_FALSE(g722->start("127.0.0.1", 5000, 0, -1).ok());
+  EXPECT_FALSE(opus->start("127.0.0.1", 5000, 9, -1).ok());
+  EXPECT_FALSE(opus->start("127.0.0.1", 5000, 200, -1).ok());
+  EXPECT_TRUE(opus->start("127.0.0.1", 5000, 96, -1).ok());
+}
+
+// 25 packets of 500 Hz, then 25 of 2 kHz of which the first is lost.
+struct ToneChange {
+  int low = 0, high = 0;  // loud frames of 500 Hz and of 2 kHz that reached the call
+  std::uint64_t concealed = 0;
+};
+
+ToneChange send_tone_change_losing_one(int expected_loss_pct, int lo, int hi) {
+  ToneChange result;
+  auto e = media_engine(lo, hi);
+  if (!e) return result;
+  auto s = open_wide(*e, MediaCodec::kOpus);
+  RawUdp far;
+  EXPECT_TRUE(s && s->start("127.0.0.1", far.port(), kOpusPt, -1).ok());
+  if (!s) return result;
+  auto encoder = OpusFrameEncoder::create({.expected_loss_pct = expected_loss_pct});
+  EXPECT_TRUE(encoder.ok());
+  if (!encoder) return result;
+  std::vector<Sample> pcm = tone_16k(500, 0.5);
+  const auto after = tone_16k(2000, 0.5);
+  pcm.insert(pcm.end(), after.begin(), after.end());
+  constexpr std::size_t kLost = 25;
+  std::vector<WideFrame> frames;
+  std::thread reader([&] { frames = collect_wide_frames(*s, 1600ms); });
+  auto next_send = std::chrono::steady_clock::now();
+  for (std::size_t i = 0; i * kWideFrameSamples < pcm.size(); ++i) {
+    std::array<std::uint8_t, 400> packet{};
+    const auto size =
+        encoder->encode(Samples(pcm).subspan(i * kWideFrameSamples, kWideFrameSamples), packet);
+    EXPECT_TRUE(size.has_value());
+    if (size && i != kLost) {
+      far.send_to(s->local_port(),
+                  testing::rtp(kOpusPt, static_cast<std::uint16_t>(i),
+                               static_cast<std::uint32_t>(i * 960), 0x1234,
+                               std::vector<std::uint8_t>(packet.begin(), packet.begin() + *size)));
+    }
+    next_send += 20ms;
+    std::this_thread::sleep_until(next_send);
+  }
+  reader.join();
+  for (const auto& f : frames) {
+    if (testing::rms(f) < 1000) continue;
+    (power_at(f, 500) > power_at(f, 2000) ? result.low : result.high) += 1;
+  }
+  result.concealed = s->stats().concealed_frames;
+  return result;
+}
+
+// Whether the lost frame itself came back as 2 kHz (FEC) rather than 500 Hz (plain
+// concealment) is decided by one frame, which a loaded machine's late packets blur (1 run in 2
+// here): that is the codec's unit test (wideband_codec_test). This checks the session's part:
+// the loss is concealed through the decoder and the stream goes on at the new pitch.
+TEST(WidebandSession, ALostOpusPacketIsConcealedAndTheStreamGoesOn) {
+  const ToneChange got = send_tone_change_losing_one(20, 44070, 44079);
+  EXPECT_GE(got.concealed, 1u);
+  EXPECT_GE(got.low, 20);
+  EXPECT_GE(got.high, 20);
+}
+
+}  // namespace
+}  // namespace chalkbot
