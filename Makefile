@@ -67,9 +67,9 @@ test-tsan: deps
 	  -L 'unit|component|integration' -R '$(TSAN_TESTS)'
 
 # libFuzzer targets (tests/fuzz, clang). fuzz-smoke runs each for FUZZ_SECONDS on its seed corpus
-# and fails on the first crash (the input is kept in build-fuzz/crashes/). 20 s each: with nine
-# targets two at a time that is 100 s of CI time; `make fuzz` is the long run.
-FUZZ_SECONDS ?= 20
+# and fails on the first crash (the input is kept in build-fuzz/crashes/). 15 s each: with nine
+# targets two at a time that is 75 s of CI time; `make fuzz` is the long run.
+FUZZ_SECONDS ?= 15
 FUZZ_CMAKE_FLAGS ?= -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O2 -g1 -DNDEBUG"
 fuzz-build: deps
 	cmake -S . -B build-fuzz $(FUZZ_CMAKE_FLAGS) -DCMAKE_CXX_COMPILER=clang++-14 -DCHALKBOT_FUZZ=ON

@@ -181,7 +181,12 @@ TEST(MediaSession, TalkSpurtStartsBeforeItsTick) {
   auto s = open(*e);
   RawUdp far;
   ASSERT_TRUE(s->start("127.0.0.1", far.port(), 0, -1).ok());
+  // Each trial's figures are arrival times at a socket of this process: on a loaded machine any
+  // of them may come late. A broken engine misses in every trial (its first packet waits for the
+  // tick, its second leaves 20 ms after the first), so most trials showing it is the check.
   int early = 0;
+  int on_grid = 0;
+  int stamped_right = 0;
   constexpr int kTrials = 5;
   for (int trial = 0; trial < kTrials; ++trial) {
     while (far.recv(0ms)) {
@@ -208,18 +213,22 @@ TEST(MediaSession, TalkSpurtStartsBeforeItsTick) {
     EXPECT_EQ(b.header.timestamp - a.header.timestamp, 160u);
     const auto ms = [](auto d) { return std::chrono::duration<double, std::milli>(d).count(); };
     // The second packet keeps the grid: two ticks after the silence packet.
-    EXPECT_NEAR(ms(second->at - silence->at), 40.0, 8.0);
+    if (std::abs(ms(second->at - silence->at) - 40.0) <= 8.0) ++on_grid;
     // The media engine knows when frame 1 left (the caller's latency measurement uses it).
-    const double frame1_error = ms(second->at - *s->spurt_frame_sent_at(1));
+    const auto frame1_sent = s->spurt_frame_sent_at(1);
+    ASSERT_TRUE(frame1_sent.has_value());
+    const double frame1_error = ms(second->at - *frame1_sent);
     std::printf("trial %d: first %.1f ms, second %.1f ms after the silence packet; frame 1 "
                 "stamped %.1f ms before it arrived\n", trial, ms(first->at - silence->at),
                 ms(second->at - silence->at), frame1_error);
-    EXPECT_NEAR(frame1_error, 0.0, 8.0);
+    if (std::abs(frame1_error) <= 8.0) ++stamped_right;
     if (ms(first->at - silence->at) < 15.0) ++early;
     std::this_thread::sleep_for(200ms);  // the tone ends: back to silence
   }
-  // Scheduling on a loaded machine may delay a trial; the early start must show in most.
-  EXPECT_GE(early, kTrials - 1);
+  constexpr int kMost = kTrials / 2 + 1;
+  EXPECT_GE(early, kMost);
+  EXPECT_GE(on_grid, kMost);
+  EXPECT_GE(stamped_right, kMost);
 }
 
 TEST(MediaSession, SymmetricRtpRepliesToTheSourcePort) {
