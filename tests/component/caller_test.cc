@@ -71,7 +71,7 @@ TEST(CallerTimeline, VoicedSpanOfAQuestion) {
 // --- RFC 4733 sending ---------------------------------------------------------------------------
 
 TEST(MediaSessionDtmfSend, PacketsFollowRfc4733) {
-  auto e = testing::media_engine(45000, 45099);
+  auto e = testing::media_engine(15000, 15099);
   ASSERT_TRUE(e);
   auto s = e->open_session("127.0.0.1").value();
   testing::RawUdp far;
@@ -152,7 +152,7 @@ TEST(MediaSessionDtmfSend, PacketsFollowRfc4733) {
 }
 
 TEST(MediaSessionDtmfSend, DigitsReachTheReceivingSession) {
-  auto e = testing::media_engine(45100, 45199);
+  auto e = testing::media_engine(15100, 15199);
   ASSERT_TRUE(e);
   auto a = e->open_session("127.0.0.1").value();
   auto b = e->open_session("127.0.0.1").value();
@@ -225,7 +225,7 @@ class CallerTest : public ::testing::Test {
     ASSERT_TRUE(settings.ok()) << settings.error().message;
     sip_ = settings->sip;
     sip_.user_agent = "Chalkbot-caller-test";
-    media_ = testing::media_settings(45200, 45299);
+    media_ = testing::media_settings(15200, 15299);
     options_.quiet_ms = 400;
     options_.record_path = dir_ + "/heard.wav";
   }

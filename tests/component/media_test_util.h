@@ -35,7 +35,9 @@ inline MediaSettings media_settings(int port_min, int port_max, int inactivity_s
 }
 
 // A media engine on ports lo-hi, or null (and a failed expectation) when it cannot start. Test
-// binaries keep their ranges apart so that runs beside each other do not collide.
+// binaries keep their ranges apart so that runs beside each other do not collide, and below
+// 20000: not in the kernel's ephemeral range (32768-60999), where any test's outgoing socket may
+// take a port, nor in the 20000-29999 that `chalkbot serve` in the integration tests uses.
 inline std::unique_ptr<MediaEngine> media_engine(int lo, int hi, int inactivity_s = 30) {
   auto e = MediaEngine::create(media_settings(lo, hi, inactivity_s));
   EXPECT_TRUE(e.ok()) << (e.ok() ? "" : e.error().message);

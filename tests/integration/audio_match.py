@@ -71,9 +71,10 @@ def main():
     score_wanted = best_correlation(heard, wanted)
     score_other = best_correlation(heard, other)
     print(f"wanted {score_wanted:.2f} other {score_other:.2f}")
-    # A matching contour scores about 0.9 through a phone line; another sentence of the same voice
-    # rarely passes 0.6.
-    sys.exit(0 if score_wanted >= 0.8 and score_wanted > score_other + 0.2 else 1)
+    # A matching contour scores about 0.9 through a phone line, less when a loaded machine delays
+    # a frame or two of it (0.78 seen with six tests at once on 2 cores); another sentence of the
+    # same voice rarely passes 0.6. So: clearly above that, and clearly above the other one.
+    sys.exit(0 if score_wanted >= 0.7 and score_wanted > score_other + 0.25 else 1)
 
 
 if __name__ == "__main__":

@@ -118,6 +118,25 @@ PY
 # at_least VALUE MIN: true when VALUE >= MIN (decimals).
 at_least() { python3 -c "import sys; sys.exit(0 if float('$1') >= float('$2') else 1)"; }
 
+# baresip_call DIR TARGET MAX_S LOG: baresip (set up by baresip_setup in DIR) dials TARGET and
+# is stopped once that call has ended, whoever ended it; MAX_S (its -t) bounds it. baresip itself
+# stays up until -t, so waiting for it would add the rest of MAX_S to every call. SIGTERM lets it
+# close its recordings.
+baresip_call() {
+  local dir=$1 target=$2 max_s=$3 log=$4 pid
+  timeout $((max_s + 30)) baresip -f "$dir" -e "/dial $target" -t "$max_s" </dev/null >"$log" 2>&1 &
+  pid=$!
+  while kill -0 "$pid" 2>/dev/null; do
+    if grep -q "terminated (duration" "$log"; then
+      sleep 0.5  # its BYE's answer, and the recorder's last frames
+      kill -TERM "$pid" 2>/dev/null || true
+      break
+    fi
+    sleep 0.2
+  done
+  wait "$pid" || true
+}
+
 # baresip_setup DIR CALLER_WAV: configures a scripted baresip in DIR (no sound card): it plays
 # CALLER_WAV (8 kHz mono) as the caller's voice and records both directions in DIR/rec. baresip
 # listens on UDP and TCP at its SIP port and on TLS at port + 1. A port the kernel picks for UDP

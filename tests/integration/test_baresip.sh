@@ -17,8 +17,7 @@ sox -n -r 8000 -c 1 -b 16 "$work/tail.wav" trim 0 10
 sox "$work/lead.wav" "$work/q.wav" "$work/tail.wav" "$work/caller.wav"
 
 baresip_setup "$work/baresip" "$work/caller.wav"
-timeout 60 baresip -f "$work/baresip" -e "/dial sip:bot@127.0.0.1:$port" -t 30 </dev/null \
-  >"$work/baresip.log" 2>&1 || true
+baresip_call "$work/baresip" "sip:bot@127.0.0.1:$port" 30 "$work/baresip.log"
 grep -q "Call established" "$work/baresip.log" || { tail "$work/baresip.log"; fail "baresip: call not established"; }
 pass "baresip call established"
 
@@ -55,9 +54,8 @@ port=$SIP_PORT
 sox -n -r 8000 -c 1 -b 16 "$work/silence.wav" trim 0 40
 sed -i "s|^audio_source .*|audio_source aufile,$work/silence.wav|" "$work/baresip/config"
 rm -f "$work"/baresip/rec/*
-timeout 60 baresip -f "$work/baresip" -e "/dial sip:bot@127.0.0.1:$port" -t 25 </dev/null \
-  >"$work/baresip2.log" 2>&1 || true
-# baresip stays up until -t: the call's own length is in its log.
+baresip_call "$work/baresip" "sip:bot@127.0.0.1:$port" 25 "$work/baresip2.log"
+# The call's own length is in baresip's log.
 took=$(sed -n 's/.*terminated (duration: \([0-9]*\) secs).*/\1/p' "$work/baresip2.log" | head -1)
 [ -n "$took" ] || fail "baresip's call did not end"
 stop_serve

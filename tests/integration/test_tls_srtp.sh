@@ -48,8 +48,7 @@ python3 "$TESTS_DIR/integration/rtp_sniff.py" --ports "$rtp_ports" --plain-wav c
 sniff_pid=$!
 for _ in $(seq 50); do [ -f sniff.ready ] && break; sleep 0.1; done
 [ -f sniff.ready ] || { cat sniff.err; fail "the sniffer did not start (needs root or CAP_NET_RAW)"; }
-timeout 40 baresip -f "$work/baresip" -e "/dial sip:bot@127.0.0.1:$tls_port;transport=tls" -t 24 \
-  </dev/null >baresip.log 2>&1 || true
+baresip_call "$work/baresip" "sip:bot@127.0.0.1:$tls_port;transport=tls" 24 baresip.log
 kill -TERM "$sniff_pid"
 wait "$sniff_pid" || true
 grep -q "Call established" baresip.log || { tail baresip.log; fail "baresip: no call over TLS"; }

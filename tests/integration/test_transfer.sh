@@ -148,7 +148,7 @@ stop_serve
 
 # A real softphone as the phone: baresip asks for a person in words; the bot REFERs it to the
 # desk (sipp answering as a UAS); baresip calls the desk, reports the call answered (NOTIFY) and
-# the bot hangs up. baresip ends its call to the desk when its -t runs out.
+# the bot hangs up. baresip ends its call to the desk when it is stopped after that.
 desk_port=$(python3 -c "import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(('127.0.0.1', 0)); print(s.getsockname()[1])")
 desk="sip:desk@127.0.0.1:$desk_port"
 start_serve --set "flow.transfer_to=$desk"
@@ -159,8 +159,7 @@ sox -n -r 8000 -c 1 -b 16 lead.wav trim 0 4
 sox -n -r 8000 -c 1 -b 16 tail.wav trim 0 20
 sox lead.wav ask.wav tail.wav caller.wav
 baresip_setup "$work/baresip" "$work/caller.wav"
-timeout 60 baresip -f "$work/baresip" -e "/dial sip:bot@127.0.0.1:$SIP_PORT" -t 30 </dev/null \
-  >baresip.log 2>&1 || true
+baresip_call "$work/baresip" "sip:bot@127.0.0.1:$SIP_PORT" 30 baresip.log
 wait "$desk_pid" || { tail -20 sipp_desk.log baresip.log; fail "the desk (sipp uas) did not get baresip's call"; }
 call=$(newest_call)
 [ "$(end_reason "$call")" = transferred ] ||
