@@ -7,10 +7,13 @@
 // server's voice detector then has to judge every window (it skips long digital silence).
 // With --srtp-crypto the answers are SRTP under that a=crypto attribute (the key the callers
 // offered, so the server can authenticate them); what arrives is measured from its RTP header,
-// which SRTP leaves in the clear.
+// which SRTP leaves in the clear. With --opus-pt the answers are Opus (RFC 7587) under that
+// payload type, one 20 ms packet coded by libopus at 16 kHz (of the noise or the silence), so the
+// server decodes Opus as it would from a phone.
 //
 //   chalkbot_rtp_sink --ip 127.0.0.1 --first-port 40000 --ports 1200 --seconds 30 [--warmup-s 3]
 //                     [--line-noise] [--srtp-crypto "1 AES_CM_128_HMAC_SHA1_80 inline:..."]
+//                     [--opus-pt 111]
 //
 // Prints "READY" once bound, then a JSON report on stdout when the time is up (or on SIGTERM).
 #include <arpa/inet.h>
@@ -34,6 +37,7 @@
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
+#include "media/opus_codec.h"
 #include "media/srtp_stream.h"
 #include "sip/sdes.h"
 
@@ -49,7 +53,7 @@ struct Stream {
   std::int64_t last_arrival_ns = 0;
   std::uint64_t received = 0, lost = 0;
   sockaddr_in peer{};
-  std::array<std::uint8_t, 12 + 160> reply{};
+  std::vector<std::uint8_t> reply;  // header + payload
   std::uint16_t reply_seq = 0;
   std::uint32_t reply_ts = 0;
   std::unique_ptr<chalkbot::SrtpStream> srtp;  // --srtp-crypto only
@@ -84,6 +88,9 @@ int main(int argc, char** argv) {
   app.add_flag("--line-noise", line_noise, "answer with quiet line noise, not digital silence");
   std::string srtp_crypto;
   app.add_option("--srtp-crypto", srtp_crypto, "answer with SRTP under this a=crypto attribute");
+  int opus_pt = -1;
+  app.add_option("--opus-pt", opus_pt, "answer with Opus packets of this payload type")
+      ->check(CLI::Range(96, 127));
   CLI11_PARSE(app, argc, argv);
   std::optional<chalkbot::sip::CryptoAttribute> crypto;
   if (!srtp_crypto.empty()) {
@@ -96,6 +103,37 @@ int main(int argc, char** argv) {
   }
   std::signal(SIGTERM, on_signal);
   std::signal(SIGINT, on_signal);
+
+  // An Opus answer: the 5th packet of the same sound coded at 16 kHz (the encoder settled).
+  std::vector<std::uint8_t> opus_payload;
+  if (opus_pt >= 0) {
+    auto encoder = chalkbot::OpusFrameEncoder::create();
+    if (!encoder) {
+      std::fprintf(stderr, "rtp_sink: opus: %s\n", encoder.error().message.c_str());
+      return 1;
+    }
+    std::vector<chalkbot::Sample> pcm(chalkbot::OpusRtp::kSamplesPer20Ms, 0);
+    std::uint32_t seed = 0x9E37'79B9U;
+    std::array<std::uint8_t, 1500> packet{};
+    std::size_t size = 0;
+    for (int frame = 0; frame < 5; ++frame) {
+      if (line_noise) {  // +-24..48 of 32767, like the G.711 noise below
+        for (auto& sample : pcm) {
+          seed = seed * 1'664'525U + 1'013'904'223U;
+          const int level = 24 + static_cast<int>((seed >> 16) % 25);
+          sample = static_cast<chalkbot::Sample>((seed >> 31) != 0 ? level : -level);
+        }
+      }
+      const auto coded = encoder->encode(pcm, packet);
+      if (!coded) {
+        std::fprintf(stderr, "rtp_sink: opus: cannot encode\n");
+        return 1;
+      }
+      size = *coded;
+    }
+    opus_payload.assign(packet.begin(), packet.begin() + static_cast<std::ptrdiff_t>(size));
+  }
+  const std::uint32_t reply_ticks = opus_pt >= 0 ? chalkbot::OpusRtp::kTimestampPer20Ms : 160;
 
   const int epoll_fd = epoll_create1(0);
   std::vector<Stream> streams(static_cast<std::size_t>(ports));
@@ -119,9 +157,12 @@ int main(int argc, char** argv) {
     ev.events = EPOLLIN;
     ev.data.u32 = static_cast<std::uint32_t>(i);
     epoll_ctl(epoll_fd, EPOLL_CTL_ADD, s.fd, &ev);
-    s.reply[0] = 0x80;  // RTP v2, PCMU
-    std::fill(s.reply.begin() + 12, s.reply.end(), 0xFF);  // u-law silence
-    if (line_noise) {
+    s.reply.assign(12 + (opus_pt >= 0 ? opus_payload.size() : 160), 0xFF);  // u-law silence
+    s.reply[0] = 0x80;  // RTP v2
+    s.reply[1] = static_cast<std::uint8_t>(opus_pt >= 0 ? opus_pt : 0);  // Opus or PCMU
+    if (opus_pt >= 0) {
+      std::copy(opus_payload.begin(), opus_payload.end(), s.reply.begin() + 12);
+    } else if (line_noise) {
       // u-law codes 0xF9-0xFC and 0x79-0x7C: +-24..48 of 32767, in a fixed random order.
       std::uint32_t seed = 0x9E37'79B9U * static_cast<std::uint32_t>(i + 1);
       for (std::size_t k = 12; k < s.reply.size(); ++k) {
@@ -153,7 +194,7 @@ int main(int argc, char** argv) {
   std::array<epoll_event, 256> events{};
   std::array<std::uint8_t, 2048> buffer{};
   std::array<char, 256> control{};
-  std::array<std::uint8_t, 12 + 160 + chalkbot::SrtpStream::kMaxTrailer> protected_reply{};
+  std::vector<std::uint8_t> protected_reply(1500 + chalkbot::SrtpStream::kMaxTrailer);
   for (;;) {
     if (stop_requested) break;
     const int n = epoll_wait(epoll_fd, events.data(), static_cast<int>(events.size()), 100);
@@ -205,7 +246,7 @@ int main(int argc, char** argv) {
         s.reply[3] = static_cast<std::uint8_t>(s.reply_seq & 0xff);
         for (std::size_t b = 0; b < 4; ++b) s.reply[4 + b] = static_cast<std::uint8_t>(s.reply_ts >> (24 - 8 * b));
         ++s.reply_seq;
-        s.reply_ts += 160;
+        s.reply_ts += reply_ticks;
         const std::uint8_t* packet = s.reply.data();
         std::size_t size = s.reply.size();
         if (s.srtp) {  // protected in place: a copy, so the template stays plain

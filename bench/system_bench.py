@@ -4,7 +4,8 @@ capacity, media capacity, call setup rate (plain and with SDES-SRTP), memory, an
 short calls.
 
   system_bench.py --chalkbot PATH [--smoke]
-                  [--only latency,conversation,media,media_noise,setup,setup_srtp,memory,soak]
+                  [--only latency,conversation,media,media_noise,media_srtp,media_opus,setup,
+                         setup_srtp,memory,soak]
                   [--results DIR] [--check]
 
 Each benchmark prints its figures beside their targets and writes bench/results/<name>.json.
@@ -108,7 +109,8 @@ class Stack:
         serve_env = dict(os.environ, CHALKBOT_LLM_BASE_URL=self.llm_url,
                          CHALKBOT_STORE_PATH=str(self.db), CHALKBOT_SIP_PORT="0",
                          CHALKBOT_ADMIN_LISTEN="127.0.0.1:0",  # not 8080: another serve may hold it
-                         CHALKBOT_LOG_LEVEL="warn", **(env or {}))
+                         CHALKBOT_LOG_LEVEL=os.environ.get("CHALKBOT_LOG_LEVEL", "warn"),
+                         **(env or {}))
         self.serve_out = open(self.work / "serve.out", "w+")
         self.serve = subprocess.Popen([chalkbot, "serve"], env=serve_env, stdout=self.serve_out,
                                       stderr=open(self.work / "serve.err", "w"))
@@ -659,13 +661,15 @@ def conversation_rows(r):
 BENCH_CRYPTO = "1 AES_CM_128_HMAC_SHA1_80 inline:PS1uQCVeeCFCanVmcjkpPywjNWhcYD0mXXtxaVBR"
 
 
-def bench_media(args, work, line_noise=False, srtp=False):
+def bench_media(args, work, line_noise=False, srtp=False, opus=False):
     """Media-only capacity: sipp places the calls, the server runs with a no-op ASR and plays its
     greeting then silence, and chalkbot_rtp_sink receives every stream (and answers with digital
     silence, or with quiet line noise so that the voice detector judges every window): loss and
     pacing measured at the receiving side, from kernel timestamps. Ramped; the most calls with 0
     loss and pacing deviation p99 <= 5 ms. srtp: the calls offer SDES-SRTP, the server requires
-    it, and the sink answers in SRTP: the server protects and authenticates every packet."""
+    it, and the sink answers in SRTP: the server protects and authenticates every packet. opus:
+    the calls offer only Opus, the server (media.codecs opus first) runs them wideband, and the
+    sink answers with Opus packets: the server decodes and encodes every 20 ms of every call."""
     sink_bin = args.sink
     scenario = SIPP_SCENARIOS / "uac_media_sink.xml"
     sink_extra = ["--line-noise"] if line_noise else []
@@ -676,7 +680,17 @@ def bench_media(args, work, line_noise=False, srtp=False):
         scenario = Path(work) / "uac_media_sink_srtp.xml"
         scenario.write_text(text.replace("RTP/AVP 0\n", f"RTP/SAVP 0\n      a=crypto:{BENCH_CRYPTO}\n"))
         sink_extra += ["--srtp-crypto", BENCH_CRYPTO]
-    levels = [20] if args.smoke else [200, 400, 600, 800, 1000, 1200, 1500]
+    if opus:
+        text = scenario.read_text()
+        assert "RTP/AVP 0\n      a=rtpmap:0 PCMU/8000\n" in text
+        scenario = Path(work) / "uac_media_sink_opus.xml"
+        scenario.write_text(text.replace(
+            "RTP/AVP 0\n      a=rtpmap:0 PCMU/8000\n",
+            "RTP/AVP 111\n      a=rtpmap:111 opus/48000/2\n      a=fmtp:111 useinbandfec=1\n"))
+        sink_extra += ["--opus-pt", "111"]
+    # Opus costs ~0.1-0.4 ms of CPU per call and 20 ms (encode + decode): a finer, lower ramp.
+    levels = ([20] if args.smoke else [50, 100, 150, 200, 300, 400] if opus
+              else [200, 400, 600, 800, 1000, 1200, 1500])
     measure_s = 4 if args.smoke else 12
     steps = []
     env = {"CHALKBOT_ASR_PROVIDER": "none", "CHALKBOT_SIP_MAX_CALLS": "4000",
@@ -684,6 +698,8 @@ def bench_media(args, work, line_noise=False, srtp=False):
            "CHALKBOT_VAD_NO_INPUT_TIMEOUT_MS": "120000", "CHALKBOT_FLOW_MAX_SILENT_PROMPTS": "0"}
     if srtp:
         env["CHALKBOT_MEDIA_SRTP"] = "required"
+    if opus:
+        env["CHALKBOT_MEDIA_CODECS"] = "opus,G722,PCMU,PCMA"
     for n in levels:
         level_dir = Path(work) / f"n{n}"
         level_dir.mkdir()
@@ -756,7 +772,8 @@ def main():
     parser.add_argument("--chalkbot", required=True)
     parser.add_argument("--sink", help="chalkbot_rtp_sink (default: beside chalkbot's build)")
     parser.add_argument("--smoke", action="store_true", help="a few seconds each")
-    parser.add_argument("--only", default="latency,conversation,media,media_noise,media_srtp,setup,"
+    parser.add_argument("--only", default="latency,conversation,media,media_noise,media_srtp,media_opus,"
+                                          "setup,"
                                           "setup_srtp,"
                                           "setup_tls_srtp,setup_tls_per_call,memory,soak",
                         help="comma list of benchmarks")
@@ -781,13 +798,18 @@ def main():
                "conversation": (bench_conversation, conversation_rows),
                "media": (bench_media, media_rows),
                "media_noise": (lambda a, w: bench_media(a, w, line_noise=True), media_rows),
-               "media_srtp": (lambda a, w: bench_media(a, w, srtp=True), media_rows)}
+               "media_srtp": (lambda a, w: bench_media(a, w, srtp=True), media_rows),
+               "media_opus": (lambda a, w: bench_media(a, w, line_noise=True, opus=True),
+                              media_rows)}
     status = 0
     results_dir = Path(args.results)
     results_dir.mkdir(parents=True, exist_ok=True)
     for name in args.only.split(","):
         run, rows = benches[name]
-        with tempfile.TemporaryDirectory(prefix=f"bench-{name}-") as work:
+        # BENCH_KEEP=1 keeps each benchmark's work folder (server logs) for a look afterwards.
+        with (contextlib.nullcontext(tempfile.mkdtemp(prefix=f"bench-{name}-"))
+              if os.environ.get("BENCH_KEEP") else
+              tempfile.TemporaryDirectory(prefix=f"bench-{name}-")) as work:
             try:
                 started = time.monotonic()
                 result = run(args, work)
