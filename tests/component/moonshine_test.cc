@@ -199,6 +199,22 @@ TEST_F(Moonshine, DecodeAheadDuringLongSpeechKeepsEveryWord) {
       << (*stream)->result();
 }
 
+// Moonshine tiny says nothing at all when speech starts after 1.5 s or more of digital silence
+// (measured on a bot answer recorded by a softphone: 1.0 s before it was heard, 1.5 s was empty).
+// An utterance that begins with a long quiet stretch must still be heard.
+TEST_F(Moonshine, SpeechAfterALongSilenceIsHeard) {
+  const std::string dir = testing::speech_data_dir() + "/librivox/";
+  const Audio speech = phone(dir + "sense_and_sensibility_01_austen_64kb-0890.wav");
+  for (const int silent_ms : {1500, 3000}) {
+    Audio padded{speech.sample_rate, std::vector<Sample>(
+        samples_per_ms(speech.sample_rate, silent_ms), 0)};
+    padded.samples.insert(padded.samples.end(), speech.samples.begin(), speech.samples.end());
+    auto text = recognise(*asr_, padded);
+    ASSERT_TRUE(text.ok()) << text.error().message;
+    EXPECT_LE(word_error_rate(kSecond, *text), 0.1) << silent_ms << " ms: '" << *text << "'";
+  }
+}
+
 TEST_F(Moonshine, TooShortOrSilentUtteranceIsEmptyText) {
   auto blip = asr_->open(kMoonshineRate);
   ASSERT_TRUE(blip.ok());

@@ -75,6 +75,22 @@ bool is_silence(Samples audio) {
   return true;
 }
 
+// Moonshine tiny says nothing at all when speech starts after 1.5 s or more of digital silence
+// (1.0 s is fine). What it is given starts kLeadIn before the first frame louder than silence.
+constexpr std::size_t kLeadIn = samples_per_ms(kMoonshineRate, 300);
+
+Samples without_long_lead_in(Samples audio) {
+  const std::size_t frame = samples_per_ms(kMoonshineRate, kFrameMs);
+  std::size_t first_sound = 0;
+  while (first_sound < audio.size() &&
+         frame_power(audio.subspan(first_sound, std::min(frame, audio.size() - first_sound))) <=
+             kSilenceRms * kSilenceRms) {
+    first_sound += frame;
+  }
+  return first_sound > kLeadIn ? audio.subspan(std::min(first_sound, audio.size()) - kLeadIn)
+                               : audio;
+}
+
 }  // namespace
 
 struct MoonshineAsr::Models {
@@ -146,7 +162,7 @@ class MoonshineStream final : public AsrStream {
     const Samples pending = Samples(audio_).subspan(committed_);
     if (words_before_pause_ && pending.size() < kMinPieceAfterPause) return text_;  // (partial())
     if (pending.size() < kMoonshineMinSamples || is_silence(pending)) return text_;
-    auto text = asr_.transcribe_16k(pending);
+    auto text = asr_.transcribe_16k(without_long_lead_in(pending));
     if (!text) {
       spdlog::warn("asr: moonshine speculative decode failed: {}", text.error().message);
       return text_;
@@ -195,7 +211,7 @@ class MoonshineStream final : public AsrStream {
   Status decode_piece(Samples piece) {
     committed_ += piece.size();
     if (piece.size() < kMoonshineMinSamples || is_silence(piece)) return {};
-    auto text = asr_.transcribe_16k(piece);
+    auto text = asr_.transcribe_16k(without_long_lead_in(piece));
     if (!text) return text.error();
     if (!text->empty()) text_ += (text_.empty() ? "" : " ") + *text;
     return {};
