@@ -115,6 +115,18 @@ print(f"{sum(w in heard for w in want) / max(len(want), 1):.2f}")
 PY
 }
 
+# metric NAME: an unlabelled metric's value from the admin server of the last start_serve.
+metric() { curl -s "$ADMIN_URL/metrics" | awk -v m="$1" '$1 == m {print $2}'; }
+
+# calls_active_drops_to_0 [SECONDS]: waits (default 10 s) for chalkbot_calls_active to read 0;
+# false if it does not. A call's end (its store write, its metrics) follows the hang-up on the
+# call's own thread, so right after a hang-up the gauge may still count it: poll, don't sample.
+calls_active_drops_to_0() {
+  local polls=$(( ${1:-10} * 10 ))
+  for _ in $(seq "$polls"); do [ "$(metric chalkbot_calls_active)" = 0 ] && return 0; sleep 0.1; done
+  return 1
+}
+
 # at_least VALUE MIN: true when VALUE >= MIN (decimals).
 at_least() { python3 -c "import sys; sys.exit(0 if float('$1') >= float('$2') else 1)"; }
 

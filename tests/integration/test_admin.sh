@@ -23,7 +23,6 @@ expect_error() {
   [ "$got" = "$code" ] || fail "$method $path: HTTP $got, expected $code ($(cat "$work/body"))"
   grep -q '^{"error":".\+"}$' "$work/body" || fail "$method $path: no JSON error: $(cat "$work/body")"
 }
-metric() { curl -s "$ADMIN_URL/metrics" | awk -v m="$1" '$1 == m {print $2}'; }
 
 # 1. Health.
 [ "$(status GET /healthz)" = 200 ] || fail "/healthz"
@@ -99,8 +98,7 @@ for m in chalkbot_turns_total chalkbot_response_latency_seconds_count chalkbot_a
     fail "metric $m is not counted: $(grep -F "$m" metrics.txt)"
 done
 # The gauge falls as the dialog ends; the BYE's 200 may reach the caller a moment before that.
-for _ in $(seq 50); do [ "$(metric chalkbot_calls_active)" = 0 ] && break; sleep 0.1; done
-[ "$(metric chalkbot_calls_active)" = 0 ] || fail "calls_active is $(metric chalkbot_calls_active)"
+calls_active_drops_to_0 || fail "calls_active is $(metric chalkbot_calls_active)"
 pass "metrics: turns $(metric chalkbot_turns_total), RTP in $(metric chalkbot_rtp_packets_received_total)"
 
 # 5. Bad requests: the right 4xx with a JSON error.

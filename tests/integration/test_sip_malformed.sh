@@ -78,9 +78,7 @@ kill -0 "$serve_pid" 2>/dev/null || { tail -20 "$work/serve.err"; fail "serve di
 [ "$(grep -c 'no ACK for our 200' "$work/serve.err")" -eq "$answered_200" ] ||
   { tail -20 "$work/serve.err"; fail "not $answered_200 ACK timeouts logged"; }
 ! grep -q "invalid URI" "$work/serve.err" || fail "the stack tried to send to an invalid URI"
-metric() { curl -s "$ADMIN_URL/metrics" | awk -v m="$1" '$1 == m {print $2}'; }
-for _ in $(seq 100); do [ "$(metric chalkbot_calls_active)" = 0 ] && break; sleep 0.1; done
-[ "$(metric chalkbot_calls_active)" = 0 ] || fail "calls_active is $(metric chalkbot_calls_active)"
+calls_active_drops_to_0 || fail "calls_active is $(metric chalkbot_calls_active)"
 pass "alive after the ACK timeouts, every call ended, no request to an invalid URI"
 
 # Still takes a real call.

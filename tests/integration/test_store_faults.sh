@@ -27,7 +27,6 @@ import json, sys, urllib.request
 print(sum(r["path"].endswith("/chat/completions") for r in json.load(urllib.request.urlopen(sys.argv[1]))))
 PY
 }
-metric() { curl -s "$ADMIN_URL/metrics" | awk -v m="$1" '$1 == m {print $2}'; }
 readyz() { curl -s -o /dev/null -w '%{http_code}' "$ADMIN_URL/readyz"; }
 # wait_until_unwritable: polls (10 s) until /readyz and then the metrics (sampled every second)
 # show the store failing.

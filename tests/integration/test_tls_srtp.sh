@@ -97,7 +97,6 @@ grep -q "sip: 488 Not Acceptable Here (plain RTP refused: media.srtp is required
 pass "plain RTP offer refused: 488 with Warning 302, logged"
 
 # A wrong key: the caller offers one key and encrypts with another.
-metric() { curl -s "$ADMIN_URL/metrics" | awk -v m="$1" '$1 == m {print $2}'; }
 received_before=$(metric chalkbot_rtp_packets_received_total)
 sox -n -r 8000 -c 1 -b 16 lead1.wav trim 0 1
 sox lead1.wav q.wav wrong.wav

@@ -215,7 +215,6 @@ pass "Twilio: connections beyond the cap are refused"
 
 # The server took all of that in its stride, and its books balance.
 kill -0 "$serve_pid" || fail "serve died"
-curl -sf "$ADMIN_URL/metrics" | grep -q '^chalkbot_calls_active 0' ||
-  fail "calls_active is not back to 0: $(curl -sf "$ADMIN_URL/metrics" | grep calls_active)"
+calls_active_drops_to_0 || fail "calls_active is not back to 0: $(metric chalkbot_calls_active)"
 stop_serve
 pass "serve still up, no call left active, clean shutdown"
