@@ -130,7 +130,8 @@ class Stack:
             if self.serve.poll() is not None:
                 raise BenchError("serve exited: " + (self.work / "serve.err").read_text()[-2000:])
             time.sleep(0.05)
-        raise BenchError("serve did not start")
+        raise BenchError("serve did not start in 60 s: " +
+                         (self.work / "serve.err").read_text()[-2000:])
 
     def metric(self, name):
         """One unlabelled metric from serve's /metrics."""

@@ -83,7 +83,8 @@ ln -sfn /usr/share/sip-tester pcap  # the scenario plays pcap/dtmf_2833_0.pcap
 before_ms=$(date +%s%3N)
 timeout 60 sipp -i 127.0.0.1 -mi 127.0.0.1 -p 0 -mp 0 -sf "$TESTS_DIR/sipp/uac_transfer.xml" -m 1 \
   -timeout 50 -trace_msg -message_file msgs.log "127.0.0.1:$FRONT_PORT" >transfer.log 2>&1 ||
-  { tail -20 transfer.log; fail "a transfer through Kamailio did not go REFER, 202, NOTIFY 200, BYE"; }
+  { tail -20 transfer.log; tail -60 msgs.log 2>/dev/null; grep -E 'call|transfer' node*.err | tail -20
+    fail "a transfer through Kamailio did not go REFER, 202, NOTIFY 200, BYE"; }
 for _ in $(seq 50); do
   moved=$(sql "select node || ' ' || end_reason from calls where started_ms >= $before_ms")
   [[ "$moved" == *" "?* ]] && break
