@@ -1,6 +1,5 @@
 #include <unistd.h>
 
-#include <algorithm>
 #include <csignal>
 #include <cstdio>
 #include <ctime>
@@ -19,7 +18,6 @@
 #include "server/admin_server.h"
 #include "server/gateway.h"
 #include "server/memory_trim.h"
-#include "sip/sdp.h"
 
 namespace chalkbot::cli {
 namespace {
@@ -119,15 +117,9 @@ void add_serve_command(CLI::App& app, Context& context) {
       prompts_to_cache.push_back(settings->tools.apology);
       for (const auto& tool : flow->tools().http().tools()) prompts_to_cache.push_back(tool.filler);
     }
-    // Wideband calls (opus, G722 in media.codecs) speak at 16 kHz: their prompts are cached at
-    // that rate too. A bad list is reported by SIP's start, with the key.
-    std::vector<int> prompt_rates{kTelephoneRate};
-    if (auto codecs = sip::parse_codec_list(settings->media.codecs)) {
-      const bool wideband = std::ranges::any_of(
-          *codecs, [](const sip::Codec& c) { return c.name == "G722" || c.name == "OPUS"; });
-      if (wideband) prompt_rates.push_back(kWidebandRate);
-    }
-    const PromptCache prompts(*engines->tts, prompts_to_cache, prompt_rates);
+    // Both rates a call can speak at: G.711 and the socket transports 8 kHz, the browser phone
+    // and wideband SIP (opus, G722) 16 kHz. flite takes ~50 ms a prompt.
+    const PromptCache prompts(*engines->tts, prompts_to_cache, {kTelephoneRate, kWidebandRate});
 
     // Provider failures are logged by the call (report_provider_failure) and counted here, by the
     // kind it found.

@@ -122,9 +122,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
       return false;
     }
     (void)audio_->take_clear();  // Asterisk plays frames as they come: nothing buffered to drop
-    if (const Frame* frame = audio_->next_frame()) {
+    if (const Samples frame = audio_->next_frame(); !frame.empty()) {
       if (outbox_.size() < kMaxOutbox) {
-        send(audiosocket::encode_audio(*frame));
+        send(audiosocket::encode_audio(frame));
       } else {
         ++frames_dropped_;
       }

@@ -86,8 +86,8 @@ class BrowserCall final : public WebSocketCall {
       return decoded.error().message;
     }
     if (up_) {
-      const std::vector<Sample> narrow = up_->process(wire_);
-      audio()->push_caller_audio(narrow, SteadyClock::now());
+      const std::vector<Sample> resampled = up_->process(wire_);
+      audio()->push_caller_audio(resampled, SteadyClock::now());
     } else {
       audio()->push_caller_audio(wire_, SteadyClock::now());
     }
@@ -101,11 +101,12 @@ class BrowserCall final : public WebSocketCall {
       end("refused", CloseCode::try_again_later, "busy");
       return std::nullopt;
     }
-    auto up = resampler_for_stream(rate, kTelephoneRate);
-    auto down = Resampler::create(kTelephoneRate, browser::kDownRate);
-    if (!up || !down) return "no resampler from " + std::to_string(rate) + " Hz";
+    // The call runs wideband: the page's microphone is resampled to 16 kHz (when it is not
+    // already), and the bot's 16 kHz goes down as it is.
+    static_assert(browser::kDownRate == kWidebandRate, "the bot's audio goes down as it is");
+    auto up = resampler_for_stream(rate, kWidebandRate);
+    if (!up) return "no resampler from " + std::to_string(rate) + " Hz";
     up_ = std::move(*up);
-    down_.emplace(std::move(*down));
     const std::string id = new_id();
     StreamCallStart start{id, "browser:" + peer(), "talk", "browser"};
     std::weak_ptr<BrowserCall> self =
@@ -117,7 +118,7 @@ class BrowserCall final : public WebSocketCall {
         if (auto call = self.lock()) call->show(news);
       });
     };
-    if (begin_call(start, std::make_shared<StreamedAudio>())) {
+    if (begin_call(start, std::make_shared<StreamedAudio>(kWidebandRate))) {
       // Before anything the call says: its news is posted, so it comes after this handler.
       send(browser::started_json(id, browser::kDownRate));
       spdlog::info("browser {}: call from {} ({} Hz up)", name(), start.from, rate);
@@ -125,9 +126,7 @@ class BrowserCall final : public WebSocketCall {
     return std::nullopt;
   }
 
-  void send_frame(const Frame& frame) override {
-    send(browser::encode_audio(down_->process(frame)), false);
-  }
+  void send_frame(Samples frame) override { send(browser::encode_audio(frame), false); }
 
   void send_clear() override { send(browser::clear_json()); }
 
@@ -142,8 +141,7 @@ class BrowserCall final : public WebSocketCall {
 
   std::shared_ptr<NewsPost> post_;
   const std::string busy_;  // not empty: over the phone's cap, said when the page starts
-  std::optional<Resampler> up_;    // the page's rate to the engine's (none when equal)
-  std::optional<Resampler> down_;  // the engine's 8 kHz to the page's 16 kHz
+  std::optional<Resampler> up_;  // the page's rate to the call's 16 kHz (none when equal)
   std::vector<Sample> wire_;
 };
 

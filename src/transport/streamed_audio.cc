@@ -13,20 +13,21 @@ std::int64_t ns_of(SteadyClock::time_point t) {
 
 }  // namespace
 
-StreamedAudio::StreamedAudio() = default;
+StreamedAudio::StreamedAudio(int sample_rate)
+    : sample_rate_(sample_rate), frame_samples_(samples_per_ms(sample_rate, kFrameMs)) {}
 
 bool StreamedAudio::pop_frame(std::span<Sample> out, SteadyClock::time_point& sent_at) {
-  if (out.size() < kFrameSamples) return false;
+  if (out.size() < frame_samples_) return false;
   CapturedFrame captured;
   if (!capture_.try_pop(captured)) return false;
-  std::copy(captured.pcm.begin(), captured.pcm.end(), out.begin());
+  std::copy_n(captured.pcm.begin(), frame_samples_, out.begin());
   sent_at = SteadyClock::time_point(std::chrono::nanoseconds(captured.arrival_ns));
   return true;
 }
 
 Samples StreamedAudio::peek_frame(std::size_t i) {
   const CapturedFrame* next = capture_.peek(i);
-  return next == nullptr ? Samples{} : Samples(next->pcm);
+  return next == nullptr ? Samples{} : Samples(next->pcm).first(frame_samples_);
 }
 
 std::optional<char> StreamedAudio::pop_dtmf() {
@@ -39,9 +40,9 @@ std::size_t StreamedAudio::enqueue_audio(Samples pcm) {
   std::size_t used = 0;
   std::size_t have = partial_out_len_.load(std::memory_order_relaxed);
   while (used < pcm.size()) {
-    const std::size_t take = std::min(kFrameSamples - have, pcm.size() - used);
-    if (have + take == kFrameSamples) {
-      Frame* slot = playback_.try_begin_push();
+    const std::size_t take = std::min(frame_samples_ - have, pcm.size() - used);
+    if (have + take == frame_samples_) {
+      WideFrame* slot = playback_.try_begin_push();
       if (slot == nullptr) break;  // full: the voice offers the rest again later
       std::copy_n(partial_out_.begin(), have, slot->begin());
       std::copy_n(pcm.begin() + static_cast<std::ptrdiff_t>(used), take,
@@ -62,10 +63,11 @@ std::size_t StreamedAudio::enqueue_audio(Samples pcm) {
 bool StreamedAudio::flush_audio() {
   const std::size_t have = partial_out_len_.load(std::memory_order_relaxed);
   if (have == 0) return true;
-  Frame* slot = playback_.try_begin_push();
+  WideFrame* slot = playback_.try_begin_push();
   if (slot == nullptr) return false;
   std::copy_n(partial_out_.begin(), have, slot->begin());
-  std::fill(slot->begin() + static_cast<std::ptrdiff_t>(have), slot->end(), Sample{0});
+  std::fill(slot->begin() + static_cast<std::ptrdiff_t>(have),
+            slot->begin() + static_cast<std::ptrdiff_t>(frame_samples_), Sample{0});
   playback_.commit_push();
   partial_out_len_.store(0, std::memory_order_relaxed);
   return true;
@@ -83,7 +85,7 @@ int StreamedAudio::queued_ms() const {
       std::max(playback_.read_index(), clear_until_.load(std::memory_order_acquire));
   const std::uint64_t frames = head > tail ? head - tail : 0;
   const std::size_t partial = partial_out_len_.load(std::memory_order_relaxed);
-  return static_cast<int>(frames) * kFrameMs + static_cast<int>(partial * 1000 / kTelephoneRate);
+  return static_cast<int>(frames) * kFrameMs + static_cast<int>(partial * 1000 / static_cast<std::size_t>(sample_rate_));
 }
 
 std::optional<SteadyClock::time_point> StreamedAudio::first_audio_packet_sent_at() const {
@@ -95,12 +97,12 @@ std::optional<SteadyClock::time_point> StreamedAudio::first_audio_packet_sent_at
 void StreamedAudio::push_caller_audio(Samples pcm, SteadyClock::time_point arrived) {
   std::size_t used = 0;
   while (used < pcm.size()) {
-    const std::size_t take = std::min(kFrameSamples - partial_in_len_, pcm.size() - used);
+    const std::size_t take = std::min(frame_samples_ - partial_in_len_, pcm.size() - used);
     std::copy_n(pcm.begin() + static_cast<std::ptrdiff_t>(used), take,
                 partial_in_.begin() + static_cast<std::ptrdiff_t>(partial_in_len_));
     partial_in_len_ += take;
     used += take;
-    if (partial_in_len_ < kFrameSamples) break;
+    if (partial_in_len_ < frame_samples_) break;
     partial_in_len_ = 0;
     CapturedFrame* slot = capture_.try_begin_push();
     if (slot == nullptr) {  // the call is not reading: this frame is lost (counted)
@@ -115,16 +117,19 @@ void StreamedAudio::push_caller_audio(Samples pcm, SteadyClock::time_point arriv
 
 void StreamedAudio::push_dtmf(char digit) { (void)dtmf_.try_push(digit); }
 
-const Frame* StreamedAudio::next_frame() {
+Samples StreamedAudio::next_frame() {
   const std::uint64_t clear = clear_until_.load(std::memory_order_acquire);
   if (clear > cleared_) {
     playback_.discard_until(clear);
     cleared_ = clear;
     in_spurt_ = false;  // what follows a barge-in is a new spurt
   }
-  const Frame* next = playback_.front();
-  if (next == nullptr) in_spurt_ = false;
-  return next;
+  const WideFrame* next = playback_.front();
+  if (next == nullptr) {
+    in_spurt_ = false;
+    return {};
+  }
+  return Samples(*next).first(frame_samples_);
 }
 
 void StreamedAudio::frame_sent(SteadyClock::time_point now) {

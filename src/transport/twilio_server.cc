@@ -61,7 +61,7 @@ class Stream final : public WebSocketCall {
     return handle(message.at("event").get<std::string>(), message);
   }
 
-  void send_frame(const Frame& frame) override {
+  void send_frame(Samples frame) override {  // 8 kHz: Twilio's streams are u-law 8000
     std::array<std::uint8_t, kFrameSamples> ulaw{};
     g711_encode_into(G711Law::kMuLaw, frame, ulaw);
     const std::string payload = twilio::base64_encode(

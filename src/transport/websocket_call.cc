@@ -68,8 +68,8 @@ bool WebSocketCall::tick(SteadyClock::time_point now) {
     return false;
   }
   if (audio_->take_clear()) send_clear();
-  const Frame* frame = audio_->next_frame();
-  if (frame == nullptr) {
+  const Samples frame = audio_->next_frame();
+  if (frame.empty()) {
     if (in_spurt_) {
       in_spurt_ = false;
       spurt_ended();
@@ -78,7 +78,7 @@ bool WebSocketCall::tick(SteadyClock::time_point now) {
   }
   in_spurt_ = true;
   if (!outbox_full()) {
-    send_frame(*frame);
+    send_frame(frame);
   } else {
     ++frames_dropped_;
   }

@@ -67,7 +67,7 @@ class WebSocketCall : public std::enable_shared_from_this<WebSocketCall> {
   // call then ends as a protocol error).
   virtual std::optional<std::string> on_message(bool text, std::string_view data) = 0;
   // Encodes one 20 ms frame of bot speech and send()s it.
-  virtual void send_frame(const Frame& frame) = 0;
+  virtual void send_frame(Samples frame) = 0;
   // Barge-in: the far end is told to drop the speech it holds (if it buffers any).
   virtual void send_clear() {}
   // The bot stopped talking (its queue ran dry).

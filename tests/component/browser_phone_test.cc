@@ -237,32 +237,35 @@ TEST_F(BrowserPhoneTest, ACallHearsTheCallerAndSpeaksToThePage) {
   EXPECT_EQ(start.from, "browser:127.0.0.1");
   EXPECT_EQ(start.transport, "browser");
 
-  // One second up at 16 kHz: fifty 20 ms frames at 8 kHz for the call (less the filter's delay).
+  // The call runs at 16 kHz, as the page sends: one second up is fifty 20 ms frames of 320
+  // samples, as they were sent (no resampling).
+  EXPECT_EQ(audio->sample_rate(), kWidebandRate);
   for (int i = 0; i < 50; ++i) page->binary(tone_20ms());
   std::size_t frames = 0;
-  Frame frame;
+  WideFrame frame;
   SteadyClock::time_point at;
   const auto deadline = SteadyClock::now() + 3s;
-  while (frames < 49 && SteadyClock::now() < deadline) {
+  while (frames < 50 && SteadyClock::now() < deadline) {
     if (audio->pop_frame(frame, at)) {
       ++frames;
     } else {
       std::this_thread::sleep_for(5ms);
     }
   }
-  EXPECT_GE(frames, 49u);
+  EXPECT_EQ(frames, 50u);
+  EXPECT_EQ(frame[80], static_cast<Sample>(8000 * std::sin(2 * M_PI * 440 * 80.0 / 16000)));
 
   // The news of the call, then 200 ms of the bot: ten 20 ms messages of 16 kHz audio.
   start.show({StreamNews::Kind::kCaller, "Hello?", false, -1, {}});
   EXPECT_EQ(page->next_text(), json::parse(R"({"type":"caller","text":"Hello?"})"));
-  std::vector<Sample> speech(1600, 1000);
+  std::vector<Sample> speech(3200, 1000);
   ASSERT_EQ(audio->enqueue_audio(speech), speech.size());
   start.show({StreamNews::Kind::kBot, "Hi.", false, -1, {}});
   std::size_t messages = 0;
   std::size_t bytes = 0;
   EXPECT_EQ(page->next_text(&messages, &bytes)["type"], "bot");
   // Half a second more, then a barge-in: the page is told to drop what it holds, and no more comes.
-  std::vector<Sample> more(4000, 1000);
+  std::vector<Sample> more(8000, 1000);
   ASSERT_EQ(audio->enqueue_audio(more), more.size());
   std::this_thread::sleep_for(100ms);
   audio->clear_playback();

@@ -38,3 +38,15 @@ ls "$work"/dashboard-*.png >/dev/null || fail "no screenshot"
 mkdir -p "$WORK_DIR/artifacts" && cp "$work"/dashboard-*.png "$WORK_DIR/artifacts/"
 stop_serve
 pass "dashboard: live call, list, transcript, waterfall, audio; screenshots in $WORK_DIR/artifacts"
+
+# The Talk page's call ran wideband: its recording (both sides, as the call heard and said them)
+# is 16 kHz; the SIP call beside it (G.711) is 8 kHz.
+rate_of_call() {
+  local id
+  id=$(sqlite3 "$work/calls.db" "select id from calls where from_uri like '$1%' limit 1")
+  [ -n "$id" ] || fail "no call from $1 stored"
+  soxi -r "$work/recordings/$id.wav"
+}
+[ "$(rate_of_call browser:)" = 16000 ] || fail "the browser call was not recorded at 16 kHz"
+[ "$(rate_of_call sip:)" = 8000 ] || fail "the SIP call was not recorded at 8 kHz"
+pass "the browser call ran at 16 kHz (its recording), the G.711 call at 8 kHz"

@@ -3,6 +3,7 @@
 // through.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <array>
 #include <chrono>
 #include <cstdint>
@@ -118,7 +119,7 @@ TEST(StreamedAudio, CallerAudioNotReadIsDroppedAndCounted) {
 
 TEST(StreamedAudio, BotAudioLeavesOneFrameAtATimeAndCountsTalkSpurts) {
   StreamedAudio audio;
-  EXPECT_EQ(audio.next_frame(), nullptr);
+  EXPECT_TRUE(audio.next_frame().empty());
   const auto pcm = ramp(2 * kFrameSamples + 40);
   EXPECT_EQ(audio.enqueue_audio(pcm), pcm.size());
   EXPECT_EQ(audio.queued_ms(), 2 * kFrameMs + 5);
@@ -128,26 +129,57 @@ TEST(StreamedAudio, BotAudioLeavesOneFrameAtATimeAndCountsTalkSpurts) {
 
   const auto t0 = SteadyClock::now();
   for (std::size_t k = 0; k < 3; ++k) {
-    const Frame* frame = audio.next_frame();
-    ASSERT_NE(frame, nullptr);
-    EXPECT_EQ((*frame)[0], pcm[k * kFrameSamples]);
+    const Samples frame = audio.next_frame();
+    ASSERT_EQ(frame.size(), kFrameSamples);
+    EXPECT_EQ(frame[0], pcm[k * kFrameSamples]);
     audio.frame_sent(t0 + std::chrono::milliseconds(20 * k));
   }
   EXPECT_EQ((*audio.first_audio_packet_sent_at()), t0);
   EXPECT_EQ(audio.talk_spurts(), 1u);
   EXPECT_EQ(audio.queued_ms(), 0);
-  EXPECT_EQ(audio.next_frame(), nullptr);  // silence ends the spurt
+  EXPECT_TRUE(audio.next_frame().empty());  // silence ends the spurt
   audio.enqueue_audio(ramp(kFrameSamples));
-  ASSERT_NE(audio.next_frame(), nullptr);
+  ASSERT_FALSE(audio.next_frame().empty());
   audio.frame_sent(t0 + std::chrono::seconds(1));
   EXPECT_EQ(audio.talk_spurts(), 2u);
   EXPECT_EQ(*audio.first_audio_packet_sent_at(), t0 + std::chrono::seconds(1));
 }
 
+// The browser phone's calls run at 16 kHz: 320-sample frames both ways, 20 ms each.
+TEST(StreamedAudio, AWidebandCallMovesTwentyMillisecondFramesOf16kHz) {
+  StreamedAudio audio(kWidebandRate);
+  EXPECT_EQ(audio.sample_rate(), kWidebandRate);
+  EXPECT_EQ(audio.frame_samples(), kWideFrameSamples);
+  const auto in = ramp(kWideFrameSamples + 100);
+  audio.push_caller_audio(in, SteadyClock::now());  // one frame and a tail that waits
+  WideFrame got{};
+  SteadyClock::time_point sent_at;
+  EXPECT_EQ(audio.peek_frame().size(), kWideFrameSamples);
+  ASSERT_TRUE(audio.pop_frame(got, sent_at));
+  EXPECT_TRUE(std::equal(got.begin(), got.end(), in.begin()));
+  EXPECT_FALSE(audio.pop_frame(got, sent_at));
+  std::array<Sample, kFrameSamples> too_small{};
+  audio.push_caller_audio(ramp(kWideFrameSamples), SteadyClock::now());
+  EXPECT_FALSE(audio.pop_frame(too_small, sent_at));  // a narrowband buffer cannot take it
+
+  const auto out = ramp(kWideFrameSamples + 160, 7);
+  EXPECT_EQ(audio.enqueue_audio(out), out.size());
+  EXPECT_EQ(audio.queued_ms(), kFrameMs + 10);  // 160 samples are 10 ms at 16 kHz
+  ASSERT_TRUE(audio.flush_audio());
+  const Samples first = audio.next_frame();
+  ASSERT_EQ(first.size(), kWideFrameSamples);
+  EXPECT_TRUE(std::equal(first.begin(), first.end(), out.begin()));
+  audio.frame_sent(SteadyClock::now());
+  const Samples second = audio.next_frame();
+  ASSERT_EQ(second.size(), kWideFrameSamples);
+  EXPECT_EQ(second[159], out[kWideFrameSamples + 159]);
+  EXPECT_EQ(second[160], 0);  // the flushed tail, padded with silence
+}
+
 TEST(StreamedAudio, ClearDropsEverythingQueuedBeforeTheNextFrame) {
   StreamedAudio audio;
   audio.enqueue_audio(ramp(5 * kFrameSamples + 7, 100));
-  ASSERT_NE(audio.next_frame(), nullptr);
+  ASSERT_FALSE(audio.next_frame().empty());
   audio.frame_sent(SteadyClock::now());
   EXPECT_FALSE(audio.take_clear());
   audio.clear_playback();
@@ -157,12 +189,12 @@ TEST(StreamedAudio, ClearDropsEverythingQueuedBeforeTheNextFrame) {
   EXPECT_FALSE(audio.take_clear());
   audio.enqueue_audio(ramp(kFrameSamples, -500));  // the next answer, queued after the clear
   // ... then the next frame: the new answer's, nothing of the old one.
-  const Frame* next = audio.next_frame();
-  ASSERT_NE(next, nullptr);
-  EXPECT_EQ((*next)[0], -500);
+  const Samples next = audio.next_frame();
+  ASSERT_FALSE(next.empty());
+  EXPECT_EQ(next[0], -500);
   audio.frame_sent(SteadyClock::now());
   EXPECT_EQ(audio.talk_spurts(), 2u);  // after a barge-in the bot starts a new spurt
-  EXPECT_EQ(audio.next_frame(), nullptr);
+  EXPECT_TRUE(audio.next_frame().empty());
   audio.clear_playback();
   EXPECT_TRUE(audio.take_clear());
   audio.clear_playback();  // nothing sent since the last one: nothing to tell
