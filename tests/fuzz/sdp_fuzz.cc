@@ -24,7 +24,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       __builtin_trap();
     }
   }
-  static const auto preferences = parse_codec_list("PCMU,PCMA");
+  static const auto preferences = parse_codec_list("G722,opus,PCMU,PCMA");
   auto codec = choose_codec(*remote, *preferences);
   if (!codec) return 0;
   LocalSdp local;

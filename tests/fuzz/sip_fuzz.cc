@@ -31,7 +31,7 @@ void check_offer(const sip_t* sip) {
   if (sip->sip_payload == nullptr || sip->sip_payload->pl_data == nullptr) return;
   const std::string body(sip->sip_payload->pl_data, sip->sip_payload->pl_len);
   if (body.size() > 16 * 1024) return;  // kMaxSdpBytes: answered 413 unread
-  static const auto preferences = parse_codec_list("PCMU,PCMA");  // every codec we run
+  static const auto preferences = parse_codec_list("G722,opus,PCMU,PCMA");  // every codec we run
   for (const auto mode : {SrtpMode::kOff, SrtpMode::kOptional, SrtpMode::kRequired}) {
     const OfferVerdict offer = judge_offer(body, mode, *preferences, SrtpKeySalt{7, 8, 9});
     // A refusal goes out as a Warning header: a three-digit code and quoted text that cannot

@@ -33,7 +33,7 @@ wideband_call() {
   for line in "$@"; do echo "$line" >>"$dir/config"; done
   echo "<sip:caller@127.0.0.1>;regint=0;audio_codecs=$codec" >"$dir/accounts"
 
-  CHALKBOT_STORE_PATH="$work/$name.db" start_serve --set media.codecs=opus,G722,PCMU,PCMA
+  CHALKBOT_STORE_PATH="$work/$name.db" start_serve  # the default media.codecs takes both
   baresip_call "$dir" "sip:bot@127.0.0.1:$SIP_PORT" 30 "$work/$name.log"
   stop_serve
   grep -q "Call established" "$work/$name.log" || { tail "$work/$name.log"; fail "$name: no call"; }
