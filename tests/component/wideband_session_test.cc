@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cmath>
 #include <numbers>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -102,11 +103,11 @@ void expect_wideband_both_ways(MediaCodec codec, int payload_type, int lo, int h
 }
 
 TEST(WidebandSession, G722CarriesSixteenKilohertzAudioBothWays) {
-  expect_wideband_both_ways(MediaCodec::kG722, 9, 44000, 44019);
+  expect_wideband_both_ways(MediaCodec::kG722, 9, 17600, 17619);
 }
 
 TEST(WidebandSession, OpusCarriesSixteenKilohertzAudioBothWays) {
-  expect_wideband_both_ways(MediaCodec::kOpus, kOpusPt, 44020, 44039);
+  expect_wideband_both_ways(MediaCodec::kOpus, kOpusPt, 17620, 17639);
 }
 
 // Timestamps per 20 ms and payload sizes on the wire, from a plain socket's point of view.
@@ -132,20 +133,22 @@ void expect_wire(MediaCodec codec, int payload_type, std::uint32_t ticks, int lo
     EXPECT_EQ(headers[i].timestamp - headers[i - 1].timestamp, ticks);
     EXPECT_EQ(static_cast<std::uint16_t>(headers[i].sequence - headers[i - 1].sequence), 1);
     EXPECT_GT(sizes[i], 0u);
-    if (codec == MediaCodec::kG722) EXPECT_EQ(sizes[i], G722Rtp::kBytesPer20Ms);
+    if (codec == MediaCodec::kG722) {
+      EXPECT_EQ(sizes[i], G722Rtp::kBytesPer20Ms);
+    }
   }
 }
 
 TEST(WidebandSession, G722TimestampsAdvance160Per20Ms) {
-  expect_wire(MediaCodec::kG722, 9, 160, 44040, 44049);
+  expect_wire(MediaCodec::kG722, 9, 160, 17640, 17649);
 }
 
 TEST(WidebandSession, OpusTimestampsFollowTheFortyEightKilohertzClock) {
-  expect_wire(MediaCodec::kOpus, kOpusPt, 960, 44050, 44059);
+  expect_wire(MediaCodec::kOpus, kOpusPt, 960, 17650, 17659);
 }
 
 TEST(WidebandSession, PayloadTypesThatAreNotTheCodecsAreRefused) {
-  auto e = media_engine(44060, 44069);
+  auto e = media_engine(17660, 17669);
   ASSERT_TRUE(e);
   auto g722 = open_wide(*e, MediaCodec::kG722);
   auto opus = open_wide(*e, MediaCodec::kOpus);
@@ -154,6 +157,72 @@ TEST(WidebandSession, PayloadTypesThatAreNotTheCodecsAreRefused) {
   EXPECT_FALSE(opus->start("127.0.0.1", 5000, 9, -1).ok());
   EXPECT_FALSE(opus->start("127.0.0.1", 5000, 200, -1).ok());
   EXPECT_TRUE(opus->start("127.0.0.1", 5000, 96, -1).ok());
+}
+
+// RFC 4733 digits on a wideband call (telephone-event/8000, what we offer and accept): a press
+// from the phone is one digit, and a press we send leaves as events of the call's stream (same
+// SSRC, marker on its first packet, one timestamp for the whole press).
+void expect_dtmf_both_ways(MediaCodec codec, int payload_type, int lo, int hi) {
+  auto e = media_engine(lo, hi);
+  ASSERT_TRUE(e);
+  auto s = open_wide(*e, codec);
+  ASSERT_TRUE(s);
+  RawUdp far;
+  ASSERT_TRUE(s->start("127.0.0.1", far.port(), payload_type, 101).ok());
+  const auto event = [&](std::uint16_t seq, std::uint8_t ev, bool end, std::uint16_t dur,
+                         bool marker) {
+    const std::vector<std::uint8_t> p{ev, static_cast<std::uint8_t>((end ? 0x80 : 0) | 10),
+                                      static_cast<std::uint8_t>(dur >> 8),
+                                      static_cast<std::uint8_t>(dur)};
+    far.send_to(s->local_port(), testing::rtp(101, seq, 96000, 777, p, marker));
+  };
+  event(1, 7, false, 160, true);
+  event(2, 7, false, 320, false);
+  event(3, 7, true, 480, false);
+  event(4, 7, true, 480, false);
+  std::string digits;
+  const auto end = std::chrono::steady_clock::now() + 600ms;
+  while (std::chrono::steady_clock::now() < end) {
+    s->wait_for_input(100ms);
+    while (auto d = s->pop_dtmf()) digits += *d;
+  }
+  EXPECT_EQ(digits, "7");
+
+  ASSERT_TRUE(s->send_dtmf('3').ok());
+  std::vector<RtpHeader> events;
+  std::uint32_t audio_ssrc = 0;
+  bool ended = false;
+  const auto until = std::chrono::steady_clock::now() + 2s;
+  while (!ended && std::chrono::steady_clock::now() < until) {
+    auto d = far.recv_rtp(200ms);
+    if (!d) continue;
+    RtpPacketView v;
+    ASSERT_EQ(parse_rtp(d->bytes, v), RtpError::kOk);
+    if (v.header.payload_type == payload_type) {
+      audio_ssrc = v.header.ssrc;
+      continue;
+    }
+    ASSERT_EQ(v.header.payload_type, 101);
+    ASSERT_EQ(v.payload.size(), 4u);
+    EXPECT_EQ(v.payload[0], 3);
+    events.push_back(v.header);
+    ended = (v.payload[1] & 0x80) != 0;
+  }
+  ASSERT_TRUE(ended) << events.size() << " event packets, no end";
+  ASSERT_FALSE(events.empty());
+  EXPECT_TRUE(events.front().marker);
+  for (const auto& h : events) {
+    EXPECT_EQ(h.timestamp, events.front().timestamp);
+    EXPECT_EQ(h.ssrc, audio_ssrc);
+  }
+}
+
+TEST(WidebandSession, G722CallsTakeAndSendDtmf) {
+  expect_dtmf_both_ways(MediaCodec::kG722, 9, 17680, 17689);
+}
+
+TEST(WidebandSession, OpusCallsTakeAndSendDtmf) {
+  expect_dtmf_both_ways(MediaCodec::kOpus, kOpusPt, 17690, 17699);
 }
 
 // 25 packets of 500 Hz, then 25 of 2 kHz of which the first is lost.
@@ -208,7 +277,7 @@ ToneChange send_tone_change_losing_one(int expected_loss_pct, int lo, int hi) {
 // here): that is the codec's unit test (wideband_codec_test). This checks the session's part:
 // the loss is concealed through the decoder and the stream goes on at the new pitch.
 TEST(WidebandSession, ALostOpusPacketIsConcealedAndTheStreamGoesOn) {
-  const ToneChange got = send_tone_change_losing_one(20, 44070, 44079);
+  const ToneChange got = send_tone_change_losing_one(20, 17670, 17679);
   EXPECT_GE(got.concealed, 1u);
   EXPECT_GE(got.low, 20);
   EXPECT_GE(got.high, 20);
