@@ -17,6 +17,8 @@
 #include <cstring>
 #include <ctime>
 #include <random>
+#include <string>
+#include <type_traits>
 
 #include "media/g711.h"
 #include "media/rtp_packet.h"
@@ -609,24 +611,28 @@ Result<std::shared_ptr<MediaSession>> MediaEngine::open_session(const std::strin
   }
   // The codec state, here and not on the media thread (it allocates). A failure drops the
   // session, whose destructor closes its sockets; the engine never saw it.
-  if (codec == MediaCodec::kG722) {
-    auto encoder = G722Encoder::create();
-    auto decoder = G722Decoder::create();
+  // Makes one codec's encoder and decoder into `out` and `in`; false when either fails.
+  std::string codec_error;
+  const auto make_pair = [&](const char* name, auto& out, auto& in) {
+    auto encoder = std::remove_reference_t<decltype(*out)>::create();
+    auto decoder = std::remove_reference_t<decltype(*in)>::create();
     if (!encoder || !decoder) {
-      release_pair(session->rtp_port_);
-      return make_error("G.722 codec: " + (encoder ? decoder.error() : encoder.error()).message);
+      codec_error = std::string(name) + " codec: " +
+                    (encoder ? decoder.error() : encoder.error()).message;
+      return false;
     }
-    session->g722_out_.emplace(std::move(*encoder));
-    session->g722_in_.emplace(std::move(*decoder));
-  } else if (codec == MediaCodec::kOpus) {
-    auto encoder = OpusFrameEncoder::create();
-    auto decoder = OpusFrameDecoder::create();
-    if (!encoder || !decoder) {
-      release_pair(session->rtp_port_);
-      return make_error("Opus codec: " + (encoder ? decoder.error() : encoder.error()).message);
-    }
-    session->opus_out_.emplace(std::move(*encoder));
-    session->opus_in_.emplace(std::move(*decoder));
+    out.emplace(std::move(*encoder));
+    in.emplace(std::move(*decoder));
+    return true;
+  };
+  const bool made = codec == MediaCodec::kG722 ? make_pair("G.722", session->g722_out_,
+                                                           session->g722_in_)
+                    : codec == MediaCodec::kOpus ? make_pair("Opus", session->opus_out_,
+                                                             session->opus_in_)
+                                                 : true;
+  if (!made) {
+    release_pair(session->rtp_port_);
+    return make_error(codec_error);
   }
   std::lock_guard lock(pending_mu_);
   pending_.push_back(session);

@@ -32,16 +32,7 @@ std::shared_ptr<MediaSession> open(MediaEngine& e, const std::string& ip = "127.
   return s.ok() ? s.value() : nullptr;
 }
 
-std::vector<Frame> collect_frames(MediaSession& s, std::chrono::milliseconds for_how_long) {
-  std::vector<Frame> frames;
-  const auto end = std::chrono::steady_clock::now() + for_how_long;
-  while (std::chrono::steady_clock::now() < end) {
-    if (!s.wait_for_input(50ms)) continue;
-    Frame f;
-    while (s.pop_frame(f)) frames.push_back(f);
-  }
-  return frames;
-}
+using testing::collect_frames;
 
 bool is_silent_payload(const RtpPacketView& v) {
   for (auto b : v.payload) {

@@ -127,6 +127,19 @@ double rms(const Container& s) {
   return s.empty() ? 0 : std::sqrt(sum / static_cast<double>(s.size()));
 }
 
+// The frames a session hands over in `for_how_long` (FrameT: Frame, or WideFrame for wideband).
+template <class FrameT = Frame>
+std::vector<FrameT> collect_frames(MediaSession& s, std::chrono::milliseconds for_how_long) {
+  std::vector<FrameT> frames;
+  const auto end = std::chrono::steady_clock::now() + for_how_long;
+  while (std::chrono::steady_clock::now() < end) {
+    if (!s.wait_for_input(std::chrono::milliseconds(50))) continue;
+    FrameT f;
+    while (s.pop_frame(f)) frames.push_back(f);
+  }
+  return frames;
+}
+
 inline std::vector<std::uint8_t> rtp(std::uint8_t pt, std::uint16_t seq, std::uint32_t ts,
                                      std::uint32_t ssrc, const std::vector<std::uint8_t>& payload,
                                      bool marker = false) {

@@ -44,16 +44,6 @@ double power_at(Samples block, double hz) {
   return s1 * s1 + s2 * s2 - k * s1 * s2;
 }
 
-std::vector<WideFrame> collect_wide_frames(MediaSession& s, std::chrono::milliseconds for_how_long) {
-  std::vector<WideFrame> frames;
-  const auto end = std::chrono::steady_clock::now() + for_how_long;
-  while (std::chrono::steady_clock::now() < end) {
-    if (!s.wait_for_input(50ms)) continue;
-    WideFrame f;
-    while (s.pop_frame(f)) frames.push_back(f);
-  }
-  return frames;
-}
 
 std::shared_ptr<MediaSession> open_wide(MediaEngine& e, MediaCodec codec) {
   auto s = e.open_session("127.0.0.1", codec);
@@ -82,8 +72,8 @@ void expect_wideband_both_ways(MediaCodec codec, int payload_type, int lo, int h
   a->flush_audio();
   b->flush_audio();
   std::vector<WideFrame> at_b, at_a;
-  std::thread reader([&] { at_a = collect_wide_frames(*a, 1600ms); });
-  at_b = collect_wide_frames(*b, 1600ms);
+  std::thread reader([&] { at_a = testing::collect_frames<WideFrame>(*a, 1600ms); });
+  at_b = testing::collect_frames<WideFrame>(*b, 1600ms);
   reader.join();
 
   const auto tone_frames = [](const std::vector<WideFrame>& frames, double hz, double other) {
@@ -247,7 +237,7 @@ ToneChange send_tone_change_losing_one(int expected_loss_pct, int lo, int hi) {
   pcm.insert(pcm.end(), after.begin(), after.end());
   constexpr std::size_t kLost = 25;
   std::vector<WideFrame> frames;
-  std::thread reader([&] { frames = collect_wide_frames(*s, 1600ms); });
+  std::thread reader([&] { frames = testing::collect_frames<WideFrame>(*s, 1600ms); });
   auto next_send = std::chrono::steady_clock::now();
   for (std::size_t i = 0; i * kWideFrameSamples < pcm.size(); ++i) {
     std::array<std::uint8_t, 400> packet{};
