@@ -1,5 +1,7 @@
 #include "agent/caller_memory.h"
 
+#include <pthread.h>
+
 #include <algorithm>
 #include <cctype>
 #include <ctime>
@@ -228,6 +230,7 @@ void CallerMemory::start_retention() {
   if (retention_.joinable()) return;
   quick_.post([this] { expire(); });
   retention_ = std::thread([this] {
+    pthread_setname_np(pthread_self(), "memory-expiry");
     std::unique_lock lock(retention_mutex_);
     while (!retention_wake_.wait_for(lock, std::chrono::hours(24), [this] { return stopping_; })) {
       quick_.post([this] { expire(); });

@@ -280,8 +280,10 @@ struct Caller::Run {
     if (!over.empty()) return false;
     if (auto change = events.take_media_change()) {
       // A re-INVITE from the far end (new address, hold): same codec by contract.
+      const sip::Codec codec = events.snapshot().codec;
+      const sip::TelephoneEvent event = change->telephone_event_for(codec);
       (void)session.set_remote(change->ip, static_cast<std::uint16_t>(change->port),
-                               events.snapshot().codec.payload_type, change->telephone_event_pt);
+                               codec.payload_type, event.payload_type, event.clock_rate);
     }
     feed();
     session.wait_for_input(kPoll);
@@ -579,6 +581,7 @@ Result<CallerReport> Caller::run() {
   report.codec = state.codec.name;
   report.srtp = state.srtp.suite;
   Run run(options_, stop_, *events, *session, report, state.answered_at, deadline);
+  const sip::TelephoneEvent event = state.remote.telephone_event_for(state.codec);
   // SRTP keys go in before the media starts (MediaSession::use_srtp).
   if (auto keyed = state.srtp.suite.empty()
                        ? Status{}
@@ -586,9 +589,10 @@ Result<CallerReport> Caller::run() {
                                            state.srtp.receive_key);
       !keyed) {
     report.error = "media: " + keyed.error().message;
-  } else if (auto started = session->start(state.remote.ip, static_cast<std::uint16_t>(state.remote.port),
-                                    state.codec.payload_type, state.remote.telephone_event_pt);
-      !started) {
+  } else if (auto started =
+                 session->start(state.remote.ip, static_cast<std::uint16_t>(state.remote.port),
+                                state.codec.payload_type, event.payload_type, event.clock_rate);
+             !started) {
     report.error = "media: " + started.error().message;
   } else {
     run.script(questions);

@@ -164,8 +164,17 @@ int JitterBuffer::depth_frames() const {
 
 JitterBuffer::Out JitterBuffer::repeat_last(std::span<const std::uint8_t> next) {
   ++stats_.concealed;
-  Out out{Kind::kConcealRepeat, std::span<const std::uint8_t>(last_.get(), last_size_)};
+  Out out = last_frame(-1);
+  out.kind = Kind::kConcealRepeat;
   out.next_payload = next;
+  return out;
+}
+
+JitterBuffer::Out JitterBuffer::last_frame(std::int64_t arrival_us) const {
+  Out out;
+  out.kind = Kind::kFrame;
+  out.payload = std::span<const std::uint8_t>(last_.get(), last_size_);
+  out.arrival_us = arrival_us;
   return out;
 }
 
@@ -208,12 +217,13 @@ JitterBuffer::Out JitterBuffer::pop() {
     missing_run_ = 0;
     if (ahead_ > 0) {
       --ahead_;
-      return Out{Kind::kTakenEarly, {}};
+      Out early;
+      early.kind = Kind::kTakenEarly;
+      return early;
     }
     std::copy_n(bytes_of(slot_index(next_frame_ - 1)), slot.size, last_.get());
     last_size_ = slot.size;
-    return Out{Kind::kFrame, std::span<const std::uint8_t>(last_.get(), last_size_),
-               slot.arrival_us};
+    return last_frame(slot.arrival_us);
   }
 
   // The frame is missing.
@@ -227,7 +237,8 @@ JitterBuffer::Out JitterBuffer::pop() {
   ++next_frame_;
   if (missing_run_ == 1 && last_size_ > 0) return repeat_last(next);
   ++stats_.concealed;
-  Out out{Kind::kConcealSilence, {}};
+  Out out;
+  out.kind = Kind::kConcealSilence;
   out.next_payload = next;
   return out;
 }
@@ -240,8 +251,7 @@ JitterBuffer::Out JitterBuffer::take_arrived() {
   ++ahead_;
   std::copy_n(bytes_of(slot_index(frame)), slot.size, last_.get());
   last_size_ = slot.size;
-  return Out{Kind::kFrame, std::span<const std::uint8_t>(last_.get(), last_size_),
-             slot.arrival_us};
+  return last_frame(slot.arrival_us);
 }
 
 }  // namespace chalkbot

@@ -88,6 +88,8 @@ class JitterBuffer {
   void update_jitter(std::uint32_t timestamp, std::int64_t arrival_us);
   int target_frames() const;
   Out repeat_last(std::span<const std::uint8_t> next = {});
+  // The frame just copied into last_, as it goes out.
+  Out last_frame(std::int64_t arrival_us) const;
   std::uint8_t* bytes_of(std::size_t slot) { return bytes_.get() + slot * clock_.max_payload; }
   // The payload of `frame` if it has arrived, else empty.
   std::span<const std::uint8_t> stored(std::int64_t frame);

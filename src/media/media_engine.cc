@@ -34,6 +34,7 @@ constexpr int kSilentPayloadType = 13;         // comfort noise: counts as activ
 constexpr char kCname[] = "chalkbot";
 constexpr std::uint8_t kDtmfVolume = 10;  // RFC 4733 volume field: -10 dBm0, a typical key press
 constexpr int kDtmfEndPackets = 3;        // RFC 4733 §2.5.1.4: the end packet goes out 3 times
+constexpr int kMaxDtmfUnits = 0xFFFF;     // RFC 4733's duration field is 16 bits
 constexpr int kDtmfGapTicks = 2;          // 40 ms between presses: receivers that detect tones
                                           // (not events) need a pause to see two presses
 
@@ -207,7 +208,8 @@ MediaSession::~MediaSession() {
 }
 
 Status MediaSession::configure(const std::string& remote_ip, std::uint16_t remote_port,
-                               int payload_type, int telephone_event_pt, bool start) {
+                               int payload_type, int telephone_event_pt, int telephone_event_rate,
+                               bool start) {
   switch (codec_) {
     case MediaCodec::kG711:
       if (payload_type != 0 && payload_type != 8) {
@@ -232,6 +234,12 @@ Status MediaSession::configure(const std::string& remote_ip, std::uint16_t remot
       (telephone_event_pt < 0 || telephone_event_pt > 127 || telephone_event_pt == payload_type)) {
     return make_error("bad telephone-event payload type " + std::to_string(telephone_event_pt));
   }
+  // A whole number of clock units per 20 ms packet, from telephone's 8 kHz to Opus's 48 kHz.
+  if (telephone_event_rate < kTelephoneRate || telephone_event_rate > 48000 ||
+      telephone_event_rate % (1000 / kFrameMs) != 0) {
+    return make_error("unsupported telephone-event clock rate " +
+                      std::to_string(telephone_event_rate));
+  }
   if (remote_port == 0) return make_error("remote RTP port is 0");
   const SockAddr a = parse_address(remote_ip, remote_port);
   if (a.family == 0) return make_error("remote address '" + remote_ip + "' is not an IP literal");
@@ -247,6 +255,7 @@ Status MediaSession::configure(const std::string& remote_ip, std::uint16_t remot
     pending_remote_.addr_len = a.len;
     pending_remote_.payload_type = payload_type;
     pending_remote_.telephone_event_pt = telephone_event_pt;
+    pending_remote_.telephone_event_rate = telephone_event_rate;
     pending_remote_.started = true;
     control_dirty_.store(true, std::memory_order_release);
   }
@@ -255,8 +264,9 @@ Status MediaSession::configure(const std::string& remote_ip, std::uint16_t remot
 }
 
 Status MediaSession::start(const std::string& remote_ip, std::uint16_t remote_port,
-                           int payload_type, int telephone_event_pt) {
-  return configure(remote_ip, remote_port, payload_type, telephone_event_pt, true);
+                           int payload_type, int telephone_event_pt, int telephone_event_rate) {
+  return configure(remote_ip, remote_port, payload_type, telephone_event_pt, telephone_event_rate,
+                   true);
 }
 
 Status MediaSession::use_srtp(std::string_view suite, std::span<const std::uint8_t> send_key_salt,
@@ -277,8 +287,10 @@ Status MediaSession::use_srtp(std::string_view suite, std::span<const std::uint8
 }
 
 Status MediaSession::set_remote(const std::string& remote_ip, std::uint16_t remote_port,
-                                int payload_type, int telephone_event_pt) {
-  return configure(remote_ip, remote_port, payload_type, telephone_event_pt, false);
+                                int payload_type, int telephone_event_pt,
+                                int telephone_event_rate) {
+  return configure(remote_ip, remote_port, payload_type, telephone_event_pt, telephone_event_rate,
+                   false);
 }
 
 void MediaSession::hold(bool on) {
@@ -422,9 +434,15 @@ Status MediaSession::send_dtmf(char digit, int duration_ms) {
     if (pending_remote_.telephone_event_pt < 0) {
       return make_error("the peer did not negotiate telephone-event (RFC 4733)");
     }
+    const int longest_ms = kMaxDtmfUnits * 1000 / pending_remote_.telephone_event_rate;
+    if (duration_ms > longest_ms) {
+      return make_error("DTMF duration " + std::to_string(duration_ms) + " ms is more than an " +
+                        "RFC 4733 event on a " +
+                        std::to_string(pending_remote_.telephone_event_rate) +
+                        " Hz clock can carry (" + std::to_string(longest_ms) + " ms)");
+    }
   }
-  const DtmfPress press{static_cast<std::uint8_t>(event),
-                        static_cast<std::uint16_t>(samples_per_ms(kTelephoneRate, duration_ms))};
+  const DtmfPress press{static_cast<std::uint8_t>(event), static_cast<std::uint16_t>(duration_ms)};
   if (!dtmf_out_.try_push(press)) return make_error("too many DTMF key presses queued");
   dtmf_queued_.fetch_add(1, std::memory_order_release);
   return {};
@@ -922,15 +940,20 @@ bool MediaEngine::send_dtmf_packet(MediaSession& s, bool& hold_audio) {
     }
     tx.active = true;
     tx.timestamp = s.timestamp_;
+    const int rate = s.remote_.telephone_event_rate;
+    // A re-INVITE may have moved the event to a faster clock since the press was queued.
+    tx.duration = static_cast<std::uint16_t>(std::min<long>(
+        kMaxDtmfUnits, static_cast<long>(rate) * tx.press.duration_ms / 1000));
+    tx.step = static_cast<std::uint16_t>(rate / (1000 / kFrameMs));
     tx.elapsed = 0;
     tx.end_sent = 0;
   }
   const bool first = tx.elapsed == 0;
-  if (tx.elapsed < tx.press.duration) {
+  if (tx.elapsed < tx.duration) {
     tx.elapsed = static_cast<std::uint16_t>(
-        std::min<std::size_t>(tx.elapsed + kFrameSamples, tx.press.duration));
+        std::min<std::size_t>(std::size_t{tx.elapsed} + tx.step, tx.duration));
   }
-  const bool end = tx.elapsed >= tx.press.duration;
+  const bool end = tx.elapsed >= tx.duration;
   const std::array<std::uint8_t, 4> payload{
       tx.press.event, static_cast<std::uint8_t>((end ? 0x80 : 0) | kDtmfVolume),
       static_cast<std::uint8_t>(tx.elapsed >> 8), static_cast<std::uint8_t>(tx.elapsed & 0xff)};

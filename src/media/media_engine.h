@@ -89,9 +89,10 @@ class MediaSession final : public CallAudio {
   int sample_rate() const override { return sample_rate_of(codec_); }
   // Starts sending to the SDP address (until the peer's first packet shows its real source) with
   // payload_type 0 (PCMU) or 8 (PCMA) for G.711, 9 for G.722, the negotiated dynamic type
-  // (96-127) for Opus; telephone_event_pt is the RFC 4733 type, -1 if none.
+  // (96-127) for Opus; telephone_event_pt is the RFC 4733 type, -1 if none, counting in
+  // telephone_event_rate (8000, or the stream's clock: 48000 for Opus).
   Status start(const std::string& remote_ip, std::uint16_t remote_port, int payload_type,
-               int telephone_event_pt);
+               int telephone_event_pt, int telephone_event_rate = kTelephoneRate);
   // SRTP (RFC 3711) for this call, before start(): what we send is protected with send_key_salt,
   // and only packets that authenticate under receive_key_salt are taken (the rest are dropped and
   // counted in srtp_rejected_in). Keys: the 30-byte inline keys of SDES (sip/sdes.h). The one
@@ -101,7 +102,7 @@ class MediaSession final : public CallAudio {
                   std::span<const std::uint8_t> receive_key_salt);
   // Re-INVITE: new address and/or codec; the symmetric-RTP latch is released.
   Status set_remote(const std::string& remote_ip, std::uint16_t remote_port, int payload_type,
-                    int telephone_event_pt);
+                    int telephone_event_pt, int telephone_event_rate = kTelephoneRate);
   // On hold nothing is sent, queued audio waits, and inactivity is not counted.
   void hold(bool on);
   bool on_hold() const override { return on_hold_.load(std::memory_order_relaxed); }
@@ -133,7 +134,8 @@ class MediaSession final : public CallAudio {
   bool flush_audio() override;
   // Barge-in: everything queued so far is dropped before the next packet goes out.
   void clear_playback() override;
-  // RFC 4733 key press: '0'-'9', '*', '#', 'A'-'D' held for duration_ms (40..5000), sent on the
+  // RFC 4733 key press: '0'-'9', '*', '#', 'A'-'D' held for duration_ms (40..5000, and what the
+  // 16-bit duration field holds at the event's clock: 1365 ms at 48 kHz), sent on the
   // telephone-event payload type given to start()/set_remote(). From the next tick the media
   // thread sends the event's packets instead of audio (marker on the first, one per 20 ms, the end
   // packet 3 times; same SSRC and sequence space; timestamp of the press start). Presses go out
@@ -172,13 +174,15 @@ class MediaSession final : public CallAudio {
     bool rtcp;
   };
   struct DtmfPress {
-    std::uint8_t event = 0;      // RFC 4733 event code 0..15
-    std::uint16_t duration = 0;  // in timestamp units (samples)
+    std::uint8_t event = 0;         // RFC 4733 event code 0..15
+    std::uint16_t duration_ms = 0;  // timestamp units depend on the event's clock when it is sent
   };
   // The press the media thread is sending.
   struct DtmfTx {
     DtmfPress press;
     std::uint32_t timestamp = 0;  // RTP timestamp of the press start, fixed for all its packets
+    std::uint16_t duration = 0;   // the whole press, in units of the event's clock
+    std::uint16_t step = 0;       // units per packet (20 ms)
     std::uint16_t elapsed = 0;    // duration field of the last packet
     int end_sent = 0;             // end packets sent (3 in all)
     int gap_ticks = 0;            // ticks of audio/silence still owed before the next press
@@ -189,6 +193,7 @@ class MediaSession final : public CallAudio {
     std::uint32_t addr_len = 0;
     int payload_type = 0;
     int telephone_event_pt = -1;
+    int telephone_event_rate = kTelephoneRate;
     bool started = false;
   };
 
@@ -221,7 +226,7 @@ class MediaSession final : public CallAudio {
   MediaSession(int family, std::uint16_t rtp_port, int rtp_fd, int rtcp_fd,
                const MediaSettings& settings, MediaCodec codec);
   Status configure(const std::string& remote_ip, std::uint16_t remote_port, int payload_type,
-                   int telephone_event_pt, bool start);
+                   int telephone_event_pt, int telephone_event_rate, bool start);
   void notify_input();
   // Producer side, after queueing a frame: outside a talk spurt, ask the media thread to send it
   // now rather than at the next tick (up to 20 ms of answer latency saved).

@@ -239,7 +239,7 @@ sip::Admission Gateway::on_invite(const sip::IncomingCall& invite) {
     call->invite.srtp = {};  // the media session holds the keys now
   }
   sip::LocalMedia local{"", call->media->local_port(), invite.codec,
-                        invite.remote.telephone_event_pt};
+                        invite.remote.telephone_event_for(invite.codec)};
   {
     std::lock_guard lock(mutex_);
     calls_[invite.id] = call;
@@ -272,8 +272,10 @@ void Gateway::on_established(sip::CallId id) {
     call = it->second;
   }
   const sip::RemoteMedia& remote = call->invite.remote;
+  const sip::TelephoneEvent event = remote.telephone_event_for(call->invite.codec);
   if (auto started = call->media->start(remote.ip, static_cast<std::uint16_t>(remote.port),
-                                        call->invite.codec.payload_type, remote.telephone_event_pt);
+                                        call->invite.codec.payload_type, event.payload_type,
+                                        event.clock_rate);
       !started) {
     spdlog::error("call {}: media: {}", id, started.error().message);
     sip_->hangup(id);
@@ -316,8 +318,10 @@ void Gateway::on_media_changed(sip::CallId id, const sip::RemoteMedia& remote) {
   if (it == calls_.end()) return;
   Call& call = *it->second;
   if (!remote.on_hold()) {
+    const sip::TelephoneEvent event = remote.telephone_event_for(call.invite.codec);
     (void)call.media->set_remote(remote.ip, static_cast<std::uint16_t>(remote.port),
-                                 call.invite.codec.payload_type, remote.telephone_event_pt);
+                                 call.invite.codec.payload_type, event.payload_type,
+                                 event.clock_rate);
   }
   call.media->hold(remote.on_hold());
 }

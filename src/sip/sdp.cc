@@ -116,6 +116,15 @@ bool RemoteMedia::on_hold() const {
          ip == "0.0.0.0";
 }
 
+TelephoneEvent RemoteMedia::telephone_event_for(const Codec& codec) const {
+  TelephoneEvent fallback;
+  for (const auto& event : telephone_events) {
+    if (event.clock_rate == codec.clock_rate) return event;
+    if (event.clock_rate == 8000 && fallback.payload_type < 0) fallback = event;
+  }
+  return fallback;
+}
+
 Result<RemoteMedia> parse_sdp(std::string_view sdp) {
   RemoteMedia media;
   std::string session_address;
@@ -203,7 +212,7 @@ Result<RemoteMedia> parse_sdp(std::string_view sdp) {
     });
     if (map != rtpmaps.end()) {
       if (map->name == "TELEPHONE-EVENT") {
-        if (map->rate == 8000 && media.telephone_event_pt < 0) media.telephone_event_pt = pt;
+        media.telephone_events.push_back({pt, map->rate});
         continue;
       }
       media.codecs.push_back({map->name, pt, map->rate, map->channels});
@@ -264,7 +273,8 @@ std::string build_sdp(const LocalSdp& local, std::string_view user_agent) {
     }
   }
   if (local.telephone_event_pt >= 0) {
-    out << "a=rtpmap:" << local.telephone_event_pt << " telephone-event/8000\r\n"
+    out << "a=rtpmap:" << local.telephone_event_pt << " telephone-event/"
+        << local.telephone_event_rate << "\r\n"
         << "a=fmtp:" << local.telephone_event_pt << " 0-16\r\n";
   }
   if (!local.crypto.empty()) out << "a=crypto:" << local.crypto << "\r\n";

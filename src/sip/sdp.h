@@ -26,6 +26,13 @@ struct Codec {
   bool operator==(const Codec&) const = default;
 };
 
+// An RFC 4733 telephone-event payload type and the RTP clock it counts in.
+struct TelephoneEvent {
+  int payload_type = -1;  // -1: none
+  int clock_rate = 8000;
+  bool operator==(const TelephoneEvent&) const = default;
+};
+
 // Codecs we can run, by name: PCMU (pt 0), PCMA (pt 8), G722 (pt 9), opus (pt 111 in our
 // offers; an offer's own dynamic type in answers).
 Result<Codec> known_codec(std::string_view name);
@@ -38,12 +45,16 @@ struct RemoteMedia {
   int port = 0;      // m=audio port; 0 means the stream was rejected
   std::string profile = "RTP/AVP";  // m=audio transport protocol
   std::vector<Codec> codecs;  // offered audio codecs in the remote's order (telephone-event excluded)
-  int telephone_event_pt = -1;  // telephone-event/8000 payload type, -1 if absent
+  std::vector<TelephoneEvent> telephone_events;  // offered telephone-event types, in order
   Direction direction = Direction::kSendRecv;
   std::vector<std::string> crypto;  // a=crypto values (RFC 4568) of the stream, as written
 
   // Held: sendonly/inactive, or the old-style c=0.0.0.0.
   bool on_hold() const;
+  // The telephone-event type to run beside `codec`: the one on the codec's RTP clock (an event's
+  // timestamp and duration count in the stream's clock: 48000 for opus), else the /8000 one that
+  // many phones offer whatever their codec; payload_type -1 when neither was offered.
+  TelephoneEvent telephone_event_for(const Codec& codec) const;
 };
 
 // Parses the first m=audio section of an SDP body. Errors on a missing c=/m=audio or bad numbers.
@@ -69,6 +80,7 @@ struct LocalSdp {
   int port = 0;         // RTP port
   std::vector<Codec> codecs;  // answer: exactly one; offer: preference order
   int telephone_event_pt = -1;  // -1: do not offer/accept DTMF events
+  int telephone_event_rate = 8000;  // its RTP clock (a=rtpmap telephone-event/<rate>)
   Direction direction = Direction::kSendRecv;
   std::uint64_t session_id = 0;
   std::uint64_t version = 0;  // bump on every changed description in the same session

@@ -1,6 +1,7 @@
 #include "sip/sip_endpoint.h"
 
 #include <arpa/inet.h>
+#include <pthread.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -211,6 +212,7 @@ Status SipEndpoint::Stack::start() {
 }
 
 void SipEndpoint::Stack::run(std::promise<Status>& ready) {
+  pthread_setname_np(pthread_self(), "sip");
   su_init();
   su_home_init(home_);
   root_ = su_root_create(this);

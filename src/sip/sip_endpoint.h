@@ -43,7 +43,8 @@ struct LocalMedia {
   std::string ip;  // '' = sip.public_address, or sip.bind_address when that is empty
   int rtp_port = 0;
   Codec codec;     // normally IncomingCall::codec; must be one the caller offered
-  int telephone_event_pt = -1;  // normally IncomingCall::remote.telephone_event_pt; -1 = no DTMF
+  // Normally IncomingCall::remote.telephone_event_for(codec); payload_type -1 = no DTMF.
+  TelephoneEvent telephone_event;
 };
 
 struct Admission {

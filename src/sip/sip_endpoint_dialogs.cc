@@ -192,7 +192,8 @@ void SipEndpoint::Stack::do_answer(CallId id, const LocalMedia& media) {
   call.local.address = advertised(media.ip);
   call.local.port = media.rtp_port;
   call.local.codecs = {call.codec};
-  call.local.telephone_event_pt = media.telephone_event_pt;
+  call.local.telephone_event_pt = media.telephone_event.payload_type;
+  call.local.telephone_event_rate = media.telephone_event.clock_rate;
   call.state = Call::State::kAnswered;
   respond_sdp(call.nh, SIP_200_OK, sdp_for(call), false, call.contact);
 }
@@ -258,9 +259,11 @@ void SipEndpoint::Stack::reoffer(Call& call, nua_handle_t* nh, const sip_t* sip,
   }
   call.local.codecs = {call.codec};
   call.local.direction = mirror(remote->direction);
-  if (remote->telephone_event_pt < 0) call.local.telephone_event_pt = -1;
+  const TelephoneEvent event = remote->telephone_event_for(call.codec);
+  if (event.payload_type < 0) call.local.telephone_event_pt = -1;
   else if (call.local.telephone_event_pt >= 0) {
-    call.local.telephone_event_pt = remote->telephone_event_pt;
+    call.local.telephone_event_pt = event.payload_type;
+    call.local.telephone_event_rate = event.clock_rate;
   }
   call.local.version += 1;
   respond_sdp(nh, SIP_200_OK, sdp_for(call), true, call.contact);

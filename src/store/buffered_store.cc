@@ -1,5 +1,7 @@
 #include "store/buffered_store.h"
 
+#include <pthread.h>
+
 #include <algorithm>
 #include <fstream>
 #include <optional>
@@ -127,6 +129,7 @@ bool BufferedStore::flush(milliseconds timeout) {
 }
 
 void BufferedStore::writer_loop() {
+  pthread_setname_np(pthread_self(), "store-writer");
   std::unique_lock lock(mutex_);
   milliseconds backoff = options_.retry_min;
   std::optional<Clock::time_point> stop_by;  // set once stopping: the last chance to store

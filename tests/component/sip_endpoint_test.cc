@@ -40,7 +40,7 @@ class RecordingHandler : public CallHandler {
     invites.push_back(call);
     cv_.notify_all();
     if (mode == Mode::kDefer) return Admission::defer();
-    return Admission::accept({"", 40000, call.codec, call.remote.telephone_event_pt});
+    return Admission::accept({"", 40000, call.codec, call.remote.telephone_event_for(call.codec)});
   }
   void on_established(CallId id) override {
     std::lock_guard lock(mutex_);
@@ -245,7 +245,7 @@ TEST_F(SipEndpointTest, DeferredCallAnsweredLater) {
   ASSERT_TRUE(handler_.wait_for([&] { return handler_.invites.size() == 1; }));
   std::this_thread::sleep_for(200ms);  // ringing
   const IncomingCall call = handler_.locked([&] { return handler_.invites[0]; });
-  endpoint_->answer(call.id, {"", 40010, call.codec, -1});
+  endpoint_->answer(call.id, {"", 40010, call.codec, TelephoneEvent{}});
   ASSERT_EQ(sipp->wait(20s), 0) << sipp->output() << errors();
   ASSERT_TRUE(handler_.wait_for([&] { return handler_.ended.size() == 1; }));
   EXPECT_NE(logs().find("SIP/2.0 180 Ringing"), std::string::npos);
@@ -261,6 +261,16 @@ TEST_F(SipEndpointTest, PcmaOnlyOfferWithPcmuConfiguredGets488) {
   auto sipp = sipp_uac({"-sf", scenario("uac_pcma_only_488.xml")}, "pcma488");
   ASSERT_EQ(sipp->wait(20s), 0) << sipp->output() << errors();
   EXPECT_TRUE(handler_.locked([&] { return handler_.invites.empty(); }));
+}
+
+TEST_F(SipEndpointTest, OpusIsAnsweredWithTelephoneEventsOnItsClock) {
+  media_.codecs = "opus,PCMU";
+  start();
+  auto sipp = sipp_uac({"-sf", scenario("uac_opus_events.xml")}, "opusevents");
+  ASSERT_EQ(sipp->wait(20s), 0) << sipp->output() << errors();
+  const IncomingCall call = handler_.locked([&] { return handler_.invites.at(0); });
+  EXPECT_EQ(call.codec.name, "OPUS");
+  EXPECT_EQ(call.remote.telephone_event_for(call.codec), (TelephoneEvent{110, 48000}));
 }
 
 TEST_F(SipEndpointTest, SourceOutsideAllowNetworksGets403) {

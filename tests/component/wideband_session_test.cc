@@ -149,16 +149,17 @@ TEST(WidebandSession, PayloadTypesThatAreNotTheCodecsAreRefused) {
   EXPECT_TRUE(opus->start("127.0.0.1", 5000, 96, -1).ok());
 }
 
-// RFC 4733 digits on a wideband call (telephone-event/8000, what we offer and accept): a press
-// from the phone is one digit, and a press we send leaves as events of the call's stream (same
-// SSRC, marker on its first packet, one timestamp for the whole press).
-void expect_dtmf_both_ways(MediaCodec codec, int payload_type, int lo, int hi) {
+// RFC 4733 digits on a wideband call, with events on `event_rate`'s clock (8000, or 48000 beside
+// opus): a press from the phone is one digit, and a press we send leaves as events of the call's
+// stream (same SSRC, marker on its first packet, one timestamp for the whole press) whose
+// duration field counts 20 ms a packet in the event's clock.
+void expect_dtmf_both_ways(MediaCodec codec, int payload_type, int event_rate, int lo, int hi) {
   auto e = media_engine(lo, hi);
   ASSERT_TRUE(e);
   auto s = open_wide(*e, codec);
   ASSERT_TRUE(s);
   RawUdp far;
-  ASSERT_TRUE(s->start("127.0.0.1", far.port(), payload_type, 101).ok());
+  ASSERT_TRUE(s->start("127.0.0.1", far.port(), payload_type, 101, event_rate).ok());
   const auto event = [&](std::uint16_t seq, std::uint8_t ev, bool end, std::uint16_t dur,
                          bool marker) {
     const std::vector<std::uint8_t> p{ev, static_cast<std::uint8_t>((end ? 0x80 : 0) | 10),
@@ -178,8 +179,13 @@ void expect_dtmf_both_ways(MediaCodec codec, int payload_type, int lo, int hi) {
   }
   EXPECT_EQ(digits, "7");
 
-  ASSERT_TRUE(s->send_dtmf('3').ok());
+  // The 16-bit duration field holds 8.2 s at 8 kHz but only 1.37 s at 48 kHz.
+  if (event_rate == 48000) {
+    EXPECT_FALSE(s->send_dtmf('3', 1400).ok());
+  }
+  ASSERT_TRUE(s->send_dtmf('3', 100).ok());
   std::vector<RtpHeader> events;
+  std::vector<int> durations;
   std::uint32_t audio_ssrc = 0;
   bool ended = false;
   const auto until = std::chrono::steady_clock::now() + 2s;
@@ -196,11 +202,14 @@ void expect_dtmf_both_ways(MediaCodec codec, int payload_type, int lo, int hi) {
     ASSERT_EQ(v.payload.size(), 4u);
     EXPECT_EQ(v.payload[0], 3);
     events.push_back(v.header);
+    durations.push_back((v.payload[2] << 8) | v.payload[3]);
     ended = (v.payload[1] & 0x80) != 0;
   }
   ASSERT_TRUE(ended) << events.size() << " event packets, no end";
   ASSERT_FALSE(events.empty());
   EXPECT_TRUE(events.front().marker);
+  EXPECT_EQ(durations.front(), event_rate / 50);  // 20 ms
+  EXPECT_EQ(durations.back(), event_rate / 10);   // the whole 100 ms
   for (const auto& h : events) {
     EXPECT_EQ(h.timestamp, events.front().timestamp);
     EXPECT_EQ(h.ssrc, audio_ssrc);
@@ -208,11 +217,28 @@ void expect_dtmf_both_ways(MediaCodec codec, int payload_type, int lo, int hi) {
 }
 
 TEST(WidebandSession, G722CallsTakeAndSendDtmf) {
-  expect_dtmf_both_ways(MediaCodec::kG722, 9, 17680, 17689);
+  expect_dtmf_both_ways(MediaCodec::kG722, 9, 8000, 17680, 17689);
 }
 
+// Phones that offer opus with telephone-event/8000 only.
 TEST(WidebandSession, OpusCallsTakeAndSendDtmf) {
-  expect_dtmf_both_ways(MediaCodec::kOpus, kOpusPt, 17690, 17699);
+  expect_dtmf_both_ways(MediaCodec::kOpus, kOpusPt, 8000, 17690, 17699);
+}
+
+// WebRTC gateways offer telephone-event/48000 beside opus: the events count in opus's clock.
+TEST(WidebandSession, OpusCallsTakeAndSendDtmfOnTheFortyEightKilohertzClock) {
+  expect_dtmf_both_ways(MediaCodec::kOpus, kOpusPt, 48000, 17700, 17709);
+}
+
+TEST(WidebandSession, TelephoneEventClocksThatAreNotWholePacketsAreRefused) {
+  auto e = media_engine(17710, 17719);
+  ASSERT_TRUE(e);
+  auto opus = open_wide(*e, MediaCodec::kOpus);
+  ASSERT_TRUE(opus);
+  EXPECT_FALSE(opus->start("127.0.0.1", 5000, kOpusPt, 101, 11025).ok());
+  EXPECT_FALSE(opus->start("127.0.0.1", 5000, kOpusPt, 101, 96000).ok());
+  EXPECT_FALSE(opus->start("127.0.0.1", 5000, kOpusPt, 101, 0).ok());
+  EXPECT_TRUE(opus->start("127.0.0.1", 5000, kOpusPt, 101, 16000).ok());
 }
 
 // 25 packets of 500 Hz, then 25 of 2 kHz of which the first is lost.

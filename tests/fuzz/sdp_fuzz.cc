@@ -31,7 +31,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   local.address = "127.0.0.1";
   local.port = 40000;
   local.codecs = {*codec};
-  local.telephone_event_pt = remote->telephone_event_pt;
+  const TelephoneEvent event = remote->telephone_event_for(*codec);
+  local.telephone_event_pt = event.payload_type;
+  local.telephone_event_rate = event.clock_rate;
   local.direction = mirror(remote->direction);
   // Our answer must parse back as the same choice.
   auto back = parse_sdp(build_sdp(local));

@@ -29,7 +29,8 @@ TEST(SipSdp, ParsesOfferWithTelephoneEvent) {
   EXPECT_EQ(media->codecs[0], (Codec{"PCMA", 8, 8000}));
   EXPECT_EQ(media->codecs[1], (Codec{"PCMU", 0, 8000}));
   EXPECT_EQ(media->codecs[2].name, "G729");
-  EXPECT_EQ(media->telephone_event_pt, 101);
+  EXPECT_EQ(media->telephone_events, (std::vector<TelephoneEvent>{{101, 8000}}));
+  EXPECT_EQ(media->telephone_event_for(media->codecs[1]), (TelephoneEvent{101, 8000}));
   EXPECT_EQ(media->direction, Direction::kSendRecv);
   EXPECT_FALSE(media->on_hold());
 }
@@ -44,7 +45,7 @@ TEST(SipSdp, StaticPayloadTypesWithoutRtpmapAndMediaLevelConnection) {
   EXPECT_EQ(media->port, 7000);
   ASSERT_EQ(media->codecs.size(), 1u);
   EXPECT_EQ(media->codecs[0].name, "PCMU");
-  EXPECT_EQ(media->telephone_event_pt, 96);
+  EXPECT_EQ(media->telephone_event_for(media->codecs[0]).payload_type, 96);
   EXPECT_EQ(media->direction, Direction::kSendOnly);
   EXPECT_TRUE(media->on_hold());
 }
@@ -134,6 +135,45 @@ TEST(SipSdp, WidebandPreferredWithTheOffersOwnPayloadType) {
   EXPECT_EQ(choose_codec(*bare, *prefs)->name, "G722");
 }
 
+// An event's timestamp and duration count in its own clock, which must be the stream's: beside
+// opus the /48000 type when offered (WebRTC gateways offer both), else the /8000 one many phones
+// offer whatever the codec; none at all when only a clock we cannot pair was offered.
+TEST(SipSdp, TelephoneEventOnTheChosenCodecsClock) {
+  auto both = parse_sdp(
+      "v=0\r\nc=IN IP4 1.2.3.4\r\nm=audio 6000 RTP/AVP 111 0 110 126\r\n"
+      "a=rtpmap:111 opus/48000/2\r\na=rtpmap:110 telephone-event/48000\r\n"
+      "a=rtpmap:126 telephone-event/8000\r\n");
+  ASSERT_TRUE(both.ok()) << both.error().message;
+  const Codec opus{"OPUS", 111, 48000, 2};
+  const Codec pcmu{"PCMU", 0, 8000};
+  EXPECT_EQ(both->telephone_event_for(opus), (TelephoneEvent{110, 48000}));
+  EXPECT_EQ(both->telephone_event_for(pcmu), (TelephoneEvent{126, 8000}));
+  auto narrow_only = parse_sdp(
+      "v=0\r\nc=IN IP4 1.2.3.4\r\nm=audio 6000 RTP/AVP 111 101\r\n"
+      "a=rtpmap:111 opus/48000/2\r\na=rtpmap:101 telephone-event/8000\r\n");
+  ASSERT_TRUE(narrow_only.ok());
+  EXPECT_EQ(narrow_only->telephone_event_for(opus), (TelephoneEvent{101, 8000}));
+  auto wide_only = parse_sdp(
+      "v=0\r\nc=IN IP4 1.2.3.4\r\nm=audio 6000 RTP/AVP 0 110\r\n"
+      "a=rtpmap:110 telephone-event/48000\r\n");
+  ASSERT_TRUE(wide_only.ok());
+  EXPECT_EQ(wide_only->telephone_event_for(pcmu).payload_type, -1);
+  EXPECT_EQ(wide_only->telephone_event_for(opus), (TelephoneEvent{110, 48000}));
+
+  LocalSdp answer;
+  answer.address = "203.0.113.5";
+  answer.port = 20000;
+  answer.codecs = {opus};
+  answer.telephone_event_pt = 110;
+  answer.telephone_event_rate = 48000;
+  const std::string sdp = build_sdp(answer);
+  EXPECT_NE(sdp.find("m=audio 20000 RTP/AVP 111 110\r\n"), std::string::npos) << sdp;
+  EXPECT_NE(sdp.find("a=rtpmap:110 telephone-event/48000\r\n"), std::string::npos) << sdp;
+  auto back = parse_sdp(sdp);
+  ASSERT_TRUE(back.ok());
+  EXPECT_EQ(back->telephone_events, (std::vector<TelephoneEvent>{{110, 48000}}));
+}
+
 TEST(SipSdp, OpusWithBrokenFmtpOrRtpmapIsTolerated) {
   // An fmtp we cannot read is ignored: we decode whatever Opus comes.
   auto odd_fmtp = parse_sdp(
@@ -194,7 +234,7 @@ TEST(SipSdp, BuildsAnswerThatParsesBack) {
   ASSERT_TRUE(back.ok());
   EXPECT_EQ(back->ip, "203.0.113.5");
   EXPECT_EQ(back->codecs, local.codecs);
-  EXPECT_EQ(back->telephone_event_pt, 101);
+  EXPECT_EQ(back->telephone_events, (std::vector<TelephoneEvent>{{101, 8000}}));
   EXPECT_EQ(back->direction, Direction::kRecvOnly);
 
   local.address = "2001:db8::5";
