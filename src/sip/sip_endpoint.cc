@@ -16,6 +16,7 @@
 
 #include "core/text.h"
 #include "sip/sip_endpoint_stack.h"
+#include "sip/sofia_log.h"
 #include "sip/tls_files.h"
 
 #include <sofia-sip/hostdomain.h>
@@ -202,6 +203,7 @@ Status SipEndpoint::Stack::start() {
     port_ = *free;
   }
   reg_state_.enabled = !sip_.register_uri.empty();
+  route_sofia_logs();
 
   std::promise<Status> ready;
   auto result = ready.get_future();

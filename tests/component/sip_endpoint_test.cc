@@ -7,6 +7,8 @@
 #include <unistd.h>
 
 #include <gtest/gtest.h>
+#include <spdlog/sinks/ostream_sink.h>
+#include <spdlog/spdlog.h>
 
 #include <chrono>
 #include <cstdlib>
@@ -15,6 +17,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -494,6 +497,37 @@ std::string udp_exchange(int port, std::string datagram) {
   }
   close(fd);
   return reply;
+}
+
+// sofia-sip's own diagnostics land in our log as "sofia: ..." lines (with time and level), not
+// as bare text on stderr: here the ICMP "port unreachable" that each INVITE sent to a UDP port
+// nobody listens on draws.
+TEST_F(SipEndpointTest, SofiaDiagnosticsGoToOurLog) {
+  std::ostringstream captured;
+  const auto previous = spdlog::default_logger();
+  spdlog::set_default_logger(std::make_shared<spdlog::logger>(
+      "capture", std::make_shared<spdlog::sinks::ostream_sink_mt>(captured)));
+  struct Restore {
+    std::shared_ptr<spdlog::logger> logger;
+    ~Restore() { spdlog::set_default_logger(logger); }
+  } restore{previous};
+  start();
+  const int fd = bound_udp();
+  const int closed_port = local_port(fd);
+  close(fd);
+  auto out = std::make_shared<OutgoingRecorder>();
+  ASSERT_TRUE(endpoint_
+                  ->place_call("sip:nobody@127.0.0.1:" + std::to_string(closed_port),
+                               {"", 40040, {}, -1}, out)
+                  .ok());
+  const auto seen = [&] {
+    spdlog::default_logger()->flush();
+    return captured.str().find("[warning] sofia: tport_udp_error") != std::string::npos;
+  };
+  const auto until = std::chrono::steady_clock::now() + 5s;
+  while (!seen() && std::chrono::steady_clock::now() < until) std::this_thread::sleep_for(50ms);
+  endpoint_->shutdown();  // no sofia thread logs into `captured` after this
+  EXPECT_TRUE(seen()) << captured.str();
 }
 
 TEST_F(SipEndpointTest, TimerT2BelowT1IsRefusedAtStart) {
