@@ -84,6 +84,9 @@ int main(int argc, char** argv) {
   app.add_option("--ports", ports, "how many ports (every other one: RTP uses even ports)");
   app.add_option("--seconds", seconds, "measure for this long after the first packet");
   app.add_option("--warmup-s", warmup_s, "per stream: arrivals in its first seconds not counted");
+  double give_up_s = 60;
+  app.add_option("--give-up-s", give_up_s,
+                 "report no streams and exit when no packet has come for this long from the start");
   bool line_noise = false;
   app.add_flag("--line-noise", line_noise, "answer with quiet line noise, not digital silence");
   std::string srtp_crypto;
@@ -195,8 +198,14 @@ int main(int argc, char** argv) {
   std::array<std::uint8_t, 2048> buffer{};
   std::array<char, 256> control{};
   std::vector<std::uint8_t> protected_reply(1500 + chalkbot::SrtpStream::kMaxTrailer);
+  // A server that never sends (it failed to start, or refused the calls) must not keep the
+  // benchmark waiting for ever.
+  const auto give_up_at = std::chrono::steady_clock::now() +
+                          std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                              std::chrono::duration<double>(give_up_s));
   for (;;) {
     if (stop_requested) break;
+    if (first_ns == 0 && std::chrono::steady_clock::now() >= give_up_at) break;
     const int n = epoll_wait(epoll_fd, events.data(), static_cast<int>(events.size()), 100);
     std::int64_t now_ns = 0;
     for (int e = 0; e < n; ++e) {
