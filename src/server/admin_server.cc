@@ -21,6 +21,7 @@
 #include <boost/beast/websocket/rfc6455.hpp>
 
 #include "core/log.h"
+#include "transport/tcp_listen.h"
 
 namespace chalkbot {
 namespace {
@@ -179,22 +180,11 @@ AdminServer::AdminServer(const AdminApi& api, BrowserPhone* phone)
 AdminServer::~AdminServer() { stop(); }
 
 Status AdminServer::start(const ListenAddress& address) {
-  boost::system::error_code error;
-  const tcp::endpoint endpoint(asio::ip::make_address(address.host, error),
-                               static_cast<std::uint16_t>(address.port));
-  if (error) return make_error("admin.listen: bad address " + address.host);
-  auto& acceptor = impl_->acceptor;
-  if (acceptor.open(endpoint.protocol(), error); !error) {
-    acceptor.set_option(asio::socket_base::reuse_address(true), error);
-    if (acceptor.bind(endpoint, error); !error) {
-      acceptor.listen(asio::socket_base::max_listen_connections, error);
-    }
+  if (auto listening = listen_on(impl_->acceptor, address.host, address.port, "admin.listen");
+      !listening) {
+    return listening;
   }
-  if (error) {
-    return make_error("admin.listen: cannot listen on " + address.host + ":" +
-                      std::to_string(address.port) + ": " + error.message());
-  }
-  impl_->port = acceptor.local_endpoint().port();
+  impl_->port = impl_->acceptor.local_endpoint().port();
   asio::co_spawn(impl_->io, impl_->accept_loop(), asio::detached);
   impl_->thread = std::thread([this] {
     pthread_setname_np(pthread_self(), "admin-http");

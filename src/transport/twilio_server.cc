@@ -18,6 +18,7 @@
 
 #include "core/log.h"
 #include "media/g711.h"
+#include "transport/tcp_listen.h"
 #include "transport/twilio_protocol.h"
 #include "transport/websocket_call.h"
 
@@ -283,22 +284,8 @@ TwilioServer::TwilioServer(TwilioEndpoints endpoints, StreamCallHandler& handler
 TwilioServer::~TwilioServer() { stop(); }
 
 Status TwilioServer::start(const std::string& host, int port, const std::string& key) {
-  boost::system::error_code error;
-  const auto address = asio::ip::make_address(host, error);
-  if (error) return make_error(key + ": bad address " + host);
-  const tcp::endpoint endpoint(address, static_cast<std::uint16_t>(port));
-  auto& acceptor = impl_->acceptor;
-  if (acceptor.open(endpoint.protocol(), error); !error) {
-    acceptor.set_option(asio::socket_base::reuse_address(true), error);
-    if (acceptor.bind(endpoint, error); !error) {
-      acceptor.listen(asio::socket_base::max_listen_connections, error);
-    }
-  }
-  if (error) {
-    return make_error(key + ": cannot listen on " + host + ":" + std::to_string(port) + ": " +
-                      error.message());
-  }
-  impl_->port = acceptor.local_endpoint().port();
+  if (auto listening = listen_on(impl_->acceptor, host, port, key); !listening) return listening;
+  impl_->port = impl_->acceptor.local_endpoint().port();
   asio::co_spawn(impl_->io, impl_->accept_loop(), asio::detached);
   impl_->host.start();
   return {};
