@@ -203,9 +203,11 @@ int main(int argc, char** argv) {
   const auto give_up_at = std::chrono::steady_clock::now() +
                           std::chrono::duration_cast<std::chrono::steady_clock::duration>(
                               std::chrono::duration<double>(give_up_s));
+  // Set at the first packet: the measurement's end by this clock too, should packets stop.
+  auto measure_until = std::chrono::steady_clock::time_point::max();
   for (;;) {
     if (stop_requested) break;
-    if (first_ns == 0 && std::chrono::steady_clock::now() >= give_up_at) break;
+    if (std::chrono::steady_clock::now() >= (first_ns == 0 ? give_up_at : measure_until)) break;
     const int n = epoll_wait(epoll_fd, events.data(), static_cast<int>(events.size()), 100);
     std::int64_t now_ns = 0;
     for (int e = 0; e < n; ++e) {
@@ -226,7 +228,12 @@ int main(int argc, char** argv) {
         if (got < 12) continue;
         const std::int64_t at = kernel_time_ns(msg);
         now_ns = std::max(now_ns, at);
-        if (first_ns == 0) first_ns = at;
+        if (first_ns == 0) {
+          first_ns = at;
+          measure_until = std::chrono::steady_clock::now() +
+                          std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                              std::chrono::duration<double>(seconds + 5));
+        }
         if (stream_first_ns[index] == 0) stream_first_ns[index] = at;
         const auto seq = static_cast<std::uint16_t>(buffer[2] << 8 | buffer[3]);
         const bool warm = at - stream_first_ns[index] >= static_cast<std::int64_t>(warmup_s * 1e9);

@@ -386,9 +386,9 @@ void declare_options(OptionTable& t, Settings& s) {
             "session timer (RFC 4028) interval; 0 = off");
   t.integer("sip.timer_t1_ms", sip.timer_t1_ms, 500, 10, 10000,
             "SIP timer T1 (RFC 3261): first retransmit interval; transactions and the wait for "
-            "the ACK of an answered call give up after 64*T1 (32 s by default). Smaller where "
-            "the round trip is known to be short (a PBX or trunk on the same site): 100 keeps "
-            "ended calls' transactions 6.4 s instead of 32 s, the memory of call bursts");
+            "the ACK of an answered call give up after 64*T1 (32 s by default). Smaller only in "
+            "a closed, private network (RFC 3261 17.1.1.1), e.g. a PBX on the same site as the "
+            "only peer: 100 keeps ended calls' transactions 6.4 s instead of 32 s");
   t.integer("sip.timer_t1x64_ms", sip.timer_t1x64_ms, 0, 0, 600000,
             "how long a finished transaction is kept to answer retransmissions (RFC 3261 timers "
             "B, F, H, J) and an answered call waits for its ACK; 0 = 64*sip.timer_t1_ms, as RFC "

@@ -135,7 +135,7 @@ class MediaSession final : public CallAudio {
   // Barge-in: everything queued so far is dropped before the next packet goes out.
   void clear_playback() override;
   // RFC 4733 key press: '0'-'9', '*', '#', 'A'-'D' held for duration_ms (40..5000, and what the
-  // 16-bit duration field holds at the event's clock: 1365 ms at 48 kHz), sent on the
+  // 16-bit duration field holds at the event's clock: 1.36 s at 48 kHz), sent on the
   // telephone-event payload type given to start()/set_remote(). From the next tick the media
   // thread sends the event's packets instead of audio (marker on the first, one per 20 ms, the end
   // packet 3 times; same SSRC and sequence space; timestamp of the press start). Presses go out

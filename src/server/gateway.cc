@@ -317,6 +317,9 @@ void Gateway::on_media_changed(sip::CallId id, const sip::RemoteMedia& remote) {
   const auto it = calls_.find(id);
   if (it == calls_.end()) return;
   Call& call = *it->second;
+  for (const auto& c : remote.codecs) {
+    if (c.name == call.invite.codec.name) call.invite.codec = c;  // its payload type may move
+  }
   if (!remote.on_hold()) {
     const sip::TelephoneEvent event = remote.telephone_event_for(call.invite.codec);
     (void)call.media->set_remote(remote.ip, static_cast<std::uint16_t>(remote.port),

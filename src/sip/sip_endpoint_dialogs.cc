@@ -267,10 +267,18 @@ void SipEndpoint::Stack::reoffer(Call& call, nua_handle_t* nh, const sip_t* sip,
   }
   call.local.version += 1;
   respond_sdp(nh, SIP_200_OK, sdp_for(call), true, call.contact);
+  // The application runs the telephone-event type we answered (none if we did not), not the
+  // ones offered.
+  RemoteMedia answered = *remote;
+  answered.telephone_events.clear();
+  if (call.local.telephone_event_pt >= 0) {
+    answered.telephone_events.push_back(
+        {call.local.telephone_event_pt, call.local.telephone_event_rate});
+  }
   if (call.outgoing) {
-    if (call.out) call.out->on_media_changed(call.id, *remote);
+    if (call.out) call.out->on_media_changed(call.id, answered);
   } else {
-    handler_.on_media_changed(call.id, *remote);
+    handler_.on_media_changed(call.id, answered);
   }
 }
 

@@ -69,9 +69,12 @@ void log_sofia(void*, const char* format, va_list args) {
   char text[1024];
   const int n = std::vsnprintf(text, sizeof text, format, args);
   if (n < 0) return;
-  const std::size_t length = std::min(static_cast<std::size_t>(n), sizeof text - 1);  // cut
+  const bool cut = static_cast<std::size_t>(n) >= sizeof text;
+  const std::size_t length = cut ? sizeof text - 1 : static_cast<std::size_t>(n);
   const std::lock_guard lock(sofia_log_mutex);
-  sofia_lines().add(std::string_view(text, length), LogLineLimiter::Clock::now());
+  const auto now = LogLineLimiter::Clock::now();
+  sofia_lines().add(std::string_view(text, length), now);
+  if (cut) sofia_lines().add("\n", now);  // what follows must not run on from a cut line
 }
 
 }  // namespace

@@ -7,7 +7,7 @@
 #include <unistd.h>
 
 #include <gtest/gtest.h>
-#include <spdlog/sinks/ostream_sink.h>
+#include <spdlog/sinks/base_sink.h>
 #include <spdlog/spdlog.h>
 
 #include <chrono>
@@ -503,14 +503,36 @@ std::string udp_exchange(int port, std::string datagram) {
 // as bare text on stderr: here the ICMP "port unreachable" that each INVITE sent to a UDP port
 // nobody listens on draws.
 TEST_F(SipEndpointTest, SofiaDiagnosticsGoToOurLog) {
-  std::ostringstream captured;
-  const auto previous = spdlog::default_logger();
-  spdlog::set_default_logger(std::make_shared<spdlog::logger>(
-      "capture", std::make_shared<spdlog::sinks::ostream_sink_mt>(captured)));
+  // Log lines kept in memory; read under the sink's own lock (the SIP thread writes meanwhile).
+  class Captured : public spdlog::sinks::base_sink<std::mutex> {
+   public:
+    std::string text() {
+      std::lock_guard lock(mutex_);
+      return text_;
+    }
+
+   protected:
+    void sink_it_(const spdlog::details::log_msg& msg) override {
+      spdlog::memory_buf_t line;
+      formatter_->format(msg, line);
+      text_.append(line.data(), line.size());
+    }
+    void flush_() override {}
+
+   private:
+    std::string text_;
+  };
+  const auto captured = std::make_shared<Captured>();
+  // The endpoint stops before the logger it writes to goes away, also when an assertion fails.
   struct Restore {
     std::shared_ptr<spdlog::logger> logger;
-    ~Restore() { spdlog::set_default_logger(logger); }
-  } restore{previous};
+    std::unique_ptr<SipEndpoint>& endpoint;
+    ~Restore() {
+      if (endpoint) endpoint->shutdown();
+      spdlog::set_default_logger(logger);
+    }
+  } restore{spdlog::default_logger(), endpoint_};
+  spdlog::set_default_logger(std::make_shared<spdlog::logger>("capture", captured));
   start();
   const int fd = bound_udp();
   const int closed_port = local_port(fd);
@@ -521,13 +543,11 @@ TEST_F(SipEndpointTest, SofiaDiagnosticsGoToOurLog) {
                                {"", 40040, {}, -1}, out)
                   .ok());
   const auto seen = [&] {
-    spdlog::default_logger()->flush();
-    return captured.str().find("[warning] sofia: tport_udp_error") != std::string::npos;
+    return captured->text().find("[warning] sofia: tport_udp_error") != std::string::npos;
   };
   const auto until = std::chrono::steady_clock::now() + 5s;
   while (!seen() && std::chrono::steady_clock::now() < until) std::this_thread::sleep_for(50ms);
-  endpoint_->shutdown();  // no sofia thread logs into `captured` after this
-  EXPECT_TRUE(seen()) << captured.str();
+  EXPECT_TRUE(seen()) << captured->text();
 }
 
 TEST_F(SipEndpointTest, TimerT2BelowT1IsRefusedAtStart) {

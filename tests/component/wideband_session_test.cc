@@ -184,7 +184,7 @@ void expect_dtmf_both_ways(MediaCodec codec, int payload_type, int event_rate, i
   }
   EXPECT_EQ(digits, "7");
 
-  // The 16-bit duration field holds 8.2 s at 8 kHz but only 1.37 s at 48 kHz.
+  // The 16-bit duration field holds 8.19 s at 8 kHz but only 1.36 s at 48 kHz.
   if (event_rate == 48000) {
     EXPECT_FALSE(s->send_dtmf('3', 1400).ok());
   }
