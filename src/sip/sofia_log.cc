@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cstdarg>
 #include <cstdio>
+#include <cstdlib>
+#include <limits>
 #include <mutex>
 
 #include <spdlog/spdlog.h>
@@ -57,11 +59,22 @@ namespace {
 
 std::mutex sofia_log_mutex;
 
+// Whoever turned sofia's own debug output up (TPORT_LOG=1 prints every message) wants all of it.
+bool sofia_debugging() {
+  for (const char* name : {"SOFIA_DEBUG", "SU_DEBUG", "TPORT_DEBUG", "TPORT_LOG", "NTA_DEBUG",
+                           "NUA_DEBUG", "SOA_DEBUG"}) {
+    if (std::getenv(name) != nullptr) return true;
+  }
+  return false;
+}
+
 LogLineLimiter& sofia_lines() {
-  static LogLineLimiter limiter(kSofiaLinesPerSecond, [](std::string_view line) {
-    // What sofia prints at its default level is its warnings and errors.
-    spdlog::warn("sofia: {}", line);
-  });
+  static LogLineLimiter limiter(
+      sofia_debugging() ? std::numeric_limits<int>::max() : kSofiaLinesPerSecond,
+      [](std::string_view line) {
+        // What sofia prints at its default level is its warnings and errors.
+        spdlog::warn("sofia: {}", line);
+      });
   return limiter;
 }
 

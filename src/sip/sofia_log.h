@@ -3,7 +3,8 @@
 // went away, protocol warnings) with printf to stderr: no time, no level, a line in pieces.
 // route_sofia_logs() sends them into our log instead, one entry per line ("sofia: ..."), and a
 // vanished peer cannot flood it: at most kSofiaLinesPerSecond lines a second get through, and
-// the next line that does says how many were left out.
+// the next line that does says how many were left out (no limit when one of sofia's own debug
+// variables, such as TPORT_LOG, is set).
 #include <chrono>
 #include <functional>
 #include <string>
