@@ -424,13 +424,7 @@ TEST(MediaSession, Rfc4733DigitsFromARawSocket) {
   event(11, 5000, 15, true, 320, false);
   event(10, 5000, 15, false, 160, true);
   event(12, 5000, 15, true, 320, false);
-  std::string digits;
-  const auto end = std::chrono::steady_clock::now() + 1s;
-  while (std::chrono::steady_clock::now() < end) {
-    s->wait_for_input(100ms);
-    while (auto d = s->pop_dtmf()) digits += *d;
-  }
-  EXPECT_EQ(digits, "5#D");
+  EXPECT_EQ(testing::collect_digits(*s, 1s), "5#D");
 }
 
 TEST(MediaSession, InactivityIsReported) {

@@ -12,6 +12,7 @@
 #include <memory>
 #include <numbers>
 #include <optional>
+#include <string>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -138,6 +139,17 @@ std::vector<FrameT> collect_frames(MediaSession& s, std::chrono::milliseconds fo
     while (s.pop_frame(f)) frames.push_back(f);
   }
   return frames;
+}
+
+// The digits (RFC 4733 key presses) a session reports in `for_how_long`.
+inline std::string collect_digits(MediaSession& s, std::chrono::milliseconds for_how_long) {
+  std::string digits;
+  const auto end = std::chrono::steady_clock::now() + for_how_long;
+  while (std::chrono::steady_clock::now() < end) {
+    s.wait_for_input(std::chrono::milliseconds(100));
+    while (auto d = s.pop_dtmf()) digits += *d;
+  }
+  return digits;
 }
 
 inline std::vector<std::uint8_t> rtp(std::uint8_t pt, std::uint16_t seq, std::uint32_t ts,

@@ -176,13 +176,7 @@ void expect_dtmf_both_ways(MediaCodec codec, int payload_type, int event_rate, i
   event(2, 7, false, 320, false);
   event(3, 7, true, 480, false);
   event(4, 7, true, 480, false);
-  std::string digits;
-  const auto end = std::chrono::steady_clock::now() + 600ms;
-  while (std::chrono::steady_clock::now() < end) {
-    s->wait_for_input(100ms);
-    while (auto d = s->pop_dtmf()) digits += *d;
-  }
-  EXPECT_EQ(digits, "7");
+  EXPECT_EQ(testing::collect_digits(*s, 600ms), "7");
 
   // The 16-bit duration field holds 8.19 s at 8 kHz but only 1.36 s at 48 kHz.
   if (event_rate == 48000) {
