@@ -43,7 +43,9 @@ class RecordingHandler : public CallHandler {
     invites.push_back(call);
     cv_.notify_all();
     if (mode == Mode::kDefer) return Admission::defer();
-    return Admission::accept({"", 40000, call.codec, call.remote.telephone_event_for(call.codec)});
+    return Admission::accept({"", 40000, call.codec,
+                              answer_dtmf ? call.remote.telephone_event_for(call.codec)
+                                          : TelephoneEvent{}});
   }
   void on_established(CallId id) override {
     std::lock_guard lock(mutex_);
@@ -76,6 +78,7 @@ class RecordingHandler : public CallHandler {
   }
 
   Mode mode = Mode::kAccept;  // set before the endpoint starts
+  bool answer_dtmf = true;    // accept with the offer's telephone-event, or with none
   std::vector<IncomingCall> invites;
   std::vector<CallId> established;
   std::vector<std::pair<CallId, RemoteMedia>> media_changes;
@@ -337,6 +340,20 @@ TEST_F(SipEndpointTest, ReInviteSendOnlyReachesHandlerAsHold) {
       EXPECT_EQ(handler_.media_changes[0].second.direction, Direction::kSendOnly);
     }
     return 0;
+  });
+}
+
+// A call answered without DTMF stays without it when a re-offer names telephone-event: the
+// application hears of the type we answered (none), not of the one offered.
+TEST_F(SipEndpointTest, ReInviteReportsTheTelephoneEventWeAnswered) {
+  handler_.answer_dtmf = false;
+  start();
+  auto sipp = sipp_uac({"-sf", scenario("uac_reinvite_hold.xml")}, "hold-nodtmf");
+  ASSERT_EQ(sipp->wait(20s), 0) << sipp->output() << errors();
+  ASSERT_TRUE(handler_.wait_for([&] { return handler_.ended.size() == 1; }));
+  handler_.locked([&] {
+    ASSERT_EQ(handler_.media_changes.size(), 1u);
+    EXPECT_TRUE(handler_.media_changes[0].second.telephone_events.empty());
   });
 }
 
